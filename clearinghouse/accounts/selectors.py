@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from django.utils import timezone
+
+from clearinghouse.accounts.models import Consumer, Credential, Platform, PlatformLink
+
+PREFIXES = {"chc": Credential.KIND_CONSUMER, "chp": Credential.KIND_PLATFORM, "chm": Credential.KIND_MANUFACTURER}
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def credential_authenticate(*, token: str) -> Credential | None:
+    """The live credential for a bearer token, or None. Revocation takes effect at once:
+    every request reads the credential row; nothing is cached."""
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] not in PREFIXES:
+        return None
+    prefix, key_id, secret = parts
+    credential = (
+        Credential.objects.select_related("user", "platform", "manufacturer")
+        .filter(key_id=key_id, kind=PREFIXES[prefix], revoked_at__isnull=True)
+        .first()
+    )
+    if credential is None:
+        # Hash anyway so that an unknown key id costs the same as a wrong secret.
+        hmac.compare_digest(secret_hash(secret), "0" * 64)
+        return None
+    if not hmac.compare_digest(secret_hash(secret), credential.secret_hash):
+        return None
+    if credential.expires_at is not None and credential.expires_at <= timezone.now():
+        return None
+    return credential
+
+
+def consumer_for_user(*, user) -> Consumer | None:
+    return Consumer.objects.filter(user=user, erased_at__isnull=True).first()
+
+
+def platform_get(*, slug: str) -> Platform | None:
+    return Platform.objects.filter(slug=slug).first()
+
+
+def consumer_links_list(*, consumer: Consumer) -> list[PlatformLink]:
+    return list(PlatformLink.objects.filter(consumer=consumer).select_related("platform").order_by("platform__slug"))
+
+
+def platform_link_for_subject(*, platform: Platform, subject_pseudonym: str) -> PlatformLink | None:
+    return (
+        PlatformLink.objects.select_related("consumer")
+        .filter(platform=platform, subject_pseudonym=subject_pseudonym, consumer__erased_at__isnull=True)
+        .first()
+    )

@@ -1,0 +1,80 @@
+"""One error shape for every API response: {"error": {"code", "message", "details"}}."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from clearinghouse.core.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def _validation_message(detail: Any) -> str:
+    if isinstance(detail, dict):
+        for field, value in detail.items():
+            inner = _validation_message(value)
+            return inner if field == "non_field_errors" else f"{field}: {inner}"
+    if isinstance(detail, list) and detail:
+        return _validation_message(detail[0])
+    return str(detail)
+
+
+_DRF_CODES = {
+    exceptions.NotAuthenticated: ("unauthenticated", status.HTTP_401_UNAUTHORIZED),
+    exceptions.AuthenticationFailed: ("unauthenticated", status.HTTP_401_UNAUTHORIZED),
+    exceptions.PermissionDenied: ("forbidden", status.HTTP_403_FORBIDDEN),
+    exceptions.NotFound: ("not_found", status.HTTP_404_NOT_FOUND),
+    exceptions.MethodNotAllowed: ("method_not_allowed", status.HTTP_405_METHOD_NOT_ALLOWED),
+    exceptions.NotAcceptable: ("not_acceptable", status.HTTP_406_NOT_ACCEPTABLE),
+    exceptions.UnsupportedMediaType: ("unsupported_media_type", status.HTTP_415_UNSUPPORTED_MEDIA_TYPE),
+    exceptions.Throttled: ("throttled", status.HTTP_429_TOO_MANY_REQUESTS),
+    exceptions.ParseError: ("malformed_body", status.HTTP_400_BAD_REQUEST),
+}
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    headers: dict[str, str] = {}
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if isinstance(exc, exceptions.ValidationError):
+        return Response(
+            error_body("invalid", _validation_message(exc.detail), {"fields": exc.detail}),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    if isinstance(exc, exceptions.APIException):
+        code, status_code = next(
+            ((c, s) for klass, (c, s) in _DRF_CODES.items() if isinstance(exc, klass)),
+            ("error", exc.status_code),
+        )
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+        details = {"retry_after_seconds": int(exc.wait)} if getattr(exc, "wait", None) else {}
+        return Response(error_body(code, str(exc.detail), details), status=status_code, headers=headers)
+    logger.exception("unhandled API error", exc_info=exc)
+    return Response(
+        error_body("internal_error", "Internal server error."), status=status.HTTP_500_INTERNAL_SERVER_ERROR
+    )
+
+
+def json_404(request, exception=None):
+    return JsonResponse(error_body("not_found", "Not found."), status=404)
+
+
+def json_500(request):
+    return JsonResponse(error_body("internal_error", "Internal server error."), status=500)

@@ -1,0 +1,81 @@
+"""The one permission table: which actor kinds may call which method of which endpoint.
+
+Anything not listed is denied. Scoping (a consumer sees only their own consents, a
+platform only its own subjects) is done by the selectors the views call; this table
+answers only "may this kind of party call this at all". tests/api/test_permission_matrix.py
+checks every cell against an independently written expectation.
+"""
+
+from __future__ import annotations
+
+from rest_framework.permissions import BasePermission
+
+from clearinghouse.api.actors import request_actor
+
+ANYONE = "anyone"
+CONSUMER = "consumer"
+PLATFORM = "platform"
+MANUFACTURER = "manufacturer"
+COMPLIANCE = "compliance"
+
+PERMISSION_TABLE: dict[str, dict[str, frozenset[str]]] = {
+    # Accounts
+    "api:consumers": {"POST": frozenset({ANYONE})},
+    "api:auth-token": {"POST": frozenset({ANYONE})},
+    "api:keys": {"GET": frozenset({ANYONE})},
+    "healthz": {"GET": frozenset({ANYONE})},
+    # The consumer's own data
+    "api:me": {"DELETE": frozenset({CONSUMER})},
+    "api:me-purposes": {"GET": frozenset({CONSUMER})},
+    "api:me-consents": {"GET": frozenset({CONSUMER}), "POST": frozenset({CONSUMER})},
+    "api:me-consent-history": {"GET": frozenset({CONSUMER})},
+    "api:me-links": {"GET": frozenset({CONSUMER}), "POST": frozenset({CONSUMER}), "DELETE": frozenset({CONSUMER})},
+    "api:me-link-detail": {"GET": frozenset({CONSUMER}), "DELETE": frozenset({CONSUMER})},
+    "api:me-privacy-loss": {"GET": frozenset({CONSUMER})},
+    "api:me-export": {"GET": frozenset({CONSUMER})},
+    # Platforms
+    "api:platform-links": {"POST": frozenset({PLATFORM})},
+    "api:platform-subject-consent": {"GET": frozenset({PLATFORM})},
+    "api:platform-signals": {"POST": frozenset({PLATFORM})},
+    "api:platform-batches": {"GET": frozenset({PLATFORM})},
+    "api:platform-batch-detail": {"GET": frozenset({PLATFORM})},
+    # Manufacturers
+    "api:catalog": {"GET": frozenset({MANUFACTURER})},
+    "api:releases": {"GET": frozenset({MANUFACTURER}), "POST": frozenset({MANUFACTURER})},
+    "api:release-detail": {"GET": frozenset({MANUFACTURER})},
+    "api:budget": {"GET": frozenset({MANUFACTURER})},
+    # Compliance
+    "api:audit-events": {"GET": frozenset({COMPLIANCE})},
+    "api:audit-event-detail": {"GET": frozenset({COMPLIANCE})},
+    "api:audit-verify": {"GET": frozenset({COMPLIANCE})},
+    "api:audit-export": {"GET": frozenset({COMPLIANCE})},
+}
+
+
+def allowed_kinds(view_name: str, method: str) -> frozenset[str] | None:
+    methods = PERMISSION_TABLE.get(view_name)
+    if methods is None:
+        return None
+    if method == "HEAD":
+        method = "GET"
+    return methods.get(method)
+
+
+class TablePermission(BasePermission):
+    """Deny by default: a view missing from the table is closed to everyone."""
+
+    message = "You may not do this."
+
+    def has_permission(self, request, view) -> bool:
+        match = request.resolver_match
+        view_name = match.view_name if match else ""
+        kinds = allowed_kinds(view_name, request.method)
+        if kinds is None:
+            # A method the view does not implement falls through to DRF's 405; one it does
+            # implement but the table omits is refused.
+            handler = getattr(view, request.method.lower(), None)
+            return handler is None and view_name in PERMISSION_TABLE
+        if ANYONE in kinds:
+            return True
+        actor = request_actor(request)
+        return actor.kind in kinds

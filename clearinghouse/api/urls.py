@@ -1,0 +1,24 @@
+from django.urls import path
+
+from clearinghouse.accounts import api as accounts_api
+from clearinghouse.core import api as core_api
+from consent import api as consent_api
+
+app_name = "api"
+
+urlpatterns = [
+    path("consumers", accounts_api.ConsumerRegisterView.as_view(), name="consumers"),
+    path("auth/token", accounts_api.TokenView.as_view(), name="auth-token"),
+    path("keys", core_api.KeysView.as_view(), name="keys"),
+    path("me/purposes", consent_api.MePurposesView.as_view(), name="me-purposes"),
+    path("me/consents", consent_api.MeConsentsView.as_view(), name="me-consents"),
+    path("me/consents/history", consent_api.MeConsentHistoryView.as_view(), name="me-consent-history"),
+    path("me/links", accounts_api.MeLinksView.as_view(), name="me-links"),
+    path("me/links/<slug:platform>", accounts_api.MeLinkDetailView.as_view(), name="me-link-detail"),
+    path("platform/links", accounts_api.PlatformLinksView.as_view(), name="platform-links"),
+    path(
+        "platform/subjects/<str:subject_ref>/consent",
+        consent_api.PlatformSubjectConsentView.as_view(),
+        name="platform-subject-consent",
+    ),
+]

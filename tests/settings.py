@@ -1,0 +1,16 @@
+"""Settings for the test suite: the real settings with CH_ENV=test.
+
+Keys and the SQLite database live under var/test so that tests never touch the
+keys or data of a running demo.
+"""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("CH_ENV", "test")
+os.environ.setdefault("CH_VAR_DIR", str(Path(__file__).resolve().parent.parent / "var" / "test"))
+
+from clearinghouse.settings import *  # noqa: E402,F403
+
+# Throttle counters must not leak between tests (or between runs, as they would in Redis).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
