@@ -211,3 +211,119 @@ def link_subject(consumer: ConsumerHandle, platform: PartyHandle, subject_ref: s
         "/api/v1/platform/links", {"code": response.json()["code"], "subject_ref": subject_ref}, format="json"
     )
     assert redeem.status_code == 201, redeem.content
+
+
+# --- A real Celery worker ---------------------------------------------------------------
+
+
+class WorkerHandle:
+    """A `celery worker` subprocess on Redis, against this test run's database."""
+
+    def __init__(self, process, queue: str, log_path):
+        self.process = process
+        self.queue = queue
+        self.log_path = log_path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and pool children), as a crash would."""
+        import signal
+
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        import signal
+
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except Exception:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def celery_worker_factory(transactional_db, tmp_path):
+    """Start real workers: ``start(pool="solo", concurrency=1)`` returns a WorkerHandle.
+
+    Tasks sent by the test process go to a queue private to this test, through Redis, and
+    are run by the subprocess against the same (test) database, so the data they need must
+    be committed: hence ``transactional_db``.
+    """
+    import subprocess
+    import time
+    import uuid
+
+    from django.conf import settings as django_settings
+    from django.db import connection as db_connection
+
+    from clearinghouse.celery import app
+
+    if not redis_reachable():
+        _unavailable("needs Redis: set REDIS_URL")
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    previous = (app.conf.task_always_eager, app.conf.task_default_queue)
+    app.conf.task_always_eager = False
+    app.conf.task_default_queue = queue
+    handles: list[WorkerHandle] = []
+
+    db = db_connection.settings_dict
+    if db["ENGINE"].endswith("postgresql"):
+        database_url = f"postgres://{db['USER'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    else:
+        database_url = f"sqlite:///{db['NAME']}"
+
+    def start(pool: str = "solo", concurrency: int = 1, extra_env: dict | None = None) -> WorkerHandle:
+        env = dict(os.environ)
+        env.update(
+            CH_ENV="test",
+            DJANGO_SETTINGS_MODULE="tests.settings",
+            CELERY_EAGER="0",
+            CELERY_BROKER_URL=django_settings.CELERY_BROKER_URL,
+            DATABASE_URL=database_url,
+            **(extra_env or {}),
+        )
+        env.pop("DATABASE_TEST_NAME", None)
+        log_path = tmp_path / f"worker-{len(handles)}.log"
+        process = subprocess.Popen(
+            [
+                os.path.join(os.path.dirname(os.sys.executable), "celery"),
+                "-A",
+                "clearinghouse",
+                "worker",
+                "-Q",
+                queue,
+                "--pool",
+                pool,
+                "--concurrency",
+                str(concurrency),
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel",
+                "INFO",
+                "-n",
+                f"{queue}-{len(handles)}@%h",
+            ],
+            env=env,
+            stdout=log_path.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        handle = WorkerHandle(process, queue, log_path)
+        handles.append(handle)
+        deadline = time.monotonic() + 60
+        while "ready." not in handle.log():
+            if process.poll() is not None or time.monotonic() > deadline:
+                handle.stop()
+                pytest.fail(f"celery worker did not start:\n{handle.log()}")
+            time.sleep(0.2)
+        return handle
+
+    yield start
+    for handle in handles:
+        handle.stop()
+    app.conf.task_always_eager, app.conf.task_default_queue = previous
