@@ -122,14 +122,14 @@ class MeLinksView(APIView):
 
 
 class MeLinkDetailView(APIView):
-    @extend_schema(responses={200: LinkOut})
+    @extend_schema(responses={200: LinkOut}, operation_id="api_v1_me_links_platform_retrieve")
     def get(self, request, platform: str):
         link = next((link for link in selectors.consumer_links_list(consumer=current_consumer(request)) if link.platform.slug == platform), None)
         if link is None:
             raise NotFound()
         return Response(LinkOut(link).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None}, operation_id="api_v1_me_links_platform_destroy")
     def delete(self, request, platform: str):
         services.platform_link_delete(consumer=current_consumer(request), platform_slug=platform, actor=request_actor(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,13 @@
+from clearinghouse.core import crypto
+from clearinghouse.core.commands import ServiceCommand
+
+
+class Command(ServiceCommand):
+    help = "Retire the current signing key of one use (its public key stays published) and create a new one."
+
+    def add_arguments(self, parser):
+        parser.add_argument("use", choices=crypto.SIGNING_USES)
+
+    def handle(self, *args, use, **options):
+        signer = crypto.signing_key_rotate(use)
+        self.stdout.write(f"{use}: new key {signer.key_id}; restart the web and worker processes to pick it up")

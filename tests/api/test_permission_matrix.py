@@ -1,0 +1,181 @@
+"""Every endpoint × every kind of caller × method, with the status each must get.
+
+The expectations here are written independently of clearinghouse/api/permissions.py; the
+last test checks that every route the API serves appears in this matrix, so a new endpoint
+cannot ship without its row.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
+
+from tests.conftest import grant_body, link_subject
+
+ACTORS = ["anonymous", "consumer_a", "consumer_b", "platform_p", "platform_q", "manufacturer", "officer"]
+_unique = itertools.count()
+
+
+@dataclass
+class World:
+    clients: dict[str, APIClient]
+    purposes: dict
+    platform_p: object
+    platform_q: object
+    consumer_a: object
+    codes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    url: str
+    expected: dict[str, int]
+    body: Callable[[World], dict] | None = None
+    name: str = ""  # the URL name this row covers (checked against the served routes)
+
+    def id(self) -> str:
+        return f"{self.method} {self.url}"
+
+
+def consumers_only(ok: int, *, b: int | None = None) -> dict[str, int]:
+    return {
+        "anonymous": 401,
+        "consumer_a": ok,
+        "consumer_b": ok if b is None else b,
+        "platform_p": 403,
+        "platform_q": 403,
+        "manufacturer": 403,
+        "officer": 403,
+    }
+
+
+def everyone(status: int) -> dict[str, int]:
+    return {actor: status for actor in ACTORS}
+
+
+def platforms_only(*, p: int, q: int) -> dict[str, int]:
+    return {
+        "anonymous": 401,
+        "consumer_a": 403,
+        "consumer_b": 403,
+        "platform_p": p,
+        "platform_q": q,
+        "manufacturer": 403,
+        "officer": 403,
+    }
+
+
+def new_consumer_body(world: World) -> dict:
+    return {"username": f"newcomer{next(_unique)}", "password": "a-long-enough-passphrase", "age_confirmed": True}
+
+
+def link_code_of_a_for_p(world: World) -> dict:
+    response = world.clients["consumer_a"].post("/api/v1/me/links", {"platform": world.platform_p.slug}, format="json")
+    return {"code": response.json()["code"], "subject_ref": f"fresh-ref-{next(_unique)}"}
+
+
+ROWS = [
+    Row("POST", "/api/v1/consumers", everyone(201), new_consumer_body, "api:consumers"),
+    Row("POST", "/api/v1/auth/token", everyone(200), lambda w: {"username": "alice", "password": "correct-horse-battery-9"}, "api:auth-token"),
+    Row("GET", "/api/v1/keys", everyone(200), name="api:keys"),
+    Row("PUT", "/api/v1/keys", everyone(405), lambda w: {}, "api:keys"),
+    Row("GET", "/healthz", everyone(200), name="healthz"),
+    Row("GET", "/api/v1/me/purposes", consumers_only(200), name="api:me-purposes"),
+    Row("GET", "/api/v1/me/consents", consumers_only(200), name="api:me-consents"),
+    Row("POST", "/api/v1/me/consents", consumers_only(201), lambda w: grant_body(w.purposes["c2m-product-design"], "shop-q"), "api:me-consents"),
+    Row("PATCH", "/api/v1/me/consents", consumers_only(405, b=405) | {"anonymous": 405, "platform_p": 405, "platform_q": 405, "manufacturer": 405, "officer": 405}, lambda w: {}, "api:me-consents"),
+    Row("GET", "/api/v1/me/consents/history", consumers_only(200), name="api:me-consent-history"),
+    Row("GET", "/api/v1/me/links", consumers_only(200), name="api:me-links"),
+    Row("POST", "/api/v1/me/links", consumers_only(201), lambda w: {"platform": "shop-q"}, "api:me-links"),
+    Row("DELETE", "/api/v1/me/links", consumers_only(204), name="api:me-links"),
+    # Alice is linked to shop-p; Bob is not, so for him Alice's link does not exist.
+    Row("GET", "/api/v1/me/links/shop-p", consumers_only(200, b=404), name="api:me-link-detail"),
+    Row("DELETE", "/api/v1/me/links/shop-p", consumers_only(204, b=404), name="api:me-link-detail"),
+    Row("POST", "/api/v1/platform/links", platforms_only(p=201, q=404), link_code_of_a_for_p, "api:platform-links"),
+    Row(
+        "GET",
+        "/api/v1/platform/subjects/alice-at-p/consent?purpose=c2m-product-design",
+        platforms_only(p=200, q=404),
+        name="api:platform-subject-consent",
+    ),
+    Row("GET", "/api/v1/no-such-endpoint", everyone(404)),
+]
+
+# Routes that intentionally sit outside the matrix (documentation, not data).
+UNLISTED = {"schema", "api-docs"}
+
+
+@pytest.fixture
+def world(consumer_a, consumer_b, platform_p, platform_q, manufacturer, officer, purposes) -> World:
+    link_subject(consumer_a, platform_p, "alice-at-p")
+    link_subject(consumer_b, platform_q, "bob-at-q")
+    response = consumer_a.client().post("/api/v1/me/consents", grant_body(purposes["c2m-product-design"], platform_p.slug), format="json")
+    assert response.status_code == 201
+    return World(
+        clients={
+            "anonymous": APIClient(),
+            "consumer_a": consumer_a.client(),
+            "consumer_b": consumer_b.client(),
+            "platform_p": platform_p.client(),
+            "platform_q": platform_q.client(),
+            "manufacturer": manufacturer.client(),
+            "officer": officer.client(),
+        },
+        purposes=purposes,
+        platform_p=platform_p,
+        platform_q=platform_q,
+        consumer_a=consumer_a,
+    )
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+@pytest.mark.parametrize("row", ROWS, ids=Row.id)
+def test_permission_matrix(world, row: Row, actor: str):
+    body = row.body(world) if row.body else None
+    client = world.clients[actor]
+    response = getattr(client, row.method.lower())(row.url, body, format="json")
+    assert response.status_code == row.expected[actor], (actor, row.id(), response.content[:300])
+    if response.status_code >= 400:
+        error = response.json()["error"]
+        assert error["code"] and error["message"]
+
+
+def test_another_platforms_subject_answers_exactly_like_a_missing_one(world):
+    client = world.clients["platform_q"]
+    foreign = client.get("/api/v1/platform/subjects/alice-at-p/consent?purpose=c2m-product-design")
+    missing = client.get("/api/v1/platform/subjects/nobody-anywhere/consent?purpose=c2m-product-design")
+    assert foreign.status_code == missing.status_code == 404
+    assert foreign.json() == missing.json()
+
+
+def _served_routes() -> set[tuple[str, str]]:
+    """(url name, method) for every view the project serves."""
+    routes: set[tuple[str, str]] = set()
+
+    def walk(patterns, namespace: str | None):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, pattern.namespace or namespace)
+            elif isinstance(pattern, URLPattern) and pattern.name:
+                view_class = getattr(pattern.callback, "view_class", None)
+                if view_class is None or not hasattr(view_class, "permission_classes"):
+                    continue  # not a DRF view (admin, portal pages)
+                name = f"{namespace}:{pattern.name}" if namespace else pattern.name
+                for method in ("get", "post", "put", "patch", "delete"):
+                    if hasattr(view_class, method):
+                        routes.add((name, method.upper()))
+
+    walk(get_resolver().url_patterns, None)
+    return routes
+
+
+def test_every_served_api_route_is_in_the_matrix():
+    covered = {(row.name, row.method) for row in ROWS if row.name}
+    missing = sorted(route for route in _served_routes() if route not in covered and route[0] not in UNLISTED)
+    assert not missing, f"add these to the permission matrix: {missing}"

@@ -1,0 +1,71 @@
+"""Every command the Docker files name must exist in the project."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+from django.core.management import get_commands
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())
+DOCKERFILE = (ROOT / "docker" / "Dockerfile").read_text()
+
+
+def _split(command) -> list[list[str]]:
+    """A compose/Docker command as a list of argv lists (sh -c '... && ...' is split)."""
+    argv = command if isinstance(command, list) else shlex.split(command)
+    if argv[:2] == ["sh", "-c"]:
+        return [shlex.split(part) for part in re.split(r"&&|;", argv[2])]
+    return [argv]
+
+
+def _check(argv: list[str]) -> None:
+    program = argv[0]
+    if program == "python" and argv[1] == "manage.py":
+        assert argv[2] in get_commands(), f"manage.py has no command {argv[2]!r}"
+    elif program == "gunicorn":
+        module, _, attribute = argv[1].partition(":")
+        assert hasattr(importlib.import_module(module), attribute), argv[1]
+    elif program == "celery":
+        app = argv[argv.index("-A") + 1]
+        assert hasattr(importlib.import_module(app), "celery_app"), app
+        assert argv[argv.index("-A") + 2] in {"worker", "beat"}
+    elif program in {"redis-server", "pg_isready"}:
+        pass  # from the official images
+    else:
+        pytest.fail(f"unknown program {program!r} in {argv}")
+
+
+def _commands():
+    for name, service in COMPOSE["services"].items():
+        if "command" in service:
+            for argv in _split(service["command"]):
+                yield f"compose:{name}", argv
+        healthcheck = service.get("healthcheck", {}).get("test")
+        if healthcheck:
+            yield f"compose:{name}:healthcheck", shlex.split(healthcheck[1])
+    for line in re.findall(r"^CMD (\[.*\])", DOCKERFILE, re.M):
+        yield "Dockerfile:CMD", yaml.safe_load(line)
+    for run in re.findall(r"python (manage\.py \S+)", DOCKERFILE):
+        yield "Dockerfile:RUN", ["python", *run.split()]
+
+
+@pytest.mark.parametrize(("where", "argv"), list(_commands()), ids=lambda value: value if isinstance(value, str) else " ".join(value))
+def test_every_named_command_exists(where, argv):
+    _check(argv)
+
+
+def test_compose_has_the_production_services():
+    assert {"web", "worker", "beat", "postgres", "redis"} <= set(COMPOSE["services"])
+    web = COMPOSE["services"]["web"]
+    assert web["command"][0] == "gunicorn"
+
+
+def test_dockerfile_copies_files_that_exist():
+    for source in re.findall(r"^COPY (\S+) ", DOCKERFILE, re.M):
+        assert (ROOT / source).exists(), source
