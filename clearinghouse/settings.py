@@ -182,6 +182,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "clearinghouse.accounts.tasks.link_codes_purge_task",
         "schedule": timedelta(hours=1),
     },
+    "intake-retention-purge": {
+        "task": "clearinghouse.intake.tasks.signals_retention_purge_task",
+        "schedule": crontab(hour=3, minute=30),
+    },
+    "intake-erasures-resend": {
+        "task": "clearinghouse.intake.tasks.erasures_resend_task",
+        "schedule": timedelta(minutes=10),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 _ = crontab  # imported for apps extending the schedule with crontab entries

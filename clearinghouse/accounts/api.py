@@ -160,3 +160,31 @@ class PlatformLinksView(APIView):
         )
         body = {"subject_ref": data.validated_data["subject_ref"], "linked_at": link.created_at}
         return Response(RedeemOut(body).data, status=status.HTTP_201_CREATED)
+
+
+class ErasedOut(serializers.Serializer):
+    subject = serializers.UUIDField(help_text="Your pseudonymous id; consent events and audit records keep only this")
+    erased_at = serializers.DateTimeField()
+    signals = serializers.IntegerField()
+    links = serializers.IntegerField()
+    link_codes = serializers.IntegerField()
+    consents_withdrawn = serializers.IntegerField()
+    credentials = serializers.IntegerField()
+
+
+class MeView(APIView):
+    @extend_schema(
+        responses={200: ErasedOut},
+        description="Erase my data and my account at once. Consent events and audit records keep only the pseudonymous id.",
+    )
+    def delete(self, request):
+        summary = services.consumer_erase(consumer=current_consumer(request), actor=request_actor(request), channel="api")
+        return Response(summary)
+
+
+class MeExportView(APIView):
+    @extend_schema(responses={200: dict}, description="Everything held about me, as one JSON document.")
+    def get(self, request):
+        export = services.consumer_export_issue(consumer=current_consumer(request), actor=request_actor(request), channel="api")
+        filename = f"clearinghouse-export-{export['generated_at'][:10]}.json"
+        return Response(export, headers={"Content-Disposition": f'attachment; filename="{filename}"'})

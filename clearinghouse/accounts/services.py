@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clearinghouse.accounts.models import Consumer, Credential, LinkCode, Manufacturer, Platform, PlatformLink
-from clearinghouse.accounts.selectors import secret_hash
+from clearinghouse.accounts.selectors import consumer_export, secret_hash
 from clearinghouse.audit.services import audit_append, audit_record
 from clearinghouse.core.actors import Actor
 from clearinghouse.core.crypto import sha256_hex, subject_pseudonym
@@ -296,3 +296,77 @@ def link_codes_purge() -> int:
         if deleted or used:
             audit_append(actor=Actor.system(), action="link.codes_purged", details={"expired": deleted, "used": used})
     return deleted + used
+
+
+# --- Account deletion and export --------------------------------------------------------
+
+# Callables ``fn(*, consumer) -> dict[str, int]`` that erase what their app holds about a
+# consumer being deleted, run inside consumer_erase's transaction right after the consumer
+# row is locked and before anything else is written (so a hook may take locks that rank
+# below the audit chain's, as intake's does). They return counts of what they erased.
+CONSUMER_ERASURE_HOOKS: list = []
+
+
+def consumer_erase(*, consumer: Consumer, actor: Actor, channel: str = "api") -> dict:
+    """Erase a person: their signals (and whatever other apps hold, through the hooks),
+    platform links and link codes; withdraw every consent still granted; delete the Django
+    user with its credentials. The Consumer row stays as a bare pseudonym so that the
+    consent ledger and the audit log, which never held personal data, remain intact.
+    """
+    from consent.models import ConsentState
+    from consent.services import ConsentRequest, consent_change
+
+    with transaction.atomic():
+        consumer = Consumer.objects.select_for_update(of=("self",)).select_related("user").get(pk=consumer.pk)
+        if consumer.erased_at is not None:
+            raise NotFound()
+        subject = str(consumer.pseudonym)
+        # Marked first: withdrawal hooks see an account being deleted and leave the
+        # erasure to this transaction.
+        consumer.erased_at = timezone.now()
+        consumer.save(update_fields=["erased_at"])
+        counts: dict[str, int] = {}
+        for hook in CONSUMER_ERASURE_HOOKS:
+            for key, value in hook(consumer=consumer).items():
+                counts[key] = counts.get(key, 0) + value
+        withdrawn = 0
+        for state in ConsentState.objects.filter(consumer=consumer, granted=True).select_related("platform"):
+            consent_change(
+                consumer=consumer,
+                request=ConsentRequest(purpose_code=state.purpose_code, platform_slug=state.platform.slug, action="withdraw"),
+                channel=channel,
+                actor=actor,
+            )
+            withdrawn += 1
+        links, _ = PlatformLink.objects.filter(consumer=consumer).delete()
+        codes, _ = LinkCode.objects.filter(consumer=consumer).delete()
+        credentials = 0
+        user = consumer.user
+        if user is not None:
+            credentials = Credential.objects.filter(user=user).count()
+            consumer.user = None
+            consumer.save(update_fields=["user"])
+            user.delete()
+        counts.update({"links": links, "link_codes": codes, "consents_withdrawn": withdrawn, "credentials": credentials})
+        audit_append(actor=actor, action="consumer.erased", target=f"consumer:{subject}", details={"channel": channel, **counts})
+        audit_append(
+            actor=actor,
+            action="erasure.completed",
+            target=f"consumer:{subject}",
+            details={"reason": "account_deletion", "subject": subject, **counts},
+        )
+    return {"subject": subject, "erased_at": consumer.erased_at.isoformat(), **counts}
+
+
+def consumer_export_issue(*, consumer: Consumer, actor: Actor, channel: str = "api") -> dict:
+    """The export (accounts.selectors.consumer_export), audited as ``export.completed``."""
+    with transaction.atomic():
+        export = consumer_export(consumer=consumer)
+        sizes = {key: len(value) for key, value in export.items() if isinstance(value, list)}
+        audit_append(
+            actor=actor,
+            action="export.completed",
+            target=f"consumer:{consumer.pseudonym}",
+            details={"channel": channel, "format": export["format"], "items": sizes},
+        )
+    return export

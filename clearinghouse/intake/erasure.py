@@ -1,0 +1,152 @@
+"""Forgetting: erasure after a withdrawal or an account deletion, and the retention purge."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from clearinghouse.accounts.models import Consumer
+from clearinghouse.audit.services import audit_append
+from clearinghouse.core.actors import Actor
+from clearinghouse.intake.locks import intake_lock_exclusive
+from clearinghouse.intake.models import Erasure, Signal
+from consent.models import ConsentState, Purpose
+
+
+def erasure_request(*, consumer_id: int, purpose_code: str, platform_id: int) -> Erasure | None:
+    """consent.services.WITHDRAWAL_HOOKS entry, called inside the withdrawal's transaction.
+
+    The Erasure row commits with the withdrawal, so the work is never lost even if the
+    broker is down; the task is sent only once it has committed. An account being deleted
+    erases everything in its own transaction, so its withdrawals need no separate erasure.
+    """
+    if Consumer.objects.filter(pk=consumer_id, erased_at__isnull=False).exists():
+        return None
+    erasure = Erasure.objects.create(
+        consumer_id=consumer_id,
+        reason=Erasure.WITHDRAWAL,
+        purpose_code=purpose_code,
+        platform_id=platform_id,
+        requested_at=timezone.now(),
+    )
+    transaction.on_commit(lambda: _send_erasure_task(erasure.pk))
+    return erasure
+
+
+def _send_erasure_task(erasure_id: int) -> None:
+    from clearinghouse.intake.tasks import erasure_run_task
+
+    erasure_run_task.delay(erasure_id)
+
+
+def erasure_run(*, erasure_id: int, actor: Actor | None = None) -> int | None:
+    """Delete the signals a withdrawal covers. Returns how many, or None when the erasure
+    was already done (a retried or duplicated task)."""
+    actor = actor or Actor.system("intake.erasure")
+    erasure = Erasure.objects.select_related("consumer", "platform").filter(pk=erasure_id).first()
+    if erasure is None or erasure.completed_at is not None:
+        return None
+    with transaction.atomic():
+        intake_lock_exclusive(platform_ids=[erasure.platform_id])
+        now = timezone.now()
+        # The claim: whoever sets completed_at deletes; a concurrent duplicate waits on the
+        # row and then updates nothing.
+        if not Erasure.objects.filter(pk=erasure.pk, completed_at__isnull=True).update(completed_at=now):
+            return None
+        signals = _withdrawal_signals(erasure)
+        deleted, _ = signals.delete()
+        Erasure.objects.filter(pk=erasure.pk).update(signals=deleted)
+        audit_append(
+            actor=actor,
+            action="erasure.completed",
+            target=f"platform:{erasure.platform.slug}",
+            details={
+                "reason": Erasure.WITHDRAWAL,
+                "erasure": erasure.pk,
+                "subject": str(erasure.consumer.pseudonym),
+                "purpose": erasure.purpose_code,
+                "signals": deleted,
+                "latency_ms": int((now - erasure.requested_at).total_seconds() * 1000),
+            },
+        )
+    return deleted
+
+
+def _withdrawal_signals(erasure: Erasure):
+    purpose_ids = list(Purpose.objects.filter(code=erasure.purpose_code).values_list("id", flat=True))
+    signals = Signal.objects.filter(consumer_id=erasure.consumer_id, platform_id=erasure.platform_id, purpose_id__in=purpose_ids)
+    state = ConsentState.objects.filter(
+        consumer_id=erasure.consumer_id, purpose_code=erasure.purpose_code, platform_id=erasure.platform_id
+    ).first()
+    if state is not None and state.granted:
+        # Consent was given again since: what arrived under the new grant stays. No batch
+        # can be in flight (we hold the intake lock), and a batch that read the withdrawn
+        # state rejected its items, so everything older than the withdrawal goes.
+        signals = signals.filter(received_at__lte=erasure.requested_at)
+    return signals
+
+
+def erasures_resend(*, older_than: timedelta = timedelta(minutes=5)) -> int:
+    """Send the task again for erasures still open after ``older_than`` (a lost message,
+    a broker that was down at the time). Running one twice is harmless."""
+    pending = list(
+        Erasure.objects.filter(completed_at__isnull=True, requested_at__lte=timezone.now() - older_than).values_list("id", flat=True)
+    )
+    for erasure_id in pending:
+        _send_erasure_task(erasure_id)
+    return len(pending)
+
+
+def consumer_signals_erase(*, consumer: Consumer) -> dict[str, int]:
+    """accounts.services.CONSUMER_ERASURE_HOOKS entry: every signal of a consumer being
+    deleted, on every platform, inside the deletion's transaction."""
+    intake_lock_exclusive(platform_ids=None)
+    signals = Signal.objects.filter(consumer_id=consumer.pk)
+    deleted, _ = signals.delete()
+    now = timezone.now()
+    Erasure.objects.create(
+        consumer=consumer, reason=Erasure.ACCOUNT_DELETION, requested_at=now, completed_at=now, signals=deleted
+    )
+    # Withdrawal erasures still queued have nothing left to do; close them so that the
+    # register does not show them as pending forever.
+    Erasure.objects.filter(consumer=consumer, completed_at__isnull=True).update(completed_at=now, signals=0)
+    return {"signals": deleted}
+
+
+def signals_retention_purge(*, now: datetime | None = None, actor: Actor | None = None) -> dict[str, int]:
+    """Delete signals older than their purpose version's retention period.
+
+    Age is ``occurred_at`` for purposes that collect it and ``received_at`` otherwise.
+    One transaction and one ``retention.purged`` audit event per purpose version, also
+    when nothing was due, so the register shows that the job ran.
+    """
+    now = now or timezone.now()
+    actor = actor or Actor.system("intake.retention")
+    results: dict[str, int] = {}
+    for purpose in Purpose.objects.order_by("code", "version"):
+        cutoff = now - timedelta(days=purpose.retention_days)
+        signals = Signal.objects.filter(purpose_id=purpose.pk)
+        if "occurred_at" in purpose.fields:
+            signals = signals.filter(Q(occurred_at__lt=cutoff) | Q(occurred_at__isnull=True, received_at__lt=cutoff))
+        else:
+            signals = signals.filter(received_at__lt=cutoff)
+        with transaction.atomic():
+            deleted, _ = signals.delete()
+            if deleted or purpose.status != Purpose.DRAFT:
+                audit_append(
+                    actor=actor,
+                    action="retention.purged",
+                    target=f"purpose:{purpose.code}@{purpose.version}",
+                    details={
+                        "purpose": purpose.code,
+                        "version": purpose.version,
+                        "retention_days": purpose.retention_days,
+                        "cutoff": cutoff.isoformat(),
+                        "signals": deleted,
+                    },
+                )
+        results[f"{purpose.code}@{purpose.version}"] = deleted
+    return results
