@@ -104,6 +104,8 @@ ROWS = [
         platforms_only(p=200, q=404),
         name="api:platform-subject-consent",
     ),
+    Row("GET", "/api/v1/me/export", consumers_only(200), name="api:me-export"),
+    Row("DELETE", "/api/v1/me", consumers_only(200), name="api:me"),
     Row("GET", "/api/v1/no-such-endpoint", everyone(404)),
 ]
 
