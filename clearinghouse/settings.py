@@ -82,9 +82,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "clearinghouse.portal.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    # Django's LocaleMiddleware, except that portal pages start in Chinese whatever the
+    # browser's Accept-Language says (the API still honours it).
+    "clearinghouse.portal.middleware.PortalLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -207,6 +210,11 @@ if TESTING:
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:dashboard"
 LOGOUT_REDIRECT_URL = "portal:login"
+# Failed portal logins: after this many failures for one username (or from one address)
+# within the window, further attempts are refused without checking the password.
+CH_LOGIN_FAILURES_PER_USERNAME = env_int("CH_LOGIN_FAILURES_PER_USERNAME", 5, minimum=1)
+CH_LOGIN_FAILURES_PER_ADDRESS = env_int("CH_LOGIN_FAILURES_PER_ADDRESS", 50, minimum=1)
+CH_LOGIN_FAILURE_WINDOW_SECONDS = env_int("CH_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=1)
 COMPLIANCE_GROUP = "compliance"
 CONSUMER_TOKEN_TTL = timedelta(days=env_int("CH_CONSUMER_TOKEN_TTL_DAYS", 30, minimum=1))
 LINK_CODE_TTL = timedelta(minutes=env_int("CH_LINK_CODE_TTL_MINUTES", 10, minimum=1))
@@ -214,7 +222,9 @@ LINK_CODE_TTL = timedelta(minutes=env_int("CH_LINK_CODE_TTL_MINUTES", 10, minimu
 # --- Internationalisation ---------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# The portal's catalogue is listed here as well as found as an app catalogue so that its
+# wording wins over Django admin's for shared msgids ("Log out", "Status", ...).
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "clearinghouse" / "portal" / "locale"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
@@ -263,11 +273,16 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Security -------------------------------------------------------------------------
-SESSION_COOKIE_AGE = env_int("CH_SESSION_AGE_SECONDS", 60 * 60 * 8, minimum=60)
+# Portal sessions end after this much inactivity (every request renews them) or when the
+# browser closes, whichever comes first.
+SESSION_COOKIE_AGE = env_int("CH_SESSION_AGE_SECONDS", 30 * 60, minimum=60)
+SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_AGE = 60 * 60 * 24 * 365
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -276,6 +291,7 @@ if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True

@@ -115,7 +115,7 @@ class MeLinksView(APIView):
         body = {"code": code, "platform": data.validated_data["platform"], "expires_at": expires_at}
         return Response(LinkCodeOut(body).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None}, operation_id="api_v1_me_links_destroy_all")
     def delete(self, request):
         services.platform_link_delete(consumer=current_consumer(request), platform_slug=None, actor=request_actor(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

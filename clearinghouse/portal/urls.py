@@ -1,10 +1,26 @@
 from django.urls import path
-from django.views.generic import TemplateView
+
+from clearinghouse.portal import views
 
 app_name = "portal"
 
-# The consumer portal and compliance console are built on this namespace.
+# The consumer portal. The compliance console lives under /compliance/ in its own
+# namespace and extends portal/base.html.
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="portal/home.html"), name="dashboard"),
-    path("login/", TemplateView.as_view(template_name="portal/home.html"), name="login"),
+    path("", views.dashboard, name="dashboard"),
+    path("signup/", views.signup, name="signup"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("consents/", views.consent_update, name="consent-update"),
+    path("history/", views.history, name="history"),
+    path("receipts/<str:receipt_id>.json", views.receipt_download, name="receipt"),
+    path("verify/", views.verify, name="verify"),
+    path("platforms/", views.platforms, name="platforms"),
+    path("platforms/code/", views.link_code, name="link-code"),
+    path("platforms/<slug:platform_slug>/remove/", views.link_remove, name="link-remove"),
+    path("privacy-loss/", views.privacy_loss, name="privacy-loss"),
+    path("my-data/", views.my_data, name="my-data"),
+    path("my-data/export.json", views.export, name="export"),
+    path("my-data/erase/", views.erase, name="erase"),
+    path("goodbye/", views.erased, name="erased"),
 ]

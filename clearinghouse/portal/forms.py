@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
+
+from clearinghouse.audit.services import audit_record
+from clearinghouse.core.actors import Actor
+from clearinghouse.portal.throttle import login_failure_record, login_success_record, login_throttled
+
+# Django 5.2 changed this message id and its zh_Hans catalogue has not caught up; listing it
+# here puts it in the portal's catalogue (which LOCALE_PATHS gives precedence).
+_DJANGO_MESSAGES_MISSING_IN_ZH_HANS = [
+    ngettext_lazy(
+        "This password is too short. It must contain at least %d character.",
+        "This password is too short. It must contain at least %d characters.",
+        "min_length",
+    ),
+]
+
+AGE_14_OR_OVER = "14-or-over"
+AGE_UNDER_14 = "under-14"
+
+
+def client_address(request) -> str:
+    return request.META.get("REMOTE_ADDR", "") if request is not None else ""
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form with failed-login throttling in front of the password check."""
+
+    error_messages = {
+        "invalid_login": _("The username or password is not right. Check them and try again."),
+        "inactive": _("This account is closed."),
+        "throttled": _(
+            "Too many failed attempts. For your safety, logging in to this account is paused for 15 minutes. "
+            "Try again later."
+        ),
+    }
+
+    throttled = False
+
+    def __init__(self, request=None, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        # No autofocus: it skips the page's heading and skip link for screen-reader users.
+        self.fields["username"].widget.attrs.pop("autofocus", None)
+        self.fields["username"].widget.attrs.update({"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"})
+        self.fields["password"].widget.attrs.update({"autocomplete": "current-password"})
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        address = client_address(self.request)
+        if username and login_throttled(username=username, address=address):
+            self.throttled = True
+            audit_record(
+                actor=Actor.anonymous(),
+                action="auth.login_refused",
+                outcome="denied",
+                details={"channel": "portal", "reason": "throttled"},
+            )
+            raise ValidationError(self.error_messages["throttled"], code="throttled")
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            if username:
+                login_failure_record(username=username, address=address)
+                audit_record(
+                    actor=Actor.anonymous(),
+                    action="auth.login_refused",
+                    outcome="denied",
+                    details={"channel": "portal", "reason": "invalid_credentials"},
+                )
+            raise
+        login_success_record(username=username)
+        return cleaned
+
+
+class SignupForm(forms.Form):
+    username = forms.CharField(
+        label=_("Choose a username"),
+        min_length=3,
+        max_length=150,
+        validators=[User.username_validator],
+        help_text=_("3 to 150 characters: letters, digits and @ . + - _ . Do not use your phone number or real name."),
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"}),
+    )
+    password1 = forms.CharField(
+        label=_("Choose a password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html,
+    )
+    password2 = forms.CharField(
+        label=_("Type the password again"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    age = forms.ChoiceField(
+        label=_("How old are you?"),
+        choices=[(AGE_14_OR_OVER, _("I am 14 or older")), (AGE_UNDER_14, _("I am under 14"))],
+        widget=forms.RadioSelect,
+        help_text=_(
+            "Chinese law (PIPL Art. 31) needs a parent's or guardian's consent for anyone under 14, "
+            "which this service cannot collect."
+        ),
+        error_messages={"required": _("Please tell us whether you are 14 or older.")},
+    )
+
+    def clean_age(self):
+        age = self.cleaned_data["age"]
+        if age != AGE_14_OR_OVER:
+            raise ValidationError(
+                _(
+                    "Sorry, you cannot open an account on your own if you are under 14. Chinese law (PIPL Art. 31) "
+                    "needs a parent's or guardian's consent, which this service cannot collect. No account was created "
+                    "and nothing you typed was kept."
+                ),
+                code="under_14",
+            )
+        return age
+
+    def clean(self):
+        cleaned = super().clean()
+        password1, password2 = cleaned.get("password1"), cleaned.get("password2")
+        if password1 and password2 and password1 != password2:
+            self.add_error("password2", _("The two passwords are different."))
+        elif password1:
+            try:
+                password_validation.validate_password(password1, User(username=cleaned.get("username") or ""))
+            except ValidationError as error:
+                self.add_error("password1", error)
+        return cleaned
+
+
+class ConsentChangeForm(forms.Form):
+    purpose = forms.SlugField(max_length=64)
+    platform = forms.SlugField(max_length=64)
+    action = forms.ChoiceField(choices=[("grant", "grant"), ("withdraw", "withdraw")])
+    version = forms.IntegerField(required=False, min_value=1)
+    notice_digest = forms.RegexField(r"^[0-9a-f]{64}$", required=False)
+
+
+class LinkCodeForm(forms.Form):
+    platform = forms.SlugField(max_length=64)
+
+
+class EraseConfirmForm(forms.Form):
+    password = forms.CharField(
+        label=_("Your password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text=_("So that nobody else at this device can erase your account."),
+    )
+    understood = forms.BooleanField(
+        label=_("I understand that my account and my data will be erased and this cannot be undone."),
+        required=True,
+        error_messages={"required": _("Tick this box to confirm.")},
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_password(self):
+        # Same throttle as the login form: a borrowed, logged-in device is not a free
+        # password oracle.
+        password = self.cleaned_data["password"]
+        username = self.user.get_username()
+        if login_throttled(username=username, address=""):
+            raise ValidationError(LoginForm.error_messages["throttled"], code="throttled")
+        if authenticate(username=username, password=password) is None:
+            login_failure_record(username=username, address="")
+            raise ValidationError(_("That is not your password."), code="wrong_password")
+        return password

@@ -1,0 +1,201 @@
+"""Turning domain objects into the plain words and pictures the portal shows.
+
+Nothing here decides anything; it only translates codes into sentences a person who has
+never heard of differential privacy can read, in the language of the page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.formats import date_format, number_format
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+FIELD_LABELS = {
+    "category": gettext_lazy("which kind of product (for example office chairs)"),
+    "attribute": gettext_lazy("which features you care about (for example lumbar support)"),
+    "signal": gettext_lazy("what you did: viewed, wishlisted, added to cart, bought, rated or answered a survey"),
+    "value": gettext_lazy("how much you liked it, as a score"),
+    "age_band": gettext_lazy("your age band (for example 25–34), never your birthday"),
+    "region": gettext_lazy("your province, never your address"),
+    "occurred_at": gettext_lazy("roughly when it happened"),
+}
+
+SECTOR_LABELS = {
+    "furniture": gettext_lazy("furniture"),
+    "food": gettext_lazy("food"),
+    "electronics": gettext_lazy("electronics"),
+    "appliance": gettext_lazy("home appliances"),
+    "apparel": gettext_lazy("clothing"),
+    "flowers": gettext_lazy("flowers"),
+    "beauty": gettext_lazy("beauty"),
+    "watch": gettext_lazy("watches"),
+    "baby": gettext_lazy("baby products"),
+    "sports": gettext_lazy("sports"),
+    "pet": gettext_lazy("pet supplies"),
+}
+
+
+def page_language() -> str:
+    """The language the page is rendered in, as used by purposes' bilingual texts."""
+    language = get_language() or settings.LANGUAGE_CODE
+    return "en" if language.startswith("en") else "zh-hans"
+
+
+def in_language(texts: dict | None, language: str | None = None) -> str:
+    if not texts:
+        return ""
+    language = language or page_language()
+    return texts.get(language) or texts.get(settings.LANGUAGE_CODE) or next(iter(texts.values()))
+
+
+def field_label(code: str) -> str:
+    return str(FIELD_LABELS.get(code, code))
+
+
+def sector_label(code: str) -> str:
+    if code in SECTOR_LABELS:
+        return str(SECTOR_LABELS[code])
+    # A sector deeper than the top level ("food/bird-nest") is named by its taxonomy label.
+    from consent.taxonomy import taxonomy_index
+
+    index = taxonomy_index()
+    term_id = index.categories.get(code)
+    return in_language(index.labels.get(term_id)) if term_id is not None else code
+
+
+def word_list(items: list[str]) -> str:
+    separator = "、" if page_language() == "zh-hans" else ", "
+    return separator.join(str(item) for item in items)
+
+
+def paragraphs(text: str) -> list[str]:
+    return [part.strip() for part in text.split("\n\n") if part.strip()]
+
+
+def decimal_or_zero(value) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, TypeError, ValueError):
+        return Decimal(0)
+
+
+def epsilon_text(value) -> str:
+    """ε for people: two decimals, localised separators."""
+    return number_format(decimal_or_zero(value).quantize(Decimal("0.01")), decimal_pos=2)
+
+
+def parse_moment(value) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+
+
+# --- The privacy-loss chart -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChartSeries:
+    label: str
+    cap: Decimal
+    points: list[tuple[datetime, Decimal]]  # cumulative ε after each charge, in time order
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    plot: tuple[int, int, int, int]  # left, top, right, bottom
+    lines: list[dict]
+    y_ticks: list[dict]
+    x_ticks: list[dict]
+    caps: list[dict]
+    y_label: str
+    title: str
+    description: str
+
+
+_COLOURS = ["#0b4f8a", "#a1150f", "#11602c", "#6b3fa0"]
+_DASHES = ["", "9 4", "3 3 9 3", "14 4"]
+
+
+def _nice_ceiling(value: Decimal) -> Decimal:
+    if value <= 0:
+        return Decimal(1)
+    for step in (Decimal("0.5"), Decimal(1), Decimal(2), Decimal(5), Decimal(10), Decimal(20), Decimal(50), Decimal(100)):
+        if value <= step:
+            return step
+    return (value / 100).to_integral_value(rounding="ROUND_CEILING") * 100
+
+
+def cumulative_chart(*, series: list[ChartSeries], window_days: int, now: datetime | None = None) -> Chart:
+    """An inline-SVG step chart of cumulative ε over the rolling window, one line per
+    purpose, with each purpose's cap as a dashed horizontal line. Server-rendered so it
+    needs no script and no chart library; the table next to it carries the same numbers
+    for screen readers."""
+    now = now or timezone.now()
+    start = now - timedelta(days=window_days)
+    width, height = 640, 300
+    left, top, right, bottom = 56, 32, width - 24, height - 40
+    top_value = _nice_ceiling(max([s.cap for s in series] + [p[1] for s in series for p in s.points] + [Decimal(0)]))
+    span = (now - start).total_seconds() or 1
+
+    def x_of(moment: datetime) -> float:
+        fraction = min(max((moment - start).total_seconds() / span, 0.0), 1.0)
+        return round(left + fraction * (right - left), 1)
+
+    def y_of(value: Decimal) -> float:
+        fraction = float(value / top_value) if top_value else 0.0
+        return round(bottom - min(fraction, 1.0) * (bottom - top), 1)
+
+    lines, caps, cap_values = [], [], set()
+    for index, item in enumerate(series):
+        colour = _COLOURS[index % len(_COLOURS)]
+        path = [f"M{x_of(start)},{y_of(Decimal(0))}"]
+        previous = Decimal(0)
+        for moment, value in item.points:
+            x = x_of(moment)
+            path.append(f"L{x},{y_of(previous)}")
+            path.append(f"L{x},{y_of(value)}")
+            previous = value
+        path.append(f"L{x_of(now)},{y_of(previous)}")
+        lines.append({"d": " ".join(path), "colour": colour, "dash": _DASHES[index % len(_DASHES)], "label": item.label})
+        if item.cap not in cap_values:  # purposes sharing a limit share one line
+            cap_values.add(item.cap)
+            caps.append({"y": y_of(item.cap), "colour": colour, "label": _("limit %(value)s") % {"value": epsilon_text(item.cap)}})
+
+    y_ticks = []
+    for step in range(5):
+        value = top_value * step / 4
+        y_ticks.append({"y": y_of(value), "label": epsilon_text(value)})
+    x_ticks = []
+    for step in range(5):
+        moment = start + (now - start) * step / 4
+        anchor = "start" if step == 0 else "end" if step == 4 else "middle"
+        x_ticks.append({"x": x_of(moment), "anchor": anchor, "label": date_format(timezone.localtime(moment), "SHORT_DATE_FORMAT")})
+
+    total_points = sum(len(s.points) for s in series)
+    return Chart(
+        width=width,
+        height=height,
+        plot=(left, top, right, bottom),
+        lines=lines,
+        y_ticks=y_ticks,
+        x_ticks=x_ticks,
+        caps=caps,
+        y_label="ε",
+        title=_("Your cumulative privacy loss (ε) over the last %(days)s days") % {"days": window_days},
+        description=_("%(count)s charges shown; the same numbers are in the table below.") % {"count": total_points},
+    )

@@ -1,0 +1,470 @@
+"""The consumer portal. Views translate between HTTP and the services and selectors;
+the decisions (who may see what, what a consent means) live there."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import timedelta
+from decimal import Decimal
+from functools import wraps
+from uuid import UUID
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import views as auth_views
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from clearinghouse.accounts import selectors as account_selectors
+from clearinghouse.accounts import services as account_services
+from clearinghouse.accounts.models import Manufacturer, Platform
+from clearinghouse.api.actors import request_actor
+from clearinghouse.core.crypto import published_keys
+from clearinghouse.core.errors import Conflict, DomainError, Invalid, NotFound
+from clearinghouse.portal import presentation as words
+from clearinghouse.portal.forms import ConsentChangeForm, EraseConfirmForm, LinkCodeForm, LoginForm, SignupForm
+from consent import selectors as consent_selectors
+from consent.models import ConsentEvent, Purpose
+from consent.services import ConsentRequest, consent_change
+
+# --- Access --------------------------------------------------------------------------------
+
+
+def _officer_home() -> str | None:
+    try:
+        return reverse("compliance:home")
+    except NoReverseMatch:
+        return None
+
+
+def consumer_required(view):
+    """Anonymous people go to the login page; a logged-in person who is not a consumer
+    (a compliance officer, an operator) is sent to their own console or told plainly
+    that these pages are for consumers. ``request.consumer`` is the caller's own row and
+    every query below is scoped to it."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return auth_views.redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+        actor = request_actor(request)
+        if actor.kind != "consumer":
+            home = _officer_home() if actor.kind == "compliance" else None
+            if home:
+                return redirect(home)
+            return render(request, "portal/not_consumer.html", status=403)
+        consumer = account_selectors.consumer_for_user(user=request.user)
+        if consumer is None:
+            logout(request)
+            return auth_views.redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+        request.consumer = consumer
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+# --- Sign up, log in, log out --------------------------------------------------------------
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "portal/login.html"
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(**kwargs) | {"session_minutes": settings.SESSION_COOKIE_AGE // 60}
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.throttled:
+            response.status_code = 429
+        return response
+
+    def get_default_redirect_url(self):
+        if request_actor(self.request).kind == "compliance" and _officer_home():
+            return _officer_home()
+        return super().get_default_redirect_url()
+
+
+class LogoutView(auth_views.LogoutView):
+    # Django's LogoutView accepts POST only, so a link or an image cannot log anyone out.
+    pass
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("portal:dashboard")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            account_services.consumer_register(
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password1"],
+                age_confirmed=True,
+                channel="portal",
+            )
+        except Conflict as error:
+            if error.code != "username_taken":
+                raise
+            form.add_error("username", _("This username is taken. Please choose another."))
+        except Invalid as error:
+            form.add_error(error.details.get("field") if error.details.get("field") in form.fields else None, error.message)
+        else:
+            user = authenticate(request, username=form.cleaned_data["username"], password=form.cleaned_data["password1"])
+            login(request, user)
+            messages.success(
+                request,
+                _(
+                    "Welcome! Your account is ready. Nothing is shared until you say so: every switch below starts off."
+                ),
+            )
+            return redirect("portal:dashboard")
+    return render(request, "portal/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+# --- Dashboard and consent -----------------------------------------------------------------
+
+
+def _purpose_card(item: dict, *, linked_platform_ids: set[int], language: str) -> dict:
+    purpose: Purpose = item["purpose"]
+    rows, unlinked = [], []
+    for row in item["platforms"]:
+        platform = row["platform"]
+        linked = platform.id in linked_platform_ids
+        # A switch for every linked platform, and for any platform where a consent exists,
+        # so that a consent given before unlinking can still be withdrawn.
+        if linked or row["updated_at"] is not None:
+            rows.append(row | {"linked": linked})
+        else:
+            unlinked.append(platform)
+    return {
+        "purpose": purpose,
+        "anchor": f"purpose-{purpose.code}",
+        "title": words.in_language(purpose.title, language),
+        "notice": words.paragraphs(words.in_language(purpose.notice, language)),
+        "notice_digest": purpose.notice_digests[language],
+        "legitimate_interest": words.in_language(purpose.legitimate_interest, language),
+        "fields": [words.field_label(code) for code in purpose.fields],
+        "value_meaning": words.in_language(purpose.value_meaning, language),
+        "sectors": words.word_list([words.sector_label(code) for code in purpose.recipient_sectors]),
+        "retention_days": purpose.retention_days,
+        "epsilon_cap": words.epsilon_text(purpose.consumer_epsilon_cap),
+        "rows": rows,
+        "unlinked": unlinked,
+    }
+
+
+@require_GET
+@consumer_required
+def dashboard(request):
+    language = words.page_language()
+    linked = {link.platform_id for link in account_selectors.consumer_links_list(consumer=request.consumer)}
+    cards = [
+        _purpose_card(item, linked_platform_ids=linked, language=language)
+        for item in consent_selectors.consent_overview(consumer=request.consumer)
+    ]
+    done = None
+    if request.GET.get("done"):
+        done = _own_event(request, request.GET["done"], missing_ok=True)
+    return render(
+        request,
+        "portal/dashboard.html",
+        {"cards": cards, "done": done, "done_title": words.in_language(done.purpose.title, language) if done else "", "any_linked": bool(linked)},
+    )
+
+
+_CONSENT_ERRORS = {
+    "notice_changed": gettext_lazy("The notice for this purpose has just changed. Please read the new notice and choose again."),
+    "purpose_not_approved": gettext_lazy("This purpose is no longer open for consent. Nothing was changed."),
+}
+
+
+@require_POST
+@consumer_required
+def consent_update(request):
+    form = ConsentChangeForm(request.POST)
+    if not form.is_valid():
+        raise Http404()
+    data = form.cleaned_data
+    anchor = f"#purpose-{data['purpose']}"
+    try:
+        event = consent_change(
+            consumer=request.consumer,
+            request=ConsentRequest(
+                purpose_code=data["purpose"],
+                platform_slug=data["platform"],
+                action=data["action"],
+                version=data["version"],
+                notice_digest=data["notice_digest"] or None,
+                language=words.page_language(),
+            ),
+            channel="portal",
+            actor=request_actor(request),
+        )
+    except DomainError as error:
+        if error.code in ("unknown_purpose", "unknown_platform"):
+            raise Http404() from None
+        messages.error(request, str(_CONSENT_ERRORS.get(error.code, error.message)))
+        return HttpResponseRedirect(reverse("portal:dashboard") + anchor)
+    return HttpResponseRedirect(f"{reverse('portal:dashboard')}?done={event.receipt_id}{anchor}")
+
+
+def _own_event(request, receipt_id: str, *, missing_ok: bool = False) -> ConsentEvent | None:
+    """One of the caller's own consent events; anyone else's answers exactly like a
+    receipt that does not exist."""
+    try:
+        receipt_uuid = UUID(str(receipt_id))
+    except ValueError:
+        receipt_uuid = None
+    event = (
+        ConsentEvent.objects.select_related("purpose", "platform").filter(consumer=request.consumer, receipt_id=receipt_uuid).first()
+        if receipt_uuid
+        else None
+    )
+    if event is None and not missing_ok:
+        raise Http404()
+    return event
+
+
+@require_GET
+@consumer_required
+def history(request):
+    language = words.page_language()
+    events = list(reversed(consent_selectors.consent_events_list(consumer=request.consumer)))
+    rows = [
+        {
+            "event": event,
+            "title": words.in_language(event.purpose.title, language),
+            "granted": event.action == ConsentEvent.GRANT,
+        }
+        for event in events
+    ]
+    return render(request, "portal/history.html", {"rows": rows})
+
+
+@require_GET
+@consumer_required
+def receipt_download(request, receipt_id):
+    event = _own_event(request, receipt_id)
+    body = json.dumps(event.receipt, ensure_ascii=False, indent=2, sort_keys=True)
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="consent-receipt-{event.receipt_id}.json"'
+    return response
+
+
+@require_GET
+def verify(request):
+    keys = [key for key in published_keys() if key["use"] == "receipts"]
+    return render(request, "portal/verify.html", {"keys": keys, "keys_url": request.build_absolute_uri(reverse("api:keys"))})
+
+
+# --- Platforms -----------------------------------------------------------------------------
+
+
+def _platforms_context(consumer, *, issued=None) -> dict:
+    links = {link.platform_id: link for link in account_selectors.consumer_links_list(consumer=consumer)}
+    platforms = [{"platform": platform, "link": links.get(platform.id)} for platform in Platform.objects.order_by("name")]
+    return {"platforms": platforms, "issued": issued, "code_minutes": int(settings.LINK_CODE_TTL.total_seconds() // 60)}
+
+
+@require_GET
+@consumer_required
+def platforms(request):
+    return render(request, "portal/platforms.html", _platforms_context(request.consumer))
+
+
+@require_POST
+@consumer_required
+def link_code(request):
+    form = LinkCodeForm(request.POST)
+    if not form.is_valid():
+        raise Http404()
+    try:
+        code, expires_at = account_services.link_code_issue(
+            consumer=request.consumer, platform_slug=form.cleaned_data["platform"], actor=request_actor(request)
+        )
+    except Invalid:
+        raise Http404() from None
+    platform = Platform.objects.get(slug=form.cleaned_data["platform"])
+    # Shown once, in this response only: the code is stored only as a hash.
+    issued = {"code": code, "expires_at": expires_at, "platform": platform}
+    response = render(request, "portal/platforms.html", _platforms_context(request.consumer, issued=issued))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@consumer_required
+def link_remove(request, platform_slug):
+    try:
+        account_services.platform_link_delete(consumer=request.consumer, platform_slug=platform_slug, actor=request_actor(request))
+    except NotFound:
+        raise Http404() from None
+    platform = Platform.objects.get(slug=platform_slug)
+    messages.success(
+        request,
+        _(
+            "%(platform)s is no longer linked: it can no longer send us anything about you. Your consents are unchanged; "
+            "withdraw them on “My consents” if you also want the data it already sent deleted."
+        )
+        % {"platform": platform.name},
+    )
+    return redirect("portal:platforms")
+
+
+# --- Privacy loss --------------------------------------------------------------------------
+
+MEASURE_LABELS = {
+    "consumers": gettext_lazy("how many people"),
+    "signals": gettext_lazy("how many actions"),
+    "sum_value": gettext_lazy("total score"),
+    "mean_value": gettext_lazy("average score"),
+    "top_k": gettext_lazy("most wanted features"),
+}
+
+
+def _privacy_statement(consumer) -> dict:
+    try:
+        from clearinghouse.releases.selectors import privacy_loss_statement
+    except ImportError:
+        # The release engine is not installed yet: nothing can have been charged.
+        purposes = Purpose.objects.filter(status=Purpose.APPROVED).order_by("code")
+        return {
+            "window_days": 365,
+            "purposes": [
+                {
+                    "purpose": purpose.code,
+                    "title": purpose.title,
+                    "cap": str(purpose.consumer_epsilon_cap),
+                    "spent_in_window": "0",
+                    "remaining": str(purpose.consumer_epsilon_cap),
+                }
+                for purpose in purposes
+            ],
+            "charges": [],
+            "total_epsilon": "0",
+        }
+    return privacy_loss_statement(consumer=consumer)
+
+
+@require_GET
+@consumer_required
+def privacy_loss(request):
+    statement = _privacy_statement(request.consumer)
+    language = words.page_language()
+    window_days = int(statement.get("window_days") or 365)
+    now = timezone.now()
+    window_start = now - timedelta(days=window_days)
+    titles = {item["purpose"]: words.in_language(item.get("title"), language) for item in statement["purposes"]}
+    manufacturer_names = dict(
+        Manufacturer.objects.filter(slug__in={c["manufacturer"] for c in statement["charges"]}).values_list("slug", "name")
+    )
+    charges = sorted(
+        (
+            {
+                "release_id": charge["release_id"],
+                "purpose": titles.get(charge["purpose"], charge["purpose"]),
+                "purpose_code": charge["purpose"],
+                "manufacturer": manufacturer_names.get(charge["manufacturer"], charge["manufacturer"]),
+                "measure": str(MEASURE_LABELS[charge["measure"]]) if charge["measure"] in MEASURE_LABELS else charge["measure"],
+                "epsilon": words.decimal_or_zero(charge["epsilon"]),
+                "epsilon_text": words.epsilon_text(charge["epsilon"]),
+                "charged_at": words.parse_moment(charge["charged_at"]),
+            }
+            for charge in statement["charges"]
+        ),
+        key=lambda c: (c["charged_at"] or now, str(c["release_id"])),
+    )
+    per_purpose: dict[str, list] = defaultdict(list)
+    for charge in charges:
+        if charge["charged_at"] and charge["charged_at"] >= window_start:
+            per_purpose[charge["purpose_code"]].append(charge)
+    series, purposes = [], []
+    for item in statement["purposes"]:
+        cap = words.decimal_or_zero(item["cap"])
+        spent = words.decimal_or_zero(item["spent_in_window"])
+        running, points = Decimal(0), []
+        for charge in per_purpose.get(item["purpose"], []):
+            running += charge["epsilon"]
+            points.append((charge["charged_at"], running))
+        series.append(words.ChartSeries(label=titles[item["purpose"]], cap=cap, points=points))
+        purposes.append(
+            {
+                "title": titles[item["purpose"]],
+                "cap": words.epsilon_text(cap),
+                "spent": words.epsilon_text(spent),
+                "remaining": words.epsilon_text(item["remaining"]),
+                "percent": int(min(spent / cap, Decimal(1)) * 100) if cap else 0,
+            }
+        )
+    chart = words.cumulative_chart(series=series, window_days=window_days, now=now) if purposes else None
+    return render(
+        request,
+        "portal/privacy_loss.html",
+        {
+            "window_days": window_days,
+            "purposes": purposes,
+            "charges": list(reversed(charges)),
+            "total": words.epsilon_text(statement.get("total_epsilon")),
+            "chart": chart,
+        },
+    )
+
+
+# --- My data -------------------------------------------------------------------------------
+
+
+def _export_and_erase_available() -> bool:
+    # Export and erasure are built by the intake side (accounts.selectors.consumer_export,
+    # accounts.services.consumer_erase); until they exist the page says so instead of failing.
+    return hasattr(account_selectors, "consumer_export") and hasattr(account_services, "consumer_erase")
+
+
+@require_GET
+@consumer_required
+def my_data(request):
+    return render(
+        request, "portal/my_data.html", {"joined": request.consumer.created_at, "available": _export_and_erase_available()}
+    )
+
+
+@require_GET
+@consumer_required
+def export(request):
+    if not _export_and_erase_available():
+        return render(request, "portal/unavailable.html", status=503)
+    document = account_selectors.consumer_export(consumer=request.consumer)
+    body = json.dumps(document, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2)
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="clearinghouse-my-data-{stamp}.json"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@consumer_required
+def erase(request):
+    if not _export_and_erase_available():
+        return render(request, "portal/unavailable.html", status=503)
+    form = EraseConfirmForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        account_services.consumer_erase(consumer=request.consumer, actor=request_actor(request))
+        logout(request)
+        return redirect("portal:erased")
+    return render(request, "portal/erase.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@require_GET
+def erased(request):
+    return render(request, "portal/erased.html")
+

@@ -1,0 +1,147 @@
+"""Browser-test fixtures, shared by the consumer portal and the compliance console.
+
+One headless Chromium (Debian's ``/usr/bin/chromium``, driven by Playwright for Python) is
+started per test session; each test gets a fresh browser context (no cookies, no storage)
+and a page. pytest-django's ``live_server`` serves the app from a thread of the test
+process against the test database, so data made in a test is visible to the browser
+(the tests here are transactional).
+
+    pytestmark = pytest.mark.browser   # every test module under tests/browser/ gets it anyway
+
+    def test_something(page, live_server, login_as, make_consumer):
+        consumer = make_consumer()
+        login_as(page, consumer.consumer.user)
+        page.goto(live_server.url + "/")
+
+Screenshots from ``screenshot(page, "name")`` land in ``var/test/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REQUIRE_SERVICES
+
+CHROMIUM = os.environ.get("CH_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "var" / "test" / "screenshots"
+BROWSER_DIR = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if BROWSER_DIR in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.browser)
+
+
+def _chromium_missing() -> str | None:
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        return f"needs Chromium at {CHROMIUM} (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "needs Playwright for Python (pip install -r requirements.txt)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser(django_db_setup):
+    missing = _chromium_missing()
+    if missing:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"{missing} (REQUIRE_SERVICES=1)")
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an asyncio loop running on this thread for as long as the
+    # browser lives (the rest of the session), and Django then refuses every ORM call from
+    # this thread as "async unsafe", in browser tests and in any test that runs after them.
+    # All of that code is plain synchronous code, so the guard is a false alarm here.
+    # (Depending on django_db_setup makes the test database exist before the loop starts.)
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            yield instance
+            instance.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def browser_context_options() -> dict:
+    """Override in a module to change the viewport, locale, permissions…"""
+    return {"viewport": {"width": 1280, "height": 900}, "locale": "en-US", "accept_downloads": True}
+
+
+@pytest.fixture
+def context(browser, browser_context_options):
+    context = browser.new_context(**browser_context_options)
+    context.set_default_timeout(10_000)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context, live_server):
+    page = context.new_page()
+    page.base_url = live_server.url  # convenience: page.goto(page.base_url + "/history/")
+    yield page
+    page.close()
+
+
+@pytest.fixture
+def login_as(live_server, transactional_db):
+    """Log ``user`` in by giving the browser a real session cookie (fast: no form)."""
+    from django.conf import settings
+    from django.test import Client
+
+    def login(page, user) -> None:
+        client = Client()
+        client.force_login(user)
+        cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+        page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie.value, "url": live_server.url}])
+
+    return login
+
+
+@pytest.fixture
+def log_in_with_form(live_server):
+    """Log in through the login page, as a person would."""
+
+    def log_in(page, username: str, password: str) -> None:
+        page.goto(live_server.url + "/login/")
+        page.locator("#id_username").fill(username)
+        page.locator("#id_password").fill(password)
+        page.locator("main form button[type=submit]").click()
+        page.wait_for_load_state()
+
+    return log_in
+
+
+def screenshot(page, name: str, *, full_page: bool = True) -> Path:
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOT_DIR / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+def horizontal_overflow(page) -> int:
+    """How many CSS pixels the page is wider than the viewport (0 = no sideways scroll)."""
+    return page.evaluate("() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth) - window.innerWidth")

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.urls import reverse
+
+from clearinghouse.audit.models import AuditEvent
+from clearinghouse.core.crypto import b64decode, verify_signature
+from consent.models import ConsentEvent, ConsentState
+
+pytestmark = pytest.mark.django_db
+
+
+def _form_for(html: str, platform: str, action: str, purpose: str = "c2m-product-design") -> dict:
+    """The hidden fields of the grant/withdraw form the dashboard really rendered."""
+    for form in re.findall(r"<form[^>]*>.*?</form>", html, flags=re.S):
+        fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+        if fields.get("platform") == platform and fields.get("action") == action and fields.get("purpose") == purpose:
+            return fields
+    raise AssertionError(f"no {action} form for {purpose} on {platform}")
+
+
+def test_dashboard_lists_purposes_in_plain_words_with_every_switch_off(linked_consumer, portal_client):
+    page = portal_client(linked_consumer).get(reverse("portal:dashboard"))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "帮助厂家设计你想要的产品" in html and "帮助厂家预测下个月的需求" in html
+    assert "永远得不到你的记录" in html  # who gets what, in plain words
+    assert "保存 365 天，然后自动删除。" in html
+    assert html.count('data-state="off"') == 4 and 'data-state="on"' not in html
+    assert "checked" not in html  # nothing pre-ticked
+
+
+def test_grant_records_the_digest_of_the_notice_shown_in_chinese(linked_consumer, purposes, portal_client):
+    client = portal_client(linked_consumer)
+    fields = _form_for(client.get(reverse("portal:dashboard")).content.decode(), "shop-p", "grant")
+    assert fields["notice_digest"] == purposes["c2m-product-design"].notice_digests["zh-hans"]
+
+    response = client.post(reverse("portal:consent-update"), fields)
+    event = ConsentEvent.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/?done={event.receipt_id}#purpose-c2m-product-design"
+    assert (event.action, event.channel, event.language, event.platform.slug) == ("grant", "portal", "zh-hans", "shop-p")
+    assert event.receipt["payload"]["notice_digest"]["value"] == purposes["c2m-product-design"].notice_digests["zh-hans"]
+
+    after = client.get(response["Location"]).content.decode()
+    assert "已完成：你同意了Platform shop-p" in after
+    assert f"/receipts/{event.receipt_id}.json" in after
+    assert after.count('data-state="on"') == 1
+
+
+def test_grant_in_english_records_the_english_notice(linked_consumer, purposes, portal_client):
+    client = portal_client(linked_consumer, language="en")
+    html = client.get(reverse("portal:dashboard")).content.decode()
+    assert "Help manufacturers design products you want" in html
+    fields = _form_for(html, "shop-q", "grant")
+    client.post(reverse("portal:consent-update"), fields)
+    event = ConsentEvent.objects.get()
+    assert event.language == "en"
+    assert event.receipt["payload"]["purpose"]["title"] == "Help manufacturers design products you want"
+
+
+def test_withdraw_is_one_post_and_says_what_happens_to_the_data(linked_consumer, portal_client):
+    client = portal_client(linked_consumer, language="en")
+    client.post(reverse("portal:consent-update"), _form_for(client.get("/").content.decode(), "shop-p", "grant"))
+    dashboard = client.get("/").content.decode()
+    assert "If you withdraw, Platform shop-p can no longer send us data for this purpose and we delete what it already sent." in dashboard
+
+    response = client.post(reverse("portal:consent-update"), _form_for(dashboard, "shop-p", "withdraw"))
+    state = ConsentState.objects.get(purpose_code="c2m-product-design", platform__slug="shop-p")
+    assert state.granted is False
+    withdrawal = ConsentEvent.objects.order_by("-id").first()
+    assert withdrawal.action == "withdraw" and withdrawal.channel == "portal"
+    confirmation = client.get(response["Location"]).content.decode()
+    assert "we are deleting what it already sent" in confirmation
+    assert AuditEvent.objects.filter(action="consent.withdrawn").count() == 1
+
+
+def test_a_stale_notice_is_refused_with_a_clear_message_and_nothing_recorded(linked_consumer, portal_client):
+    client = portal_client(linked_consumer, language="en")
+    fields = _form_for(client.get("/").content.decode(), "shop-p", "grant")
+    fields["notice_digest"] = "0" * 64
+    response = client.post(reverse("portal:consent-update"), fields, follow=True)
+    assert "The notice for this purpose has just changed" in response.content.decode()
+    assert not ConsentEvent.objects.exists()
+    assert AuditEvent.objects.filter(action="consent.refused", outcome="denied").count() == 1
+
+
+def test_a_consent_on_an_unlinked_platform_can_still_be_withdrawn(linked_consumer, portal_client):
+    client = portal_client(linked_consumer, language="en")
+    client.post(reverse("portal:consent-update"), _form_for(client.get("/").content.decode(), "shop-q", "grant"))
+    client.post(reverse("portal:link-remove", kwargs={"platform_slug": "shop-q"}))
+    html = client.get("/").content.decode()
+    assert "not linked at the moment" in html
+    client.post(reverse("portal:consent-update"), _form_for(html, "shop-q", "withdraw"))
+    assert ConsentState.objects.get(platform__slug="shop-q", purpose_code="c2m-product-design").granted is False
+
+
+def test_receipt_download_is_the_signed_document_and_verifies(linked_consumer, portal_client):
+    client = portal_client(linked_consumer)
+    client.post(reverse("portal:consent-update"), _form_for(client.get("/").content.decode(), "shop-p", "grant"))
+    event = ConsentEvent.objects.get()
+    response = client.get(reverse("portal:receipt", kwargs={"receipt_id": str(event.receipt_id)}))
+    assert response["Content-Type"] == "application/json; charset=utf-8"
+    assert response["Content-Disposition"] == f'attachment; filename="consent-receipt-{event.receipt_id}.json"'
+    receipt = json.loads(response.content)
+    keys = {key["id"]: key for key in client.get("/api/v1/keys").json()["keys"]}
+    assert verify_signature(
+        public_key_raw=b64decode(keys[receipt["key_id"]]["public_key"]), document=receipt["payload"], signature_b64=receipt["signature"]
+    )
+    receipt["payload"]["state"] = "withdrawn"
+    assert not verify_signature(
+        public_key_raw=b64decode(keys[receipt["key_id"]]["public_key"]), document=receipt["payload"], signature_b64=receipt["signature"]
+    )
+
+
+def test_history_lists_every_event_newest_first(linked_consumer, portal_client):
+    client = portal_client(linked_consumer, language="en")
+    for platform, action in (("shop-p", "grant"), ("shop-q", "grant"), ("shop-p", "withdraw")):
+        client.post(reverse("portal:consent-update"), _form_for(client.get("/").content.decode(), platform, action))
+    html = client.get(reverse("portal:history")).content.decode()
+    receipts = [str(e.receipt_id) for e in ConsentEvent.objects.order_by("-id")]
+    positions = [html.index(f"/receipts/{receipt}.json") for receipt in receipts]
+    assert positions == sorted(positions) and len(positions) == 3
+    assert html.count("Withdrew") == 1 and html.count("✓ Allowed") == 2
+
+
+def test_refusing_every_consent_blocks_nothing_else(linked_consumer, portal_client, platform_p):
+    """PIPL Art. 16: a person who says no to everything keeps every other function."""
+    client = portal_client(linked_consumer, language="en")
+    client.post(reverse("portal:consent-update"), _form_for(client.get("/").content.decode(), "shop-p", "grant"))
+    client.post(reverse("portal:consent-update"), _form_for(client.get("/").content.decode(), "shop-p", "withdraw"))
+    assert not ConsentState.objects.filter(granted=True).exists()
+
+    for name in ("portal:dashboard", "portal:history", "portal:platforms", "portal:privacy-loss", "portal:my-data", "portal:verify"):
+        assert client.get(reverse(name)).status_code == 200, name
+    issued = client.post(reverse("portal:link-code"), {"platform": "shop-p"})
+    assert issued.status_code == 200 and b'id="link-code"' in issued.content
+    assert client.post(reverse("portal:link-remove", kwargs={"platform_slug": "shop-q"})).status_code == 302
