@@ -310,3 +310,12 @@ CH_CONTROLLER = {
     "jurisdiction": "CN",
 }
 CH_SIGNAL_BATCH_MAX = env_int("CH_SIGNAL_BATCH_MAX", 10_000, minimum=1)
+# A body above this is refused (413) before it is read; 10,000 items of the largest legal
+# size fit with room to spare.
+CH_SIGNAL_BATCH_MAX_BYTES = env_int("CH_SIGNAL_BATCH_MAX_BYTES", 16 * 1024 * 1024, minimum=1024)
+# How far in the future a platform's clock may put occurred_at before the item is refused.
+CH_INTAKE_CLOCK_SKEW_SECONDS = env_int("CH_INTAKE_CLOCK_SKEW_SECONDS", 300, minimum=0)
+# A platform asking for another platform's object gets its 404 no sooner than this, like
+# one asking for a missing object, so the audit write of the blocked attempt cannot be
+# timed (see clearinghouse/intake/api.py).
+CH_WALL_FLOOR_MS = env_int("CH_WALL_FLOOR_MS", 30, minimum=0)

@@ -2,6 +2,7 @@ from django.urls import path
 
 from clearinghouse.accounts import api as accounts_api
 from clearinghouse.core import api as core_api
+from clearinghouse.intake import api as intake_api
 from consent import api as consent_api
 
 app_name = "api"
@@ -23,4 +24,7 @@ urlpatterns = [
         consent_api.PlatformSubjectConsentView.as_view(),
         name="platform-subject-consent",
     ),
+    path("platform/signals", intake_api.PlatformSignalsView.as_view(), name="platform-signals"),
+    path("platform/batches", intake_api.PlatformBatchesView.as_view(), name="platform-batches"),
+    path("platform/batches/<str:batch>", intake_api.PlatformBatchDetailView.as_view(), name="platform-batch-detail"),
 ]

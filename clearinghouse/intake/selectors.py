@@ -59,3 +59,9 @@ def consumer_intake_export(*, consumer: Consumer) -> dict[str, Any]:
             for erasure in consumer_erasures_list(consumer=consumer)
         ],
     }
+
+
+def platform_batches_list(*, platform):
+    from clearinghouse.intake.models import IntakeBatch
+
+    return IntakeBatch.objects.filter(platform=platform).defer("rejected").order_by("-id")

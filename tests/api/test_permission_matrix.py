@@ -106,6 +106,10 @@ ROWS = [
     ),
     Row("GET", "/api/v1/me/export", consumers_only(200), name="api:me-export"),
     Row("DELETE", "/api/v1/me", consumers_only(200), name="api:me"),
+    Row("POST", "/api/v1/platform/signals", platforms_only(p=200, q=200), lambda w: {"signals": []}, "api:platform-signals"),
+    Row("GET", "/api/v1/platform/batches", platforms_only(p=200, q=200), name="api:platform-batches"),
+    # A batch id nobody issued: 404 for both platforms (tests/intake/test_wall.py covers another's).
+    Row("GET", "/api/v1/platform/batches/5f0c6b8e-2d0a-4c53-9d4e-7d1c1f6a0b11", platforms_only(p=404, q=404), name="api:platform-batch-detail"),
     Row("GET", "/api/v1/no-such-endpoint", everyone(404)),
 ]
 

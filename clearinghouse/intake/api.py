@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import orjson
+from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from clearinghouse.api.actors import request_actor
+from clearinghouse.api.pagination import Pagination
+from clearinghouse.intake import selectors, services
+
+
+class SignalIn(serializers.Serializer):
+    event_id = serializers.CharField(max_length=128, help_text="Your own id of the event; unique per platform, resubmission is idempotent")
+    subject_ref = serializers.CharField(max_length=256, help_text="Your reference of the person, as linked with POST /platform/links")
+    purpose = serializers.CharField(help_text="Code of an approved purpose the person consented to on your platform")
+    category = serializers.CharField(help_text="Taxonomy category path, e.g. furniture/office-chair")
+    attribute = serializers.CharField(required=False, help_text="Attribute of that category, e.g. lumbar-support (required when the purpose collects it)")
+    signal = serializers.ChoiceField(choices=["view", "wishlist", "cart", "purchase", "rating", "survey"])
+    value = serializers.IntegerField(required=False, help_text="Within the purpose's value bounds, only if the purpose collects it")
+    age_band = serializers.CharField(required=False)
+    region = serializers.CharField(required=False, help_text="ISO 3166-2:CN code, e.g. CN-GD")
+    occurred_at = serializers.DateTimeField(required=False, help_text="ISO 8601 with time zone (required when the purpose collects it)")
+
+
+class BatchIn(serializers.Serializer):
+    signals = SignalIn(many=True, help_text="At most 10,000 items (413 above)")
+
+
+class RejectedOut(serializers.Serializer):
+    index = serializers.IntegerField()
+    event_id = serializers.CharField()
+    code = serializers.ChoiceField(choices=["unknown_purpose", "not_necessary", "invalid_value", "unknown_subject", "consent_required"])
+    message = serializers.CharField()
+    field = serializers.CharField(required=False, help_text="The field at fault (not_necessary, invalid_value)")
+
+
+class BatchOut(serializers.Serializer):
+    batch = serializers.UUIDField(source="public_id")
+    received_at = serializers.DateTimeField()
+    items = serializers.IntegerField()
+    accepted = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    rejected_counts = serializers.DictField(child=serializers.IntegerField())
+
+
+class BatchDetailOut(BatchOut):
+    rejected = RejectedOut(many=True)
+
+
+class SubmitOut(serializers.Serializer):
+    batch = serializers.UUIDField()
+    received_at = serializers.DateTimeField()
+    accepted = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    rejected = RejectedOut(many=True)
+
+
+class PlatformSignalsView(APIView):
+    # The body is read and parsed by the service (orjson, size checked first): DRF's
+    # parsers and serializers cost more than the whole intake for 10,000 items.
+    parser_classes: list = []
+
+    @extend_schema(request=BatchIn, responses={200: SubmitOut})
+    def post(self, request):
+        content_type = request.META.get("CONTENT_TYPE", "")
+        if content_type and content_type.split(";")[0].strip().lower() != "application/json":
+            raise exceptions.UnsupportedMediaType(content_type)
+        raw = request._request
+        try:
+            body_size = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            body_size = 0
+        outcome = services.signals_submit(
+            platform=request.user.party, actor=request_actor(request), body_size=body_size, read_body=raw.read
+        )
+        return HttpResponse(orjson.dumps(outcome.as_dict()), content_type="application/json")
+
+
+class PlatformBatchesView(APIView):
+    @extend_schema(responses={200: BatchOut(many=True)})
+    def get(self, request):
+        paginator = Pagination()
+        page = paginator.paginate_queryset(selectors.platform_batches_list(platform=request.user.party), request, view=self)
+        return paginator.get_paginated_response(BatchOut(page, many=True).data)
+
+
+class PlatformBatchDetailView(APIView):
+    @extend_schema(responses={200: BatchDetailOut})
+    def get(self, request, batch: str):
+        found = services.intake_batch_get(platform=request.user.party, batch_id=batch, actor=request_actor(request))
+        return Response(BatchDetailOut(found).data)
