@@ -100,7 +100,7 @@ class SignupForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     age = forms.ChoiceField(
-        label=_("How old are you?"),
+        label=_("Are you 14 or older?"),
         choices=[(AGE_14_OR_OVER, _("I am 14 or older")), (AGE_UNDER_14, _("I am under 14"))],
         widget=forms.RadioSelect,
         help_text=_(

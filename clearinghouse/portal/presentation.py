@@ -147,8 +147,9 @@ def cumulative_chart(*, series: list[ChartSeries], window_days: int, now: dateti
     for screen readers."""
     now = now or timezone.now()
     start = now - timedelta(days=window_days)
-    width, height = 640, 300
-    left, top, right, bottom = 56, 32, width - 24, height - 40
+    # A narrow drawing scaled to the column: its text stays readable on a 375 px phone.
+    width, height = 480, 270
+    left, top, right, bottom = 52, 34, width - 20, height - 36
     top_value = _nice_ceiling(max([s.cap for s in series] + [p[1] for s in series for p in s.points] + [Decimal(0)]))
     span = (now - start).total_seconds() or 1
 
@@ -181,10 +182,10 @@ def cumulative_chart(*, series: list[ChartSeries], window_days: int, now: dateti
         value = top_value * step / 4
         y_ticks.append({"y": y_of(value), "label": epsilon_text(value)})
     x_ticks = []
-    for step in range(5):
-        moment = start + (now - start) * step / 4
-        anchor = "start" if step == 0 else "end" if step == 4 else "middle"
-        x_ticks.append({"x": x_of(moment), "anchor": anchor, "label": date_format(timezone.localtime(moment), "SHORT_DATE_FORMAT")})
+    for step in range(3):
+        moment = start + (now - start) * step / 2
+        anchor = ("start", "middle", "end")[step]
+        x_ticks.append({"x": x_of(moment), "anchor": anchor, "label": date_format(timezone.localtime(moment), "YEAR_MONTH_FORMAT")})
 
     total_points = sum(len(s.points) for s in series)
     return Chart(

@@ -423,26 +423,16 @@ def privacy_loss(request):
 # --- My data -------------------------------------------------------------------------------
 
 
-def _export_and_erase_available() -> bool:
-    # Export and erasure are built by the intake side (accounts.selectors.consumer_export,
-    # accounts.services.consumer_erase); until they exist the page says so instead of failing.
-    return hasattr(account_selectors, "consumer_export") and hasattr(account_services, "consumer_erase")
-
-
 @require_GET
 @consumer_required
 def my_data(request):
-    return render(
-        request, "portal/my_data.html", {"joined": request.consumer.created_at, "available": _export_and_erase_available()}
-    )
+    return render(request, "portal/my_data.html", {"joined": request.consumer.created_at})
 
 
 @require_GET
 @consumer_required
 def export(request):
-    if not _export_and_erase_available():
-        return render(request, "portal/unavailable.html", status=503)
-    document = account_selectors.consumer_export(consumer=request.consumer)
+    document = account_services.consumer_export_issue(consumer=request.consumer, actor=request_actor(request), channel="portal")
     body = json.dumps(document, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2)
     response = HttpResponse(body, content_type="application/json; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
@@ -454,11 +444,9 @@ def export(request):
 @require_http_methods(["GET", "POST"])
 @consumer_required
 def erase(request):
-    if not _export_and_erase_available():
-        return render(request, "portal/unavailable.html", status=503)
     form = EraseConfirmForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
-        account_services.consumer_erase(consumer=request.consumer, actor=request_actor(request))
+        account_services.consumer_erase(consumer=request.consumer, actor=request_actor(request), channel="portal")
         logout(request)
         return redirect("portal:erased")
     return render(request, "portal/erase.html", {"form": form}, status=400 if form.errors else 200)

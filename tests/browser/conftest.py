@@ -135,9 +135,13 @@ def log_in_with_form(live_server):
     return log_in
 
 
-def screenshot(page, name: str, *, full_page: bool = True) -> Path:
+def screenshot_dir() -> Path:
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOT_DIR / f"{name}.png"
+    return SCREENSHOT_DIR
+
+
+def screenshot(page, name: str, *, full_page: bool = True) -> Path:
+    path = screenshot_dir() / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
 

@@ -134,7 +134,7 @@ def test_refusing_every_consent_blocks_nothing_else(linked_consumer, portal_clie
     client.post(reverse("portal:consent-update"), _form_for(client.get("/").content.decode(), "shop-p", "withdraw"))
     assert not ConsentState.objects.filter(granted=True).exists()
 
-    for name in ("portal:dashboard", "portal:history", "portal:platforms", "portal:privacy-loss", "portal:my-data", "portal:verify"):
+    for name in ("portal:dashboard", "portal:history", "portal:platforms", "portal:privacy-loss", "portal:my-data", "portal:erase", "portal:verify"):
         assert client.get(reverse(name)).status_code == 200, name
     issued = client.post(reverse("portal:link-code"), {"platform": "shop-p"})
     assert issued.status_code == 200 and b'id="link-code"' in issued.content

@@ -1,0 +1,300 @@
+"""The consumer portal in headless Chromium: the whole journey in both languages, a
+phone-sized screen, and keyboard-only use."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.browser.conftest import horizontal_overflow, screenshot, screenshot_dir
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "lantern-orchid-7-quartz"
+DESIGN = "c2m-product-design"
+
+# What a person reads, per language (taken from the catalogue so a wording change is one edit).
+TEXT = {
+    "zh-hans": {
+        "switch_to": None,
+        "html_lang": "zh-Hans",
+        "dashboard": "我的同意",
+        "login": "登录",
+        "under_14": "未满 14 周岁不能自己开通账户",
+        "granted_done": "已完成：你同意了",
+        "withdrawn_done": "我们正在删除它已经发来的数据",
+        "copied": "已复制。",
+        "history": "记录与凭证",
+        "privacy": "隐私消耗",
+        "erase": "删除我的账户…",
+        "erased": "你的账户已删除",
+    },
+    "en": {
+        "switch_to": "English",
+        "html_lang": "en",
+        "dashboard": "My consents",
+        "login": "Log in",
+        "under_14": "you cannot open an account on your own if you are under 14",
+        "granted_done": "Done: you allowed",
+        "withdrawn_done": "we are deleting what it already sent",
+        "copied": "Copied.",
+        "history": "History and receipts",
+        "privacy": "Privacy loss",
+        "erase": "Erase my account…",
+        "erased": "Your account was erased",
+    },
+}
+
+
+@pytest.fixture
+def world(transactional_db):
+    """The two shipped purposes approved and two platforms, as after `seed_demo`."""
+    from clearinghouse.accounts.services import platform_register
+    from clearinghouse.core.actors import Actor
+    from consent.purposes import purpose_file_read, purpose_publish
+
+    for code in (DESIGN, "c2m-demand-forecast"):
+        purpose_publish(document=purpose_file_read(f"consent/purposes/{code}.json"), actor=Actor.operator(), approve=True)
+    platforms = {}
+    for slug, name in (("maomall", "猫猫商城 MaoMall"), ("livebuy", "直播购 LiveBuy")):
+        platforms[slug], _ = platform_register(slug=slug, name=name, actor=Actor.operator())
+    return platforms
+
+
+def platform_redeems(platform, code: str, subject_ref: str) -> None:
+    """What the platform's own back end does with the code the person typed in."""
+    from clearinghouse.accounts.services import platform_link_redeem
+    from clearinghouse.core.actors import Actor
+
+    platform_link_redeem(platform=platform, code=code, subject_ref=subject_ref, actor=Actor(kind="platform", id=platform.slug))
+
+
+def consent_state(username: str, platform: str, purpose: str = DESIGN) -> bool | None:
+    from consent.models import ConsentState
+
+    state = ConsentState.objects.filter(consumer__user__username=username, platform__slug=platform, purpose_code=purpose).first()
+    return None if state is None else state.granted
+
+
+def switch(page, platform: str, action: str, purpose: str = DESIGN):
+    return page.locator(f"#purpose-{purpose}-{platform} button[data-action={action}]")
+
+
+def verify_receipt(path: Path, keys: list[dict]) -> dict:
+    from clearinghouse.core.crypto import b64decode, verify_signature
+
+    receipt = json.loads(path.read_text(encoding="utf-8"))
+    key = next(k for k in keys if k["id"] == receipt["key_id"])
+    assert verify_signature(public_key_raw=b64decode(key["public_key"]), document=receipt["payload"], signature_b64=receipt["signature"])
+    return receipt
+
+
+@pytest.fixture
+def browser_context_options():
+    return {"viewport": {"width": 1280, "height": 900}, "locale": "en-US", "accept_downloads": True}
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_whole_journey(page, context, live_server, world, language):
+    from django.contrib.auth.models import User
+
+    text = TEXT[language]
+    username = f"mei-{language}"
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+
+    # --- Sign up: under 14 is refused, 14 or older gets an account --------------------------
+    page.goto(live_server.url + "/signup/")
+    if text["switch_to"]:
+        page.get_by_role("button", name=text["switch_to"]).click()
+        page.wait_for_url(live_server.url + "/signup/")
+    assert page.locator("html").get_attribute("lang") == text["html_lang"]
+    page.locator("#id_username").fill(username)
+    page.locator("#id_password1").fill(PASSWORD)
+    page.locator("#id_password2").fill(PASSWORD)
+    assert not page.locator("input[type=radio]:checked").count()
+    page.locator('input[value="under-14"]').check()
+    page.locator("main form button[type=submit]").click()
+    assert text["under_14"] in page.locator("#id_age_error").inner_text()
+    assert not User.objects.filter(username=username).exists()
+    screenshot(page, f"journey-{language}-01-under-14")
+
+    page.locator("#id_password1").fill(PASSWORD)
+    page.locator("#id_password2").fill(PASSWORD)
+    page.locator('input[value="14-or-over"]').check()
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url(live_server.url + "/")
+    assert page.locator("h1").inner_text() == text["dashboard"]
+    assert User.objects.filter(username=username, consumer__isnull=False).exists()
+
+    # --- Log out and back in ------------------------------------------------------------------
+    page.locator("header form[action='/logout/'] button").click()
+    page.wait_for_url(live_server.url + "/login/")
+    assert page.locator("h1").inner_text() == text["login"]
+    page.locator("#id_username").fill(username)
+    page.locator("#id_password").fill(PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url(live_server.url + "/")
+
+    # --- Link two platforms with link codes ------------------------------------------------
+    for slug in ("maomall", "livebuy"):
+        page.goto(live_server.url + "/platforms/")
+        page.locator(f"#platform-{slug} button").click()
+        code = page.locator("#link-code").inner_text().strip()
+        assert len(code.replace("-", "")) == 10
+        assert page.locator("#issued").inner_text().count(world[slug].name) >= 2  # says where the code works
+        page.get_by_role("button", name="复制关联码" if language == "zh-hans" else "Copy the code").click()
+        page.wait_for_function("() => document.getElementById('copy-status').textContent.length > 0")
+        assert page.locator("#copy-status").inner_text() == text["copied"]
+        assert page.evaluate("() => navigator.clipboard.readText()") == code
+        if slug == "maomall":
+            screenshot(page, f"journey-{language}-02-link-code")
+        platform_redeems(world[slug], code, subject_ref=f"{username}@{slug}")
+    page.goto(live_server.url + "/platforms/")
+    assert page.locator("#platform-maomall button").inner_text().startswith("解除关联" if language == "zh-hans" else "Remove link")
+
+    # --- Grant on two platforms, withdraw on one ----------------------------------------------
+    page.goto(live_server.url + "/")
+    for slug in ("maomall", "livebuy"):
+        switch(page, slug, "grant").click()
+        page.wait_for_load_state()
+        assert text["granted_done"] in page.locator("#consent-done").inner_text()
+        assert consent_state(username, slug) is True
+    assert page.locator(f"#purpose-{DESIGN}-maomall").get_attribute("data-state") == "on"
+    screenshot(page, f"journey-{language}-03-granted")
+    switch(page, "maomall", "withdraw").click()
+    page.wait_for_load_state()
+    assert text["withdrawn_done"] in page.locator("#consent-done").inner_text()
+    assert consent_state(username, "maomall") is False and consent_state(username, "livebuy") is True
+    assert page.locator(f"#purpose-{DESIGN}-maomall").get_attribute("data-state") == "off"
+
+    # --- History: download a receipt and verify it with the published key -------------------
+    page.get_by_role("link", name=text["history"], exact=True).click()
+    rows = page.locator("table tbody tr")
+    assert rows.count() == 3
+    with page.expect_download() as download_info:
+        rows.first.locator("a[download]").click()
+    receipt_path = Path(download_info.value.path())
+    keys = page.request.get(live_server.url + "/api/v1/keys").json()["keys"]
+    receipt = verify_receipt(receipt_path, keys)
+    assert receipt["payload"]["state"] == "withdrawn" and receipt["payload"]["collection_platform"] == "maomall"
+    assert receipt["payload"]["language"] == language
+    screenshot(page, f"journey-{language}-04-history")
+
+    # --- Privacy loss ----------------------------------------------------------------------------
+    page.get_by_role("link", name=text["privacy"], exact=True).click()
+    assert page.locator("h1").inner_text() == text["privacy"]
+    assert page.locator("figure.chart svg[role=img]").count() == 1
+    screenshot(page, f"journey-{language}-05-privacy-loss")
+
+    # --- My data: export, then erase with confirmation --------------------------------------
+    page.goto(live_server.url + "/my-data/")
+    with page.expect_download() as download_info:
+        page.locator("a[href='/my-data/export.json']").click()
+    exported = json.loads(Path(download_info.value.path()).read_text(encoding="utf-8"))
+    assert exported["account"]["username"] == username
+    assert {(c["platform"], c["granted"]) for c in exported["consents"]} == {("maomall", False), ("livebuy", True)}
+    assert len(exported["consent_history"]) == 3
+
+    page.get_by_role("link", name=text["erase"]).click()
+    page.wait_for_url(live_server.url + "/my-data/erase/")
+    assert not page.locator("#id_understood").is_checked()
+    page.locator("#id_password").fill(PASSWORD)
+    page.locator("main form button[type=submit]").click()  # not ticked: refused, nothing erased
+    assert User.objects.filter(username=username).exists()
+    page.locator("#id_password").fill(PASSWORD)
+    page.locator("#id_understood").check()
+    screenshot(page, f"journey-{language}-06-erase-confirm")
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url(live_server.url + "/goodbye/")
+    assert page.locator("h1").inner_text() == text["erased"]
+    assert not User.objects.filter(username=username).exists()
+    assert consent_state(username, "livebuy") is None  # the state row now belongs to a bare pseudonym
+
+
+@pytest.fixture
+def linked_person(world, make_consumer):
+    from clearinghouse.accounts.services import link_code_issue
+    from clearinghouse.core.actors import Actor
+
+    handle = make_consumer("lin")
+    for slug, platform in world.items():
+        code, _ = link_code_issue(consumer=handle.consumer, platform_slug=slug, actor=Actor(kind="consumer", id=str(handle.consumer.pseudonym)))
+        platform_redeems(platform, code, subject_ref=f"lin@{slug}")
+    return handle
+
+
+def test_phone_screen_has_no_horizontal_scroll(browser, live_server, linked_person, login_as, monkeypatch):
+    from tests.portal.statements import sample_statement
+
+    from clearinghouse.core.actors import Actor
+    from consent.models import Purpose
+    from consent.services import ConsentRequest, consent_change
+
+    purpose = Purpose.objects.get(code=DESIGN, status="approved")
+    consent_change(
+        consumer=linked_person.consumer,
+        request=ConsentRequest(purpose_code=DESIGN, platform_slug="maomall", action="grant", version=purpose.version, notice_digest=purpose.notice_digests["zh-hans"]),
+        channel="portal",
+        actor=Actor(kind="consumer", id=str(linked_person.consumer.pseudonym)),
+    )
+    # Charges as the release engine reports them, so the chart and tables have content.
+    monkeypatch.setattr("clearinghouse.portal.views._privacy_statement", lambda consumer: sample_statement())
+    context = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True, device_scale_factor=2)
+    try:
+        page = context.new_page()
+        page.goto(live_server.url + "/login/")
+        assert horizontal_overflow(page) <= 0
+        login_as(page, linked_person.consumer.user)
+        for path, name in (
+            ("/", "dashboard"),
+            ("/platforms/", "platforms"),
+            ("/history/", "history"),
+            ("/privacy-loss/", "privacy-loss"),
+            ("/my-data/", "my-data"),
+            ("/my-data/erase/", "erase"),
+            ("/verify/", "verify"),
+        ):
+            page.goto(live_server.url + path)
+            assert horizontal_overflow(page) <= 0, path
+            screenshot(page, f"phone-375-{name}")
+            if name == "privacy-loss":
+                chart = page.locator("figure.chart")
+                assert chart.bounding_box()["width"] <= 375
+                chart.screenshot(path=str(screenshot_dir() / "phone-375-privacy-loss-chart.png"))
+        page.goto(live_server.url + "/platforms/")
+        page.locator("#platform-maomall button").click()  # remove the link, then get a code
+        page.locator("#platform-maomall button").click()
+        assert page.locator("#link-code").is_visible()
+        assert horizontal_overflow(page) <= 0
+        screenshot(page, "phone-375-link-code", full_page=False)
+    finally:
+        context.close()
+
+
+def test_keyboard_only_grant_and_withdraw(page, live_server, linked_person, login_as):
+    login_as(page, linked_person.consumer.user)
+    page.goto(live_server.url + "/")
+
+    def tab_to(locator, limit: int = 120) -> None:
+        target = locator.element_handle()
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            if page.evaluate("(el) => document.activeElement === el", target):
+                # The focused control must show a visible focus ring.
+                assert page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle") == "solid"
+                return
+        raise AssertionError("could not reach the control with the Tab key")
+
+    tab_to(switch(page, "livebuy", "grant"))
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert consent_state("lin", "livebuy") is True
+    screenshot(page, "keyboard-after-grant", full_page=False)
+
+    tab_to(switch(page, "livebuy", "withdraw"))
+    with page.expect_navigation():
+        page.keyboard.press("Space")
+    assert page.locator("#consent-done").is_visible()
+    assert consent_state("lin", "livebuy") is False

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from tests.portal.statements import sample_statement
+
+pytestmark = pytest.mark.django_db
+
+
+def test_without_charges_the_statement_is_empty_but_explains_epsilon(linked_consumer, portal_client):
+    html = portal_client(linked_consumer, language="en").get(reverse("portal:privacy-loss")).content.decode()
+    assert "What ε (epsilon) means" in html
+    assert "No statistic has used your data yet, so your privacy loss is zero." in html
+    assert "Total over all purposes: ε 0.00." in html
+
+
+def test_charges_are_listed_in_words_and_drawn_as_a_cumulative_chart(linked_consumer, portal_client, monkeypatch, make_manufacturer):
+    make_manufacturer("ergochair", ["furniture"])
+    monkeypatch.setattr("clearinghouse.portal.views._privacy_statement", lambda consumer: sample_statement())
+    html = portal_client(linked_consumer, language="en").get(reverse("portal:privacy-loss")).content.decode()
+
+    rows = re.findall(r"<tr>\s*<td data-label=\"When\">.*?</tr>", html, flags=re.S)
+    assert len(rows) == 5  # every charge, including the one older than the window
+    # Newest first, the measure in plain words; a registered manufacturer appears under its name.
+    assert ">pixelphone<" in rows[0] and "most wanted features" in rows[0] and ">0.75<" in rows[0]
+    assert ">Manufacturer ergochair<" in rows[-1] and ">2.00<" in rows[-1]
+    assert "Total over all purposes: ε 4.50." in html
+    assert "ε 2.25" in html and "ε 3.75" in html
+
+    # One step line per purpose; the product-design line climbs 0.5 → 1.5 → 2.25 inside the window.
+    svg = html[html.index('<svg class="plot"') : html.index("</svg>", html.index('<svg class="plot"'))]
+    paths = re.findall(r'<path d="([^"]+)"', svg)
+    assert len(paths) == 2
+    ys = [float(point.split(",")[1]) for point in re.findall(r"L[\d.]+,[\d.]+", paths[1])]
+    distinct = sorted(set(ys), reverse=True)  # SVG y grows downwards: higher ε is a smaller y
+    assert len(distinct) == 4  # 0, 0.5, 1.5, 2.25
+    assert 'role="img"' in svg and "<title" in svg and "limit 6.00" in svg
+
+
+def test_chart_and_numbers_are_localised_in_chinese(linked_consumer, portal_client, monkeypatch):
+    monkeypatch.setattr("clearinghouse.portal.views._privacy_statement", lambda consumer: sample_statement())
+    html = portal_client(linked_consumer).get(reverse("portal:privacy-loss")).content.decode()
+    assert "所有用途合计：ε 4.50。" in html
+    assert "最受欢迎的特点" in html and "上限 6.00" in html
+    assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}", html)  # dates in Chinese form
