@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import User
@@ -26,6 +27,10 @@ AGE_14_OR_OVER = "14-or-over"
 AGE_UNDER_14 = "under-14"
 
 
+def throttle_params() -> dict:
+    return {"minutes": max(1, settings.CH_LOGIN_FAILURE_WINDOW_SECONDS // 60)}
+
+
 def client_address(request) -> str:
     return request.META.get("REMOTE_ADDR", "") if request is not None else ""
 
@@ -37,7 +42,7 @@ class LoginForm(AuthenticationForm):
         "invalid_login": _("The username or password is not right. Check them and try again."),
         "inactive": _("This account is closed."),
         "throttled": _(
-            "Too many failed attempts. For your safety, logging in to this account is paused for 15 minutes. "
+            "Too many failed attempts. For your safety, logging in to this account is paused for %(minutes)s minutes. "
             "Try again later."
         ),
     }
@@ -62,7 +67,7 @@ class LoginForm(AuthenticationForm):
                 outcome="denied",
                 details={"channel": "portal", "reason": "throttled"},
             )
-            raise ValidationError(self.error_messages["throttled"], code="throttled")
+            raise ValidationError(self.error_messages["throttled"], code="throttled", params=throttle_params())
         try:
             cleaned = super().clean()
         except ValidationError:
@@ -171,7 +176,7 @@ class EraseConfirmForm(forms.Form):
         password = self.cleaned_data["password"]
         username = self.user.get_username()
         if login_throttled(username=username, address=""):
-            raise ValidationError(LoginForm.error_messages["throttled"], code="throttled")
+            raise ValidationError(LoginForm.error_messages["throttled"], code="throttled", params=throttle_params())
         if authenticate(username=username, password=password) is None:
             login_failure_record(username=username, address="")
             raise ValidationError(_("That is not your password."), code="wrong_password")
