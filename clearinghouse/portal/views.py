@@ -456,3 +456,9 @@ def erase(request):
 def erased(request):
     return render(request, "portal/erased.html")
 
+
+def csrf_failure(request, reason: str = ""):
+    """settings.CSRF_FAILURE_VIEW: a plain explanation instead of Django's technical page.
+    The API keeps DRF's JSON error (it enforces CSRF itself for session-authenticated calls)."""
+    return render(request, "portal/csrf_failure.html", status=403)
+

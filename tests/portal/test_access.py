@@ -134,6 +134,7 @@ def test_state_changes_need_the_csrf_token(linked_consumer, portal_client, name,
     data = {"purpose": "c2m-product-design", "platform": "shop-p", "action": "withdraw", "password": linked_consumer.password, "understood": "on"}
     response = client.post(reverse(name, kwargs=kwargs), data)
     assert response.status_code == 403
+    assert "表单已失效" in response.content.decode()  # a plain explanation, not Django's technical page
     assert not ConsentEvent.objects.exists()
     assert PlatformLink.objects.filter(consumer=linked_consumer.consumer).count() == 2
     assert linked_consumer.consumer.user.is_active
@@ -171,3 +172,12 @@ def test_session_is_short_lived_and_renewed_by_activity(linked_consumer, setting
     assert settings.SESSION_COOKIE_AGE <= 60 * 60
     assert settings.SESSION_SAVE_EVERY_REQUEST is True
     assert cookie["httponly"] and cookie["samesite"] == "Lax"
+
+
+@pytest.mark.django_db
+def test_unknown_pages_get_a_portal_404_and_the_api_keeps_json(linked_consumer, portal_client):
+    client = portal_client(linked_consumer)
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404 and "页面不存在" in page.content.decode()
+    api = client.get("/api/v1/no-such-endpoint")
+    assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"

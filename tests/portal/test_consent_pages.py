@@ -139,3 +139,27 @@ def test_refusing_every_consent_blocks_nothing_else(linked_consumer, portal_clie
     issued = client.post(reverse("portal:link-code"), {"platform": "shop-p"})
     assert issued.status_code == 200 and b'id="link-code"' in issued.content
     assert client.post(reverse("portal:link-remove", kwargs={"platform_slug": "shop-q"})).status_code == 302
+
+
+def test_a_new_notice_version_asks_again_and_the_old_consent_can_still_be_withdrawn(linked_consumer, portal_client):
+    from clearinghouse.core.actors import Actor
+    from consent.purposes import purpose_file_read, purpose_publish
+
+    client = portal_client(linked_consumer, language="en")
+    client.post(reverse("portal:consent-update"), _form_for(client.get("/").content.decode(), "shop-p", "grant"))
+    document = purpose_file_read("consent/purposes/c2m-product-design.json")
+    document["version"] = 2
+    document["notice"]["en"] += "\n\nVersion 2 adds nothing new but says it more clearly."
+    purpose_publish(document=document, actor=Actor.operator(), approve=True)
+
+    html = client.get("/").content.decode()
+    assert "Needs your answer again" in html
+    grant = _form_for(html, "shop-p", "grant")
+    assert grant["version"] == "2"
+    withdraw = _form_for(html, "shop-p", "withdraw")  # both offered: agree to v2, or withdraw v1
+    client.post(reverse("portal:consent-update"), withdraw)
+    state = ConsentState.objects.get(purpose_code="c2m-product-design", platform__slug="shop-p")
+    assert state.granted is False and state.version == 1
+    client.post(reverse("portal:consent-update"), _form_for(client.get("/").content.decode(), "shop-p", "grant"))
+    state.refresh_from_db()
+    assert state.granted is True and state.version == 2
