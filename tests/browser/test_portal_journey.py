@@ -298,3 +298,27 @@ def test_keyboard_only_grant_and_withdraw(page, live_server, linked_person, logi
         page.keyboard.press("Space")
     assert page.locator("#consent-done").is_visible()
     assert consent_state("lin", "livebuy") is False
+
+
+UNLABELLED_CONTROLS_JS = """
+() => Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea, button, a[href]'))
+  .filter((el) => el.offsetParent !== null || el.getClientRects().length)
+  .filter((el) => {
+    const named = (el.getAttribute('aria-label') || '').trim() || el.getAttribute('aria-labelledby');
+    const labelled = el.labels && Array.from(el.labels).some((l) => l.textContent.trim());
+    const text = ['BUTTON', 'A'].includes(el.tagName) && el.textContent.trim();
+    return !(named || labelled || text);
+  })
+  .map((el) => el.outerHTML.slice(0, 120))
+"""
+
+
+def test_every_control_on_every_page_has_a_label(page, live_server, linked_person, login_as, log_in_with_form):
+    for path in ("/login/", "/signup/", "/verify/"):
+        page.goto(live_server.url + path)
+        assert page.evaluate(UNLABELLED_CONTROLS_JS) == [], path
+    login_as(page, linked_person.consumer.user)
+    for path in ("/", "/platforms/", "/history/", "/privacy-loss/", "/my-data/", "/my-data/erase/"):
+        page.goto(live_server.url + path)
+        assert page.evaluate(UNLABELLED_CONTROLS_JS) == [], path
+        assert page.locator("h1").count() == 1, path
