@@ -193,6 +193,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "clearinghouse.intake.tasks.erasures_resend_task",
         "schedule": timedelta(minutes=10),
     },
+    # Re-send release jobs that never reached a worker or whose worker died.
+    "releases-sweep": {
+        "task": "clearinghouse.releases.tasks.release_sweep_task",
+        "schedule": timedelta(minutes=1),
+    },
+    # Open the new budget period (idempotent; hourly so a missed run heals itself).
+    "budgets-roll-over": {
+        "task": "clearinghouse.releases.tasks.budget_roll_over_task",
+        "schedule": crontab(minute=7),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 _ = crontab  # imported for apps extending the schedule with crontab entries
@@ -320,3 +330,15 @@ CH_INTAKE_CLOCK_SKEW_SECONDS = env_int("CH_INTAKE_CLOCK_SKEW_SECONDS", 300, mini
 # one asking for a missing object, so the audit write of the blocked attempt cannot be
 # timed (see clearinghouse/intake/api.py).
 CH_WALL_FLOOR_MS = env_int("CH_WALL_FLOOR_MS", 30, minimum=0)
+
+# --- Releases (differential privacy) ------------------------------------------------------
+CH_RELEASE_MAX_CELLS = env_int("CH_RELEASE_MAX_CELLS", 10_000, minimum=1)
+# A running release whose lease ran out (its worker died) is handed to another worker.
+CH_RELEASE_LEASE_SECONDS = env_int("CH_RELEASE_LEASE_SECONDS", 600, minimum=1)
+# A queued release whose task never reached the broker is re-sent after this long.
+CH_RELEASE_RESEND_SECONDS = env_int("CH_RELEASE_RESEND_SECONDS", 60, minimum=1)
+CH_RELEASE_MAX_ATTEMPTS = env_int("CH_RELEASE_MAX_ATTEMPTS", 5, minimum=1)
+# work_mem for the release statement's sorts and hashes (PostgreSQL), e.g. "256MB".
+CH_RELEASE_WORK_MEM = env_str("CH_RELEASE_WORK_MEM", "256MB")
+# Seconds the request path waits for the broker before answering 503 (and refunding).
+CH_RELEASE_PUBLISH_TIMEOUT = env_int("CH_RELEASE_PUBLISH_TIMEOUT", 3, minimum=1)

@@ -3,6 +3,7 @@ from django.urls import path
 from clearinghouse.accounts import api as accounts_api
 from clearinghouse.core import api as core_api
 from clearinghouse.intake import api as intake_api
+from clearinghouse.releases import api as releases_api
 from consent import api as consent_api
 
 app_name = "api"
@@ -18,6 +19,11 @@ urlpatterns = [
     path("me/consents/history", consent_api.MeConsentHistoryView.as_view(), name="me-consent-history"),
     path("me/links", accounts_api.MeLinksView.as_view(), name="me-links"),
     path("me/links/<slug:platform>", accounts_api.MeLinkDetailView.as_view(), name="me-link-detail"),
+    path("me/privacy-loss", releases_api.MePrivacyLossView.as_view(), name="me-privacy-loss"),
+    path("catalog", releases_api.CatalogView.as_view(), name="catalog"),
+    path("releases", releases_api.ReleasesView.as_view(), name="releases"),
+    path("releases/<uuid:release_id>", releases_api.ReleaseDetailView.as_view(), name="release-detail"),
+    path("budget", releases_api.BudgetView.as_view(), name="budget"),
     path("platform/links", accounts_api.PlatformLinksView.as_view(), name="platform-links"),
     path(
         "platform/subjects/<str:subject_ref>/consent",

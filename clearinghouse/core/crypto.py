@@ -239,6 +239,21 @@ def platform_pseudonym_key(platform_id: int) -> bytes:
     return key
 
 
+_derived_keys: dict[str, bytes] = {}
+
+
+def derived_key(label: str) -> bytes:
+    """A 32-byte key for one use (``label``), derived from the master key with HKDF: for
+    keyed hashes whose outputs must be unpredictable to anyone outside the service."""
+    key = _derived_keys.get(label)
+    if key is None:
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"clearinghouse/derived/v1", info=label.encode()).derive(
+            _pseudonym_master_key()
+        )
+        _derived_keys[label] = key
+    return key
+
+
 def subject_pseudonym(*, platform_id: int, subject_ref: str) -> str:
     mac = hmac.HMAC(platform_pseudonym_key(platform_id), hashes.SHA256())
     mac.update(subject_ref.encode("utf-8"))
@@ -251,4 +266,5 @@ def reset_key_cache() -> None:
     with _lock:
         _signers.clear()
         _platform_keys.clear()
+        _derived_keys.clear()
         _pseudonym_master = None

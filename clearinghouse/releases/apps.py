@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class ReleasesConfig(AppConfig):
     name = "clearinghouse.releases"
     label = "releases"
+
+    def ready(self):
+        from clearinghouse.core.demo import DEMO_EXTENSIONS
+        from clearinghouse.releases.demo import demo_budgets
+
+        if demo_budgets not in DEMO_EXTENSIONS:
+            DEMO_EXTENSIONS.append(demo_budgets)

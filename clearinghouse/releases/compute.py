@@ -1,0 +1,229 @@
+"""The set-based part of a release: one SQL statement over the signals.
+
+It selects the signals the release may use (consent active now, inside the public key
+set, matching the filters, consumer not left out by the individual privacy filter),
+bounds each consumer's contribution with window functions, and returns the exact
+per-cell aggregates together with the ids of the consumers that contributed (the ones
+the ledger charges). Aggregates and charge set come from the same statement, hence the
+same snapshot: nobody can contribute without being charged.
+
+Bounding is deterministic per release and unpredictable to whoever supplies data: rows
+are ranked by a seeded hash whose 64-bit seed is an HMAC of the release id under a
+server-side key, never by arrival order or id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from django.db import connection
+from django.utils.dateparse import parse_datetime
+
+from clearinghouse.core.crypto import derived_key
+from clearinghouse.intake.models import Signal
+from clearinghouse.releases.ledger import CHUNK_BITS
+from clearinghouse.releases.plans import ReleasePlan
+from consent.models import ConsentState, Purpose
+
+_SIGNED_64 = 1 << 63
+
+
+def bounding_seed(release_id) -> int:
+    """A signed 64-bit seed: HMAC-SHA256(release-bounding key, release id)."""
+    digest = hmac.new(derived_key("releases/bounding/v1"), str(release_id).encode(), hashlib.sha256).digest()
+    value = int.from_bytes(digest[:8], "big")
+    return value - (1 << 64) if value >= _SIGNED_64 else value
+
+
+@dataclass
+class Aggregate:
+    """Exact (pre-noise) per-cell values in the plan's cell order, and who contributed."""
+
+    counts: np.ndarray  # consumers per cell (consumers, top_k) or kept signals per cell
+    sums: np.ndarray | None  # sum of clamped values per cell (sum_value, mean_value)
+    contributors: np.ndarray  # sorted consumer ids
+
+    def vector(self) -> np.ndarray:
+        return self.sums if self.sums is not None else self.counts
+
+
+def _sqlite_functions(raw, plan: ReleasePlan, seed: int) -> tuple[str, str]:
+    """SQLite (the embedded default) lacks a seeded hash and width_bucket; register
+    deterministic Python functions under names unique to this call."""
+    key = seed.to_bytes(8, "big", signed=True)
+
+    def keyed(value, chained):
+        material = f"{value}|{chained}".encode()
+        return int.from_bytes(hashlib.blake2b(material, key=key, digest_size=8).digest(), "big", signed=True)
+
+    starts = [w.timestamp() for w in plan.week_starts or []]
+
+    def week(text):
+        if text is None:
+            return None
+        moment = text if isinstance(text, datetime) else parse_datetime(str(text).replace(" ", "T"))
+        if moment.tzinfo is None:
+            from datetime import timezone as dt_timezone
+
+            moment = moment.replace(tzinfo=dt_timezone.utc)
+        return bisect_right(starts, moment.timestamp())
+
+    raw.create_function("ch_hash", 2, keyed, deterministic=True)
+    raw.create_function("ch_week", 1, week, deterministic=True)
+    return "ch_hash", "ch_week"
+
+
+def _in(column: str, values: list, params: list, postgres: bool) -> str:
+    if postgres:
+        params.append(list(values))
+        return f"{column} = ANY(%s)"
+    params.extend(values)
+    return f"{column} IN ({', '.join(['%s'] * len(values))})"
+
+
+def ranked_sql(plan: ReleasePlan, *, seed: int, excluded: np.ndarray, postgres: bool) -> tuple[str, list]:
+    """``WITH e AS (eligible signals), r AS (bounded rows with their ranks)`` and its params.
+
+    Rows of r with ``rc <= C AND rs <= S`` are the bounded contribution; ``rc = 1 AND
+    rs = 1`` marks exactly one row per contributing consumer.
+    """
+    signal_table = Signal._meta.db_table
+    consent_table = ConsentState._meta.db_table
+    hash_fn = "hashint8extended" if postgres else "ch_hash"
+    select_params: list = []
+    join_params: list = []
+    where_params: list = []
+    versions = list(Purpose.objects.filter(code=plan.purpose.code).values_list("id", flat=True))
+    value_measure = plan.measure in ("sum_value", "mean_value")
+
+    expressions = {
+        "category": "s.category",
+        "attribute": "s.attribute",
+        "signal": "s.signal",
+        "age_band": "s.age_band",
+        "region": "s.region",
+    }
+    columns = plan.columns
+    select_columns = []
+    for position, dimension in enumerate(columns):
+        if dimension == "week":
+            if postgres:
+                select_columns.append(f"width_bucket(s.occurred_at, %s::timestamptz[]) AS d{position}")
+                select_params.append(list(plan.week_starts))
+            else:
+                select_columns.append(f"ch_week(s.occurred_at) AS d{position}")
+        else:
+            select_columns.append(f"{expressions[dimension]} AS d{position}")
+    if value_measure:
+        low, high = int(plan.purpose.value_min), int(plan.purpose.value_max)
+        select_columns.append(f"(CASE WHEN s.value < {low} THEN {low} WHEN s.value > {high} THEN {high} ELSE s.value END) AS v")
+
+    where = [_in("s.purpose_id", versions, where_params, postgres)]
+    where.append("c.purpose_code = %s AND c.granted = %s AND c.version = %s")
+    where_params.extend([plan.purpose.code, True, plan.purpose.version])
+    where.append(_in("s.category", plan.categories, where_params, postgres))
+    if plan.attributes is not None:
+        where.append(_in("s.attribute", plan.attributes, where_params, postgres))
+    if plan.signals is not None:
+        where.append(_in("s.signal", plan.signals, where_params, postgres))
+    for axis in plan.axes:
+        for position, dimension in enumerate(axis.dimensions):
+            if dimension in ("age_band", "region"):
+                where.append(_in(f"s.{dimension}", sorted({key[position] for key in axis.keys}), where_params, postgres))
+    if plan.since is not None:
+        where.append("s.occurred_at >= %s")
+        where_params.append(plan.since)
+    if plan.until is not None:
+        where.append("s.occurred_at < %s")
+        where_params.append(plan.until)
+    if value_measure:
+        where.append("s.value IS NOT NULL")
+    exclusion_join = ""
+    if excluded.size:
+        if postgres:
+            exclusion_join = "LEFT JOIN unnest(%s::bigint[]) AS x(id) ON x.id = s.consumer_id"
+            join_params.append(excluded.tolist())
+            where.append("x.id IS NULL")
+        else:
+            where.append("s.consumer_id NOT IN (SELECT value FROM json_each(%s))")
+            where_params.append(json.dumps(excluded.tolist()))
+
+    cell_names = [f"d{i}" for i in range(len(columns))]
+    cells = "".join(", " + c for c in cell_names)
+    cell_hash = "hashed_who"
+    for name in cell_names:
+        cell_hash = f"{hash_fn}({name}, {cell_hash})"
+    seed_sql = str(int(seed))
+    eligible = (
+        f"SELECT s.consumer_id AS who, s.id AS sid{''.join(', ' + c for c in select_columns)}, "
+        f"{hash_fn}(s.consumer_id, {seed_sql}) AS hashed_who "
+        f"FROM {signal_table} s JOIN {consent_table} c ON c.consumer_id = s.consumer_id AND c.platform_id = s.platform_id "
+        f"{exclusion_join} WHERE {' AND '.join(where)}"
+    )
+    # One sort serves both windows: the cell hash is a function of (who, cell), so
+    # partitioning by (who, hash, cell) is partitioning by (who, cell).
+    ranked = (
+        f"SELECT who{cells}{', v' if value_measure else ''}, "
+        f"dense_rank() OVER (PARTITION BY who ORDER BY {cell_hash}{cells}) AS rc, "
+        f"row_number() OVER (PARTITION BY who, {cell_hash}{cells} ORDER BY {hash_fn}(sid, {seed_sql}), sid) AS rs "
+        f"FROM e"
+    )
+    return f"WITH e AS ({eligible}), r AS ({ranked})", select_params + join_params + where_params
+
+
+def _keep(plan: ReleasePlan) -> str:
+    """The bounded contribution: at most C cells per consumer and, per cell, one row for
+    distinct-consumer counts or at most S signals for signal counts and sums."""
+    cells_per_consumer = min(plan.purpose.max_cells_per_consumer, plan.cell_count)
+    per_cell = 1 if plan.measure in ("consumers", "top_k") else plan.purpose.max_signals_per_cell
+    return f"rc <= {cells_per_consumer} AND rs <= {per_cell}"
+
+
+def aggregate_compute(plan: ReleasePlan, *, seed: int, excluded: np.ndarray) -> Aggregate:
+    """Run the bounded aggregation inside the caller's transaction.
+
+    One statement returns, per non-empty cell, its count, its sum and the consumers whose
+    first-ranked cell it is: every contributor appears in exactly one cell's list, so the
+    lists together are the charge set, read in the same snapshot as the aggregates.
+    """
+    postgres = connection.vendor == "postgresql"
+    value_measure = plan.measure in ("sum_value", "mean_value")
+    if not postgres:
+        connection.ensure_connection()
+        _sqlite_functions(connection.connection, plan, seed)
+    head, params = ranked_sql(plan, seed=seed, excluded=excluded, postgres=postgres)
+    width = len(plan.columns)
+    cell_names = [f"d{i}" for i in range(width)]
+    total = "sum(v)" if value_measure else "0"
+    first_rows = "array_agg(who)" if postgres else "json_group_array(who)"
+    group = f"GROUP BY {', '.join(cell_names)}" if width else ""
+    index = plan.cell_index()
+    counts = np.zeros(plan.cell_count, dtype=np.int64)
+    sums = np.zeros(plan.cell_count, dtype=np.int64) if value_measure else None
+    lists: list[np.ndarray] = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"{head} SELECT {''.join(c + ', ' for c in cell_names)}count(*), {total}, "
+            f"{first_rows} FILTER (WHERE rc = 1 AND rs = 1) FROM r WHERE {_keep(plan)} {group}",
+            params,
+        )
+        for row in cursor.fetchall():
+            count, total_value, first = row[width], row[width + 1], row[width + 2]
+            if count == 0:
+                continue  # the one row of an ungrouped aggregate over nothing
+            position = index.get(tuple(row[:width]))
+            if position is None:  # pragma: no cover - the WHERE clause keeps rows inside the key set
+                raise RuntimeError("a row outside the public key set reached the aggregate")
+            counts[position] = count
+            if sums is not None:
+                sums[position] = total_value or 0
+            if first is not None:
+                lists.append(np.asarray(first if postgres else json.loads(first), dtype=np.int64))
+    contributors = np.sort(np.concatenate(lists)) if lists else np.zeros(0, dtype=np.int64)
+    return Aggregate(counts=counts, sums=sums, contributors=contributors)
