@@ -51,8 +51,8 @@ def queryable_categories(*, manufacturer: Manufacturer, purpose: Purpose, index:
     ]
 
 
-def epsilon_text(value: Decimal) -> str:
-    return str(value.quantize(EPSILON_QUANTUM))
+def epsilon_text(value: Decimal | int) -> str:
+    return str(Decimal(value).quantize(EPSILON_QUANTUM))
 
 
 def parse_epsilon(value: Any, *, field_name: str = "epsilon", maximum: Decimal | None = None) -> Decimal:
