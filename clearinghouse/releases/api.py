@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 
 from clearinghouse.accounts.api import current_consumer
 from clearinghouse.api.actors import request_actor
+from clearinghouse.api.pagination import Pagination
 from clearinghouse.releases import selectors
 from clearinghouse.releases.plans import epsilon_text
 from clearinghouse.releases.services import release_request
@@ -54,6 +55,74 @@ class ReleaseDetailOut(ReleaseOut):
     )
 
 
+class BudgetRowOut(serializers.Serializer):
+    purpose = serializers.CharField()
+    period = serializers.CharField(help_text="Calendar month YYYY-MM")
+    allocated = serializers.CharField(help_text="ε, decimal string")
+    spent = serializers.CharField(help_text="ε reserved or spent by releases")
+    remaining = serializers.CharField()
+    global_cap = serializers.CharField(help_text="The purpose's cap per period, all manufacturers together")
+    global_spent = serializers.CharField()
+    global_remaining = serializers.CharField()
+
+
+class BudgetOut(serializers.Serializer):
+    period = serializers.CharField(help_text="The current period")
+    budgets = BudgetRowOut(many=True)
+
+
+class TermOut(serializers.Serializer):
+    code = serializers.CharField()
+    labels = serializers.DictField(child=serializers.CharField())
+
+
+class CatalogEntryOut(serializers.Serializer):
+    purpose = serializers.CharField()
+    version = serializers.IntegerField()
+    title = serializers.DictField(child=serializers.CharField())
+    legitimate_interest = serializers.DictField(child=serializers.CharField())
+    fields = serializers.ListField(child=serializers.CharField())
+    measures = serializers.ListField(child=serializers.CharField())
+    dimensions = serializers.ListField(child=serializers.CharField())
+    filters = serializers.ListField(child=serializers.CharField())
+    domains = serializers.DictField(
+        help_text="Public key sets: category, signal, age_band, region are lists of terms; attribute maps each category to its "
+        "attributes (grouping by category and attribute gives these nested pairs, not the cross product); week is a description"
+    )
+    value_bounds = serializers.DictField(allow_null=True)
+    contribution_bounds = serializers.DictField(child=serializers.IntegerField())
+    limits = serializers.DictField()
+    budget = BudgetRowOut()
+
+
+class CatalogOut(serializers.Serializer):
+    purposes = CatalogEntryOut(many=True)
+
+
+class PurposeLossOut(serializers.Serializer):
+    purpose = serializers.CharField()
+    title = serializers.DictField(child=serializers.CharField())
+    cap = serializers.CharField(help_text="ε per rolling window")
+    spent_in_window = serializers.CharField()
+    remaining = serializers.CharField()
+
+
+class ChargeOut(serializers.Serializer):
+    release_id = serializers.CharField()
+    purpose = serializers.CharField()
+    manufacturer = serializers.CharField(help_text="The manufacturer's name")
+    measure = serializers.CharField()
+    epsilon = serializers.CharField()
+    charged_at = serializers.DateTimeField()
+
+
+class PrivacyLossOut(serializers.Serializer):
+    window_days = serializers.IntegerField()
+    purposes = PurposeLossOut(many=True)
+    charges = ChargeOut(many=True)
+    total_epsilon = serializers.CharField()
+
+
 class ReleasesView(APIView):
     @extend_schema(request=ReleaseIn, responses={202: ReleaseOut, 200: ReleaseDetailOut, 409: OpenApiResponse(description="budget_exhausted")})
     def post(self, request):
@@ -66,7 +135,7 @@ class ReleasesView(APIView):
     @extend_schema(responses={200: ReleaseOut(many=True)})
     def get(self, request):
         queryset = selectors.releases_for(manufacturer=request.user.party)
-        paginator = self.pagination_class() if self.pagination_class else None
+        paginator = Pagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(ReleaseOut(page, many=True).data)
 
@@ -79,18 +148,18 @@ class ReleaseDetailView(APIView):
 
 
 class CatalogView(APIView):
-    @extend_schema(responses={200: serializers.JSONField()})
+    @extend_schema(responses={200: CatalogOut})
     def get(self, request):
         return Response({"purposes": selectors.catalog_for(manufacturer=request.user.party)})
 
 
 class BudgetView(APIView):
-    @extend_schema(responses={200: serializers.JSONField()})
+    @extend_schema(responses={200: BudgetOut})
     def get(self, request):
         return Response(selectors.budget_overview(manufacturer=request.user.party))
 
 
 class MePrivacyLossView(APIView):
-    @extend_schema(responses={200: serializers.JSONField()})
+    @extend_schema(responses={200: PrivacyLossOut})
     def get(self, request):
         return Response(selectors.privacy_loss_statement(consumer=current_consumer(request)))

@@ -191,3 +191,8 @@ def privacy_loss_statement(*, consumer: Consumer) -> dict[str, Any]:
         ],
         "total_epsilon": epsilon_text(sum(spent.values(), ZERO)),
     }
+
+
+def privacy_ledger_export(*, consumer: Consumer) -> dict[str, Any]:
+    """The consumer's privacy ledger for GET /me/export."""
+    return {"privacy_loss": privacy_loss_statement(consumer=consumer)}

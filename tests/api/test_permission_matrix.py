@@ -71,6 +71,18 @@ def platforms_only(*, p: int, q: int) -> dict[str, int]:
     }
 
 
+def manufacturers_only(ok: int) -> dict[str, int]:
+    return {
+        "anonymous": 401,
+        "consumer_a": 403,
+        "consumer_b": 403,
+        "platform_p": 403,
+        "platform_q": 403,
+        "manufacturer": ok,
+        "officer": 403,
+    }
+
+
 def new_consumer_body(world: World) -> dict:
     return {"username": f"newcomer{next(_unique)}", "password": "a-long-enough-passphrase", "age_confirmed": True}
 
@@ -110,6 +122,19 @@ ROWS = [
     Row("GET", "/api/v1/platform/batches", platforms_only(p=200, q=200), name="api:platform-batches"),
     # A batch id nobody issued: 404 for both platforms (tests/intake/test_wall.py covers another's).
     Row("GET", "/api/v1/platform/batches/5f0c6b8e-2d0a-4c53-9d4e-7d1c1f6a0b11", platforms_only(p=404, q=404), name="api:platform-batch-detail"),
+    Row("GET", "/api/v1/me/privacy-loss", consumers_only(200), name="api:me-privacy-loss"),
+    Row("GET", "/api/v1/catalog", manufacturers_only(200), name="api:catalog"),
+    Row("GET", "/api/v1/budget", manufacturers_only(200), name="api:budget"),
+    Row("GET", "/api/v1/releases", manufacturers_only(200), name="api:releases"),
+    # The manufacturer reaches the service; with no allocation the answer is budget_exhausted.
+    Row(
+        "POST",
+        "/api/v1/releases",
+        manufacturers_only(409),
+        lambda w: {"purpose": "c2m-product-design", "measure": "consumers", "epsilon": "0.5"},
+        "api:releases",
+    ),
+    Row("GET", "/api/v1/releases/5f0c6b8e-2d0a-4c53-9d4e-7d1c1f6a0b11", manufacturers_only(404), name="api:release-detail"),
     Row("GET", "/api/v1/no-such-endpoint", everyone(404)),
 ]
 

@@ -41,3 +41,22 @@ def test_consumers_release_is_computed_signed_and_charged(world, django_capture_
     assert PurposeBudget.objects.get(purpose_code=PRODUCT).spent == Decimal("0.5")
     release = Release.objects.get(pk=release_id)
     assert release.status == Release.DONE
+
+
+def test_release_list_is_paginated_and_scoped_to_the_manufacturer(world, make_manufacturer, django_capture_on_commit_callbacks):
+    client = world.manufacturer.client()
+    ids = []
+    for epsilon in ("0.1", "0.2", "0.3"):
+        with django_capture_on_commit_callbacks(execute=True):
+            ids.append(request(client, {"purpose": PRODUCT, "measure": "signals", "epsilon": epsilon}, django_capture_on_commit_callbacks).json()["id"])
+    page = client.get("/api/v1/releases?page_size=2").json()
+    assert page["count"] == 3 and len(page["results"]) == 2 and page["next"]
+    assert {r["id"] for r in page["results"]} <= set(ids)
+    assert all("result" not in r for r in page["results"])
+    other = make_manufacturer("otherco", ["furniture"])
+    assert other.client().get("/api/v1/releases").json()["count"] == 0
+    # Another manufacturer's release answers exactly like a missing one.
+    foreign = other.client().get(f"/api/v1/releases/{ids[0]}")
+    missing = other.client().get("/api/v1/releases/00000000-0000-0000-0000-000000000000")
+    assert foreign.status_code == missing.status_code == 404
+    assert foreign.json() == missing.json()
