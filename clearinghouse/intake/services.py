@@ -25,7 +25,6 @@ from clearinghouse.intake.validation import (
     CONSENT_REQUIRED,
     UNKNOWN_SUBJECT,
     UNKNOWN_SUBJECT_MESSAGE,
-    Candidate,
     PurposeRule,
     Rejection,
     batch_items_parse,
@@ -114,7 +113,7 @@ def signals_ingest(*, platform: Platform, items: list, actor: Actor, now: dateti
     now = now or timezone.now()
     skew = timedelta(seconds=settings.CH_INTAKE_CLOCK_SKEW_SECONDS)
     candidates, rejections = items_check(items, rules=purpose_rules(now=now), taxonomy=taxonomy_index(), now=now, skew=skew)
-    pseudonyms = subject_pseudonyms(platform_id=platform.pk, subject_refs={c.subject_ref for c in candidates})
+    pseudonyms = subject_pseudonyms(platform_id=platform.pk, subject_refs={c[2] for c in candidates})
 
     with transaction.atomic():
         # Held until commit: an erasure of this platform waits for this batch (see locks.py).
@@ -127,20 +126,17 @@ def signals_ingest(*, platform: Platform, items: list, actor: Actor, now: dateti
         seen_events: set[str] = set()
         duplicates_in_batch = 0
         platform_id = platform.pk
-        for candidate in candidates:
-            consumer_id = links.get(pseudonyms[candidate.subject_ref])
+        for index, event_id, subject_ref, rule, *values in candidates:
+            consumer_id = links.get(pseudonyms[subject_ref])
             if consumer_id is None:
-                rejections.append(Rejection(candidate.index, candidate.event_id, UNKNOWN_SUBJECT, UNKNOWN_SUBJECT_MESSAGE))
-                continue
-            rule = candidate.rule
-            if (consumer_id, rule.code, rule.version) not in consents:
-                rejections.append(_consent_required(candidate))
-                continue
-            if candidate.event_id in seen_events:
+                rejections.append(Rejection(index, event_id, UNKNOWN_SUBJECT, UNKNOWN_SUBJECT_MESSAGE))
+            elif (consumer_id, rule.code, rule.version) not in consents:
+                rejections.append(_consent_required(index, event_id, rule))
+            elif event_id in seen_events:
                 duplicates_in_batch += 1
-                continue
-            seen_events.add(candidate.event_id)
-            rows.append((platform_id, consumer_id, rule.purpose_id, candidate.event_id, *candidate.values, received_at))
+            else:
+                seen_events.add(event_id)
+                rows.append((platform_id, consumer_id, rule.purpose_id, event_id, *values, received_at))
 
         inserted = signals_write(rows=rows) if rows else 0
         duplicates = duplicates_in_batch + len(rows) - inserted
@@ -171,11 +167,10 @@ def signals_ingest(*, platform: Platform, items: list, actor: Actor, now: dateti
     return BatchOutcome(batch=batch, accepted=inserted, duplicates=duplicates, rejected=rejections)
 
 
-def _consent_required(candidate: Candidate) -> Rejection:
-    rule = candidate.rule
+def _consent_required(index: int, event_id: str, rule: PurposeRule) -> Rejection:
     return Rejection(
-        candidate.index,
-        candidate.event_id,
+        index,
+        event_id,
         CONSENT_REQUIRED,
         f"The person has no active consent for purpose {rule.label} on your platform (never given, withdrawn, "
         f"or given for an earlier version). Check GET /api/v1/platform/subjects/{{subject_ref}}/consent?purpose={rule.code}.",

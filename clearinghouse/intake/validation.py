@@ -60,6 +60,8 @@ class PurposeRule:
     oldest: datetime | None  # occurred_at before this is past retention
     retention_days: int
     label: str
+    needs_attribute: bool
+    needs_occurred_at: bool
 
     @classmethod
     def of(cls, purpose: Purpose, *, now: datetime) -> PurposeRule:
@@ -75,6 +77,8 @@ class PurposeRule:
             oldest=now - timedelta(days=purpose.retention_days),
             retention_days=purpose.retention_days,
             label=f"{purpose.code} v{purpose.version}",
+            needs_attribute="attribute" in fields,
+            needs_occurred_at="occurred_at" in fields,
         )
 
 
@@ -93,16 +97,10 @@ class Rejection:
         return body
 
 
-@dataclass
-class Candidate:
-    """An item that passed every check not needing the database."""
-
-    index: int
-    event_id: str
-    subject_ref: str
-    rule: PurposeRule
-    # platform_id and consumer_id are filled in by the ingest service.
-    values: tuple  # (category, attribute, signal, value, age_band, region, occurred_at)
+# An item that passed every check not needing the database, as a plain tuple (this runs
+# 10,000 times per batch): (index, event_id, subject_ref, rule, category, attribute,
+# signal, value, age_band, region, occurred_at), domain values as term ids.
+Candidate = tuple
 
 
 def batch_items_parse(body: bytes, *, max_items: int) -> list:
@@ -140,44 +138,54 @@ def _shape_error(index: int, field: str, expected: str) -> Invalid:
 def items_check(
     items: list, *, rules: dict[str, PurposeRule], taxonomy: TaxonomyIndex, now: datetime, skew: timedelta
 ) -> tuple[list[Candidate], list[Rejection]]:
-    """Check every item's shape (raising a 400 for the batch) and then everything about it
-    that needs no database: purpose, necessity, values, times."""
-    # Shape first, for every item, so that a batch is either well-formed or refused whole
-    # regardless of which items would have been rejected for other reasons.
-    for index, item in enumerate(items):
-        if type(item) is not dict:
-            raise malformed(f"signals[{index}] must be an object.", index=index)
-        event_id = item.get("event_id")
-        if type(event_id) is not str or not 0 < len(event_id) <= MAX_EVENT_ID or not event_id.isprintable():
-            raise _shape_error(index, "event_id", f"required, 1 to {MAX_EVENT_ID} printable characters")
-        subject_ref = item.get("subject_ref")
-        if type(subject_ref) is not str or not 0 < len(subject_ref) <= MAX_SUBJECT_REF:
-            raise _shape_error(index, "subject_ref", f"required, 1 to {MAX_SUBJECT_REF} characters")
-        if type(item.get("purpose")) is not str:
-            raise _shape_error(index, "purpose", "required, a purpose code such as c2m-product-design")
-        for field in STRING_FIELDS:
-            value = item.get(field)
-            if value is not None and type(value) is not str:
-                raise _shape_error(index, field, "must be a string (a code from the taxonomy)" if field != "occurred_at" else "must be an ISO 8601 time string")
-        value = item.get("value")
-        if value is not None and type(value) is not int:
-            raise _shape_error(index, "value", "must be a whole number")
+    """Check every item's shape (raising a 400 for the whole batch) and everything about it
+    that needs no database: purpose, necessity, values, times.
 
+    One pass: an item rejected for its content is still checked for shape, so a batch is
+    refused whole whenever any item is malformed, whatever else is wrong with the others.
+    """
     categories, attributes, signals = taxonomy.categories, taxonomy.attributes, taxonomy.signals
     age_bands, regions = taxonomy.age_bands, taxonomy.regions
     latest = now + skew
     candidates: list[Candidate] = []
     rejections: list[Rejection] = []
-    reject = rejections.append
+    accept, reject = candidates.append, rejections.append
+    fromisoformat = datetime.fromisoformat
 
     for index, item in enumerate(items):
-        event_id = item["event_id"]
-        rule = rules.get(item["purpose"])
+        if type(item) is not dict:
+            raise malformed(f"signals[{index}] must be an object.", index=index)
+        get = item.get
+        event_id = get("event_id")
+        if type(event_id) is not str or not 0 < len(event_id) <= MAX_EVENT_ID or not event_id.isprintable():
+            raise _shape_error(index, "event_id", f"required, 1 to {MAX_EVENT_ID} printable characters")
+        subject_ref = get("subject_ref")
+        if type(subject_ref) is not str or not 0 < len(subject_ref) <= MAX_SUBJECT_REF:
+            raise _shape_error(index, "subject_ref", f"required, 1 to {MAX_SUBJECT_REF} characters")
+        purpose = get("purpose")
+        category, attribute, kind = get("category"), get("attribute"), get("signal")
+        value, age_band, region, text = get("value"), get("age_band"), get("region"), get("occurred_at")
+        if type(purpose) is not str:
+            raise _shape_error(index, "purpose", "required, a purpose code such as c2m-product-design")
+        if not (
+            (category is None or type(category) is str)
+            and (attribute is None or type(attribute) is str)
+            and (kind is None or type(kind) is str)
+            and (age_band is None or type(age_band) is str)
+            and (region is None or type(region) is str)
+            and (text is None or type(text) is str)
+        ):
+            field = next(f for f in STRING_FIELDS if get(f) is not None and type(get(f)) is not str)
+            raise _shape_error(index, field, "must be an ISO 8601 time string" if field == "occurred_at" else "must be a string (a code from the taxonomy)")
+        if value is not None and type(value) is not int:
+            raise _shape_error(index, "value", "must be a whole number")
+
+        rule = rules.get(purpose)
         if rule is None:
             approved = ", ".join(sorted(rules)) or "none"
-            reject(Rejection(index, event_id, UNKNOWN_PURPOSE, f"purpose {_clip(item['purpose'])!r} is not an approved purpose (approved: {approved})."))
+            reject(Rejection(index, event_id, UNKNOWN_PURPOSE, f"purpose {_clip(purpose)!r} is not an approved purpose (approved: {approved})."))
             continue
-        if not rule.allowed_keys.issuperset(item.keys()):
+        if not rule.allowed_keys.issuperset(item):
             extra = [key for key in item.keys() - rule.allowed_keys if item[key] is not None]
             if extra:
                 field = min(extra, key=lambda k: (FIELD_ORDER.index(k) if k in FIELD_ORDER else len(FIELD_ORDER), k))
@@ -192,51 +200,45 @@ def items_check(
                     )
                 )
                 continue
-        fields = rule.fields
 
-        category = item.get("category")
         category_id = categories.get(category) if category is not None else None
         if category_id is None:
             reject(_invalid(index, event_id, "category", "required" if category is None else f"{_clip(category)!r} is not a category of the taxonomy"))
             continue
-        attribute = item.get("attribute")
-        attribute_id = None
         if attribute is not None:
             attribute_id = attributes.get((category_id, attribute))
             if attribute_id is None:
                 reject(_invalid(index, event_id, "attribute", f"{_clip(attribute)!r} is not an attribute of {category!r}"))
                 continue
-        elif "attribute" in fields:
+        elif rule.needs_attribute:
             reject(_invalid(index, event_id, "attribute", f"required by purpose {rule.label}"))
             continue
-        kind = item.get("signal")
+        else:
+            attribute_id = None
         signal_id = signals.get(kind) if kind is not None else None
         if signal_id is None:
             reject(_invalid(index, event_id, "signal", "required" if kind is None else f"{_clip(kind)!r} is not a signal kind ({', '.join(signals)})"))
             continue
-        value = item.get("value")
         if value is not None and not rule.value_min <= value <= rule.value_max:
             reject(_invalid(index, event_id, "value", f"{value} is outside {rule.value_min}..{rule.value_max}, the bounds of purpose {rule.label}"))
             continue
-        age_band = item.get("age_band")
-        age_band_id = None
         if age_band is not None:
             age_band_id = age_bands.get(age_band)
             if age_band_id is None:
                 reject(_invalid(index, event_id, "age_band", f"{_clip(age_band)!r} is not an age band ({', '.join(age_bands)})"))
                 continue
-        region = item.get("region")
-        region_id = None
+        else:
+            age_band_id = None
         if region is not None:
             region_id = regions.get(region)
             if region_id is None:
                 reject(_invalid(index, event_id, "region", f"{_clip(region)!r} is not a region code (ISO 3166-2:CN, e.g. CN-GD)"))
                 continue
-        text = item.get("occurred_at")
-        occurred_at = None
+        else:
+            region_id = None
         if text is not None:
             try:
-                occurred_at = datetime.fromisoformat(text)
+                occurred_at = fromisoformat(text)
             except ValueError:
                 reject(_invalid(index, event_id, "occurred_at", f"{_clip(text)!r} is not an ISO 8601 time"))
                 continue
@@ -249,12 +251,12 @@ def items_check(
             if occurred_at < rule.oldest:
                 reject(_invalid(index, event_id, "occurred_at", f"is older than the {rule.retention_days}-day retention of purpose {rule.label}"))
                 continue
-        elif "occurred_at" in fields:
+        elif rule.needs_occurred_at:
             reject(_invalid(index, event_id, "occurred_at", f"required by purpose {rule.label}"))
             continue
-        candidates.append(
-            Candidate(index, event_id, item["subject_ref"], rule, (category_id, attribute_id, signal_id, value, age_band_id, region_id, occurred_at))
-        )
+        else:
+            occurred_at = None
+        accept((index, event_id, subject_ref, rule, category_id, attribute_id, signal_id, value, age_band_id, region_id, occurred_at))
     return candidates, rejections
 
 
