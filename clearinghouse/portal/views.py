@@ -31,6 +31,7 @@ from clearinghouse.core.crypto import published_keys
 from clearinghouse.core.errors import Conflict, DomainError, Invalid, NotFound
 from clearinghouse.portal import presentation as words
 from clearinghouse.portal.forms import ConsentChangeForm, EraseConfirmForm, LinkCodeForm, LoginForm, SignupForm
+from clearinghouse.releases.selectors import privacy_loss_statement
 from consent import selectors as consent_selectors
 from consent.models import ConsentEvent, Purpose
 from consent.services import ConsentRequest, consent_change
@@ -333,26 +334,6 @@ MEASURE_LABELS = {
 
 
 def _privacy_statement(consumer) -> dict:
-    try:
-        from clearinghouse.releases.selectors import privacy_loss_statement
-    except ImportError:
-        # The release engine is not installed yet: nothing can have been charged.
-        purposes = Purpose.objects.filter(status=Purpose.APPROVED).order_by("code")
-        return {
-            "window_days": 365,
-            "purposes": [
-                {
-                    "purpose": purpose.code,
-                    "title": purpose.title,
-                    "cap": str(purpose.consumer_epsilon_cap),
-                    "spent_in_window": "0",
-                    "remaining": str(purpose.consumer_epsilon_cap),
-                }
-                for purpose in purposes
-            ],
-            "charges": [],
-            "total_epsilon": "0",
-        }
     return privacy_loss_statement(consumer=consumer)
 
 

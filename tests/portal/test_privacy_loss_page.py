@@ -46,3 +46,30 @@ def test_chart_and_numbers_are_localised_in_chinese(linked_consumer, portal_clie
     assert "所有用途合计：ε 4.50。" in html
     assert "最受欢迎的特点" in html and "上限 6.00" in html
     assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}", html)  # dates in Chinese form
+
+
+def test_a_real_release_appears_on_the_statement(linked_consumer, purposes, platform_p, manufacturer, portal_client, django_capture_on_commit_callbacks):
+    """End to end with the release engine: a release that used alice's data is charged to
+    her ledger and shows on her page, with the manufacturer, the measure and ε."""
+    from clearinghouse.core.actors import Actor
+    from clearinghouse.releases.budgets import budget_allocate
+    from tests.releases.conftest import PRODUCT, World
+
+    budget_allocate(manufacturer_slug=manufacturer.slug, purpose_code=PRODUCT, epsilon="20", period=None, actor=Actor.operator())
+    world = World(purposes=purposes, platform=platform_p, manufacturer=manufacturer)
+    alice = linked_consumer.consumer
+    world.consent([alice])
+    world.signals([{"consumer": alice, "category": "furniture/office-chair", "attribute": "lumbar-support", "value": 5}])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = manufacturer.client().post(
+            "/api/v1/releases", {"purpose": PRODUCT, "measure": "consumers", "group_by": ["attribute"], "filters": {"category": "furniture/office-chair"}, "epsilon": "0.5"}, format="json"
+        )
+    assert response.status_code == 202, response.content
+    assert manufacturer.client().get(f"/api/v1/releases/{response.json()['id']}").json()["status"] == "done"
+
+    html = portal_client(linked_consumer, language="en").get(reverse("portal:privacy-loss")).content.decode()
+    rows = re.findall(r"<tr>\s*<td data-label=\"When\">.*?</tr>", html, flags=re.S)
+    assert len(rows) == 1
+    assert ">Manufacturer chairco<" in rows[0] and ">how many people<" in rows[0] and ">0.50<" in rows[0]
+    assert "Total over all purposes: ε 0.50." in html
+    assert "No statistic has used your data yet" not in html
