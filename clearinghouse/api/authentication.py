@@ -55,30 +55,3 @@ class BearerAuthentication(authentication.BaseAuthentication):
 
 class PortalSessionAuthentication(authentication.SessionAuthentication):
     """The portal's session cookie, with DRF's CSRF enforcement for unsafe methods."""
-
-
-# --- OpenAPI descriptions of the two schemes (drf-spectacular finds them by target class) ---
-
-from drf_spectacular.extensions import OpenApiAuthenticationExtension  # noqa: E402
-
-
-class BearerAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "clearinghouse.api.authentication.BearerAuthentication"
-    name = "bearer"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "A consumer token (chc_…), platform key (chp_…) or manufacturer key (chm_…).",
-        }
-
-
-class PortalSessionScheme(OpenApiAuthenticationExtension):
-    target_class = "clearinghouse.api.authentication.PortalSessionAuthentication"
-    name = "portalSession"
-
-    def get_security_definition(self, auto_schema):
-        from django.conf import settings
-
-        return {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME}

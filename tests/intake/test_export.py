@@ -44,7 +44,8 @@ def test_export_holds_account_consents_with_receipts_links_and_signals_as_codes(
     text = json.dumps(export)
     for pseudonym in PlatformLink.objects.values_list("subject_pseudonym", flat=True):
         assert pseudonym not in text  # per-platform keys never leave
-    assert "bob" not in text and "b-p-" not in text
+    # Quoted, so that a chance "bob" inside a base64 signature cannot fail the test.
+    assert '"bob"' not in text and '"b-p-' not in text
 
     audit = AuditEvent.objects.get(action="export.completed")
     assert audit.actor_id == str(world.alice.consumer.pseudonym)
