@@ -1,0 +1,173 @@
+"""The individual privacy ledger: charge only those whose data a release could use, leave
+out anyone whose rolling-365-day total would pass the cap, and show each person their own
+statement."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from clearinghouse.core.actors import Actor
+from clearinghouse.releases import services
+from clearinghouse.releases.budgets import budget_allocate, period_of
+from clearinghouse.releases.ledger import CHUNK_BITS, chunk_decode, chunks_encode, consumer_charges, consumers_over
+from clearinghouse.releases.models import ChargeChunk, Release
+from clearinghouse.releases.selectors import privacy_loss_statement
+from tests.releases.conftest import FORECAST, PRODUCT
+
+
+def charged_ids(release_id) -> set[int]:
+    ids: set[int] = set()
+    for chunk in ChargeChunk.objects.filter(release_id=release_id):
+        ids |= set(chunk_decode(chunk.chunk, chunk.bits).tolist())
+    return ids
+
+
+def run(world, body, capture, client=None):
+    with capture(execute=True):
+        response = (client or world.manufacturer.client()).post("/api/v1/releases", {"purpose": PRODUCT} | body, format="json")
+    assert response.status_code in (200, 202), response.content
+    release = Release.objects.get(pk=response.json()["id"])
+    assert release.status == Release.DONE, (release.error_code, release.error_message)
+    return release
+
+
+def sofa(consumer, **extra):
+    return {"consumer": consumer, "category": "furniture/sofa", "attribute": "modular", "age_band": "25-34", "region": "CN-BJ", "value": 3} | extra
+
+
+def test_bitmaps_round_trip():
+    ids = [1, 2, 65535, 65536, 65537, 3 * CHUNK_BITS + 17]
+    chunks = chunks_encode(ids)
+    assert [c for c, _ in chunks] == [0, 1, 3]
+    assert sorted(x for c, bits in chunks for x in chunk_decode(c, bits).tolist()) == ids
+    assert chunks_encode([]) == []
+
+
+def test_only_consumers_with_matching_signals_are_charged(world, django_capture_on_commit_callbacks):
+    with_data, other_category, no_consent, nothing = world.consumers(4)
+    world.consent([with_data, other_category, nothing])
+    world.signals([sofa(with_data), {"consumer": other_category, "category": "food/bird-nest", "attribute": "dried", "value": 1}, sofa(no_consent)])
+    release = run(world, {"measure": "consumers", "filters": {"category": "furniture"}, "epsilon": "0.5"}, django_capture_on_commit_callbacks)
+    assert charged_ids(release.id) == {with_data.id}
+    assert privacy_loss_statement(consumer=with_data)["total_epsilon"] == "0.5000"
+    for person in (other_category, no_consent, nothing):
+        assert privacy_loss_statement(consumer=person) | {"purposes": None} == {
+            "window_days": 365, "purposes": None, "charges": [], "total_epsilon": "0.0000"
+        }
+
+
+def test_a_consumer_at_the_cap_is_left_out_and_charged_nothing(world, django_capture_on_commit_callbacks):
+    regular, heavy = world.consumers(2)
+    world.consent([regular, heavy])
+    world.signals([sofa(regular), sofa(heavy)])
+    # Six releases of ε 1 bring both to the cap of 6.
+    for kind in ("view", "wishlist", "cart", "purchase", "rating", "survey"):
+        release = run(world, {"measure": "consumers", "group_by": ["signal"], "filters": {"signals": [kind, "view"]}, "epsilon": "1"}, django_capture_on_commit_callbacks)
+        assert charged_ids(release.id) == {regular.id, heavy.id}
+    statement = privacy_loss_statement(consumer=heavy)
+    product = next(p for p in statement["purposes"] if p["purpose"] == PRODUCT)
+    assert product == {"purpose": PRODUCT, "title": world.purposes[PRODUCT].title, "cap": "6.0000", "spent_in_window": "6.0000", "remaining": "0.0000"}
+    # A newcomer is still used; the two at the cap are left out before aggregation.
+    (newcomer,) = world.consumers(1)
+    world.consent([newcomer])
+    world.signals([sofa(newcomer)])
+    release = run(world, {"measure": "signals", "epsilon": "0.1"}, django_capture_on_commit_callbacks)
+    assert charged_ids(release.id) == {newcomer.id}
+    assert privacy_loss_statement(consumer=heavy)["total_epsilon"] == "6.0000"
+    assert set(consumers_over(purpose_code=PRODUCT, moment=release.completed_at, cap=Decimal(6), epsilon=Decimal("0.1")).tolist()) == {regular.id, heavy.id}
+    # Another purpose has its own cap: the same person is still usable there.
+    world.consent([heavy], purpose_code=FORECAST)
+    world.signals([{"consumer": heavy, "category": "furniture/sofa", "signal": "view", "region": "CN-BJ"}], purpose_code=FORECAST)
+    other = run(world, {"purpose": FORECAST, "measure": "consumers", "epsilon": "1"}, django_capture_on_commit_callbacks)
+    assert charged_ids(other.id) == {heavy.id}
+
+
+def test_charges_leave_the_window_after_365_days(world, django_capture_on_commit_callbacks):
+    (person,) = world.consumers(1)
+    world.consent([person])
+    world.signals([sofa(person)])
+    old = run(world, {"measure": "consumers", "epsilon": "1"}, django_capture_on_commit_callbacks)
+    Release.objects.filter(pk=old.pk).update(completed_at=old.completed_at - timedelta(days=366))
+    recent = run(world, {"measure": "signals", "epsilon": "0.5"}, django_capture_on_commit_callbacks)
+    statement = privacy_loss_statement(consumer=person)
+    assert [c["release_id"] for c in statement["charges"]] == [str(recent.id)]
+    assert statement["total_epsilon"] == "0.5000"
+    assert [r.id for r in consumer_charges(consumer_id=person.id)] == [recent.id, old.id]
+
+
+def test_privacy_loss_endpoint_shows_the_consumers_own_ledger(world, consumer_a, consumer_b, django_capture_on_commit_callbacks):
+    world.consent([consumer_a.consumer])
+    world.signals([sofa(consumer_a.consumer)])
+    release = run(world, {"measure": "mean_value", "group_by": ["age_band"], "epsilon": "0.75"}, django_capture_on_commit_callbacks)
+    response = consumer_a.client().get("/api/v1/me/privacy-loss")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"window_days", "purposes", "charges", "total_epsilon"}
+    assert body["window_days"] == 365 and body["total_epsilon"] == "0.7500"
+    assert body["charges"] == [
+        {
+            "release_id": str(release.id),
+            "purpose": PRODUCT,
+            "manufacturer": world.manufacturer.obj.name,
+            "measure": "mean_value",
+            "epsilon": "0.7500",
+            "charged_at": release.completed_at.isoformat(),
+        }
+    ]
+    purposes = {p["purpose"]: p for p in body["purposes"]}
+    assert purposes[PRODUCT]["spent_in_window"] == "0.7500" and purposes[PRODUCT]["remaining"] == "5.2500"
+    assert purposes[FORECAST]["spent_in_window"] == "0.0000" and set(purposes[FORECAST]["title"]) == {"zh-hans", "en"}
+    assert consumer_b.client().get("/api/v1/me/privacy-loss").json()["charges"] == []
+    export = consumer_a.client().get("/api/v1/me/export").json()
+    assert export["privacy_loss"]["total_epsilon"] == "0.7500"
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["chairco", "deskco"]),
+            st.sampled_from([PRODUCT, PRODUCT, FORECAST]),
+            st.sampled_from(["1", "0.75", "0.5"]),
+            st.sampled_from(["2999-01", "2999-02", "2999-03"]),
+            st.sampled_from([None, "furniture/sofa", "furniture/office-chair"]),
+        ),
+        min_size=10,
+        max_size=16,
+    )
+)
+def test_no_consumer_ever_passes_the_cap(world, make_manufacturer, monkeypatch, steps, django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    with transaction.atomic():
+        makers = {"chairco": world.manufacturer.obj}
+        makers["deskco"] = make_manufacturer(f"deskco-{len(steps)}-{id(steps)}", ["furniture"]).obj
+        people = world.consumers(4)
+        world.consent(people)
+        world.consent(people[:3], purpose_code=FORECAST)
+        world.signals([sofa(people[0]), sofa(people[1]), {"consumer": people[2], "category": "furniture/office-chair", "attribute": "footrest"}])
+        world.signals([{"consumer": p, "category": "furniture/sofa", "region": "CN-BJ"} for p in people[:3]], purpose_code=FORECAST)
+        for maker in makers.values():
+            for period in ("2999-01", "2999-02", "2999-03"):
+                for code in (PRODUCT, FORECAST):
+                    budget_allocate(manufacturer_slug=maker.slug, purpose_code=code, epsilon="20", period=period, actor=Actor.operator())
+        for number, (maker, code, epsilon, period, category) in enumerate(steps):
+            monkeypatch.setattr(services, "period_of", lambda moment=None, p=period: p)
+            body = {"purpose": code, "measure": "signals", "epsilon": epsilon, "group_by": ["category"] if number % 2 else []}
+            if category:
+                body["filters"] = {"category": category}
+            with django_capture_on_commit_callbacks(execute=True):
+                release, _ = services.release_request(manufacturer=makers[maker], body=body, actor=Actor(kind="manufacturer", id=maker))
+            release.refresh_from_db()
+            assert release.status == Release.DONE
+        for person in people:
+            for row in privacy_loss_statement(consumer=person)["purposes"]:
+                assert Decimal(row["spent_in_window"]) <= Decimal(row["cap"]), (person.id, row)
+        untouched = privacy_loss_statement(consumer=people[3])
+        assert untouched["total_epsilon"] == "0.0000"  # no signals, never charged
+        transaction.set_rollback(True)
+    assert period_of()

@@ -1,0 +1,195 @@
+"""The exact (pre-noise) aggregate of every measure, bounding, consent and filters, and the
+shape of each measure's signed document."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from clearinghouse.releases.compute import aggregate_compute, bounding_seed
+from clearinghouse.releases.models import Release
+from clearinghouse.releases.plans import release_plan_build
+from consent.taxonomy import taxonomy_index
+from tests.releases.conftest import FORECAST, PRODUCT
+
+NONE = np.zeros(0, dtype=np.int64)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def plan_for(world, purpose_code=PRODUCT, **body):
+    body = {"purpose": purpose_code, "epsilon": "1"} | body
+    return release_plan_build(manufacturer=world.manufacturer.obj, purpose=world.purposes[purpose_code], body=body)
+
+
+def values(plan, aggregate, vector=None):
+    """{cell label tuple: value} for the non-zero cells."""
+    vector = aggregate.vector() if vector is None else vector
+    return {tuple(label.values()): int(v) for label, v in zip(plan.cell_labels(), vector) if v}
+
+
+def chair(consumer, attribute="lumbar-support", **extra):
+    return {"consumer": consumer, "category": "furniture/office-chair", "attribute": attribute, "age_band": "25-34", "region": "CN-SH", "value": 4} | extra
+
+
+def test_consumers_counts_each_person_once_per_cell(world):
+    a, b = world.consumers(2)
+    world.consent([a, b])
+    world.signals([chair(a), chair(a), chair(a, signal="purchase"), chair(a, "footrest"), chair(b)])
+    plan = plan_for(world, measure="consumers", group_by=["category", "attribute"])
+    result = aggregate_compute(plan, seed=1, excluded=NONE)
+    assert values(plan, result) == {
+        ("furniture/office-chair", "lumbar-support"): 2,
+        ("furniture/office-chair", "footrest"): 1,
+    }
+    assert result.contributors.tolist() == sorted([a.id, b.id])
+
+
+def test_signals_keep_at_most_s_per_cell_and_c_cells_per_consumer(world):
+    (a,) = world.consumers(1)
+    world.consent([a])
+    attributes = list(taxonomy_index().attributes_of(taxonomy_index().categories["furniture/office-chair"]))
+    index = taxonomy_index()
+    codes = [index.codes[t] for t in attributes]  # 7 attributes
+    rows = [chair(a, "lumbar-support") for _ in range(5)]  # 5 signals in one cell, S = 3
+    rows += [chair(a, code, age_band=band) for code in codes for band in ("18-24", "45-54")]  # 14 more cells
+    world.signals(rows)
+    plan = plan_for(world, measure="signals", group_by=["category", "attribute", "age_band"])
+    result = aggregate_compute(plan, seed=7, excluded=NONE)
+    kept = values(plan, result)
+    assert len(kept) == 10  # C = 10 cells of the 15 this consumer touched
+    assert max(kept.values()) <= 3 and sum(kept.values()) <= 10 * 3
+    # Deterministic per release: the same seed keeps the same cells, another seed others.
+    assert values(plan, aggregate_compute(plan, seed=7, excluded=NONE)) == kept
+    others = {frozenset(values(plan, aggregate_compute(plan, seed=s, excluded=NONE))) for s in range(8, 20)}
+    assert len(others) > 1
+    assert bounding_seed("a") != bounding_seed("b") and bounding_seed("a") == bounding_seed("a")
+
+
+def test_bounding_does_not_follow_arrival_order(world):
+    (a,) = world.consumers(1)
+    world.consent([a])
+    world.signals([chair(a, value=v) for v in (1, 2, 3, 4, 5, 5)])  # six signals in one cell, S = 3
+    plan = plan_for(world, measure="sum_value")
+    results = [aggregate_compute(plan, seed=s, excluded=NONE) for s in range(30)]
+    assert all(r.counts.tolist() == [3] for r in results)
+    # Which three survive changes with the release (the seed), not with arrival order or id.
+    assert len({int(r.sums[0]) for r in results}) > 2
+
+
+def test_sum_and_mean_use_clamped_values_of_bounded_signals(world):
+    a, b = world.consumers(2)
+    world.consent([a, b])
+    world.signals([chair(a, value=5), chair(a, value=1), chair(b, value=99), chair(b, value=None)])
+    plan = plan_for(world, measure="sum_value", group_by=["attribute"])
+    result = aggregate_compute(plan, seed=3, excluded=NONE)
+    assert values(plan, result) == {("furniture/office-chair", "lumbar-support"): 5 + 1 + 5}  # 99 clamped to 5
+    assert values(plan, result, result.counts) == {("furniture/office-chair", "lumbar-support"): 3}  # the null value is not a value
+
+
+def test_only_active_consent_for_the_current_version_counts(world, platform_q):
+    a, b, c, d = world.consumers(4)
+    world.consent([a])
+    world.consent([b], granted=False)
+    world.consent([c], purpose_code=FORECAST)  # consent to another purpose
+    world.consent([d], platform=platform_q.obj)  # consent on another platform than the signals'
+    world.signals([chair(a), chair(b), chair(c), chair(d)])
+    plan = plan_for(world, measure="consumers")
+    result = aggregate_compute(plan, seed=1, excluded=NONE)
+    assert result.counts.tolist() == [1] and result.contributors.tolist() == [a.id]
+
+
+def test_excluded_consumers_are_left_out_before_aggregation(world):
+    a, b = world.consumers(2)
+    world.consent([a, b])
+    world.signals([chair(a), chair(b)])
+    plan = plan_for(world, measure="consumers")
+    result = aggregate_compute(plan, seed=1, excluded=np.asarray([b.id]))
+    assert result.counts.tolist() == [1] and result.contributors.tolist() == [a.id]
+
+
+def test_filters_category_prefix_signal_kinds_and_dates(world):
+    a, b, c = world.consumers(3)
+    world.consent([a, b, c], purpose_code=FORECAST)
+    jan = datetime(2026, 1, 6, 9, tzinfo=SHANGHAI)
+    mar = datetime(2026, 3, 2, 9, tzinfo=SHANGHAI)
+    world.signals(
+        [
+            {"consumer": a, "category": "food/bird-nest", "signal": "purchase", "region": "CN-SH", "occurred_at": jan},
+            {"consumer": b, "category": "furniture/sofa", "signal": "view", "region": "CN-SH", "occurred_at": jan},
+            {"consumer": c, "category": "food/oat-milk", "signal": "view", "region": "CN-SH", "occurred_at": mar},
+        ],
+        purpose_code=FORECAST,
+    )
+    plan = plan_for(world, FORECAST, measure="consumers", group_by=["category"], filters={"category": "food"})
+    assert values(plan, aggregate_compute(plan, seed=1, excluded=NONE)) == {("food/bird-nest",): 1, ("food/oat-milk",): 1}
+    plan = plan_for(world, FORECAST, measure="consumers", filters={"signals": ["purchase"]})
+    assert aggregate_compute(plan, seed=1, excluded=NONE).contributors.tolist() == [a.id]
+    plan = plan_for(world, FORECAST, measure="consumers", filters={"since": "2026-01-01", "until": "2026-01-31"})
+    assert aggregate_compute(plan, seed=1, excluded=NONE).contributors.tolist() == sorted([a.id, b.id])
+
+
+def test_week_cells_follow_local_iso_weeks(world):
+    (a,) = world.consumers(1)
+    world.consent([a], purpose_code=FORECAST)
+    # Monday 2026-01-05 00:30 in Shanghai is still Sunday in UTC: it belongs to week 2.
+    world.signals(
+        [
+            {"consumer": a, "category": "furniture/sofa", "signal": "view", "region": "CN-SH", "occurred_at": datetime(2026, 1, 5, 0, 30, tzinfo=SHANGHAI)},
+            {"consumer": a, "category": "furniture/sofa", "signal": "view", "region": "CN-SH", "occurred_at": datetime(2026, 1, 4, 23, 30, tzinfo=SHANGHAI)},
+        ],
+        purpose_code=FORECAST,
+    )
+    plan = plan_for(world, FORECAST, measure="signals", group_by=["week"], filters={"since": "2026-01-01", "until": "2026-01-14"})
+    assert [label["week"] for label in plan.cell_labels()] == ["2026-W01", "2026-W02", "2026-W03"]
+    assert values(plan, aggregate_compute(plan, seed=1, excluded=NONE)) == {("2026-W01",): 1, ("2026-W02",): 1}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"measure": "consumers", "group_by": ["category", "attribute"]},
+        {"measure": "signals", "group_by": ["signal", "age_band"]},
+        {"measure": "sum_value", "group_by": ["region"]},
+        {"measure": "mean_value", "group_by": ["age_band"]},
+        {"measure": "consumers"},
+        {"measure": "top_k", "k": 3, "filters": {"category": "furniture/office-chair"}},
+    ],
+    ids=lambda body: body["measure"] + "-" + "-".join(body.get("group_by", [])),
+)
+def test_every_measure_produces_a_complete_signed_document(world, body, django_capture_on_commit_callbacks):
+    people = world.consumers(5)
+    world.consent(people)
+    world.signals([chair(p, attribute) for p in people for attribute in ("lumbar-support", "footrest")])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = world.manufacturer.client().post("/api/v1/releases", {"purpose": PRODUCT, "epsilon": "0.8"} | body, format="json")
+    assert response.status_code == 202, response.content
+    release = Release.objects.get(pk=response.json()["id"])
+    assert release.status == Release.DONE, (release.error_code, release.error_message)
+    payload = release.result["payload"]
+    plan = plan_for(world, **({"epsilon": "0.8"} | body))
+    assert payload["epsilon"] == "0.8000" and payload["snapshot_at"] and payload["contribution_bounds"]["max_cells"] == 10
+    mechanisms = payload["mechanisms"]
+    assert all(m["library"].startswith("OpenDP") and float(m["epsilon_privacy_map"]) <= float(m["epsilon"]) for m in mechanisms)
+    assert sum(float(m["epsilon"]) for m in mechanisms) == pytest.approx(0.8)
+    if body["measure"] == "top_k":
+        assert [r["rank"] for r in payload["ranking"]] == [1, 2, 3]
+        assert len({r["attribute"] for r in payload["ranking"]}) == 3
+        assert payload["accuracy"]["score_gap"] > 0 and mechanisms[0]["name"] == "noisy_top_k_exponential"
+        return
+    assert len(payload["cells"]) == plan.cell_count  # every cell, zeros included
+    assert [{k: cell[k] for k in label} for cell, label in zip(payload["cells"], plan.cell_labels())] == plan.cell_labels()
+    if body["measure"] == "mean_value":
+        assert len(mechanisms) == 2 and {m["measure"] for m in mechanisms} == {"sum_value", "signals"}
+        for cell in payload["cells"]:
+            low, high = (float(x) for x in cell["interval"])
+            assert 1 <= low <= high <= 5
+            assert isinstance(cell["sum"], int) and isinstance(cell["count"], int)
+    else:
+        half = payload["accuracy"]["half_width"]
+        assert half > 0 and all(cell["half_width"] == half and isinstance(cell["value"], int) for cell in payload["cells"])
+        assert mechanisms[0]["name"] == "discrete_laplace"
+        expected_sensitivity = {"consumers": min(10, plan.cell_count), "signals": min(10, plan.cell_count) * 3, "sum_value": min(10, plan.cell_count) * 3 * 5}
+        assert mechanisms[0]["sensitivity"]["value"] == expected_sensitivity[body["measure"]]
