@@ -203,6 +203,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "clearinghouse.releases.tasks.budget_roll_over_task",
         "schedule": crontab(minute=7),
     },
+    # Backstop: events are sealed right after their commit; this catches any left behind
+    # (a writer whose process died between commit and seal).
+    "audit-seal": {
+        "task": "clearinghouse.audit.tasks.audit_seal_task",
+        "schedule": timedelta(seconds=env_int("CH_AUDIT_SEAL_SECONDS", 10, minimum=1)),
+    },
+    "audit-checkpoint": {
+        "task": "clearinghouse.audit.tasks.audit_checkpoint_task",
+        "schedule": timedelta(minutes=env_int("CH_AUDIT_CHECKPOINT_MINUTES", 15, minimum=1)),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 _ = crontab  # imported for apps extending the schedule with crontab entries
@@ -269,6 +279,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "credentials": env_str("CH_THROTTLE_CREDENTIALS", "1000/hour" if TESTING else "20/min"),
         "link_redeem": env_str("CH_THROTTLE_LINK_REDEEM", "1000/min" if TESTING else "60/min"),
+        "audit_public": env_str("CH_THROTTLE_AUDIT_PUBLIC", "10000/min" if TESTING else "120/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

@@ -49,6 +49,12 @@ PERMISSION_TABLE: dict[str, dict[str, frozenset[str]]] = {
     "api:audit-event-detail": {"GET": frozenset({COMPLIANCE})},
     "api:audit-verify": {"GET": frozenset({COMPLIANCE})},
     "api:audit-export": {"GET": frozenset({COMPLIANCE})},
+    "api:audit-inclusion-proof": {"GET": frozenset({COMPLIANCE})},
+    # Public, for outside auditors: signed tree heads and consistency proofs reveal no
+    # entry, only the log's size and tree hashes (docs/audit.md).
+    "api:audit-checkpoints": {"GET": frozenset({ANYONE})},
+    "api:audit-checkpoint-latest": {"GET": frozenset({ANYONE})},
+    "api:audit-consistency-proof": {"GET": frozenset({ANYONE})},
 }
 
 

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from clearinghouse.accounts import api as accounts_api
+from clearinghouse.audit import api as audit_api
 from clearinghouse.core import api as core_api
 from clearinghouse.intake import api as intake_api
 from clearinghouse.releases import api as releases_api
@@ -33,4 +34,12 @@ urlpatterns = [
     path("platform/signals", intake_api.PlatformSignalsView.as_view(), name="platform-signals"),
     path("platform/batches", intake_api.PlatformBatchesView.as_view(), name="platform-batches"),
     path("platform/batches/<str:batch>", intake_api.PlatformBatchDetailView.as_view(), name="platform-batch-detail"),
+    path("audit/events", audit_api.AuditEventsView.as_view(), name="audit-events"),
+    path("audit/events/<int:seq>", audit_api.AuditEventDetailView.as_view(), name="audit-event-detail"),
+    path("audit/verify", audit_api.AuditVerifyView.as_view(), name="audit-verify"),
+    path("audit/export", audit_api.AuditExportView.as_view(), name="audit-export"),
+    path("audit/checkpoints", audit_api.CheckpointsView.as_view(), name="audit-checkpoints"),
+    path("audit/checkpoints/latest", audit_api.CheckpointLatestView.as_view(), name="audit-checkpoint-latest"),
+    path("audit/proofs/inclusion", audit_api.InclusionProofView.as_view(), name="audit-inclusion-proof"),
+    path("audit/proofs/consistency", audit_api.ConsistencyProofView.as_view(), name="audit-consistency-proof"),
 ]

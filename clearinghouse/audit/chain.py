@@ -1,24 +1,38 @@
-"""The hash chain's byte encoding. Pure functions: the verifier, the export and the
-service all hash through here, and docs/audit.md documents the same encoding for
-outside auditors."""
+"""The byte encodings of the audit log. docs/audit.md documents exactly these bytes for
+outside auditors, and tools/audit_verify.py reimplements them independently.
+
+* entry      = canonical JSON (sorted keys, no spaces, UTF-8) of
+               {action, actor_id, actor_kind, details, outcome, target, time}
+* leaf_hash  = SHA-256(0x00 || entry)                 (RFC 6962 leaf hash)
+* chain hash = SHA-256(prev_hash || leaf_hash)        (32 + 32 raw bytes; prev of seq 1 is 32 zero bytes)
+* the Merkle tree is RFC 6962's over the leaf hashes, leaf index = seq - 1.
+
+The sequence number is not inside the entry: an event's position is fixed by the chain
+and by the tree (as in Certificate Transparency), which lets the entry be hashed in the
+writer's transaction before its position is known.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from clearinghouse.core.crypto import canonical_json, sha256_hex
+from clearinghouse.audit.merkle import leaf_hash as merkle_leaf_hash
+from clearinghouse.core.crypto import canonical_json
 
-GENESIS_HASH = "0" * 64
+GENESIS_HASH = "00" * 32
+ENTRY_FIELDS = ("time", "actor_kind", "actor_id", "action", "target", "outcome", "details")
+# What an export line holds besides the entry: position and hashes.
+EXPORT_FIELDS = ("seq", *ENTRY_FIELDS, "leaf_hash", "prev_hash", "hash")
 
 
 def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def row_document(
+def entry_document(
     *,
-    seq: int,
     time: datetime | str,
     actor_kind: str,
     actor_id: str,
@@ -26,10 +40,8 @@ def row_document(
     target: str,
     outcome: str,
     details: dict[str, Any],
-    prev_hash: str,
 ) -> dict[str, Any]:
     return {
-        "seq": seq,
         "time": time if isinstance(time, str) else format_time(time),
         "actor_kind": actor_kind,
         "actor_id": actor_id,
@@ -37,17 +49,19 @@ def row_document(
         "target": target,
         "outcome": outcome,
         "details": details,
-        "prev_hash": prev_hash,
     }
 
 
-def row_hash(document: dict[str, Any]) -> str:
-    return sha256_hex(canonical_json(document))
+def entry_leaf_hash(document: dict[str, Any]) -> str:
+    return merkle_leaf_hash(canonical_json(document)).hex()
 
 
-def event_document(event) -> dict[str, Any]:
-    return row_document(
-        seq=event.seq,
+def chain_hash(prev_hash: bytes, leaf: bytes) -> bytes:
+    return hashlib.sha256(prev_hash + leaf).digest()
+
+
+def event_entry(event) -> dict[str, Any]:
+    return entry_document(
         time=event.time,
         actor_kind=event.actor_kind,
         actor_id=event.actor_id,
@@ -55,5 +69,15 @@ def event_document(event) -> dict[str, Any]:
         target=event.target,
         outcome=event.outcome,
         details=event.details,
-        prev_hash=event.prev_hash,
     )
+
+
+def event_export_line(event) -> dict[str, Any]:
+    """One line of the JSON Lines export: the entry plus its position and hashes."""
+    return {
+        "seq": event.seq,
+        **event_entry(event),
+        "leaf_hash": event.leaf_hash,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }

@@ -1,27 +1,39 @@
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
+import uuid
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from clearinghouse.audit.chain import GENESIS_HASH, row_document, row_hash
-from clearinghouse.audit.models import AuditEvent
+from clearinghouse.audit.chain import GENESIS_HASH, chain_hash, entry_document, entry_leaf_hash
+from clearinghouse.audit.models import AuditCheckpoint, AuditEvent, AuditLog, AuditTreeNode
+from clearinghouse.audit.db import APPEND_FUNCTION
+from clearinghouse.audit.tree import TreeReader, new_stored_nodes
 from clearinghouse.core.actors import Actor
+from clearinghouse.core.crypto import signer_get
 
-# Any fixed 64-bit number; it names the lock that serialises chain appends on PostgreSQL.
-AUDIT_CHAIN_LOCK = 0x6175646974  # "audit"
+logger = logging.getLogger(__name__)
+
+# Any fixed 64-bit number; it names the lock that serialises sealing on PostgreSQL.
+AUDIT_SEAL_LOCK = 0x6175646974  # "audit"
+SEAL_BATCH = 5000
 
 _ACTION = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)+$")
 # Keys that would put personal data into a log that must survive erasure.
 _FORBIDDEN_DETAIL_KEYS = {"username", "email", "password", "token", "subject_ref", "link_code", "phone", "api_key", "secret"}
+_INT64 = 2**63 - 1
 
 
 def _check_details(details: dict[str, Any]) -> None:
     def walk(value: Any) -> None:
         if isinstance(value, dict):
             for key, item in value.items():
+                if not isinstance(key, str):
+                    raise ValueError("audit detail keys must be strings")
                 if key in _FORBIDDEN_DETAIL_KEYS:
                     raise ValueError(f"audit details must not hold personal data (key {key!r})")
                 walk(item)
@@ -30,9 +42,20 @@ def _check_details(details: dict[str, Any]) -> None:
                 walk(item)
         elif isinstance(value, float):
             raise ValueError("audit details take decimal strings, not floats")
-        elif not isinstance(value, (str, int, bool, type(None))):
+        elif isinstance(value, bool) or value is None:
+            return
+        elif isinstance(value, int):
+            # Verifiers in other languages must read the number back exactly.
+            if not -_INT64 <= value <= _INT64:
+                raise ValueError("audit detail integers must fit in 64 bits")
+        elif isinstance(value, str):
+            if "\x00" in value:
+                raise ValueError("audit detail text cannot contain NUL")
+        else:
             raise ValueError(f"audit details cannot hold {type(value).__name__}")
 
+    if not isinstance(details, dict):
+        raise ValueError("audit details must be a JSON object")
     walk(details)
 
 
@@ -44,12 +67,16 @@ def audit_append(
     outcome: str = "ok",
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain inside the caller's transaction.
+    """Append one event inside the caller's transaction; it commits or rolls back with
+    the action it records.
 
-    The event commits or rolls back with the action it records. Appends are serialised
-    (advisory lock on PostgreSQL, SQLite's IMMEDIATE write lock) so that two writers can
-    never both chain onto the same head; the unique ``hash`` and primary-key ``seq`` would
-    refuse a fork even if they did.
+    Its place in the log (seq, prev_hash, hash) is given by one sealer at a time, so the
+    chain never forks. Writers never wait for each other: if the seal lock is free the
+    event is sealed at once, in this transaction, and the lock is held until it commits;
+    if another transaction holds it, the event is left unsealed and sealed right after
+    commit, in commit order, by whichever transaction holds the lock next. (The previous
+    design waited for the lock and so serialised every transaction that audits anything,
+    which is every transaction in this system.)
     """
     if not connection.in_atomic_block:
         raise RuntimeError("audit_append must run inside the transaction of the action it records")
@@ -57,28 +84,23 @@ def audit_append(
         raise ValueError(f"audit action {action!r} must be dotted lower-case, e.g. consent.granted")
     if outcome not in {"ok", "denied", "error"}:
         raise ValueError(f"audit outcome {outcome!r} must be ok, denied or error")
+    if len(action) > 64 or len(target) > 128 or len(actor.id) > 64 or len(actor.kind) > 16:
+        raise ValueError("audit action, target or actor is longer than the log allows")
     details = details or {}
     _check_details(details)
-
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_CHAIN_LOCK])
-    head = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
-    seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
     moment = timezone.now()
-    document = row_document(
-        seq=seq,
-        time=moment,
-        actor_kind=actor.kind,
-        actor_id=actor.id,
-        action=action,
-        target=target,
-        outcome=outcome,
-        details=details,
-        prev_hash=prev_hash,
+    leaf = entry_leaf_hash(
+        entry_document(
+            time=moment,
+            actor_kind=actor.kind,
+            actor_id=actor.id,
+            action=action,
+            target=target,
+            outcome=outcome,
+            details=details,
+        )
     )
     event = AuditEvent(
-        seq=seq,
         time=moment,
         actor_kind=actor.kind,
         actor_id=actor.id,
@@ -86,11 +108,84 @@ def audit_append(
         target=target,
         outcome=outcome,
         details=details,
-        prev_hash=prev_hash,
-        hash=row_hash(document),
+        leaf_hash=leaf,
     )
-    event.save(force_insert=True)
+    callbacks = [callback for _, callback, _ in connection.run_on_commit]
+    # Once an event of this transaction waited, later ones wait too, or they would be
+    # sealed ahead of it and the log would show this transaction's events out of order.
+    try_seal = _left_pending not in callbacks and _may_seal_inline()
+    if connection.vendor == "postgresql":
+        locked = _insert_postgresql(event, try_seal=try_seal)
+        if locked and event.seq is None:
+            # Committed events are waiting: seal them, then this one, in order, now.
+            _seal_all(SEAL_BATCH)
+            event.seq, event.prev_hash, event.hash = AuditEvent.objects.values_list("seq", "prev_hash", "hash").get(pk=event.pk)
+            return _finish_append(event, callbacks, inline_nodes=False)
+    else:
+        head = AuditEvent.objects.filter(seq__isnull=False).order_by("-seq").values_list("seq", "hash").first()
+        size, prev_hex = head if head else (0, GENESIS_HASH)
+        event.seq, event.prev_hash = size + 1, prev_hex
+        event.hash = chain_hash(bytes.fromhex(prev_hex), bytes.fromhex(leaf)).hex()
+        event.save(force_insert=True)
+    return _finish_append(event, callbacks, inline_nodes=True)
+
+
+def _finish_append(event: AuditEvent, callbacks: list, *, inline_nodes: bool) -> AuditEvent:
+    if event.seq is not None:
+        if inline_nodes:
+            _store_new_nodes(old_size=event.seq - 1, new_size=event.seq, known_leaves={event.seq - 1: bytes.fromhex(event.leaf_hash)})
+        after = _after_commit_holder
+    else:
+        after = _left_pending
+    if after not in callbacks:
+        transaction.on_commit(after, robust=True)
+    event._state.adding = False
     return event
+
+
+def _insert_postgresql(event: AuditEvent, *, try_seal: bool) -> bool:
+    """Insert (sealed if possible); returns whether this transaction now holds the lock."""
+    from psycopg.types.json import Jsonb
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT * FROM {APPEND_FUNCTION}(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                event.time,
+                event.actor_kind,
+                event.actor_id,
+                event.action,
+                event.target,
+                event.outcome,
+                Jsonb(event.details),
+                event.leaf_hash,
+                try_seal,
+                AUDIT_SEAL_LOCK,
+            ],
+        )
+        event.id, event.xid, event.seq, event.prev_hash, event.hash, locked = cursor.fetchone()
+    return bool(locked)
+
+
+def _may_seal_inline() -> bool:
+    if connection.vendor != "postgresql":
+        return True
+    # Sealing reads the head with a fresh snapshot; a REPEATABLE READ or SERIALIZABLE
+    # transaction would read an old head and collide with a newer seal.
+    from psycopg import IsolationLevel
+
+    return getattr(connection, "isolation_level", None) in (None, IsolationLevel.READ_COMMITTED)
+
+
+def _left_pending() -> None:
+    """After a commit that left events unsealed: seal them now, unless the lock is held,
+    in which case its holder looks for them after releasing it."""
+    _seal_if_pending()
+
+
+def _after_commit_holder() -> None:
+    """After a commit that held the seal lock: events committed meanwhile were left to us."""
+    _seal_if_pending()
 
 
 def audit_record(
@@ -104,3 +199,223 @@ def audit_record(
     """Record an event that has no other write of its own (a refusal, a blocked attempt)."""
     with transaction.atomic():
         return audit_append(actor=actor, action=action, target=target, outcome=outcome, details=details)
+
+
+# --- Sealing ------------------------------------------------------------------------------
+
+
+def _try_lock(*, until_commit: bool = False) -> bool:
+    if connection.vendor != "postgresql":
+        return True  # SQLite: the IMMEDIATE transaction below is already exclusive
+    function = "pg_try_advisory_xact_lock" if until_commit else "pg_try_advisory_lock"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s)", [AUDIT_SEAL_LOCK])
+        return bool(cursor.fetchone()[0])
+
+
+# Committed, unsealed events. Each seal leaves a dead row version in the unsealed index
+# until VACUUM, so on PostgreSQL the search starts at the horizon: only transactions that
+# were still running at the last complete pass can have left events behind.
+_PENDING_PG = """
+    SELECT id, leaf_hash FROM audit_auditevent
+     WHERE seq IS NULL AND xid >= COALESCE((SELECT xid FROM audit_auditsealhorizon WHERE id = 1), 0)
+     ORDER BY id LIMIT %s
+"""
+_PENDING_EXISTS_PG = """
+    SELECT EXISTS (SELECT 1 FROM audit_auditevent
+                    WHERE seq IS NULL AND xid >= COALESCE((SELECT xid FROM audit_auditsealhorizon WHERE id = 1), 0))
+"""
+_HEAD = "SELECT seq, hash FROM audit_auditevent WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1"
+
+
+def _pending_exists() -> bool:
+    if connection.vendor != "postgresql":
+        return AuditEvent.objects.filter(seq__isnull=True).exists()
+    with connection.cursor() as cursor:
+        cursor.execute(_PENDING_EXISTS_PG)
+        return bool(cursor.fetchone()[0])
+
+
+def _store_new_nodes(*, old_size: int, new_size: int, known_leaves: dict[int, bytes]) -> None:
+    """Store the subtree hashes that became complete as the tree grew (1 append in 256)."""
+    if old_size >> 8 == new_size >> 8:
+        return
+    nodes = new_stored_nodes(TreeReader(new_size, known_leaves=known_leaves), old_size)
+    AuditTreeNode.objects.bulk_create([AuditTreeNode(level=level, index=index, hash=value.hex()) for level, index, value in nodes])
+
+
+def _unlock_and_check_pending() -> bool:
+    """Release the seal lock, then look again (in a fresh snapshot) for events committed
+    while we held it, whose writers found the lock taken and left them to us."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [AUDIT_SEAL_LOCK])
+    return _pending_exists()
+
+
+def _seal_batch(batch_size: int) -> int:
+    """Give the oldest committed unsealed events their place; returns how many."""
+    outermost = not connection.in_atomic_block
+    postgresql = connection.vendor == "postgresql"
+    with transaction.atomic(), connection.cursor() as cursor:
+        next_horizon = None
+        if postgresql and outermost:
+            # One snapshot for the whole batch. Its xmin is the oldest transaction still
+            # running, so every event of an older transaction is visible to the search.
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            next_horizon = cursor.fetchone()[0]
+        cursor.execute(_HEAD)
+        head = cursor.fetchone()
+        size, prev_hex = head if head else (0, GENESIS_HASH)
+        if postgresql:
+            cursor.execute(_PENDING_PG, [batch_size])
+            pending = cursor.fetchall()
+        else:
+            pending = list(AuditEvent.objects.filter(seq__isnull=True).order_by("id").values_list("id", "leaf_hash")[:batch_size])
+        if pending:
+            prev = bytes.fromhex(prev_hex)
+            rows = []
+            known_leaves: dict[int, bytes] = {}
+            for offset, (event_id, leaf_hex) in enumerate(pending):
+                leaf = bytes.fromhex(leaf_hex)
+                current = chain_hash(prev, leaf)
+                seq = size + offset + 1
+                rows.append((seq, prev.hex(), current.hex(), event_id))
+                known_leaves[seq - 1] = leaf
+                prev = current
+            cursor.executemany(
+                "UPDATE audit_auditevent SET seq = %s, prev_hash = %s, hash = %s WHERE id = %s AND seq IS NULL",
+                rows,
+            )
+            _store_new_nodes(old_size=size, new_size=size + len(rows), known_leaves=known_leaves)
+        if next_horizon is not None and len(pending) < batch_size:
+            # Everything visible is sealed now, including every event of a transaction
+            # older than this snapshot's xmin: the next search may start there.
+            cursor.execute(
+                """INSERT INTO audit_auditsealhorizon (id, xid) VALUES (1, %s)
+                   ON CONFLICT (id) DO UPDATE SET xid = GREATEST(audit_auditsealhorizon.xid, EXCLUDED.xid)""",
+                [next_horizon],
+            )
+        return len(pending)
+
+
+def _seal_all(batch_size: int) -> int:
+    sealed = 0
+    while True:
+        count = _seal_batch(batch_size)
+        sealed += count
+        if count < batch_size:
+            return sealed
+
+
+def audit_seal(*, batch_size: int = SEAL_BATCH, max_rounds: int = 50) -> int:
+    """Seal every committed, unsealed event. Returns how many this call sealed.
+
+    Runs right after each auditing transaction commits, and from a beat task as a
+    backstop. One sealer at a time (try-lock, never wait): a caller that finds the lock
+    taken leaves its events to the holder, and the holder looks for pending events again
+    *after* releasing the lock, so an event committed while the holder was finishing is
+    never stranded.
+    """
+    if connection.in_atomic_block:
+        # Inside someone else's transaction what we seal commits only with it: keep the
+        # lock until then, or a second sealer would chain onto a head it cannot see.
+        return _seal_all(batch_size) if _try_lock(until_commit=True) else 0
+    return _seal_holding_lock(batch_size, max_rounds) if _try_lock() else 0
+
+
+def _seal_holding_lock(batch_size: int, max_rounds: int) -> int:
+    sealed = 0
+    for _ in range(max_rounds):
+        try:
+            sealed += _seal_all(batch_size)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                _unlock_and_check_pending()
+            raise
+        if not _unlock_and_check_pending() or not _try_lock():
+            return sealed
+    return sealed
+
+
+_LOCK_IF_PENDING_PG = f"""
+    SELECT CASE WHEN ({_PENDING_EXISTS_PG}) THEN pg_try_advisory_lock(%s) ELSE false END
+"""
+
+
+def _seal_if_pending() -> int:
+    if connection.vendor != "postgresql":
+        return audit_seal() if _pending_exists() else 0
+    with connection.cursor() as cursor:
+        # One round trip in the common case: nothing pending, or someone else sealing.
+        cursor.execute(_LOCK_IF_PENDING_PG, [AUDIT_SEAL_LOCK])
+        locked = bool(cursor.fetchone()[0])
+    return _seal_holding_lock(SEAL_BATCH, 50) if locked else 0
+
+
+# --- Log identity and checkpoints -----------------------------------------------------------
+
+
+def audit_log_identity() -> uuid.UUID:
+    """This log's id (created once, on first use, and kept for good)."""
+    existing = AuditLog.objects.filter(pk=1).values_list("log_id", flat=True).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            AuditLog.objects.create(pk=1, log_id=uuid.uuid4())
+    except IntegrityError:
+        pass  # another process created it first
+    return AuditLog.objects.values_list("log_id", flat=True).get(pk=1)
+
+
+def audit_checkpoint_sign(*, force: bool = False) -> tuple[AuditCheckpoint, bool]:
+    """Seal what is pending, then sign the tree head if it grew since the last checkpoint
+    (or the checkpoint key changed, or ``force``). Returns (checkpoint, created)."""
+    audit_seal()
+    signer = signer_get("checkpoints")
+    log_id = audit_log_identity()
+    with transaction.atomic():
+        head = AuditEvent.objects.filter(seq__isnull=False).order_by("-seq").values_list("seq", flat=True).first() or 0
+        last = AuditCheckpoint.objects.order_by("-id").first()
+        if last is not None and not force and last.tree_size == head and last.key_id == signer.key_id:
+            return last, False
+        root = TreeReader(head).root()
+        checkpoint = AuditCheckpoint(
+            log_id=log_id,
+            tree_size=head,
+            root_hash=root.hex(),
+            time=timezone.now(),
+            key_id=signer.key_id,
+        )
+        checkpoint.signature = signer.sign(checkpoint.payload())
+        checkpoint.save(force_insert=True)
+    return checkpoint, True
+
+
+# --- Recording what compliance does with the log ---------------------------------------------
+
+
+def audit_export_start(*, actor: Actor, filters: dict[str, str], tree_size: int | None) -> int:
+    """Record that ``actor`` exported the log and fix the export's last sequence number,
+    so that the file is one consistent prefix however much the log grows meanwhile."""
+    from clearinghouse.audit.tree import tree_size as current_size
+    from clearinghouse.core.errors import Invalid
+
+    head = current_size()
+    if tree_size is not None:
+        if tree_size < 1:
+            raise Invalid("tree_size: must be 1 or more", details={"field": "tree_size"})
+        if tree_size > head:
+            raise Invalid(f"tree_size: the log holds {head} sealed events", details={"field": "tree_size"})
+    upto = tree_size if tree_size is not None else head
+    audit_record(actor=actor, action="audit.exported", details={"filters": filters, "upto_seq": upto})
+    return upto
+
+
+def audit_verification_record(*, actor: Actor, result) -> None:
+    details = {"ok": result.ok, "checked": result.checked, "checkpoints_checked": result.checkpoints_checked}
+    if not result.ok:
+        details["first_bad_seq"] = result.first_bad_seq
+    audit_record(actor=actor, action="audit.verified", outcome="ok" if result.ok else "error", details=details)

@@ -1,17 +1,37 @@
+import json
+
 from django.core.management.base import BaseCommand, CommandError
 
 from clearinghouse.audit.selectors import audit_chain_verify
+from clearinghouse.audit.services import audit_verification_record
+from clearinghouse.core.actors import Actor
 
 
 class Command(BaseCommand):
-    help = "Recompute the audit hash chain. Exit 0 when intact; exit 1 naming the first bad sequence number."
+    help = (
+        "Verify the audit log: every row's hashes, the chain, the Merkle root, every stored subtree hash, every "
+        "checkpoint's signature and root, and consistency between consecutive checkpoints. "
+        "Exit 0 when intact; exit 1 naming the first bad sequence number."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true", help="print the full result as JSON")
 
     def handle(self, *args, **options):
         result = audit_chain_verify()
+        audit_verification_record(actor=Actor.operator(), result=result)
+        if options["json"]:
+            self.stdout.write(json.dumps(result.as_dict(), indent=2))
         if not result.ok:
+            where = f"sequence number {result.first_bad_seq}" if result.first_bad_seq else "the stored tree"
             raise CommandError(
-                f"audit chain BROKEN at sequence number {result.first_bad_seq}: {result.reason} "
-                f"({result.checked} events verified before it)",
+                f"audit log BROKEN at {where}: {result.reason} ({result.checked} events verified before it)",
                 returncode=1,
             )
-        self.stdout.write(f"audit chain intact: {result.checked} events, head #{result.head_seq} {result.head_hash}")
+        if not options["json"]:
+            self.stdout.write(
+                f"audit log intact: {result.checked} events, head #{result.head_seq} {result.head_hash}, "
+                f"Merkle root {result.root_hash}, {result.checkpoints_checked} checkpoints verified"
+                + (f", {result.pending} events awaiting sealing" if result.pending else "")
+                + f" ({result.seconds:.2f} s)"
+            )

@@ -1,0 +1,15 @@
+from celery import shared_task
+
+from clearinghouse.audit import services
+
+
+@shared_task
+def audit_seal_task() -> int:
+    return services.audit_seal()
+
+
+@shared_task
+def audit_checkpoint_task() -> int:
+    """Sign a checkpoint if the log grew (idempotent: no growth, no new checkpoint)."""
+    checkpoint, _ = services.audit_checkpoint_sign()
+    return checkpoint.tree_size

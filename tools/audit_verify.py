@@ -1,0 +1,470 @@
+#!/usr/bin/env python3
+"""Offline verifier for the Clearinghouse audit log. Trusts nothing it is handed.
+
+One file; needs only Python 3.10+ and the `cryptography` package. It does not import the
+Clearinghouse: every encoding below is implemented again from docs/audit.md, so an
+auditor can read and check all of it.
+
+    # a JSON Lines export against signed checkpoints, with the public keys you pinned
+    python audit_verify.py log --export audit.jsonl --keys keys.json --checkpoint checkpoint.json
+
+    # one event's inclusion proof against a checkpoint
+    python audit_verify.py inclusion --proof proof.json --checkpoint checkpoint.json --keys keys.json [--event event.json]
+
+    # a newer checkpoint extends an older one
+    python audit_verify.py consistency --proof proof.json --old old.json --new new.json --keys keys.json
+
+`--pinned CHECKPOINT` (any mode) names a checkpoint you kept from earlier: what you are
+shown now must come from the same log and extend it. Exit status 0 when everything
+verifies, 1 with the reason otherwise, 2 on unusable input files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import re
+import sys
+import uuid
+from collections.abc import Iterable, Sequence
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+GENESIS = bytes(32)
+ENTRY_FIELDS = ("time", "actor_kind", "actor_id", "action", "target", "outcome", "details")
+EXPORT_FIELDS = frozenset(("seq", *ENTRY_FIELDS, "leaf_hash", "prev_hash", "hash"))
+PAYLOAD_FIELDS = frozenset(("log_id", "tree_size", "root_hash", "time", "key_id"))
+ENVELOPE_FIELDS = frozenset(("payload", "signature", "key_id", "alg"))
+INCLUSION_FIELDS = frozenset(("log_id", "seq", "leaf_index", "tree_size", "leaf_hash", "audit_path", "checkpoint"))
+CONSISTENCY_FIELDS = frozenset(("log_id", "first", "second", "proof"))
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class VerificationError(Exception):
+    """The material does not verify. ``code`` is stable; the message says what broke."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# --- Encodings (docs/audit.md) -----------------------------------------------------------
+
+
+def canonical_json(document) -> bytes:
+    def refuse_floats(value):
+        if isinstance(value, float):
+            raise VerificationError("malformed", "floats are never part of signed or hashed documents")
+        if isinstance(value, dict):
+            for item in value.values():
+                refuse_floats(item)
+        elif isinstance(value, list):
+            for item in value:
+                refuse_floats(item)
+
+    refuse_floats(document)
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def leaf_hash(data: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def chain_hash(prev: bytes, leaf: bytes) -> bytes:
+    return hashlib.sha256(prev + leaf).digest()
+
+
+def entry_leaf_hash(line: dict) -> bytes:
+    return leaf_hash(canonical_json({name: line[name] for name in ENTRY_FIELDS}))
+
+
+def _hash(value, what: str) -> bytes:
+    if not isinstance(value, str) or not _HEX64.match(value):
+        raise VerificationError("malformed", f"{what} must be 64 lower-case hex digits")
+    return bytes.fromhex(value)
+
+
+def _count(value, what: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise VerificationError("malformed", f"{what} must be a whole number of at least {minimum}")
+    return value
+
+
+def _fields(document, expected: frozenset, what: str, optional: frozenset = frozenset()) -> dict:
+    if not isinstance(document, dict):
+        raise VerificationError("malformed", f"{what} must be a JSON object")
+    missing = sorted(expected - optional - set(document))
+    unknown = sorted(set(document) - expected)
+    if missing:
+        raise VerificationError("malformed", f"{what} lacks {', '.join(missing)}")
+    if unknown:
+        raise VerificationError("malformed", f"{what} has fields no verifier checks: {', '.join(unknown)}")
+    return document
+
+
+# --- Merkle tree (RFC 6962 / RFC 9162) ----------------------------------------------------------
+
+
+class CompactRange:
+    """Right edge of a growing tree; gives the root of everything appended so far."""
+
+    def __init__(self):
+        self.size = 0
+        self._stack: list[tuple[int, bytes]] = []
+
+    def append(self, leaf: bytes) -> None:
+        level, current = 0, leaf
+        while self._stack and self._stack[-1][0] == level:
+            current = node_hash(self._stack.pop()[1], current)
+            level += 1
+        self._stack.append((level, current))
+        self.size += 1
+
+    def root(self) -> bytes:
+        if not self._stack:
+            return hashlib.sha256(b"").digest()
+        result = self._stack[-1][1]
+        for _, value in reversed(self._stack[:-1]):
+            result = node_hash(value, result)
+        return result
+
+
+def root_from_inclusion(index: int, size: int, leaf: bytes, path: Sequence[bytes]) -> bytes:
+    """RFC 9162 §2.1.3.2."""
+    if not 0 <= index < size:
+        raise VerificationError("bad_proof", f"leaf index {index} is outside a tree of size {size}")
+    fn, sn, result = index, size - 1, leaf
+    for sibling in path:
+        if sn == 0:
+            raise VerificationError("bad_proof", "the inclusion path is longer than the tree is high")
+        if fn & 1 or fn == sn:
+            result = node_hash(sibling, result)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            result = node_hash(result, sibling)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise VerificationError("bad_proof", "the inclusion path is shorter than the tree is high")
+    return result
+
+
+def check_consistency(first: int, second: int, first_root: bytes, second_root: bytes, proof: Sequence[bytes]) -> None:
+    """RFC 9162 §2.1.4.2."""
+    if not 0 <= first <= second:
+        raise VerificationError("bad_proof", f"a tree of size {second} cannot extend one of size {first}")
+    if first == second:
+        if proof or first_root != second_root:
+            raise VerificationError("bad_proof", "equal sizes need equal roots and an empty proof")
+        return
+    if first == 0:
+        if proof:
+            raise VerificationError("bad_proof", "the empty tree needs an empty proof")
+        return
+    if not proof:
+        raise VerificationError("bad_proof", "the consistency proof is empty")
+    path = list(proof)
+    if first & (first - 1) == 0:
+        path.insert(0, first_root)
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for item in path[1:]:
+        if sn == 0:
+            raise VerificationError("bad_proof", "the consistency proof is longer than needed")
+        if fn & 1 or fn == sn:
+            fr = node_hash(item, fr)
+            sr = node_hash(item, sr)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = node_hash(sr, item)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise VerificationError("bad_proof", "the consistency proof is shorter than needed")
+    if fr != first_root or sr != second_root:
+        raise VerificationError("inconsistent", f"the tree of size {second} does not extend the tree of size {first}")
+
+
+# --- Keys and checkpoints ----------------------------------------------------------------------
+
+
+def load_keys(document) -> dict[str, bytes]:
+    """Checkpoint keys from GET /api/v1/keys (or a list of its entries): key id -> raw key.
+    A key id must be the one derived from its key, so an id cannot be given a new key."""
+    entries = document.get("keys") if isinstance(document, dict) else document
+    if not isinstance(entries, list):
+        raise VerificationError("malformed", "the key file must be the JSON of GET /api/v1/keys")
+    keys = {}
+    for entry in entries:
+        if not isinstance(entry, dict) or entry.get("use") != "checkpoints":
+            continue
+        if entry.get("algorithm") != "Ed25519":
+            raise VerificationError("malformed", f"key {entry.get('id')} is not an Ed25519 key")
+        try:
+            raw = base64.b64decode(entry["public_key"], validate=True)
+        except (KeyError, ValueError, TypeError):
+            raise VerificationError("malformed", f"key {entry.get('id')} has no valid base64 public_key") from None
+        if len(raw) != 32:
+            raise VerificationError("malformed", f"key {entry.get('id')} is not 32 bytes")
+        derived = "ed25519:" + hashlib.sha256(raw).hexdigest()[:16]
+        if entry.get("id") != derived:
+            raise VerificationError("malformed", f"key id {entry.get('id')} does not belong to its key ({derived})")
+        keys[derived] = raw
+    if not keys:
+        raise VerificationError("malformed", "the key file holds no checkpoint key")
+    return keys
+
+
+def verify_checkpoint(envelope, keys: dict[str, bytes]) -> dict:
+    """Check one signed checkpoint; returns its payload."""
+    _fields(envelope, ENVELOPE_FIELDS, "checkpoint")
+    payload = _fields(envelope["payload"], PAYLOAD_FIELDS, "checkpoint payload")
+    if envelope["alg"] != "Ed25519":
+        raise VerificationError("bad_signature", f"checkpoint algorithm {envelope['alg']!r} is not Ed25519")
+    if envelope["key_id"] != payload["key_id"]:
+        raise VerificationError("bad_signature", "the checkpoint's key_id differs from the key_id it signs")
+    public_key = keys.get(payload["key_id"])
+    if public_key is None:
+        raise VerificationError("unknown_key", f"checkpoint signed by {payload['key_id']!r}, which is not among the pinned keys")
+    try:
+        signature = base64.b64decode(envelope["signature"], validate=True)
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, canonical_json(payload))
+    except (InvalidSignature, ValueError, TypeError):
+        raise VerificationError("bad_signature", f"checkpoint for tree size {payload['tree_size']} has an invalid signature") from None
+    _count(payload["tree_size"], "checkpoint tree_size")
+    _hash(payload["root_hash"], "checkpoint root_hash")
+    try:
+        if str(uuid.UUID(payload["log_id"])) != payload["log_id"]:
+            raise ValueError
+    except (ValueError, TypeError, AttributeError):
+        raise VerificationError("malformed", "checkpoint log_id must be a lower-case UUID") from None
+    if not isinstance(payload["time"], str):
+        raise VerificationError("malformed", "checkpoint time must be text")
+    return payload
+
+
+def check_pinned(payload: dict, pinned: dict | None) -> None:
+    if pinned is None:
+        return
+    if payload["log_id"] != pinned["log_id"]:
+        raise VerificationError(
+            "different_log", f"this is log {payload['log_id']}, not the log you pinned ({pinned['log_id']}): a new log cannot replace the old one"
+        )
+    if payload["tree_size"] < pinned["tree_size"]:
+        raise VerificationError(
+            "truncated", f"this checkpoint covers {payload['tree_size']} events, fewer than the {pinned['tree_size']} you pinned"
+        )
+
+
+# --- The three checks -------------------------------------------------------------------------
+
+
+def verify_log(lines: Iterable[str], checkpoints: Sequence[dict], keys: dict[str, bytes], pinned: dict | None = None) -> dict:
+    """An export (from seq 1) against signed checkpoints. Returns a summary."""
+    payloads = [verify_checkpoint(envelope, keys) for envelope in checkpoints]
+    pinned_payload = verify_checkpoint(pinned, keys) if pinned is not None else None
+    if not payloads and pinned_payload is None:
+        raise VerificationError("malformed", "give at least one signed checkpoint: without one the export proves nothing")
+    log_ids = {payload["log_id"] for payload in payloads}
+    if pinned_payload is not None:
+        for payload in payloads:
+            check_pinned(payload, pinned_payload)
+        log_ids.add(pinned_payload["log_id"])
+    if len(log_ids) > 1:
+        raise VerificationError("different_log", f"the checkpoints come from different logs: {', '.join(sorted(log_ids))}")
+    wanted: dict[int, list[tuple[str, bytes]]] = {}
+    for label, payload in [(f"checkpoint of size {p['tree_size']}", p) for p in payloads] + (
+        [(f"pinned checkpoint of size {pinned_payload['tree_size']}", pinned_payload)] if pinned_payload else []
+    ):
+        wanted.setdefault(payload["tree_size"], []).append((label, bytes.fromhex(payload["root_hash"])))
+
+    tree = CompactRange()
+    prev = GENESIS
+    matched = 0
+
+    def check_roots(size: int) -> None:
+        nonlocal matched
+        for label, root in wanted.get(size, []):
+            if tree.root() != root:
+                raise VerificationError(
+                    "root_mismatch",
+                    f"the {label} does not match the first {size} events of the export: events were changed, removed or reordered, or the checkpoint was signed over another history",
+                )
+            matched += 1
+
+    check_roots(0)
+    number = 0
+    for number, text in enumerate(lines, start=1):
+        where = f"line {number}"
+        try:
+            line = json.loads(text)
+        except ValueError:
+            raise VerificationError("malformed", f"{where} is not JSON") from None
+        _fields(line, EXPORT_FIELDS, where)
+        seq = _count(line["seq"], f"{where}: seq", 1)
+        if seq != number:
+            raise VerificationError(
+                "sequence_gap",
+                f"{where} holds seq {seq}, expected {number}: an event was removed, added or moved",
+            )
+        where = f"seq {seq}"
+        leaf = entry_leaf_hash(line)
+        if leaf != _hash(line["leaf_hash"], f"{where}: leaf_hash"):
+            raise VerificationError("content_mismatch", f"{where}: the event's content does not match its leaf hash (the row was edited)")
+        if _hash(line["prev_hash"], f"{where}: prev_hash") != prev:
+            raise VerificationError("broken_link", f"{where}: prev_hash does not link to the event before it (events removed, added or reordered)")
+        current = chain_hash(prev, leaf)
+        if current != _hash(line["hash"], f"{where}: hash"):
+            raise VerificationError("broken_link", f"{where}: the chain hash does not match")
+        tree.append(leaf)
+        prev = current
+        if seq in wanted:
+            check_roots(seq)
+    uncovered = sorted(size for size in wanted if size > number)
+    if uncovered:
+        raise VerificationError(
+            "truncated",
+            f"a checkpoint vouches for {uncovered[-1]} events but the export holds {number}: events at the end were removed (or export up to the checkpoint's size)",
+        )
+    return {
+        "log_id": next(iter(log_ids)),
+        "events": number,
+        "head_hash": prev.hex() if number else None,
+        "root_hash": tree.root().hex(),
+        "checkpoints_verified": matched,
+    }
+
+
+def verify_inclusion_proof(proof, checkpoint, keys: dict[str, bytes], event: dict | None = None, pinned: dict | None = None) -> dict:
+    _fields(proof, INCLUSION_FIELDS, "inclusion proof", optional=frozenset({"checkpoint"}))
+    payload = verify_checkpoint(checkpoint if checkpoint is not None else proof.get("checkpoint"), keys)
+    check_pinned(payload, verify_checkpoint(pinned, keys) if pinned is not None else None)
+    if proof["log_id"] != payload["log_id"]:
+        raise VerificationError("different_log", f"the proof is for log {proof['log_id']}, the checkpoint for log {payload['log_id']}")
+    seq = _count(proof["seq"], "proof seq", 1)
+    index = _count(proof["leaf_index"], "proof leaf_index")
+    size = _count(proof["tree_size"], "proof tree_size", 1)
+    if index != seq - 1:
+        raise VerificationError("bad_proof", f"leaf_index {index} is not the index of seq {seq} ({seq - 1})")
+    if size != payload["tree_size"]:
+        raise VerificationError("wrong_size", f"the proof is for tree size {size}, the checkpoint is for tree size {payload['tree_size']}")
+    leaf = _hash(proof["leaf_hash"], "proof leaf_hash")
+    if event is not None:
+        _fields(event, EXPORT_FIELDS, "event")
+        if event["seq"] != seq:
+            raise VerificationError("wrong_index", f"the proof is for seq {seq}, the event is seq {event['seq']}")
+        if entry_leaf_hash(event) != leaf:
+            raise VerificationError("content_mismatch", f"the event's content does not hash to the proof's leaf hash (seq {seq})")
+    if not isinstance(proof["audit_path"], list):
+        raise VerificationError("malformed", "audit_path must be a list")
+    path = [_hash(item, f"audit_path[{position}]") for position, item in enumerate(proof["audit_path"])]
+    if root_from_inclusion(index, size, leaf, path) != bytes.fromhex(payload["root_hash"]):
+        raise VerificationError("bad_proof", f"the proof does not lead from seq {seq} to the checkpoint's root")
+    return {"log_id": payload["log_id"], "seq": seq, "tree_size": size}
+
+
+def verify_consistency_proof(proof, old, new, keys: dict[str, bytes], pinned: dict | None = None) -> dict:
+    _fields(proof, CONSISTENCY_FIELDS, "consistency proof")
+    old_payload, new_payload = verify_checkpoint(old, keys), verify_checkpoint(new, keys)
+    pinned_payload = verify_checkpoint(pinned, keys) if pinned is not None else None
+    check_pinned(old_payload, pinned_payload)
+    check_pinned(new_payload, pinned_payload)
+    if old_payload["log_id"] != new_payload["log_id"]:
+        raise VerificationError("different_log", f"the old checkpoint is from log {old_payload['log_id']}, the new one from {new_payload['log_id']}")
+    if proof["log_id"] != new_payload["log_id"]:
+        raise VerificationError("different_log", f"the proof is for log {proof['log_id']}, the checkpoints for {new_payload['log_id']}")
+    first, second = _count(proof["first"], "proof first"), _count(proof["second"], "proof second")
+    if first != old_payload["tree_size"] or second != new_payload["tree_size"]:
+        raise VerificationError(
+            "wrong_size",
+            f"the proof is from size {first} to {second}, the checkpoints are sizes {old_payload['tree_size']} and {new_payload['tree_size']}",
+        )
+    if not isinstance(proof["proof"], list):
+        raise VerificationError("malformed", "proof must be a list")
+    items = [_hash(item, f"proof[{position}]") for position, item in enumerate(proof["proof"])]
+    check_consistency(first, second, bytes.fromhex(old_payload["root_hash"]), bytes.fromhex(new_payload["root_hash"]), items)
+    return {"log_id": new_payload["log_id"], "first": first, "second": second}
+
+
+# --- Command line -----------------------------------------------------------------------------
+
+
+def _read_json(path: str):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"audit_verify: cannot read {path}: {exc}") from None
+
+
+def _checkpoints(path: str) -> list:
+    document = _read_json(path)
+    # Accept one checkpoint or the list of GET /api/v1/audit/checkpoints.
+    if isinstance(document, dict) and "results" in document:
+        return [{name: item[name] for name in ENVELOPE_FIELDS if name in item} for item in document["results"]]
+    return [document]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="mode", required=True)
+    log = sub.add_parser("log", help="verify a JSON Lines export against signed checkpoints")
+    log.add_argument("--export", required=True)
+    log.add_argument("--checkpoint", action="append", default=[], help="signed checkpoint (repeatable; or a saved checkpoint list)")
+    inclusion = sub.add_parser("inclusion", help="verify an inclusion proof against a checkpoint")
+    inclusion.add_argument("--proof", required=True)
+    inclusion.add_argument("--checkpoint", help="default: the checkpoint inside the proof")
+    inclusion.add_argument("--event", help="the event (one export line, as JSON) the proof is about")
+    consistency = sub.add_parser("consistency", help="verify that a newer checkpoint extends an older one")
+    consistency.add_argument("--proof", required=True)
+    consistency.add_argument("--old", required=True)
+    consistency.add_argument("--new", required=True)
+    for command in (log, inclusion, consistency):
+        command.add_argument("--keys", required=True, help="public keys you pinned (JSON of GET /api/v1/keys)")
+        command.add_argument("--pinned", help="a checkpoint you kept earlier: the log must be the same log and extend it")
+    args = parser.parse_args(argv)
+    try:
+        keys = load_keys(_read_json(args.keys))
+        pinned = _read_json(args.pinned) if args.pinned else None
+        if args.mode == "log":
+            checkpoints = [envelope for path in args.checkpoint for envelope in _checkpoints(path)]
+            try:
+                with open(args.export, encoding="utf-8") as handle:
+                    summary = verify_log(handle, checkpoints, keys, pinned)
+            except OSError as exc:
+                raise SystemExit(f"audit_verify: cannot read {args.export}: {exc}") from None
+            print(
+                f"OK: log {summary['log_id']}: {summary['events']} events, chain and Merkle tree intact, "
+                f"root {summary['root_hash']}, {summary['checkpoints_verified']} signed checkpoint(s) match"
+            )
+        elif args.mode == "inclusion":
+            checkpoint = _read_json(args.checkpoint) if args.checkpoint else None
+            event = _read_json(args.event) if args.event else None
+            summary = verify_inclusion_proof(_read_json(args.proof), checkpoint, keys, event, pinned)
+            print(f"OK: event seq {summary['seq']} is in log {summary['log_id']} at tree size {summary['tree_size']}")
+        else:
+            summary = verify_consistency_proof(_read_json(args.proof), _read_json(args.old), _read_json(args.new), keys, pinned)
+            print(f"OK: log {summary['log_id']} at size {summary['second']} extends its state at size {summary['first']}")
+    except VerificationError as exc:
+        print(f"FAILED ({exc.code}): {exc.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
