@@ -8,6 +8,7 @@ requires every secret to come from the environment and turns on the HTTPS settin
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -353,3 +354,7 @@ CH_RELEASE_MAX_ATTEMPTS = env_int("CH_RELEASE_MAX_ATTEMPTS", 5, minimum=1)
 CH_RELEASE_WORK_MEM = env_str("CH_RELEASE_WORK_MEM", "256MB")
 # Seconds the request path waits for the broker before answering 503 (and refunding).
 CH_RELEASE_PUBLISH_TIMEOUT = env_int("CH_RELEASE_PUBLISH_TIMEOUT", 3, minimum=1)
+
+# --- Audit --------------------------------------------------------------------------------
+# Worker processes for verifying a large audit log (one per 2^20 events at a time).
+CH_AUDIT_VERIFY_WORKERS = env_int("CH_AUDIT_VERIFY_WORKERS", min(os.cpu_count() or 1, 8), minimum=1)

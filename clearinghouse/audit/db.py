@@ -58,8 +58,8 @@ def append_function_sql() -> list[str]:
     that takes the lock could miss it.)
 
     If committed events are still waiting to be sealed, the new one is not sealed ahead
-    of them (they happened before it): it is inserted unsealed and ``o_locked`` tells the
-    caller to seal all of them, in order, while it holds the lock.
+    of them (they happened before it): it is inserted unsealed too, and sealed with them,
+    in order, right after this transaction commits.
     """
     return [
         f"""

@@ -47,7 +47,7 @@ class AuditEvent(AppendOnly):
     # PostgreSQL: the id of the writing transaction (a column default), which lets the
     # sealer find committed, unsealed events without scanning old ones (see services).
     xid = models.BigIntegerField(null=True, blank=True, editable=False, db_default=CurrentTransactionId())
-    seq = models.BigIntegerField(null=True, blank=True, unique=True)
+    seq = models.BigIntegerField(null=True, blank=True)
     time = models.DateTimeField()
     actor_kind = models.CharField(max_length=16)
     actor_id = models.CharField(max_length=64, blank=True)
@@ -61,6 +61,11 @@ class AuditEvent(AppendOnly):
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            # Partial: unsealed rows stay out of it, so that the planner finds them only
+            # through the sealer's own index below.
+            models.UniqueConstraint(fields=["seq"], condition=Q(seq__isnull=False), name="audit_seq_unique"),
+        ]
         indexes = [
             models.Index(fields=["action", "seq"], name="audit_action_seq"),
             models.Index(fields=["actor_kind", "actor_id", "seq"], name="audit_actor_seq"),

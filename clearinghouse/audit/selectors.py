@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-import hashlib
+import json
+import sys
 import time as clock
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,9 +13,10 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from clearinghouse.audit.chain import GENESIS_HASH, entry_leaf_hash, format_time
-from clearinghouse.audit.merkle import EMPTY_ROOT, CompactRange, ProofError, verify_consistency
+from clearinghouse.audit.merkle import EMPTY_ROOT, ProofError, node_hash, verify_consistency
 from clearinghouse.audit.models import AuditCheckpoint, AuditEvent, AuditTreeNode
 from clearinghouse.audit.tree import STRIDE, TreeInconsistent, TreeReader, tree_size
+from clearinghouse.audit.verifier import RangeResult, verify_range_on, verify_rows
 from clearinghouse.core.crypto import public_key_for, verify_signature
 from clearinghouse.core.errors import Invalid, NotFound
 
@@ -280,41 +282,68 @@ class _Broken(Exception):
         self.seq, self.reason, self.checkpoint = seq, reason, checkpoint
 
 
-_PG_ROWS = """
-    SELECT seq, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), actor_kind, actor_id,
-           action, target, outcome, details, leaf_hash, prev_hash, hash
-      FROM audit_auditevent WHERE seq IS NOT NULL ORDER BY seq
-"""
+VERIFY_CHUNK = 1 << 20  # leaves per worker task; a power of two, so chunks are subtrees
 
 
-def _rows_postgresql() -> Iterator[tuple]:
-    from psycopg.types.json import set_json_loads
-
-    raw = connection.connection.cursor(name="audit_verify")
-    # orjson parses jsonb several times faster than the json module; the bytes hashed
-    # are produced below, not taken from the database.
-    set_json_loads(orjson.loads, raw)
-    raw.itersize = 20_000
-    try:
-        raw.execute(_PG_ROWS)
-        yield from raw
-    finally:
-        raw.close()
-
-
-def _rows_portable() -> Iterator[tuple]:
-    last = 0
-    while True:
+def _rows_portable(first: int, last: int) -> Iterator[list[bytes]]:
+    """SQLite (development): the same raw fields the PostgreSQL COPY stream gives."""
+    position = first
+    while position < last:
         batch = list(
-            AuditEvent.objects.filter(seq__gt=last)
+            AuditEvent.objects.filter(seq__gt=position, seq__lte=last)
             .order_by("seq")
             .values_list("seq", "time", "actor_kind", "actor_id", "action", "target", "outcome", "details", "leaf_hash", "prev_hash", "hash")[:5000]
         )
         if not batch:
             return
-        for row in batch:
-            yield (row[0], format_time(row[1]), *row[2:])
-        last = batch[-1][0]
+        for seq, moment, kind, actor_id, action, target, outcome, details, leaf, prev, current in batch:
+            yield [
+                str(seq).encode(), format_time(moment).encode(), kind.encode(), actor_id.encode(), action.encode(), target.encode(),
+                outcome.encode(), orjson.dumps(details), leaf.encode(), prev.encode(), current.encode(),
+            ]
+        position = batch[-1][0]
+
+
+def _verify_range_here(first: int, last: int, sizes: list[int]) -> RangeResult:
+    if connection.vendor == "postgresql":
+        connection.ensure_connection()
+        return verify_range_on(connection.connection, first=first, last=last, checkpoint_sizes=sizes, reference_leaf=entry_leaf_hash)
+    stored = {
+        (level, index): value
+        for level, index, value in AuditTreeNode.objects.filter(index__gte=first >> STRIDE).values_list("level", "index", "hash")
+        if (index << level) >= first and ((index + 1) << level) <= last
+    }
+    return verify_rows(_rows_portable(first, last), first=first, last=last, stored_nodes=stored, checkpoint_sizes=sizes, reference_leaf=entry_leaf_hash)
+
+
+def _verify_ranges_in_workers(ranges: list[tuple[int, int]], sizes: list[int], workers: int) -> list[RangeResult]:
+    """Each chunk in its own process (``python -m clearinghouse.audit.verifier``): a
+    subprocess works from a web worker or a daemonic Celery worker alike."""
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.conf import settings
+
+    db = connection.settings_dict
+    connect = {"dbname": db["NAME"], "user": db["USER"] or None, "password": db["PASSWORD"] or None, "host": db["HOST"] or None, "port": db["PORT"] or None}
+    connect = {key: value for key, value in connect.items() if value}
+
+    def run(bounds: tuple[int, int]) -> RangeResult:
+        first, last = bounds
+        task = {"connect": connect, "first": first, "last": last, "checkpoint_sizes": [size for size in sizes if first < size <= last]}
+        finished = subprocess.run(
+            [sys.executable, "-m", "clearinghouse.audit.verifier"],
+            input=json.dumps(task).encode(),
+            capture_output=True,
+            cwd=settings.BASE_DIR,
+            check=False,
+        )
+        if finished.returncode != 0:
+            raise RuntimeError(f"audit verification worker failed: {finished.stderr.decode(errors='replace')[-2000:]}")
+        return RangeResult.from_json(json.loads(finished.stdout))
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(run, ranges))
 
 
 def _checkpoint_problem(checkpoint: AuditCheckpoint, log_id: str) -> str | None:
@@ -328,132 +357,144 @@ def _checkpoint_problem(checkpoint: AuditCheckpoint, log_id: str) -> str | None:
     return None
 
 
-def audit_chain_verify() -> AuditVerification:
+def audit_chain_verify(*, workers: int | None = None, chunk: int = VERIFY_CHUNK) -> AuditVerification:
     """Recompute everything from the rows and trust nothing stored about them: every leaf
     hash from its entry, every chain link, the Merkle root, every stored subtree hash,
     every checkpoint's signature and root, and a consistency proof between each pair of
-    consecutive checkpoints. Names the first sequence number where the log breaks."""
+    consecutive checkpoints. Names the first sequence number where the log breaks.
+
+    A log of more than one ``chunk`` of events is verified by ``workers`` processes in
+    parallel (default: settings.CH_AUDIT_VERIFY_WORKERS), one aligned chunk each.
+    """
+    from django.conf import settings
+
+    if chunk < 1 << STRIDE or chunk & (chunk - 1):
+        raise ValueError("chunk must be a power of two of at least 256")
     started = clock.perf_counter()
     log_id = _log_id()  # may create the identity row: not inside the read-only transaction
     outermost = not connection.in_atomic_block
     with transaction.atomic():
         if connection.vendor == "postgresql" and outermost:
             with connection.cursor() as cursor:
-                # One snapshot for rows, subtree hashes and checkpoints alike.
+                # One snapshot for the head, subtree hashes and checkpoints alike.
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        result = _verify(log_id)
+        workers = workers if workers is not None else settings.CH_AUDIT_VERIFY_WORKERS
+        result = _verify(log_id, workers=workers, chunk=chunk, parallel_allowed=outermost)
     result.seconds = clock.perf_counter() - started
     return result
 
 
-def _verify(log_id: str) -> AuditVerification:
+def _fold(stack: list[tuple[int, bytes]]) -> bytes:
+    if not stack:
+        return EMPTY_ROOT
+    result = stack[-1][1]
+    for _, value in reversed(stack[:-1]):
+        result = node_hash(value, result)
+    return result
+
+
+def _verify(log_id: str, *, workers: int, chunk: int, parallel_allowed: bool) -> AuditVerification:
+    head = tree_size()
     pending = AuditEvent.objects.filter(seq__isnull=True).count()
     checkpoints = list(AuditCheckpoint.objects.order_by("tree_size", "id"))
-    stored: dict[tuple[int, int], str] = {
-        (level, index): value for level, index, value in AuditTreeNode.objects.values_list("level", "index", "hash")
+    by_size: dict[int, list[AuditCheckpoint]] = {}
+    for checkpoint in checkpoints:
+        by_size.setdefault(checkpoint.tree_size, []).append(checkpoint)
+    sizes = sorted(size for size in by_size if 0 < size <= head)
+    ranges = [(first, min(first + chunk, head)) for first in range(0, head, chunk)]
+    chunk_level = chunk.bit_length() - 1
+    upper_nodes = {
+        (level, index): value
+        for level, index, value in AuditTreeNode.objects.filter(level__gt=chunk_level).values_list("level", "index", "hash")
     }
-    seen_nodes = 0
+    state = {"checked": 0, "head_hash": None, "checkpoints": 0, "nodes": 0}
 
-    def on_complete(level: int, index: int, value: bytes) -> None:
-        nonlocal seen_nodes
-        if level % STRIDE:
-            return
-        expected = stored.get((level, index))
-        first_seq = (index << level) + 1
-        if expected is None:
-            raise _Broken(first_seq, f"stored subtree hash (level {level}, index {index}) is missing; proofs over seq {first_seq}.. cannot be answered")
-        if expected != value.hex():
-            raise _Broken(first_seq, f"stored subtree hash (level {level}, index {index}) does not match the events it covers")
-        seen_nodes += 1
-
-    compact = CompactRange(on_complete=on_complete)
-    checked = 0
-    head_seq = head_hash = None
-    checkpoints_checked = 0
-    pending_checkpoints = iter(checkpoints)
-    next_checkpoint = next(pending_checkpoints, None)
-
-    def check_checkpoints_at(size: int) -> None:
-        nonlocal next_checkpoint, checkpoints_checked
-        while next_checkpoint is not None and next_checkpoint.tree_size == size:
-            problem = _checkpoint_problem(next_checkpoint, log_id)
-            if problem is None and next_checkpoint.root_hash != (compact.root().hex() if size else EMPTY_ROOT.hex()):
-                problem = f"checkpoint #{next_checkpoint.pk} root does not match the log's first {size} events"
-            if problem:
-                raise _Broken(size or None, problem, next_checkpoint.pk)
-            checkpoints_checked += 1
-            next_checkpoint = next(pending_checkpoints, None)
-
-    sha256 = hashlib.sha256
-    dumps, sort_keys = orjson.dumps, orjson.OPT_SORT_KEYS
-    prev = bytes(32)
-    prev_hex = GENESIS_HASH
-    expected_seq = 1
-    rows = _rows_postgresql() if connection.vendor == "postgresql" else _rows_portable()
-    try:
-        check_checkpoints_at(0)
-        for seq, time_text, actor_kind, actor_id, action, target, outcome, details, leaf_hex, row_prev_hex, hash_hex in rows:
-            if seq != expected_seq:
-                raise _Broken(expected_seq, f"sequence number {expected_seq} is missing")
-            entry = {
-                "action": action,
-                "actor_id": actor_id,
-                "actor_kind": actor_kind,
-                "details": details,
-                "outcome": outcome,
-                "target": target,
-                "time": time_text,
-            }
-            leaf = sha256(b"\x00" + dumps(entry, option=sort_keys)).digest()
-            if leaf.hex() != leaf_hex:
-                # orjson is only a fast path: the reference encoding decides.
-                if entry_leaf_hash(entry) != leaf_hex:
-                    raise _Broken(seq, "row content does not match its leaf hash")
-                leaf = bytes.fromhex(leaf_hex)
-            if row_prev_hex != prev_hex:
-                raise _Broken(seq, "previous-hash link does not match")
-            current = sha256(prev + leaf).digest()
-            if current.hex() != hash_hex:
-                raise _Broken(seq, "chain hash does not match")
-            compact.append(leaf)
-            checked = seq
-            prev, prev_hex = current, hash_hex
-            expected_seq += 1
-            if next_checkpoint is not None and next_checkpoint.tree_size == seq:
-                check_checkpoints_at(seq)
-        head_seq, head_hash = (checked, prev_hex) if checked else (None, None)
-        if next_checkpoint is not None:
-            raise _Broken(
-                checked + 1,
-                f"checkpoint #{next_checkpoint.pk} vouches for {next_checkpoint.tree_size} events but the log holds {checked}: events were removed",
-                next_checkpoint.pk,
-            )
-        expected_nodes = sum(checked >> level for level in range(STRIDE, 64, STRIDE))
-        if len(stored) != expected_nodes or seen_nodes != expected_nodes:
-            raise _Broken(None, f"the tree stores {len(stored)} subtree hashes where {expected_nodes} are expected")
-        _check_consecutive_checkpoints(checkpoints)
-    except _Broken as broken:
+    def broken(seq: int | None, reason: str, checkpoint: int | None = None) -> AuditVerification:
         return AuditVerification(
             ok=False,
-            checked=checked,
-            head_seq=head_seq if head_seq is not None else (checked or None),
-            head_hash=head_hash if head_hash is not None else (prev_hex if checked else None),
-            first_bad_seq=broken.seq,
-            reason=broken.reason,
-            checkpoints_checked=checkpoints_checked,
-            bad_checkpoint=broken.checkpoint,
+            checked=state["checked"],
+            head_seq=state["checked"] or None,
+            head_hash=state["head_hash"],
+            first_bad_seq=seq,
+            reason=reason,
+            checkpoints_checked=state["checkpoints"],
+            bad_checkpoint=checkpoint,
             pending=pending,
         )
-    finally:
-        rows.close()
+
+    def check_checkpoints(size: int, root: bytes) -> AuditVerification | None:
+        for checkpoint in by_size.get(size, []):
+            problem = _checkpoint_problem(checkpoint, log_id)
+            if problem is None and checkpoint.root_hash != root.hex():
+                problem = f"checkpoint #{checkpoint.pk} root does not match the log's first {size} events"
+            if problem:
+                return broken(size or None, problem, checkpoint.pk)
+            state["checkpoints"] += 1
+        return None
+
+    failure = check_checkpoints(0, EMPTY_ROOT)
+    if failure:
+        return failure
+    if parallel_allowed and connection.vendor == "postgresql" and workers > 1 and len(ranges) > 1:
+        results: Iterable[RangeResult] = _verify_ranges_in_workers(ranges, sizes, workers)
+    else:
+        results = (_verify_range_here(first, last, sizes) for first, last in ranges)
+
+    # Stitch the chunks: links across boundaries, subtrees above the chunk level,
+    # checkpoint roots (prefix of whole chunks + the chunk's own compact range).
+    prefix: list[tuple[int, bytes]] = []
+    previous_hash = GENESIS_HASH
+    for (first, last), part in zip(ranges, results):
+        if part.count and part.first_prev != previous_hash:
+            return broken(first + 1, "previous-hash link does not match")
+        for size in sorted(part.checkpoint_stacks):
+            if part.problem and (part.problem[0] or 0) <= size:
+                break
+            root = _fold(prefix + [(level, bytes.fromhex(value)) for level, value in part.checkpoint_stacks[size]])
+            state["checked"], state["head_hash"] = size, None
+            failure = check_checkpoints(size, root)
+            if failure:
+                return failure
+        if part.problem:
+            state["checked"] = (part.problem[0] or first + 1) - 1
+            return broken(*part.problem)
+        state["checked"], state["head_hash"] = last, part.last_hash
+        state["nodes"] += part.nodes_checked
+        previous_hash = part.last_hash
+        for level, value in part.stack:
+            node = bytes.fromhex(value)
+            while prefix and prefix[-1][0] == level:
+                node = node_hash(prefix.pop()[1], node)
+                level += 1
+                if level % STRIDE == 0:
+                    index = (last >> level) - 1
+                    expected = upper_nodes.get((level, index))
+                    if expected != node.hex():
+                        first_seq = (index << level) + 1
+                        what = "is missing" if expected is None else "does not match the events it covers"
+                        return broken(first_seq, f"stored subtree hash (level {level}, index {index}) {what}")
+                    state["nodes"] += 1
+            prefix.append((level, node))
+    beyond = [size for size in by_size if size > head]
+    if beyond:
+        checkpoint = by_size[max(beyond)][0]
+        return broken(head + 1, f"checkpoint #{checkpoint.pk} vouches for {checkpoint.tree_size} events but the log holds {head}: events were removed", checkpoint.pk)
+    stored_total = AuditTreeNode.objects.count()
+    expected_nodes = sum(head >> level for level in range(STRIDE, 64, STRIDE))
+    if stored_total != expected_nodes or state["nodes"] != expected_nodes:
+        return broken(None, f"the tree stores {stored_total} subtree hashes where {expected_nodes} are expected")
+    try:
+        _check_consecutive_checkpoints(checkpoints)
+    except _Broken as exc:
+        return broken(exc.seq, exc.reason, exc.checkpoint)
     return AuditVerification(
         ok=True,
-        checked=checked,
-        head_seq=head_seq,
-        head_hash=head_hash,
+        checked=head,
+        head_seq=head or None,
+        head_hash=state["head_hash"],
         first_bad_seq=None,
-        root_hash=compact.root().hex(),
-        checkpoints_checked=checkpoints_checked,
+        root_hash=_fold(prefix).hex(),
+        checkpoints_checked=state["checkpoints"],
         pending=pending,
     )
 

@@ -115,25 +115,15 @@ def audit_append(
     # sealed ahead of it and the log would show this transaction's events out of order.
     try_seal = _left_pending not in callbacks and _may_seal_inline()
     if connection.vendor == "postgresql":
-        locked = _insert_postgresql(event, try_seal=try_seal)
-        if locked and event.seq is None:
-            # Committed events are waiting: seal them, then this one, in order, now.
-            _seal_all(SEAL_BATCH)
-            event.seq, event.prev_hash, event.hash = AuditEvent.objects.values_list("seq", "prev_hash", "hash").get(pk=event.pk)
-            return _finish_append(event, callbacks, inline_nodes=False)
+        _insert_postgresql(event, try_seal=try_seal)
     else:
         head = AuditEvent.objects.filter(seq__isnull=False).order_by("-seq").values_list("seq", "hash").first()
         size, prev_hex = head if head else (0, GENESIS_HASH)
         event.seq, event.prev_hash = size + 1, prev_hex
         event.hash = chain_hash(bytes.fromhex(prev_hex), bytes.fromhex(leaf)).hex()
         event.save(force_insert=True)
-    return _finish_append(event, callbacks, inline_nodes=True)
-
-
-def _finish_append(event: AuditEvent, callbacks: list, *, inline_nodes: bool) -> AuditEvent:
     if event.seq is not None:
-        if inline_nodes:
-            _store_new_nodes(old_size=event.seq - 1, new_size=event.seq, known_leaves={event.seq - 1: bytes.fromhex(event.leaf_hash)})
+        _store_new_nodes(old_size=event.seq - 1, new_size=event.seq, known_leaves={event.seq - 1: bytes.fromhex(leaf)})
         after = _after_commit_holder
     else:
         after = _left_pending
@@ -143,8 +133,8 @@ def _finish_append(event: AuditEvent, callbacks: list, *, inline_nodes: bool) ->
     return event
 
 
-def _insert_postgresql(event: AuditEvent, *, try_seal: bool) -> bool:
-    """Insert (sealed if possible); returns whether this transaction now holds the lock."""
+def _insert_postgresql(event: AuditEvent, *, try_seal: bool) -> None:
+    """Insert, sealed if the lock was free and nothing committed is waiting."""
     from psycopg.types.json import Jsonb
 
     with connection.cursor() as cursor:
@@ -163,8 +153,7 @@ def _insert_postgresql(event: AuditEvent, *, try_seal: bool) -> bool:
                 AUDIT_SEAL_LOCK,
             ],
         )
-        event.id, event.xid, event.seq, event.prev_hash, event.hash, locked = cursor.fetchone()
-    return bool(locked)
+        event.id, event.xid, event.seq, event.prev_hash, event.hash, _ = cursor.fetchone()
 
 
 def _may_seal_inline() -> bool:

@@ -131,3 +131,24 @@ def test_sealing_inside_a_repeatable_read_transaction_is_left_to_the_sealer():
     assert audit_pending_count() == 0 or audit_seal() == 1
     assert AuditEvent.objects.get(pk=event.pk).seq == 1
     assert audit_chain_verify().ok
+
+
+def test_parallel_verification_in_worker_processes_agrees_and_names_the_break():
+    from clearinghouse.audit.services import audit_checkpoint_sign
+    from tests.audit.conftest import make_events
+    from tests.audit.test_verify import tamper
+
+    make_events(700)
+    audit_checkpoint_sign()
+    make_events(200)
+    audit_checkpoint_sign()
+    sequential = audit_chain_verify(workers=1, chunk=256)
+    parallel = audit_chain_verify(workers=3, chunk=256)
+    assert sequential.ok and parallel.ok
+    assert (parallel.checked, parallel.root_hash, parallel.head_hash, parallel.checkpoints_checked) == (
+        sequential.checked, sequential.root_hash, sequential.head_hash, 2,
+    )
+    with transaction.atomic():
+        tamper("UPDATE audit_auditevent SET outcome = 'error' WHERE seq = 600")
+    broken = audit_chain_verify(workers=3, chunk=256)
+    assert not broken.ok and broken.first_bad_seq == 600 and "leaf hash" in broken.reason

@@ -31,7 +31,7 @@ class Migration(migrations.Migration):
             fields=[
                 ("id", models.BigAutoField(primary_key=True, serialize=False)),
                 ("xid", models.BigIntegerField(blank=True, db_default=clearinghouse.audit.models.CurrentTransactionId(), editable=False, null=True)),
-                ("seq", models.BigIntegerField(blank=True, null=True, unique=True)),
+                ("seq", models.BigIntegerField(blank=True, null=True)),
                 ("time", models.DateTimeField()),
                 ("actor_kind", models.CharField(max_length=16)),
                 ("actor_id", models.CharField(blank=True, max_length=64)),
@@ -45,6 +45,9 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["id"],
+                "constraints": [
+                    models.UniqueConstraint(condition=models.Q(("seq__isnull", False)), fields=("seq",), name="audit_seq_unique"),
+                ],
                 "indexes": [
                     models.Index(fields=["action", "seq"], name="audit_action_seq"),
                     models.Index(fields=["actor_kind", "actor_id", "seq"], name="audit_actor_seq"),
