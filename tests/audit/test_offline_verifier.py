@@ -314,3 +314,19 @@ def test_the_verifier_is_one_file_needing_only_the_standard_library_and_cryptogr
         elif isinstance(node, ast.ImportFrom):
             modules.add(node.module.split(".")[0])
     assert modules - set(sys.stdlib_module_names) - {"__future__"} == {"cryptography"}
+
+
+def test_the_worked_example_in_docs_audit_md(offline):
+    from clearinghouse.audit.chain import chain_hash, entry_leaf_hash
+
+    entry = {
+        "time": "2026-11-22T06:15:04.288289Z", "actor_kind": "consumer", "actor_id": "3f1c2a9e-8d4b-4f6a-9b7e-2c5d1e0a7b64",
+        "action": "consent.granted", "target": "purpose:c2m-product-design@platform:shop-p", "outcome": "ok",
+        "details": {"subject": "3f1c2a9e-8d4b-4f6a-9b7e-2c5d1e0a7b64", "purpose_version": 1, "receipt_id": "9a0e7c1b-52f3-4d8e-a6b1-0f4c3d2e1b90", "channel": "portal"},
+    }
+    leaf = "f9803e733b21fce66e58eebc01d25eabfdd02578099881bb8596d70085e30362"
+    first_hash = "4bef8b9ee716a55f5995fcc22f816e6f5445148f31d7a9677eeea542997d8031"
+    assert entry_leaf_hash(entry) == leaf == offline.entry_leaf_hash(entry).hex()
+    assert chain_hash(bytes(32), bytes.fromhex(leaf)).hex() == first_hash == offline.chain_hash(bytes(32), bytes.fromhex(leaf)).hex()
+    docs = (TOOL_PATH.parents[1] / "docs" / "audit.md").read_text()
+    assert leaf in docs and first_hash in docs
