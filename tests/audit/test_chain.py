@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, connections, transaction
 
-from clearinghouse.audit.chain import GENESIS_HASH, event_document, row_hash
+from clearinghouse.audit.chain import GENESIS_HASH, chain_hash, entry_leaf_hash, event_entry
 from clearinghouse.audit.models import AuditEvent
 from clearinghouse.audit.selectors import audit_chain_verify
 from clearinghouse.audit.services import audit_append, audit_record
@@ -74,7 +74,8 @@ def test_chain_links_each_row_to_the_previous(db):
     rows = list(AuditEvent.objects.order_by("seq"))
     assert rows[0].prev_hash == GENESIS_HASH
     assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:-1]]
-    assert all(row_hash(event_document(r)) == r.hash for r in rows)
+    assert all(entry_leaf_hash(event_entry(r)) == r.leaf_hash for r in rows)
+    assert all(chain_hash(bytes.fromhex(r.prev_hash), bytes.fromhex(r.leaf_hash)).hex() == r.hash for r in rows)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -191,10 +192,11 @@ def test_verify_audit_names_a_deleted_row(ten_events):
 
 @pytest.mark.postgres
 def test_verify_audit_catches_a_row_rewritten_with_a_fresh_hash(ten_events):
-    # A careful forger recomputes the edited row's own hash; the next row's link breaks.
+    # A careful forger recomputes the edited row's own hashes; the next row's link breaks.
     event = AuditEvent.objects.get(seq=3)
-    document = event_document(event) | {"outcome": "denied"}
-    _superuser_sql("UPDATE audit_auditevent SET outcome = 'denied', hash = %s WHERE seq = 3", [row_hash(document)])
+    leaf = entry_leaf_hash(event_entry(event) | {"outcome": "denied"})
+    forged = chain_hash(bytes.fromhex(event.prev_hash), bytes.fromhex(leaf)).hex()
+    _superuser_sql("UPDATE audit_auditevent SET outcome = 'denied', leaf_hash = %s, hash = %s WHERE seq = 3", [leaf, forged])
     result = audit_chain_verify()
     assert not result.ok and result.first_bad_seq == 4
     assert verify_command()[0] == 1
