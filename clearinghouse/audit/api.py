@@ -74,6 +74,7 @@ def _page_url(request, **cursor) -> str:
 
 class AuditEventsView(APIView):
     @extend_schema(
+        operation_id="audit_events_list",
         parameters=[
             *FILTER_PARAMETERS,
             OpenApiParameter("before", OpenApiTypes.INT, description="only events with a smaller seq (next page)"),
@@ -101,7 +102,7 @@ class AuditEventsView(APIView):
 
 
 class AuditEventDetailView(APIView):
-    @extend_schema(responses={200: EventOut})
+    @extend_schema(operation_id="audit_event_detail", responses={200: EventOut})
     def get(self, request, seq: int):
         return Response(event_export_line(selectors.audit_event_get(seq=seq)))
 
@@ -122,7 +123,7 @@ class VerifyOut(serializers.Serializer):
 
 
 class AuditVerifyView(APIView):
-    @extend_schema(responses={200: VerifyOut})
+    @extend_schema(operation_id="audit_verify", responses={200: VerifyOut})
     def get(self, request):
         result = selectors.audit_chain_verify()
         services.audit_verification_record(actor=request_actor(request), result=result)
@@ -131,6 +132,7 @@ class AuditVerifyView(APIView):
 
 class AuditExportView(APIView):
     @extend_schema(
+        operation_id="audit_export",
         parameters=[*FILTER_PARAMETERS, OpenApiParameter("tree_size", OpenApiTypes.INT, description="export events 1..tree_size (default: all sealed)")],
         responses={(200, "application/x-ndjson"): OpenApiTypes.STR},
     )
@@ -174,7 +176,7 @@ class PublicAuditView(APIView):
 
 
 class CheckpointLatestView(PublicAuditView):
-    @extend_schema(responses={200: CheckpointOut})
+    @extend_schema(operation_id="audit_checkpoint_latest", responses={200: CheckpointOut})
     def get(self, request):
         checkpoint = selectors.audit_checkpoint_latest()
         if checkpoint is None:
@@ -184,6 +186,7 @@ class CheckpointLatestView(PublicAuditView):
 
 class CheckpointsView(PublicAuditView):
     @extend_schema(
+        operation_id="audit_checkpoints_list",
         parameters=[
             OpenApiParameter("before", OpenApiTypes.INT, description="checkpoints signed before the one with this id"),
             OpenApiParameter("tree_size", OpenApiTypes.INT, description="only checkpoints of this tree size"),
@@ -221,6 +224,7 @@ class InclusionProofOut(serializers.Serializer):
 
 class InclusionProofView(APIView):
     @extend_schema(
+        operation_id="audit_inclusion_proof",
         parameters=[
             OpenApiParameter("seq", OpenApiTypes.INT, required=True),
             OpenApiParameter("tree_size", OpenApiTypes.INT, description="default: the latest checkpoint's size"),
@@ -245,6 +249,7 @@ class ConsistencyProofOut(serializers.Serializer):
 
 class ConsistencyProofView(PublicAuditView):
     @extend_schema(
+        operation_id="audit_consistency_proof",
         parameters=[OpenApiParameter("first", OpenApiTypes.INT, required=True), OpenApiParameter("second", OpenApiTypes.INT, required=True)],
         responses={200: ConsistencyProofOut},
     )

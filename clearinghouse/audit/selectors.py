@@ -310,7 +310,7 @@ def _verify_range_here(first: int, last: int, sizes: list[int]) -> RangeResult:
         return verify_range_on(connection.connection, first=first, last=last, checkpoint_sizes=sizes, reference_leaf=entry_leaf_hash)
     stored = {
         (level, index): value
-        for level, index, value in AuditTreeNode.objects.filter(index__gte=first >> STRIDE).values_list("level", "index", "hash")
+        for level, index, value in AuditTreeNode.objects.values_list("level", "index", "hash")  # development logs are small
         if (index << level) >= first and ((index + 1) << level) <= last
     }
     return verify_rows(_rows_portable(first, last), first=first, last=last, stored_nodes=stored, checkpoint_sizes=sizes, reference_leaf=entry_leaf_hash)

@@ -183,24 +183,28 @@ class _Stop(Exception):
         self.seq, self.reason = seq, reason
 
 
+def stored_nodes_within(cursor, first: int, last: int) -> dict[tuple[int, int], str]:
+    """Stored subtree hashes of the complete subtrees inside leaves [first, last)."""
+    clauses, params = [], []
+    for level in range(STRIDE, 64, STRIDE):
+        if (1 << level) > last - first:
+            break
+        clauses.append('(level = %s AND "index" >= %s AND "index" < %s)')
+        params += [level, -(-first >> level), last >> level]
+    if not clauses:
+        return {}
+    cursor.execute(f'SELECT level, "index", hash FROM audit_audittreenode WHERE {" OR ".join(clauses)}', params)
+    return {(level, index): value for level, index, value in cursor.fetchall()}
+
+
 def verify_range_on(connection, *, first: int, last: int, checkpoint_sizes: Iterable[int] = (), reference_leaf=None) -> RangeResult:
     """Verify seqs first+1..last over an open psycopg connection."""
-    span_levels = [level for level in range(STRIDE, 64, STRIDE) if (1 << level) <= max(last - first, 1)]
     with connection.cursor() as cursor:
-        stored: dict[tuple[int, int], str] = {}
-        if span_levels:
-            cursor.execute(
-                'SELECT level, "index", hash FROM audit_audittreenode WHERE level = ANY(%s) AND "index" >= %s AND "index" < %s',
-                [span_levels, first >> STRIDE, (last >> STRIDE) + 1],
-            )
-            for level, index, value in cursor.fetchall():
-                if (index << level) >= first and ((index + 1) << level) <= last:
-                    stored[(level, index)] = value
         return verify_rows(
             copy_rows(cursor, first, last),
             first=first,
             last=last,
-            stored_nodes=stored,
+            stored_nodes=stored_nodes_within(cursor, first, last),
             checkpoint_sizes=checkpoint_sizes,
             reference_leaf=reference_leaf,
         )

@@ -83,6 +83,10 @@ def manufacturers_only(ok: int) -> dict[str, int]:
     }
 
 
+def compliance_only(ok: int) -> dict[str, int]:
+    return {actor: 403 for actor in ACTORS} | {"anonymous": 401, "officer": ok}
+
+
 def new_consumer_body(world: World) -> dict:
     return {"username": f"newcomer{next(_unique)}", "password": "a-long-enough-passphrase", "age_confirmed": True}
 
@@ -135,6 +139,16 @@ ROWS = [
         "api:releases",
     ),
     Row("GET", "/api/v1/releases/5f0c6b8e-2d0a-4c53-9d4e-7d1c1f6a0b11", manufacturers_only(404), name="api:release-detail"),
+    # The audit log: compliance only; checkpoints and consistency proofs are public.
+    Row("GET", "/api/v1/audit/events", compliance_only(200), name="api:audit-events"),
+    Row("GET", "/api/v1/audit/events/1", compliance_only(200), name="api:audit-event-detail"),
+    Row("GET", "/api/v1/audit/verify", compliance_only(200), name="api:audit-verify"),
+    Row("GET", "/api/v1/audit/export", compliance_only(200), name="api:audit-export"),
+    Row("GET", "/api/v1/audit/proofs/inclusion?seq=1", compliance_only(200), name="api:audit-inclusion-proof"),
+    Row("POST", "/api/v1/audit/events", everyone(405), lambda w: {}, "api:audit-events"),
+    Row("GET", "/api/v1/audit/checkpoints", everyone(200), name="api:audit-checkpoints"),
+    Row("GET", "/api/v1/audit/checkpoints/latest", everyone(404), name="api:audit-checkpoint-latest"),  # none signed yet
+    Row("GET", "/api/v1/audit/proofs/consistency?first=1&second=2", everyone(200), name="api:audit-consistency-proof"),
     Row("GET", "/api/v1/no-such-endpoint", everyone(404)),
 ]
 

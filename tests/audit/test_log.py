@@ -173,3 +173,17 @@ def test_seq_is_unique_so_a_fork_is_impossible(db):
             "VALUES (1, now(), 'system', 'x', 'test.fork', '', 'ok', '{}', %s, %s, %s)",
             ["ab" * 32, GENESIS_HASH, "cd" * 32],
         )
+
+
+@pytest.mark.postgres
+def test_a_verification_chunk_reads_the_stored_hashes_of_every_level_inside_it(db):
+    from clearinghouse.audit.verifier import stored_nodes_within
+
+    # Synthetic rows (verification would reject them, which is not the point here): which
+    # stored levels and indexes belong to the second chunk of 2^20 leaves.
+    chunk = 1 << 20
+    rows = [(8, 4095), (8, 4096), (8, 8191), (8, 8192), (16, 15), (16, 16), (16, 31), (16, 32), (24, 0)]
+    AuditTreeNode.objects.bulk_create([AuditTreeNode(level=level, index=index, hash=f"{level:02d}{index:062d}") for level, index in rows])
+    with connection.cursor() as cursor:
+        found = stored_nodes_within(cursor, chunk, 2 * chunk)
+    assert set(found) == {(8, 4096), (8, 8191), (16, 16), (16, 31)}
