@@ -210,6 +210,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "clearinghouse.audit.tasks.audit_seal_task",
         "schedule": timedelta(seconds=env_int("CH_AUDIT_SEAL_SECONDS", 10, minimum=1)),
     },
+    "audit-seal-sweep": {
+        "task": "clearinghouse.audit.tasks.audit_seal_task",
+        "schedule": timedelta(minutes=10),
+        "kwargs": {"sweep": True},
+    },
     "audit-checkpoint": {
         "task": "clearinghouse.audit.tasks.audit_checkpoint_task",
         "schedule": timedelta(minutes=env_int("CH_AUDIT_CHECKPOINT_MINUTES", 15, minimum=1)),

@@ -11,6 +11,7 @@ urlpatterns = [
     path("healthz", HealthzView.as_view(), name="healthz"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("compliance/", include("clearinghouse.audit.console_urls")),
     path("", include("clearinghouse.portal.urls")),
 ]
 

@@ -145,3 +145,21 @@ class AuditCheckpoint(AppendOnly):
 
     def envelope(self) -> dict:
         return {"payload": self.payload(), "signature": self.signature, "key_id": self.key_id, "alg": "Ed25519"}
+
+
+class AuditVerificationRun(models.Model):
+    """A verification a compliance officer started from the console (it runs as a Celery
+    task: on a log of millions of events it takes a minute or more)."""
+
+    QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+    STATUSES = [(QUEUED, "queued"), (RUNNING, "running"), (DONE, "done"), (FAILED, "failed")]
+
+    requested_by = models.CharField(max_length=64)  # actor id, e.g. officer:3
+    requested_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=STATUSES, default=QUEUED)
+    result = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-id"]

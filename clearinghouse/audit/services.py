@@ -10,7 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from clearinghouse.audit.chain import GENESIS_HASH, chain_hash, entry_document, entry_leaf_hash
-from clearinghouse.audit.models import AuditCheckpoint, AuditEvent, AuditLog, AuditTreeNode
+from clearinghouse.audit.models import AuditCheckpoint, AuditEvent, AuditLog, AuditTreeNode, AuditVerificationRun
 from clearinghouse.audit.db import APPEND_FUNCTION
 from clearinghouse.audit.tree import TreeReader, new_stored_nodes
 from clearinghouse.core.actors import Actor
@@ -210,6 +210,9 @@ _PENDING_PG = """
      WHERE seq IS NULL AND xid >= COALESCE((SELECT xid FROM audit_auditsealhorizon WHERE id = 1), 0)
      ORDER BY id LIMIT %s
 """
+# The sweep: every unsealed row, whatever its transaction id (the backstop's backstop, for
+# a transaction the horizon could not see, such as one of another database role).
+_PENDING_ALL_PG = "SELECT id, leaf_hash FROM audit_auditevent WHERE seq IS NULL ORDER BY id LIMIT %s"
 _PENDING_EXISTS_PG = """
     SELECT EXISTS (SELECT 1 FROM audit_auditevent
                     WHERE seq IS NULL AND xid >= COALESCE((SELECT xid FROM audit_auditsealhorizon WHERE id = 1), 0))
@@ -242,23 +245,44 @@ def _unlock_and_check_pending() -> bool:
     return _pending_exists()
 
 
-def _seal_batch(batch_size: int) -> int:
+# Every transaction of this database with an id below the result has finished: the next
+# id to be assigned, or the oldest id of a transaction still running here. Transactions
+# of other databases on the same server cannot write our rows, so unlike a snapshot's
+# xmin (which is server-wide) they do not hold the horizon back. pg_stat_activity shows
+# 32-bit ids; they are widened with the epoch of the next id.
+_OLDEST_RUNNING_HERE = """
+    SELECT LEAST(n.next_xid, COALESCE(MIN(
+               CASE WHEN ((n.next_xid >> 32) << 32) + r.xid > n.next_xid
+                    THEN ((n.next_xid >> 32) << 32) + r.xid - 4294967296
+                    ELSE ((n.next_xid >> 32) << 32) + r.xid END), n.next_xid))
+      FROM (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next_xid) AS n
+      LEFT JOIN (SELECT backend_xid::text::bigint AS xid FROM pg_stat_activity
+                  WHERE datname = current_database() AND backend_xid IS NOT NULL
+                 UNION ALL
+                 SELECT transaction::text::bigint FROM pg_prepared_xacts WHERE database = current_database()) AS r ON true
+     GROUP BY n.next_xid
+"""
+
+
+def _seal_batch(batch_size: int, sweep: bool = False) -> int:
     """Give the oldest committed unsealed events their place; returns how many."""
     outermost = not connection.in_atomic_block
     postgresql = connection.vendor == "postgresql"
-    with transaction.atomic(), connection.cursor() as cursor:
-        next_horizon = None
-        if postgresql and outermost:
-            # One snapshot for the whole batch. Its xmin is the oldest transaction still
-            # running, so every event of an older transaction is visible to the search.
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+    next_horizon = None
+    if postgresql and outermost:
+        # Before the batch's snapshot is taken: whatever finished before this moment is
+        # visible to the search below.
+        with connection.cursor() as cursor:
+            cursor.execute(_OLDEST_RUNNING_HERE)
             next_horizon = cursor.fetchone()[0]
+    with transaction.atomic(), connection.cursor() as cursor:
+        if next_horizon is not None:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         cursor.execute(_HEAD)
         head = cursor.fetchone()
         size, prev_hex = head if head else (0, GENESIS_HASH)
         if postgresql:
-            cursor.execute(_PENDING_PG, [batch_size])
+            cursor.execute(_PENDING_ALL_PG if sweep else _PENDING_PG, [batch_size])
             pending = cursor.fetchall()
         else:
             pending = list(AuditEvent.objects.filter(seq__isnull=True).order_by("id").values_list("id", "leaf_hash")[:batch_size])
@@ -273,14 +297,19 @@ def _seal_batch(batch_size: int) -> int:
                 rows.append((seq, prev.hex(), current.hex(), event_id))
                 known_leaves[seq - 1] = leaf
                 prev = current
-            cursor.executemany(
-                "UPDATE audit_auditevent SET seq = %s, prev_hash = %s, hash = %s WHERE id = %s AND seq IS NULL",
-                rows,
+            # One statement for the batch: per-row statements cost a parse and plan each,
+            # and the seal lock is held meanwhile.
+            values = ", ".join(["(%s::bigint, %s, %s, %s::bigint)"] * len(rows))
+            cursor.execute(
+                f"""UPDATE audit_auditevent AS e SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash
+                      FROM (VALUES {values}) AS v(seq, prev_hash, hash, id)
+                     WHERE e.id = v.id AND e.seq IS NULL""",
+                [value for row in rows for value in row],
             )
             _store_new_nodes(old_size=size, new_size=size + len(rows), known_leaves=known_leaves)
         if next_horizon is not None and len(pending) < batch_size:
-            # Everything visible is sealed now, including every event of a transaction
-            # older than this snapshot's xmin: the next search may start there.
+            # Every event of a transaction older than the horizon was visible above and is
+            # sealed now: the next search may start there.
             cursor.execute(
                 """INSERT INTO audit_auditsealhorizon (id, xid) VALUES (1, %s)
                    ON CONFLICT (id) DO UPDATE SET xid = GREATEST(audit_auditsealhorizon.xid, EXCLUDED.xid)""",
@@ -289,16 +318,16 @@ def _seal_batch(batch_size: int) -> int:
         return len(pending)
 
 
-def _seal_all(batch_size: int) -> int:
+def _seal_all(batch_size: int, sweep: bool = False) -> int:
     sealed = 0
     while True:
-        count = _seal_batch(batch_size)
+        count = _seal_batch(batch_size, sweep)
         sealed += count
         if count < batch_size:
             return sealed
 
 
-def audit_seal(*, batch_size: int = SEAL_BATCH, max_rounds: int = 50) -> int:
+def audit_seal(*, batch_size: int = SEAL_BATCH, max_rounds: int = 50, sweep: bool = False) -> int:
     """Seal every committed, unsealed event. Returns how many this call sealed.
 
     Runs right after each auditing transaction commits, and from a beat task as a
@@ -310,15 +339,15 @@ def audit_seal(*, batch_size: int = SEAL_BATCH, max_rounds: int = 50) -> int:
     if connection.in_atomic_block:
         # Inside someone else's transaction what we seal commits only with it: keep the
         # lock until then, or a second sealer would chain onto a head it cannot see.
-        return _seal_all(batch_size) if _try_lock(until_commit=True) else 0
-    return _seal_holding_lock(batch_size, max_rounds) if _try_lock() else 0
+        return _seal_all(batch_size, sweep) if _try_lock(until_commit=True) else 0
+    return _seal_holding_lock(batch_size, max_rounds, sweep) if _try_lock() else 0
 
 
-def _seal_holding_lock(batch_size: int, max_rounds: int) -> int:
+def _seal_holding_lock(batch_size: int, max_rounds: int, sweep: bool = False) -> int:
     sealed = 0
     for _ in range(max_rounds):
         try:
-            sealed += _seal_all(batch_size)
+            sealed += _seal_all(batch_size, sweep)
         except BaseException:
             with contextlib.suppress(Exception):
                 _unlock_and_check_pending()
@@ -408,3 +437,46 @@ def audit_verification_record(*, actor: Actor, result) -> None:
     if not result.ok:
         details["first_bad_seq"] = result.first_bad_seq
     audit_record(actor=actor, action="audit.verified", outcome="ok" if result.ok else "error", details=details)
+
+
+# --- Verification runs started from the console -------------------------------------------------
+
+STALE_RUN = 3600  # seconds after which a "running" verification whose worker died may be retried
+
+
+def audit_verification_request(*, actor: Actor) -> AuditVerificationRun:
+    """Queue a full verification; the task is sent once the run row exists (on commit)."""
+    from clearinghouse.audit.tasks import audit_verify_task
+
+    with transaction.atomic():
+        run = AuditVerificationRun.objects.create(requested_by=actor.id, requested_at=timezone.now())
+        transaction.on_commit(lambda: audit_verify_task.delay(run.pk))
+    return run
+
+
+def audit_verification_run(*, run_id: int) -> AuditVerificationRun | None:
+    """Run a queued verification; claimed with a conditional update so that a duplicate
+    delivery of the task does nothing. Returns None when there was nothing to claim."""
+    from datetime import timedelta
+
+    from django.db.models import Q
+
+    from clearinghouse.audit.selectors import audit_chain_verify
+
+    now = timezone.now()
+    claimable = Q(status=AuditVerificationRun.QUEUED) | Q(status=AuditVerificationRun.RUNNING, started_at__lt=now - timedelta(seconds=STALE_RUN))
+    if not AuditVerificationRun.objects.filter(claimable, pk=run_id).update(status=AuditVerificationRun.RUNNING, started_at=now):
+        return None
+    run = AuditVerificationRun.objects.get(pk=run_id)
+    try:
+        result = audit_chain_verify()
+    except Exception as exc:
+        logger.exception("audit verification run %s failed", run_id)
+        AuditVerificationRun.objects.filter(pk=run_id).update(
+            status=AuditVerificationRun.FAILED, finished_at=timezone.now(), result={"error": type(exc).__name__}
+        )
+        raise
+    AuditVerificationRun.objects.filter(pk=run_id).update(status=AuditVerificationRun.DONE, finished_at=timezone.now(), result=result.as_dict())
+    audit_verification_record(actor=Actor(kind="compliance", id=run.requested_by), result=result)
+    run.refresh_from_db()
+    return run

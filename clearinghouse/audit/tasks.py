@@ -4,8 +4,8 @@ from clearinghouse.audit import services
 
 
 @shared_task
-def audit_seal_task() -> int:
-    return services.audit_seal()
+def audit_seal_task(sweep: bool = False) -> int:
+    return services.audit_seal(sweep=sweep)
 
 
 @shared_task
@@ -13,3 +13,8 @@ def audit_checkpoint_task() -> int:
     """Sign a checkpoint if the log grew (idempotent: no growth, no new checkpoint)."""
     checkpoint, _ = services.audit_checkpoint_sign()
     return checkpoint.tree_size
+
+
+@shared_task
+def audit_verify_task(run_id: int) -> None:
+    services.audit_verification_run(run_id=run_id)

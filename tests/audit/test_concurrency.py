@@ -152,3 +152,43 @@ def test_parallel_verification_in_worker_processes_agrees_and_names_the_break():
         tamper("UPDATE audit_auditevent SET outcome = 'error' WHERE seq = 600")
     broken = audit_chain_verify(workers=3, chunk=256)
     assert not broken.ok and broken.first_bad_seq == 600 and "leaf hash" in broken.reason
+
+
+def test_a_long_transaction_in_another_database_does_not_hold_the_sealer_back():
+    import psycopg
+
+    from clearinghouse.audit.models import AuditSealHorizon
+
+    db = connection.settings_dict
+    other = psycopg.connect(dbname="postgres", host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"] or None)
+    try:
+        other_xid = int(other.execute("SELECT pg_current_xact_id()::text").fetchone()[0])  # stays open, with an id
+        for n in range(3):
+            audit_record(actor=SYSTEM, action="test.event", details={"n": n})
+        audit_seal()
+        horizon = AuditSealHorizon.objects.get(pk=1).xid
+        assert horizon > other_xid
+        assert audit_pending_count() == 0 and audit_chain_verify().ok
+    finally:
+        other.rollback()
+        other.close()
+
+
+def test_the_sweep_seals_an_event_below_the_horizon():
+    from clearinghouse.audit.models import AuditSealHorizon
+
+    audit_record(actor=SYSTEM, action="test.event")
+    audit_seal()
+    with transaction.atomic(), connection.cursor() as cursor:
+        # An unsealed row the horizon search cannot see (as if written by a transaction
+        # invisible to pg_stat_activity): only the sweep finds it.
+        cursor.execute(
+            "INSERT INTO audit_auditevent (xid, time, actor_kind, actor_id, action, target, outcome, details, leaf_hash) "
+            "VALUES (1, now(), 'system', 'x', 'test.hidden', '', 'ok', '{}', %s)",
+            ["ab" * 32],
+        )
+    assert AuditSealHorizon.objects.get(pk=1).xid > 1
+    audit_seal()
+    assert audit_pending_count() == 1
+    assert audit_seal(sweep=True) == 1
+    assert audit_pending_count() == 0
