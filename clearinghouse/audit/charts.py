@@ -45,14 +45,19 @@ def _tick(value: float) -> str:
 def _frame(*, title: str, description: str, width: int, height: int, body: list[str], legend: Sequence[Series]) -> SafeString:
     chart_id = "chart-" + hashlib.sha256(f"{title}|{description}".encode()).hexdigest()[:10]
     legend_items = []
-    x = 8
+    x, row = 8, 0
     for number, item in enumerate(legend):
         colour = PALETTE[number % len(PALETTE)]
+        # Wide enough for Latin and CJK text alike; wrap to a second row when full.
+        item_width = 32 + sum(13 if ord(char) > 0x2E80 else 7 for char in item.name)
+        if x + item_width > width and x > 8:
+            x, row = 8, row + 1
+        y = height - 34 + row * 18
         legend_items.append(
-            f'<rect x="{x}" y="{height - 16}" width="12" height="12" fill="{colour}"/>'
-            f'<text x="{x + 16}" y="{height - 6}" font-size="12" fill="#1b1b1b">{escape(item.name)}</text>'
+            f'<rect x="{x}" y="{y - 10}" width="12" height="12" fill="{colour}"/>'
+            f'<text x="{x + 16}" y="{y}" font-size="12" fill="#1b1b1b">{escape(item.name)}</text>'
         )
-        x += 28 + 7 * len(item.name)
+        x += item_width
     return mark_safe(
         f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
         f'aria-labelledby="{chart_id}-t {chart_id}-d" xmlns="http://www.w3.org/2000/svg">'
@@ -73,7 +78,7 @@ def _axes(*, labels: Sequence[str], top: float, left: int, right: int, plot_top:
         parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" fill="#4a4f55">{_tick(value)}{escape(unit)}</text>')
     count = max(len(labels), 1)
     width = (right - left) / count
-    every = max(1, math.ceil(count / 12))  # at most about a dozen x labels
+    every = max(1, math.ceil(count / 8))  # at most eight x labels, so that they never overlap
     for index, label in enumerate(labels):
         if index % every == 0:
             x = left + width * (index + 0.5)
@@ -85,7 +90,7 @@ def _axes(*, labels: Sequence[str], top: float, left: int, right: int, plot_top:
 def bar_chart(
     *, title: str, description: str, labels: Sequence[str], series: Sequence[Series], unit: str = "", stacked: bool = False, width: int = 760, height: int = 300
 ) -> SafeString:
-    left, right, plot_top, plot_bottom = 64, width - 12, 16, height - 56
+    left, right, plot_top, plot_bottom = 64, width - 12, 16, height - 64
     if stacked:
         peak = max((sum(item.values[index] for item in series) for index in range(len(labels))), default=0)
     else:
@@ -119,7 +124,7 @@ def bar_chart(
 def line_chart(
     *, title: str, description: str, labels: Sequence[str], series: Sequence[Series], unit: str = "", width: int = 760, height: int = 300
 ) -> SafeString:
-    left, right, plot_top, plot_bottom = 64, width - 12, 16, height - 56
+    left, right, plot_top, plot_bottom = 64, width - 12, 16, height - 64
     top = _nice_max(float(max((value for item in series for value in item.values), default=0)))
     body = _axes(labels=labels, top=top, left=left, right=right, plot_top=plot_top, plot_bottom=plot_bottom, unit=unit)
     slot = (right - left) / max(len(labels), 1)
@@ -131,6 +136,8 @@ def line_chart(
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
             body.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2.5"/>')
         for (x, y), value, label in zip(points, item.values, labels):
+            if value == 0 and len(points) > 31:
+                continue  # a dot on every empty day of a long period is only noise
             body.append(
                 f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"><title>{escape(item.name)}, {escape(label)}: {_tick(float(value))}{escape(unit)}</title></circle>'
             )

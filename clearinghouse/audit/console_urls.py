@@ -20,5 +20,6 @@ urlpatterns = [
     path("reports/", views.reports_index, name="reports"),
     path("reports/<slug:slug>/", views.report, name="report"),
     path("processing-records/", views.processing_records, name="ropa"),
-    path("processing-records/download.<str:fmt>", views.processing_records_download, name="ropa-download"),
+    path("processing-records/download.json", views.processing_records_download, {"fmt": "json"}, name="ropa-json"),
+    path("processing-records/download.csv", views.processing_records_download, {"fmt": "csv"}, name="ropa-csv"),
 ]

@@ -17,13 +17,14 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clearinghouse.api.actors import request_actor
 from clearinghouse.audit import charts, reports, ropa, selectors, services
-from clearinghouse.audit.chain import event_export_line
+from clearinghouse.audit.chain import event_export_line, format_time
 from clearinghouse.audit.models import AuditVerificationRun
 from clearinghouse.core.errors import DomainError, NotFound
 
@@ -55,6 +56,19 @@ def officer_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def _language() -> str:
+    return "en" if get_language() == "en" else "zh-hans"
+
+
+def _present_purpose(purpose, names: dict[str, str]):
+    language = _language()
+    purpose.display_title = purpose.title.get(language) or purpose.title.get("en", purpose.code)
+    purpose.display_interest = purpose.legitimate_interest.get(language, "")
+    purpose.display_notice = purpose.notice.get(language, "")
+    purpose.approver_name = names.get(purpose.approved_by, purpose.approved_by)
+    return purpose
 
 
 def _officer_names(actor_ids) -> dict[str, str]:
@@ -95,6 +109,7 @@ def purposes(request):
 
     rows = list(Purpose.objects.order_by("code", "-version"))
     names = _officer_names(purpose.approved_by for purpose in rows)
+    rows = [_present_purpose(purpose, names) for purpose in rows]
     groups = [
         (_("Waiting for approval"), [p for p in rows if p.status == Purpose.DRAFT]),
         (_("Approved"), [p for p in rows if p.status == Purpose.APPROVED]),
@@ -141,11 +156,11 @@ def purpose_detail(request, code: str, version: int):
             field = error.details.get("field", "action")
             errors[field] = _("A personal-information impact assessment summary of at least 20 characters is required (PIPL Art. 55-56).") if field == "impact_assessment" else error.message
         purpose.refresh_from_db()
-    names = _officer_names([purpose.approved_by])
+    _present_purpose(purpose, _officer_names([purpose.approved_by]))
     return render(
         request,
         "audit/console/purpose_detail.html",
-        {"purpose": purpose, "errors": errors, "impact": impact, "approver": names.get(purpose.approved_by, purpose.approved_by)},
+        {"purpose": purpose, "errors": errors, "impact": impact},
         status=400 if errors else 200,
     )
 
@@ -210,6 +225,7 @@ def audit_event(request, seq: int):
         {
             "event": event,
             "details": json.dumps(event.details, indent=2, ensure_ascii=False, sort_keys=True),
+            "hashed_time": format_time(event.time),
             "line": json.dumps(event_export_line(event), ensure_ascii=False, sort_keys=True),
             "previous": seq - 1 if seq > 1 else None,
             "next": seq + 1 if seq < head else None,
@@ -290,14 +306,14 @@ def checkpoint_sign(request):
 
 
 REPORTS = [
-    ("consent", N_("Consent grants and withdrawals")),
-    ("releases", N_("Releases register")),
-    ("budget", N_("Budget ledger")),
-    ("refusals", N_("Refused and blocked attempts")),
-    ("retention", N_("Retention purges and erasures")),
-    ("requests", N_("Data-subject requests")),
+    ("consent", gettext_noop("Consent grants and withdrawals")),
+    ("releases", gettext_noop("Releases register")),
+    ("budget", gettext_noop("Budget ledger")),
+    ("refusals", gettext_noop("Refused and blocked attempts")),
+    ("retention", gettext_noop("Retention purges and erasures")),
+    ("requests", gettext_noop("Data-subject requests")),
 ]
-BUCKETS = {"day": N_("day"), "week": N_("week"), "month": N_("month")}
+BUCKETS = {"day": gettext_noop("day"), "week": gettext_noop("week"), "month": gettext_noop("month")}
 
 
 @require_GET
@@ -307,21 +323,21 @@ def reports_index(request):
 
 
 SERIES_NAMES = {
-    "granted": N_("Granted"),
-    "withdrawn": N_("Withdrawn"),
-    "consent_required": N_("No consent (intake)"),
-    "not_necessary": N_("Field not necessary (intake)"),
-    "cross_access_blocked": N_("Cross-platform access blocked"),
-    "budget_exhausted": N_("Budget exhausted (release)"),
-    "retention": N_("Retention purge"),
-    "erasure_withdrawal": N_("Erasure after withdrawal"),
-    "erasure_account": N_("Erasure of an account"),
-    "export": N_("Export"),
-    "account_erasure": N_("Account erasure"),
-    "withdrawal_erasure": N_("Erasure after withdrawal"),
-    "cap": N_("Period cap"),
-    "allocated": N_("Allocated"),
-    "spent": N_("Spent"),
+    "granted": gettext_noop("Granted"),
+    "withdrawn": gettext_noop("Withdrawn"),
+    "consent_required": gettext_noop("No consent (intake)"),
+    "not_necessary": gettext_noop("Field not necessary (intake)"),
+    "cross_access_blocked": gettext_noop("Cross-platform access blocked"),
+    "budget_exhausted": gettext_noop("Budget exhausted (release)"),
+    "retention": gettext_noop("Retention purge"),
+    "erasure_withdrawal": gettext_noop("Erasure after withdrawal"),
+    "erasure_account": gettext_noop("Erasure of an account"),
+    "export": gettext_noop("Export"),
+    "account_erasure": gettext_noop("Account erasure"),
+    "withdrawal_erasure": gettext_noop("Erasure after withdrawal"),
+    "cap": gettext_noop("Period cap"),
+    "allocated": gettext_noop("Allocated"),
+    "spent": gettext_noop("Spent"),
 }
 
 

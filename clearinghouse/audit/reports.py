@@ -50,7 +50,10 @@ class ReportPeriod:
         return keys
 
     def label_text(self, key: date) -> str:
-        return key.strftime("%Y-%m") if self.bucket == "month" else key.isoformat()
+        if self.bucket == "month":
+            return key.strftime("%Y-%m")
+        # Short labels on the chart; the year is in the period shown above it.
+        return key.strftime("%m-%d") if self.since.year == self.until.year else key.isoformat()
 
 
 def _zone() -> ZoneInfo:
@@ -111,6 +114,14 @@ def _events(period: ReportPeriod, actions):
 
 def _key(value) -> date:
     return value.date() if isinstance(value, datetime) else value
+
+
+def epsilon_text(value: Decimal | None) -> str:
+    """ε as people write it: 0.5, 3, 19.5 (no trailing zeros, never exponent notation)."""
+    if value is None:
+        return "—"
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _decimal(text: Any) -> Decimal:
@@ -242,6 +253,7 @@ def budget_ledger() -> Chartable:
                 "releases": releases[(purpose, budget_period)],
             }
         )
+        rows[-1]["text"] = {name: epsilon_text(rows[-1][name]) for name in ("cap", "allocated", "reserved", "refunded", "spent", "remaining")}
     labels = [f"{row['purpose']} {row['period']}" for row in rows]
     series = {
         "cap": [float(row["cap"] or 0) for row in rows],

@@ -1,0 +1,309 @@
+"""The compliance console's pages, through Django's test client (the browser tests in
+tests/browser/test_compliance_console.py drive the same pages in Chromium)."""
+
+import csv
+import io
+import json
+
+import pytest
+from django.urls import reverse
+
+from clearinghouse.audit.models import AuditEvent, AuditVerificationRun
+from clearinghouse.audit.services import audit_checkpoint_sign, audit_record
+from clearinghouse.core.actors import Actor
+from tests.audit.conftest import make_events
+
+PAGES = [
+    "/compliance/",
+    "/compliance/purposes/",
+    "/compliance/audit/",
+    "/compliance/verify/",
+    "/compliance/auditor/",
+    "/compliance/reports/",
+    "/compliance/reports/consent/",
+    "/compliance/reports/releases/",
+    "/compliance/reports/budget/",
+    "/compliance/reports/refusals/",
+    "/compliance/reports/retention/",
+    "/compliance/reports/requests/",
+    "/compliance/processing-records/",
+]
+
+
+@pytest.fixture
+def officer_client(client, officer):
+    client.login(username=officer.username, password=officer.password)
+    return client
+
+
+def english(client):
+    client.cookies["django_language"] = "en"
+    return client
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_anonymous_people_are_sent_to_the_login_page(client, db, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("portal:login"))
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_consumers_are_refused(client, consumer_a, url):
+    client.login(username=consumer_a.username, password=consumer_a.password)
+    response = client.get(url)
+    assert response.status_code == 403
+    assert "compliance" in response.content.decode().lower() or "合规" in response.content.decode()
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_every_page_renders_for_an_officer_in_both_languages(officer_client, purposes, url):
+    make_events(3)
+    zh = officer_client.get(url)
+    assert zh.status_code == 200
+    assert 'lang="zh-Hans"' in zh.content.decode()
+    en = english(officer_client).get(url)
+    assert en.status_code == 200 and 'lang="en"' in en.content.decode()
+    assert "Content-Security-Policy" in en
+
+
+def test_console_strings_are_translated(officer_client, db):
+    chinese = officer_client.get("/compliance/").content.decode()
+    assert "合规控制台" in chinese and "审计日志" in chinese
+    english_page = english(officer_client).get("/compliance/").content.decode()
+    assert "Compliance console" in english_page and "Audit log" in english_page
+
+
+def test_logging_in_as_an_officer_lands_on_the_console(client, officer):
+    response = client.post(reverse("portal:login"), {"username": officer.username, "password": officer.password})
+    assert response.status_code == 302 and response["Location"] == "/compliance/"
+
+
+# --- Purposes -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def draft(db):
+    from consent.purposes import purpose_file_read, purpose_publish
+
+    document = purpose_file_read("consent/purposes/c2m-demand-forecast.json")
+    purpose, _ = purpose_publish(document=document, actor=Actor.operator())
+    return purpose
+
+
+def test_approval_needs_an_impact_assessment_and_records_who_and_when(officer_client, officer, draft):
+    url = f"/compliance/purposes/{draft.code}/{draft.version}/"
+    english(officer_client)
+    refused = officer_client.post(url, {"action": "approve", "impact_assessment": "too short"})
+    assert refused.status_code == 400
+    assert "impact assessment summary of at least 20 characters" in refused.content.decode()
+    draft.refresh_from_db()
+    assert draft.status == "draft"
+    summary = "Aggregates only, per-consumer epsilon cap 2.0, no raw signals leave; risk of re-identification assessed as low."
+    approved = officer_client.post(url, {"action": "approve", "impact_assessment": summary}, follow=True)
+    assert approved.status_code == 200
+    draft.refresh_from_db()
+    assert draft.status == "approved" and draft.impact_assessment == summary
+    assert draft.approved_by == f"officer:{officer.consumer.pk}" and draft.approved_at is not None
+    page = approved.content.decode()
+    assert "Approved c2m-demand-forecast version 1" in page and officer.username in page and summary in page
+    event = AuditEvent.objects.get(action="purpose.approved")
+    assert event.actor_kind == "compliance" and event.actor_id == f"officer:{officer.consumer.pk}"
+
+
+def test_retiring_needs_confirmation(officer_client, purposes):
+    purpose = purposes["c2m-product-design"]
+    url = f"/compliance/purposes/{purpose.code}/{purpose.version}/"
+    assert english(officer_client).post(url, {"action": "retire"}).status_code == 400
+    purpose.refresh_from_db()
+    assert purpose.status == "approved"
+    officer_client.post(url, {"action": "retire", "confirm": "yes"})
+    purpose.refresh_from_db()
+    assert purpose.status == "retired" and purpose.retired_at is not None
+    assert officer_client.post(url, {"action": "retire", "confirm": "yes"}).status_code == 400  # already retired
+
+
+def test_unknown_purpose_is_404(officer_client, db):
+    assert officer_client.get("/compliance/purposes/nope/1/").status_code == 404
+
+
+def test_purpose_pages_are_read_only_for_get(officer_client, draft):
+    officer_client.get(f"/compliance/purposes/{draft.code}/{draft.version}/")
+    draft.refresh_from_db()
+    assert draft.status == "draft"
+
+
+# --- The audit browser ----------------------------------------------------------------------------
+
+
+def test_audit_browser_filters_paginates_and_links_to_events(officer_client, db):
+    make_events(60, action="test.alpha")
+    make_events(3, action="test.beta", outcome="denied")
+    page = english(officer_client).get("/compliance/audit/").content.decode()
+    newest = AuditEvent.objects.order_by("-seq").first().seq
+    assert f'href="/compliance/audit/{newest}/"' in page
+    assert "Older" in page and "Newer" not in page
+    older = officer_client.get(f"/compliance/audit/?before={newest - 49}").content.decode()
+    assert "Newer" in older
+    denied = officer_client.get("/compliance/audit/?outcome=denied").content.decode()
+    assert denied.count("<code>test.beta</code>") == 3 and "test.alpha" not in denied
+    assert "/api/v1/audit/export?outcome=denied" in denied
+
+
+def test_audit_browser_names_a_bad_filter(officer_client, db):
+    response = english(officer_client).get("/compliance/audit/?since=yesterday")
+    assert response.status_code == 400
+    assert "since: expected a date" in response.content.decode()
+
+
+def test_event_page_and_its_inclusion_proof(officer_client, offline, db):
+    from clearinghouse.core.crypto import published_keys
+
+    make_events(10)
+    checkpoint, _ = audit_checkpoint_sign()
+    page = english(officer_client).get("/compliance/audit/4/").content.decode()
+    event = AuditEvent.objects.get(seq=4)
+    assert event.hash in page and event.leaf_hash in page and "/compliance/audit/4/proof.json" in page
+    proof = json.loads(officer_client.get("/compliance/audit/4/proof.json").content)
+    keys = offline.load_keys({"keys": published_keys()})
+    assert offline.verify_inclusion_proof(proof, checkpoint.envelope(), keys)["seq"] == 4
+    assert officer_client.get("/compliance/audit/999/").status_code == 404
+
+
+# --- Verification ---------------------------------------------------------------------------------------
+
+
+def test_verify_button_runs_the_verification_and_shows_the_result(officer_client, officer, db, django_capture_on_commit_callbacks):
+    make_events(5)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = officer_client.post("/compliance/verify/")
+    run = AuditVerificationRun.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/compliance/verify/{run.pk}/"
+    assert run.status == "done" and run.result["ok"] and run.result["checked"] >= 5
+    page = english(officer_client).get(response["Location"]).content.decode()
+    assert "The log is intact" in page
+    assert AuditEvent.objects.filter(action="audit.verified", actor_id=f"officer:{officer.consumer.pk}").exists()
+
+
+@pytest.mark.postgres
+def test_verify_button_names_the_break(officer_client, db, django_capture_on_commit_callbacks):
+    from tests.audit.test_verify import tamper
+
+    make_events(5)
+    tamper("UPDATE audit_auditevent SET target = 'forged' WHERE seq = 3")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = officer_client.post("/compliance/verify/")
+    page = english(officer_client).get(response["Location"]).content.decode()
+    assert "The log is BROKEN at event 3." in page
+
+
+def test_a_verification_task_delivered_twice_runs_once(db):
+    from clearinghouse.audit.services import audit_verification_run
+
+    run = AuditVerificationRun.objects.create(requested_by="officer:1", requested_at="2026-01-01T00:00:00Z")
+    assert audit_verification_run(run_id=run.pk) is not None
+    assert audit_verification_run(run_id=run.pk) is None
+    assert AuditEvent.objects.filter(action="audit.verified").count() == 1
+
+
+# --- Auditor hand-over ---------------------------------------------------------------------------------------
+
+
+def test_auditor_page_offers_checkpoint_export_and_keys(officer_client, offline, db):
+    from clearinghouse.core.crypto import published_keys
+
+    make_events(7)
+    english(officer_client).post("/compliance/auditor/sign/")
+    checkpoint = audit_checkpoint_sign()[0]
+    page = officer_client.get("/compliance/auditor/").content.decode()
+    assert f"/api/v1/audit/export?tree_size={checkpoint.tree_size}" in page
+    downloaded = json.loads(officer_client.get(f"/compliance/auditor/checkpoints/{checkpoint.pk}.json").content)
+    export = b"".join(officer_client.get(f"/api/v1/audit/export?tree_size={checkpoint.tree_size}").streaming_content).decode().splitlines()
+    summary = offline.verify_log(export, [downloaded], offline.load_keys({"keys": published_keys()}))
+    assert summary["events"] == checkpoint.tree_size
+
+
+# --- Reports ------------------------------------------------------------------------------------------------
+
+
+def emit(action, *, actor_kind="system", actor_id="tests", target="", outcome="ok", **details):
+    audit_record(actor=Actor(kind=actor_kind, id=actor_id), action=action, target=target, outcome=outcome, details=details)
+
+
+def test_reports_count_what_the_log_holds(officer_client, purposes, db):
+    subject = "5b2c0a5e-0000-4000-8000-000000000001"
+    for _ in range(3):
+        emit("consent.granted", actor_kind="consumer", actor_id=subject, target="purpose:c2m-product-design@platform:shop-p", subject=subject)
+    emit("consent.withdrawn", actor_kind="consumer", actor_id=subject, target="purpose:c2m-product-design@platform:shop-p", subject=subject)
+    emit("intake.batch", actor_kind="platform", actor_id="shop-p", accepted=10, duplicates=0, rejected={"consent_required": 4, "not_necessary": 2})
+    emit("platform.cross_access_blocked", actor_kind="platform", actor_id="shop-q", outcome="denied", object="intake_batch", owner="shop-p")
+    emit("release.refused", actor_kind="manufacturer", actor_id="chairco", outcome="denied", code="budget_exhausted", purpose="c2m-product-design", epsilon="0.5")
+    emit("budget.allocated", manufacturer="chairco", purpose="c2m-product-design", period="2026-11", epsilon="3.0")
+    emit("budget.reserved", release_id="r1", manufacturer="chairco", purpose="c2m-product-design", measure="consumers", epsilon="0.5", period="2026-11")
+    emit("budget.reserved", release_id="r2", manufacturer="chairco", purpose="c2m-product-design", measure="consumers", epsilon="0.5", period="2026-11")
+    emit("budget.refunded", release_id="r2", manufacturer="chairco", purpose="c2m-product-design", measure="consumers", epsilon="0.5", period="2026-11")
+    emit("release.completed", target="release:r1", release_id="r1", manufacturer="chairco", purpose="c2m-product-design", measure="consumers", epsilon="0.5")
+    emit("retention.purged", target="purpose:c2m-product-design@1", purpose="c2m-product-design", version=1, retention_days=180, signals=40)
+    emit("erasure.completed", target="platform:shop-p", reason="withdrawal", subject=subject, purpose="c2m-product-design", signals=7, latency_ms=850)
+    emit("export.completed", actor_kind="consumer", actor_id=subject, channel="portal")
+    emit("consumer.erased", actor_kind="consumer", actor_id=subject, target=f"consumer:{subject}", channel="portal")
+    english(officer_client)
+
+    from clearinghouse.audit import reports
+
+    period = reports.report_period_parse({})
+    consent = reports.consent_report(period=period)["c2m-product-design"]
+    assert consent.totals == {"granted": 3, "withdrawn": 1}
+    refusals = reports.refusals_report(period=period)
+    assert refusals.totals == {"consent_required": 4, "not_necessary": 2, "cross_access_blocked": 1, "budget_exhausted": 1}
+    ledger = {(row["purpose"], row["period"]): row for row in reports.budget_ledger().rows}[("c2m-product-design", "2026-11")]
+    assert (str(ledger["allocated"]), str(ledger["reserved"]), str(ledger["refunded"]), str(ledger["spent"])) == ("3.0", "1.0", "0.5", "0.5")
+    assert ledger["cap"] == purposes["c2m-product-design"].period_epsilon_cap and ledger["releases"] == 2
+    register = reports.releases_register(period=period)
+    assert [row["release"] for row in register.rows] == ["r1"] and register.totals["epsilon"] == {"c2m-product-design": "0.5"}
+    retention = reports.retention_report(period=period)
+    assert retention.totals == {"retention": 40, "erasure_withdrawal": 7, "erasure_account": 0}
+    requests = reports.subject_requests_report(period=period)
+    assert {k: requests.totals[k] for k in ("export", "account_erasure", "withdrawal_erasure")} == {"export": 1, "account_erasure": 1, "withdrawal_erasure": 1}
+    assert requests.totals["latency_median_ms"] == 850
+
+    for slug in ("consent", "releases", "budget", "refusals", "retention", "requests"):
+        page = officer_client.get(f"/compliance/reports/{slug}/").content.decode()
+        assert '<svg class="chart"' in page and "<title" in page, slug
+    assert "850 ms" in officer_client.get("/compliance/reports/requests/").content.decode()
+
+
+@pytest.mark.parametrize("query", ["since=banana", "since=2026-02-01&until=2026-01-01", "since=2010-01-01&until=2026-01-01"])
+def test_a_bad_report_period_is_named(officer_client, db, query):
+    response = english(officer_client).get(f"/compliance/reports/consent/?{query}")
+    assert response.status_code == 400
+    assert "notice error" in response.content.decode()
+
+
+def test_long_periods_are_bucketed_by_week_or_month(db):
+    from clearinghouse.audit import reports
+
+    assert reports.report_period_parse({"since": "2026-01-01", "until": "2026-02-15"}).bucket == "day"
+    assert reports.report_period_parse({"since": "2025-06-01", "until": "2026-02-15"}).bucket == "week"
+    period = reports.report_period_parse({"since": "2024-01-01", "until": "2026-02-15"})
+    assert period.bucket == "month" and period.label_text(period.labels()[0]) == "2024-01"
+
+
+# --- Record of processing activities -----------------------------------------------------------------------------
+
+
+def test_record_of_processing_lists_every_purpose_and_downloads(officer_client, purposes, manufacturer):
+    page = english(officer_client).get("/compliance/processing-records/").content.decode()
+    for purpose in purposes.values():
+        assert purpose.code in page and purpose.impact_assessment[:30] in page
+    document = json.loads(officer_client.get("/compliance/processing-records/download.json").content)
+    activity = next(item for item in document["activities"] if item["purpose"] == "c2m-product-design")
+    assert activity["retention_days"] == purposes["c2m-product-design"].retention_days
+    assert activity["data_categories"] == purposes["c2m-product-design"].fields
+    assert "chairco" in activity["recipients"]["registered_manufacturers"]
+    assert activity["security_measures"] and activity["impact_assessment"]["approved_at"]
+    response = officer_client.get("/compliance/processing-records/download.csv")
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0][0] == "purpose" and {row[0] for row in rows[1:]} == {"c2m-product-design", "c2m-demand-forecast"}
+    assert officer_client.get("/compliance/processing-records/download.xml").status_code == 404
