@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -12,12 +14,13 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from rest_framework.fields import DateTimeField
 
 from clearinghouse.accounts.models import Platform
 from clearinghouse.audit.services import audit_append, audit_record
 from clearinghouse.core.actors import Actor
 from clearinghouse.core.crypto import platform_pseudonym_key
-from clearinghouse.core.errors import DomainError, TooLarge
+from clearinghouse.core.errors import DomainError, NotFound, TooLarge
 from clearinghouse.intake.locks import intake_lock_shared
 from clearinghouse.intake.models import IntakeBatch
 from clearinghouse.intake.storage import signals_write
@@ -44,7 +47,8 @@ class BatchOutcome:
     def as_dict(self) -> dict:
         return {
             "batch": str(self.batch.public_id),
-            "received_at": self.batch.received_at.isoformat(),
+            # Rendered like every other time of the API (DRF's setting: ISO 8601, local zone).
+            "received_at": DateTimeField().to_representation(self.batch.received_at),
             "accepted": self.accepted,
             "duplicates": self.duplicates,
             "rejected": [r.as_dict() for r in self.rejected],
@@ -208,11 +212,6 @@ def intake_batch_get(*, platform: Platform, batch_id: str, actor: Actor) -> Inta
     """One of the platform's own batch receipts. Another platform's batch answers exactly
     like a missing one: same error, and no sooner than CH_WALL_FLOOR_MS after the request
     began, so that the audit write of the blocked attempt cannot be told apart by timing."""
-    import time
-    import uuid
-
-    from clearinghouse.core.errors import NotFound
-
     started = time.monotonic()
     try:
         public_id = uuid.UUID(batch_id)

@@ -290,3 +290,11 @@ def test_platform_reads_its_own_batch_receipts(world):
     assert detail.status_code == 200
     assert detail.json()["rejected"] == first["rejected"] and detail.json()["items"] == 2
     assert world.q.client().get("/api/v1/platform/batches").json()["results"] == []
+
+
+def test_the_schema_documents_the_batch_body(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    operation = schema["paths"]["/api/v1/platform/signals"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert "signals" in schema["components"]["schemas"][body]["properties"]
+    assert "/api/v1/platform/batches/{batch}" in schema["paths"]
