@@ -12,12 +12,15 @@ everything up at 618 and Double 11.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime, timedelta
 
 import numpy as np
-from django.db import transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from clearinghouse.accounts.models import Consumer, Platform, PlatformLink
@@ -329,31 +332,58 @@ class SyntheticWorld:
         weights = np.array([self.activity[i] for i, _, _ in triples])
         shares = np.floor(total * weights / weights.sum()).astype(np.int64)
         shares[: total - int(shares.sum())] += 1  # hand out the remainder
-        accepted = duplicates = rejected = 0
-        index = taxonomy_index()
-        generator = _SignalDraws(self, index)
+        codes = list(self.purposes)
+        tasks = []  # (platform position, offset, people, purpose code positions)
         for position, platform in enumerate(self.platforms):
-            rows = [(i, code, n) for (i, pos, code), n in zip(triples, shares) if pos == position and n > 0]
+            rows = [(i, codes.index(code), n) for (i, pos, code), n in zip(triples, shares) if pos == position and n > 0]
             if not rows:
                 continue
             people = np.repeat([i for i, _, _ in rows], [n for _, _, n in rows])
-            purpose_codes = np.repeat(np.array([code for _, code, _ in rows], dtype=object), [n for _, _, n in rows])
-            last_event_id = f"{platform.slug}-{self.seed}-{len(people) - 1:09d}"
-            if Signal.objects.filter(platform=platform, event_id=last_event_id).exists():
-                duplicates += len(people)  # delivered by an earlier run
-                continue
+            purpose_positions = np.repeat(np.array([c for _, c, _ in rows], dtype=np.int8), [n for _, _, n in rows])
             # Shuffle once so batches mix people and purposes the way live traffic does.
             order = np.argsort(DeterministicStream(f"{self.seed}/order/{platform.slug}").uniform(len(people)), kind="stable")
-            people, purpose_codes = people[order], purpose_codes[order]
-            for start in range(0, len(people), BATCH):
-                items = generator.items(platform, people[start : start + BATCH], purpose_codes[start : start + BATCH], start)
-                outcome = signals_ingest(platform=platform, items=items, actor=self.actor)
-                accepted += outcome.accepted
-                duplicates += outcome.duplicates
-                rejected += len(outcome.rejected)
-                if (start // BATCH) % 50 == 49:
-                    log(f"  {platform.slug}: {start + BATCH:,} of {len(people):,} signals delivered")
+            people, purpose_positions = people[order], purpose_positions[order]
+            tasks += [(position, start, people[start : start + BATCH], purpose_positions[start : start + BATCH]) for start in range(0, len(people), BATCH)]
+
+        global _DELIVERY
+        _DELIVERY = (self, _SignalDraws(self, taxonomy_index()), codes)
+        workers = min(os.cpu_count() or 1, 4)
+        accepted = duplicates = rejected = done = 0
+        if connection.vendor == "postgresql" and workers > 1 and len(tasks) > 20:
+            # Batches are independent transactions: deliver them from one process per core,
+            # so that drawing and checking one batch overlaps the database writing another.
+            connections.close_all()
+            with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                results = pool.map(_deliver, tasks, chunksize=1)
+                for result in results:
+                    accepted, duplicates, rejected, done = accepted + result[0], duplicates + result[1], rejected + result[2], done + 1
+                    if done % 100 == 0:
+                        log(f"  {done * BATCH:,} of about {total:,} signals delivered")
+        else:
+            for task in tasks:
+                result = _deliver(task)
+                accepted, duplicates, rejected = accepted + result[0], duplicates + result[1], rejected + result[2]
+        _DELIVERY = None
         return accepted, duplicates, rejected
+
+
+# The world and its generator, set before the delivery processes are forked.
+_DELIVERY = None
+
+
+def _deliver(task) -> tuple[int, int, int]:
+    """One batch: draw it, and send it through signals_ingest unless an earlier run already
+    did (a batch is one transaction, so its first and last event ids tell)."""
+    position, offset, people, purpose_positions = task
+    world, generator, codes = _DELIVERY
+    platform = world.platforms[position]
+    first, last = (f"{platform.slug}-{world.seed}-{n:09d}" for n in (offset, offset + len(people) - 1))
+    if Signal.objects.filter(platform=platform, event_id__in=[first, last]).count() == 2:
+        return 0, len(people), 0
+    purposes = np.array(codes, dtype=object)[purpose_positions]
+    items = generator.items(platform, people, purposes, offset)
+    outcome = signals_ingest(platform=platform, items=items, actor=world.actor)
+    return outcome.accepted, outcome.duplicates, len(outcome.rejected)
 
 
 class _SignalDraws:
