@@ -13,8 +13,8 @@ One lock per platform instead of row locks on up to 10,000 consumers per batch: 
 cost ~35 ms per batch (every tuple is rewritten with a locker id) and a shared lock taken
 by two batches on the same rows creates a multixact for each.
 
-Lock order across the code is consumer row (FOR UPDATE) → intake lock → audit chain lock,
-so no cycle is possible. On SQLite (the embedded default) every write transaction takes
+Lock order across the code is consumer row (FOR UPDATE) → intake lock, and audit appends
+never wait for a lock, so no cycle is possible. On SQLite (the embedded default) every write transaction takes
 the database's single write lock at BEGIN, which already serialises all of this.
 """
 

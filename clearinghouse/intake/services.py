@@ -155,7 +155,7 @@ def signals_ingest(*, platform: Platform, items: list, actor: Actor, now: dateti
             rejected_counts=rejected_counts,
             rejected=[r.as_dict() for r in rejections],
         )
-        # Last, so the audit chain's lock is held only for the commit.
+        # Last: an event sealed inline holds the audit log's sealing lock until commit.
         audit_append(
             actor=actor,
             action="intake.batch",
