@@ -363,5 +363,10 @@ CH_RELEASE_WORK_MEM = env_str("CH_RELEASE_WORK_MEM", "256MB")
 CH_RELEASE_PUBLISH_TIMEOUT = env_int("CH_RELEASE_PUBLISH_TIMEOUT", 3, minimum=1)
 
 # --- Audit --------------------------------------------------------------------------------
+# Who seals audit events that found the seal lock taken: "after_commit" (the writing
+# process, right after its commit: nothing else to run) or "process" (a dedicated
+# `manage.py audit_sealer`; writers then do nothing after commit, which
+# is what a high write rate needs). Either way a beat task is the backstop.
+CH_AUDIT_SEALER = env_choice("CH_AUDIT_SEALER", "after_commit", {"after_commit", "process"})
 # Worker processes for verifying a large audit log (one per 2^20 events at a time).
 CH_AUDIT_VERIFY_WORKERS = env_int("CH_AUDIT_VERIFY_WORKERS", min(os.cpu_count() or 1, 8), minimum=1)

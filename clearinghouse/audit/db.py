@@ -91,6 +91,8 @@ def append_function_sql() -> list[str]:
                 INSERT INTO {TABLE} AS e (time, actor_kind, actor_id, action, target, outcome, details, leaf_hash)
                 VALUES (p_time, p_actor_kind, p_actor_id, p_action, p_target, p_outcome, p_details, p_leaf_hash)
                 RETURNING e.id, e.xid, e.seq, e.prev_hash, e.hash INTO o_id, o_xid, o_seq, o_prev_hash, o_hash;
+                -- No NOTIFY for a dedicated sealer here: a notifying transaction takes a
+                -- server-wide lock at commit, which would serialise every writer's commit.
             END IF;
         END;
         $$ LANGUAGE plpgsql VOLATILE;

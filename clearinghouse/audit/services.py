@@ -6,6 +6,7 @@ import re
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -113,7 +114,10 @@ def audit_append(
     callbacks = [callback for _, callback, _ in connection.run_on_commit]
     # Once an event of this transaction waited, later ones wait too, or they would be
     # sealed ahead of it and the log would show this transaction's events out of order.
-    try_seal = _left_pending not in callbacks and _may_seal_inline()
+    dedicated_sealer = connection.vendor == "postgresql" and settings.CH_AUDIT_SEALER == "process"
+    # With a dedicated sealer nobody but it takes the lock: writers never wait for each
+    # other's commits, and it seals in large batches.
+    try_seal = not dedicated_sealer and _left_pending not in callbacks and _may_seal_inline()
     if connection.vendor == "postgresql":
         _insert_postgresql(event, try_seal=try_seal)
     else:
@@ -126,8 +130,9 @@ def audit_append(
         _store_new_nodes(old_size=event.seq - 1, new_size=event.seq, known_leaves={event.seq - 1: bytes.fromhex(leaf)})
         after = _after_commit_holder
     else:
-        after = _left_pending
-    if after not in callbacks:
+        # With a dedicated sealer, sealing is its job alone.
+        after = None if dedicated_sealer else _left_pending
+    if after is not None and after not in callbacks:
         transaction.on_commit(after, robust=True)
     event._state.adding = False
     return event
@@ -480,3 +485,34 @@ def audit_verification_run(*, run_id: int) -> AuditVerificationRun | None:
     audit_verification_record(actor=Actor(kind="compliance", id=run.requested_by), result=result)
     run.refresh_from_db()
     return run
+
+
+# --- The dedicated sealer ----------------------------------------------------------------------
+
+
+def audit_sealer_run(*, stop=None, idle_seconds: float = 0.02, batch_size: int = SEAL_BATCH) -> int:
+    """Seal events as writers leave them unsealed, until ``stop()`` says so; returns how many.
+
+    Polls (one index probe) every ``idle_seconds`` while there is nothing to do. Writers
+    do not NOTIFY it: a notifying transaction takes a server-wide lock at commit, which
+    would serialise the writers' commits this mode exists to keep apart. Unlike writers
+    the sealer waits for the lock: it has nothing else to do, and a writer holding it is
+    about to commit.
+    """
+    import time
+
+    if connection.vendor != "postgresql":
+        raise RuntimeError("the dedicated sealer needs PostgreSQL (SQLite seals in the writer)")
+    sealed = 0
+    while stop is None or not stop():
+        if not _pending_exists():
+            time.sleep(idle_seconds)
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [AUDIT_SEAL_LOCK])
+        try:
+            sealed += _seal_all(batch_size)
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [AUDIT_SEAL_LOCK])
+    return sealed

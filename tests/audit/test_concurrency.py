@@ -192,3 +192,74 @@ def test_the_sweep_seals_an_event_below_the_horizon():
     assert audit_pending_count() == 1
     assert audit_seal(sweep=True) == 1
     assert audit_pending_count() == 0
+
+
+def test_with_a_dedicated_sealer_writers_do_nothing_after_commit_and_the_sealer_seals(settings):
+    from clearinghouse.audit.services import audit_sealer_run
+
+    settings.CH_AUDIT_SEALER = "process"
+    holder_ready, release = threading.Event(), threading.Event()
+
+    def holder():
+        with transaction.atomic():
+            audit_append(actor=SYSTEM, action="test.holder")
+            holder_ready.set()
+            release.wait(30)
+
+    thread, errors = in_thread(holder)
+    assert holder_ready.wait(30)
+    audit_record(actor=SYSTEM, action="test.waiter")
+    release.set()
+    thread.join(30)
+    assert not errors
+    assert audit_pending_count() == 2  # writers leave every event to the dedicated sealer
+
+    stop = threading.Event()
+    sealer, sealer_errors = in_thread(lambda: audit_sealer_run(stop=stop.is_set, idle_seconds=0.2))
+    try:
+        writers = [in_thread(lambda n=n: [audit_record(actor=SYSTEM, action="test.concurrent", details={"w": n, "i": i}) for i in range(20)]) for n in range(6)]
+        for writer, writer_errors in writers:
+            writer.join(60)
+            assert not writer_errors
+        import time
+
+        deadline = time.monotonic() + 20
+        while audit_pending_count() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert audit_pending_count() == 0
+    finally:
+        stop.set()
+        sealer.join(30)
+    assert not sealer_errors
+    result = audit_chain_verify()
+    assert result.ok and result.checked == 122
+    assert list(AuditEvent.objects.order_by("seq").values_list("action", flat=True)[:2]) == ["test.holder", "test.waiter"]
+
+
+def test_the_sealer_command_stops_on_sigterm(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    db = connection.settings_dict
+    env = dict(os.environ, CH_ENV="test", DJANGO_SETTINGS_MODULE="tests.settings", DATABASE_URL=f"postgres://{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}")
+    env.pop("DATABASE_TEST_NAME", None)
+    process = subprocess.Popen([sys.executable, "manage.py", "audit_sealer", "--idle-seconds", "0.2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(3)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT * FROM audit_append_event(now(), 'system', 'x', 'test.event', '', 'ok', '{}', %s, false, 0)",
+                [__import__("clearinghouse.audit.chain", fromlist=["entry_leaf_hash"]).entry_leaf_hash({"x": 1})],
+            )
+        deadline = time.monotonic() + 20
+        while audit_pending_count() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert audit_pending_count() == 0  # the sealer found the event and sealed it
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "stopped after sealing 1 events" in output
