@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 import numpy as np
 from django.db import connection
@@ -44,7 +46,8 @@ def world_present(*, purpose_code: str, signals: int) -> bool:
 
 
 def world_build(*, consumers: int, signals: int, purpose_code: str, seed: str = "bench-release", log=print) -> dict:
-    """Build (or reuse) the bench world; returns ids the bench needs."""
+    """Build (or reuse) the bench world of one purpose: the first ``consumers`` bench
+    consumers (created as needed) with consent for it, and ``signals`` signals."""
     actor = Actor.operator("bench")
     for code in ("c2m-product-design", "c2m-demand-forecast"):
         purpose_publish(document=purpose_file_read(f"consent/purposes/{code}.json"), actor=actor, approve=True)
@@ -56,35 +59,39 @@ def world_build(*, consumers: int, signals: int, purpose_code: str, seed: str = 
         manufacturer_register(slug=MANUFACTURER, name="Bench Maker", sectors=SECTORS, actor=actor)
     platforms = [Platform.objects.get(slug=slug).id for slug in PLATFORMS]
     info = {"purpose": purpose, "platforms": platforms}
-    if world_present(purpose_code=purpose_code, signals=signals) and Consumer.objects.count() >= consumers:
-        log(f"bench world present: {consumers:,} consumers, {signals:,} signals")
+    bench_consumers = Consumer.objects.filter(user__isnull=True, pseudonym__gte=uuid.UUID(int=7 << 100))
+    if world_present(purpose_code=purpose_code, signals=signals) and bench_consumers.count() >= consumers:
+        log(f"bench world present: {purpose_code}, {consumers:,} consumers, {signals:,} signals")
         return info
 
     started = time.perf_counter()
-    log(f"building bench world: {consumers:,} consumers, {signals:,} signals (COPY; a few minutes)")
-    stream = DeterministicStream(f"{seed}/{consumers}/{signals}")
+    log(f"building bench world: {purpose_code}, {consumers:,} consumers, {signals:,} signals (COPY; a few minutes)")
+    stream = DeterministicStream(f"{seed}/{purpose_code}/{consumers}/{signals}")
     index = taxonomy_index()
     now = timezone.now()
     stamp = now.isoformat()
+    existing = bench_consumers.count()
     with connection.cursor() as cursor:
-        # Signals and consent rows of an earlier, differently sized bench world.
-        cursor.execute("ALTER TABLE consent_consentevent DISABLE TRIGGER USER")
-        cursor.execute("DELETE FROM intake_signal")
-        cursor.execute("DELETE FROM consent_consentstate WHERE consumer_id IN (SELECT id FROM accounts_consumer WHERE user_id IS NULL)")
-        cursor.execute("DELETE FROM consent_consentevent WHERE consumer_id IN (SELECT id FROM accounts_consumer WHERE user_id IS NULL)")
-        cursor.execute("ALTER TABLE consent_consentevent ENABLE TRIGGER USER")
         cursor.execute("SELECT coalesce(max(id), 0) FROM accounts_consumer")
-        first = cursor.fetchone()[0] + 1
-    consumer_ids = np.arange(first, first + consumers, dtype=np.int64)
+        next_id = cursor.fetchone()[0] + 1
+    if existing < consumers:
+        new_ids = np.arange(next_id, next_id + consumers - existing, dtype=np.int64)
 
-    # Consumers: no Django user (bench consumers never log in).
-    def consumer_lines():
-        for start in range(0, consumers, CHUNK):
-            ids = consumer_ids[start : start + CHUNK]
-            yield "".join(f"{i}\t{uuid.UUID(int=int(i) + (7 << 100))}\t{stamp}\t{stamp}\n" for i in ids)
+        def consumer_lines():
+            for start in range(0, len(new_ids), CHUNK):
+                ids = new_ids[start : start + CHUNK]
+                yield "".join(f"{i}\t{uuid.UUID(int=int(i) + (7 << 100))}\t{stamp}\t{stamp}\n" for i in ids)
 
-    _copy("accounts_consumer", ["id", "pseudonym", "age_confirmed_at", "created_at"], consumer_lines())
-    log(f"  consumers {time.perf_counter() - started:.0f}s")
+        _copy("accounts_consumer", ["id", "pseudonym", "age_confirmed_at", "created_at"], consumer_lines())
+        log(f"  consumers {time.perf_counter() - started:.0f}s")
+    consumer_ids = np.asarray(bench_consumers.order_by("id").values_list("id", flat=True)[:consumers], dtype=np.int64)
+    with connection.cursor() as cursor:
+        # This purpose's signals and consent rows of an earlier, differently sized world.
+        cursor.execute("DELETE FROM intake_signal WHERE purpose_id = %s", [purpose.id])
+        cursor.execute("ALTER TABLE consent_consentevent DISABLE TRIGGER USER")
+        cursor.execute("DELETE FROM consent_consentstate WHERE purpose_code = %s AND consumer_id IN (SELECT id FROM accounts_consumer WHERE user_id IS NULL)", [purpose.code])
+        cursor.execute("DELETE FROM consent_consentevent WHERE purpose_id = %s AND consumer_id IN (SELECT id FROM accounts_consumer WHERE user_id IS NULL)", [purpose.id])
+        cursor.execute("ALTER TABLE consent_consentevent ENABLE TRIGGER USER")
 
     # One home platform each; one in ten also on a second platform; 5% withdrew.
     home = stream.integers(0, len(platforms), consumers)
@@ -154,6 +161,13 @@ def world_build(*, consumers: int, signals: int, purpose_code: str, seed: str = 
             if name not in {n for n, _ in unique_defs}:
                 cursor.execute(f'DROP INDEX IF EXISTS "{name}"')
 
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(max(id), 0) + 1 FROM intake_signal")
+        first_signal = cursor.fetchone()[0]
+    if "occurred_at" in collects:
+        # Spread over the last 12 weeks.
+        base = now.timestamp() - 84 * 86400
+
     def signal_lines():
         for start in range(0, signals, CHUNK):
             n = min(CHUNK, signals - start)
@@ -173,18 +187,23 @@ def world_build(*, consumers: int, signals: int, purpose_code: str, seed: str = 
             age = consumer_age[who].astype(str) if "age_band" in collects else null
             region = consumer_region[who].astype(str) if "region" in collects else null
             value = values.astype(str) if "value" in collects else null
-            ids = np.arange(start + 1, start + n + 1)
+            if "occurred_at" in collects:
+                moments = base + stream.uniform(n) * 84 * 86400
+                when = [datetime.fromtimestamp(m, tz=dt_timezone.utc).isoformat() for m in moments.tolist()]
+            else:
+                when = ["\\N"] * n
+            ids = np.arange(first_signal + start, first_signal + start + n)
             yield "".join(
-                f"{sid}\tb{sid}\t{c}\t{a}\t{k}\t{v}\t{g}\t{r}\t{stamp}\t{who_id}\t{p}\t{purpose.id}\n"
-                for sid, c, a, k, v, g, r, who_id, p in zip(
-                    ids.tolist(), cats.tolist(), attrs.tolist(), kinds.tolist(), value.tolist(), age.tolist(), region.tolist(),
+                f"{sid}\tb{sid}\t{c}\t{a}\t{k}\t{v}\t{g}\t{r}\t{o}\t{stamp}\t{who_id}\t{p}\t{purpose.id}\n"
+                for sid, c, a, k, v, g, r, o, who_id, p in zip(
+                    ids.tolist(), cats.tolist(), attrs.tolist(), kinds.tolist(), value.tolist(), age.tolist(), region.tolist(), when,
                     consumer_ids[who].tolist(), platform_ids.tolist(),
                 )
             )
 
     _copy(
         "intake_signal",
-        ["id", "event_id", "category", "attribute", "signal", "value", "age_band", "region", "received_at", "consumer_id", "platform_id", "purpose_id"],
+        ["id", "event_id", "category", "attribute", "signal", "value", "age_band", "region", "occurred_at", "received_at", "consumer_id", "platform_id", "purpose_id"],
         signal_lines(),
     )
     log(f"  signals copied {time.perf_counter() - started:.0f}s")

@@ -124,8 +124,16 @@ def ranked_sql(plan: ReleasePlan, *, seed: int, excluded: np.ndarray, postgres: 
         low, high = int(plan.purpose.value_min), int(plan.purpose.value_max)
         select_columns.append(f"(CASE WHEN s.value < {low} THEN {low} WHEN s.value > {high} THEN {high} ELSE s.value END) AS v")
 
-    where = [_in("s.purpose_id", versions, where_params, postgres)]
-    where.append("c.purpose_code = %s AND c.granted = %s AND c.version = %s")
+    if len(versions) == 1:
+        where = ["s.purpose_id = %s"]
+        where_params.append(versions[0])
+    else:
+        where = [_in("s.purpose_id", versions, where_params, postgres)]
+    # Consent active now: a semi-join (one state row per consumer, purpose and platform).
+    where.append(
+        f"EXISTS (SELECT 1 FROM {consent_table} c WHERE c.consumer_id = s.consumer_id AND c.platform_id = s.platform_id "
+        "AND c.purpose_code = %s AND c.granted = %s AND c.version = %s)"
+    )
     where_params.extend([plan.purpose.code, True, plan.purpose.version])
     where.append(_in("s.category", plan.categories, where_params, postgres))
     if plan.attributes is not None:
@@ -163,17 +171,26 @@ def ranked_sql(plan: ReleasePlan, *, seed: int, excluded: np.ndarray, postgres: 
     eligible = (
         f"SELECT s.consumer_id AS who, s.id AS sid{''.join(', ' + c for c in select_columns)}, "
         f"{hash_fn}(s.consumer_id, {seed_sql}) AS hashed_who "
-        f"FROM {signal_table} s JOIN {consent_table} c ON c.consumer_id = s.consumer_id AND c.platform_id = s.platform_id "
-        f"{exclusion_join} WHERE {' AND '.join(where)}"
+        f"FROM {signal_table} s {exclusion_join} WHERE {' AND '.join(where)}"
     )
-    # One sort serves both windows: the cell hash is a function of (who, cell), so
-    # partitioning by (who, hash, cell) is partitioning by (who, cell).
-    ranked = (
-        f"SELECT who{cells}{', v' if value_measure else ''}, "
-        f"dense_rank() OVER (PARTITION BY who ORDER BY {cell_hash}{cells}) AS rc, "
-        f"row_number() OVER (PARTITION BY who, {cell_hash}{cells} ORDER BY {hash_fn}(sid, {seed_sql}), sid) AS rs "
-        f"FROM e"
-    )
+    if plan.measure in ("consumers", "top_k"):
+        # Distinct (consumer, cell) pairs in (consumer, cell hash) order; the first C of
+        # each consumer are kept. PostgreSQL gets the pairs from the window's own sort.
+        pairs = (
+            f"SELECT DISTINCT ON (who, ch{cells}) who, {cell_hash} AS ch{cells} FROM e ORDER BY who, ch{cells}"
+            if postgres
+            else f"SELECT who, {cell_hash} AS ch{cells} FROM e GROUP BY who{cells}"
+        )
+        ranked = f"SELECT who{cells}, row_number() OVER (PARTITION BY who ORDER BY ch{cells}) AS rc, 1 AS rs FROM ({pairs}) p"
+    else:
+        # One sort serves both windows: the cell hash is a function of (who, cell), so
+        # partitioning by (who, hash, cell) is partitioning by (who, cell).
+        ranked = (
+            f"SELECT who{cells}{', v' if value_measure else ''}, "
+            f"dense_rank() OVER (PARTITION BY who ORDER BY {cell_hash}{cells}) AS rc, "
+            f"row_number() OVER (PARTITION BY who, {cell_hash}{cells} ORDER BY {hash_fn}(sid, {seed_sql}), sid) AS rs "
+            f"FROM e"
+        )
     return f"WITH e AS ({eligible}), r AS ({ranked})", select_params + join_params + where_params
 
 
@@ -181,8 +198,9 @@ def _keep(plan: ReleasePlan) -> str:
     """The bounded contribution: at most C cells per consumer and, per cell, one row for
     distinct-consumer counts or at most S signals for signal counts and sums."""
     cells_per_consumer = min(plan.purpose.max_cells_per_consumer, plan.cell_count)
-    per_cell = 1 if plan.measure in ("consumers", "top_k") else plan.purpose.max_signals_per_cell
-    return f"rc <= {cells_per_consumer} AND rs <= {per_cell}"
+    if plan.measure in ("consumers", "top_k"):
+        return f"rc <= {cells_per_consumer}"  # rows are distinct (consumer, cell) pairs already
+    return f"rc <= {cells_per_consumer} AND rs <= {plan.purpose.max_signals_per_cell}"
 
 
 def aggregate_compute(plan: ReleasePlan, *, seed: int, excluded: np.ndarray) -> Aggregate:
