@@ -178,27 +178,27 @@ def test_sweeper_resends_lost_jobs_and_gives_up_with_a_refund(world, settings):
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_worker_killed_after_drawing_noise_completes_once_with_one_answer(world, celery_worker_factory):
-    """A real worker is stopped dead after it drew the noise and wrote the answer, before
-    its transaction committed (it waits to write its audit row: the test holds a lock on
-    the audit table, since appending an audit event never waits for other writers).
-    Nothing it did survives; a second worker takes the release over and completes it
-    once; a redelivered message finds it done."""
+    """A real worker is stopped dead after it drew the noise and signed the answer, before
+    its transaction committed: the test holds an uncommitted charge row with the key the
+    job is about to write, so the job waits on it right after the draw. Nothing the job
+    did survives; a second worker takes the release over and completes it once; a
+    redelivered message finds it done."""
     people = with_data(world, 5)
     settings_dict = connection.settings_dict
     holder = psycopg.connect(
-        host=settings_dict["HOST"] or "127.0.0.1", port=settings_dict["PORT"] or 5432, dbname=settings_dict["NAME"], user=settings_dict["USER"] or None, autocommit=True
+        host=settings_dict["HOST"] or "127.0.0.1", port=settings_dict["PORT"] or 5432, dbname=settings_dict["NAME"], user=settings_dict["USER"] or None
     )
     try:
         response = world.manufacturer.client().post("/api/v1/releases", BODY, format="json")  # queued on Redis, no worker yet
         assert response.status_code == 202
         release_id = response.json()["id"]
-        holder.execute("BEGIN")
-        holder.execute("LOCK TABLE audit_auditevent IN SHARE MODE")  # INSERTs wait; reads do not
+        # Consumer ids here are small: the job's charge bitmap is chunk 0 of this release.
+        holder.execute("INSERT INTO releases_chargechunk (release_id, chunk, bits) VALUES (%s, 0, %s)", [release_id, b""])
         first = celery_worker_factory(extra_env={"CH_RELEASE_LEASE_SECONDS": "1"})
         deadline = time.monotonic() + 60
         while True:
             waiting = holder.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'relation'"
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
             ).fetchone()[0]
             if waiting:
                 break
@@ -208,7 +208,8 @@ def test_worker_killed_after_drawing_noise_completes_once_with_one_answer(world,
         assert release.status == Release.RUNNING and release.attempts == 1
         first.kill()
     finally:
-        holder.close()  # ends its transaction: the audit table lock is released
+        holder.rollback()
+        holder.close()
     time.sleep(0.2)
     release = Release.objects.get(pk=release_id)
     assert release.status == Release.RUNNING and release.result is None
