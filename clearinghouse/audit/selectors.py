@@ -192,10 +192,10 @@ def _size_in_log(value: int, field_name: str, head: int) -> int:
 def audit_inclusion_proof(*, seq: int, tree_size: int | None = None) -> dict[str, Any]:
     """Proof that event ``seq`` is leaf seq-1 of the tree of ``tree_size`` (default: the
     latest checkpoint's size, so the proof checks against a signed root)."""
-    head = tree_size_now = tree_size_of_log()
+    head = tree_size_of_log()
     if tree_size is None:
         latest = audit_checkpoint_latest()
-        tree_size = latest.tree_size if latest is not None else tree_size_now
+        tree_size = latest.tree_size if latest is not None else head
     if seq < 1:
         raise Invalid("seq: must be 1 or more", details={"field": "seq"})
     if tree_size < 1:
