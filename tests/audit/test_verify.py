@@ -195,8 +195,6 @@ def test_a_tampered_stored_subtree_hash_is_caught(db):
 
 
 def test_erasing_a_person_leaves_the_log_intact_and_free_of_their_identity(db, make_consumer, platform_p, purposes):
-    from django.utils import timezone
-
     from clearinghouse.audit.selectors import EventFilter, audit_export_lines
     from tests.conftest import grant_body, link_subject
 
@@ -205,11 +203,14 @@ def test_erasing_a_person_leaves_the_log_intact_and_free_of_their_identity(db, m
     response = alice.client().post("/api/v1/me/consents", grant_body(purposes["c2m-product-design"], platform_p.slug), format="json")
     assert response.status_code == 201, response.content
     audit_checkpoint_sign()
-    # Erasure as the accounts model documents it: the Django user (username, password) is
-    # removed; the pseudonymous consumer row stays for the ledger and the log.
+    from clearinghouse.accounts.services import consumer_erase
+    from clearinghouse.core.actors import Actor
+
     consumer = alice.consumer
-    consumer.user.delete()
-    type(consumer).objects.filter(pk=consumer.pk).update(erased_at=timezone.now())
+    consumer_erase(consumer=consumer, actor=Actor(kind="consumer", id=str(consumer.pseudonym)))
+    consumer.refresh_from_db()
+    assert consumer.erased_at is not None and consumer.user_id is None
+    assert AuditEvent.objects.filter(action="consumer.erased", target=f"consumer:{consumer.pseudonym}").exists()
     result = audit_chain_verify()
     assert result.ok, result.reason
     export = b"".join(audit_export_lines(filters=EventFilter(), upto=result.checked)).decode()
