@@ -32,6 +32,7 @@ from clearinghouse.releases.plans import ReleasePlan
 from consent.models import ConsentState, Purpose
 
 _SIGNED_64 = 1 << 63
+_SUM_LIMIT = 1 << 62
 
 
 def bounding_seed(release_id) -> int:
@@ -54,8 +55,9 @@ class Aggregate:
 
 
 def _sqlite_functions(raw, plan: ReleasePlan, seed: int) -> tuple[str, str]:
-    """SQLite (the embedded default) lacks a seeded hash and width_bucket; register
-    deterministic Python functions under names unique to this call."""
+    """SQLite (the embedded default) lacks a seeded hash and width_bucket: register
+    deterministic Python functions, anew for each release (they capture its seed and
+    its weeks)."""
     key = seed.to_bytes(8, "big", signed=True)
 
     def keyed(value, chained):
@@ -240,7 +242,9 @@ def aggregate_compute(plan: ReleasePlan, *, seed: int, excluded: np.ndarray) -> 
                 raise RuntimeError("a row outside the public key set reached the aggregate")
             counts[position] = count
             if sums is not None:
-                sums[position] = total_value or 0
+                # Saturate rather than overflow: a failure must never depend on the data,
+                # and clipping a cell cannot raise the sum's sensitivity.
+                sums[position] = max(-_SUM_LIMIT, min(_SUM_LIMIT, int(total_value or 0)))
             if first is not None:
                 lists.append(np.asarray(first if postgres else json.loads(first), dtype=np.int64))
     contributors = np.sort(np.concatenate(lists)) if lists else np.zeros(0, dtype=np.int64)

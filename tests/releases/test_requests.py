@@ -119,3 +119,10 @@ def test_epsilon_may_be_a_json_number(world, django_capture_on_commit_callbacks)
         response = world.manufacturer.client().post("/api/v1/releases", body(epsilon=0.25), format="json")
     assert response.status_code == 202, response.content
     assert Release.objects.get().epsilon == Decimal("0.25")
+
+
+def test_refusal_audit_keeps_only_a_short_excerpt_of_what_was_sent(world):
+    response = world.manufacturer.client().post("/api/v1/releases", body(purpose="x" * 5000, measure="y" * 5000), format="json")
+    assert response.status_code == 400
+    details = AuditEvent.objects.filter(action="release.refused").order_by("-seq").first().details
+    assert details["purpose"] == "x" * 64 and details["measure"] == "y" * 64
