@@ -9,6 +9,7 @@ requires every secret to come from the environment and turns on the HTTPS settin
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -359,8 +360,8 @@ CH_RELEASE_RESEND_SECONDS = env_int("CH_RELEASE_RESEND_SECONDS", 60, minimum=1)
 CH_RELEASE_MAX_ATTEMPTS = env_int("CH_RELEASE_MAX_ATTEMPTS", 5, minimum=1)
 # work_mem for the release statement's sorts and hashes (PostgreSQL), e.g. "256MB".
 CH_RELEASE_WORK_MEM = env_str("CH_RELEASE_WORK_MEM", "256MB")
-# Seconds the request path waits for the broker before answering 503 (and refunding).
-CH_RELEASE_PUBLISH_TIMEOUT = env_int("CH_RELEASE_PUBLISH_TIMEOUT", 3, minimum=1)
+if not re.fullmatch(r"[1-9][0-9]*(kB|MB|GB)", CH_RELEASE_WORK_MEM):
+    raise ImproperlyConfigured(f"environment variable CH_RELEASE_WORK_MEM must look like 256MB (kB, MB or GB), got {CH_RELEASE_WORK_MEM!r}")
 
 # --- Audit --------------------------------------------------------------------------------
 # Who seals audit events that found the seal lock taken: "after_commit" (the writing
