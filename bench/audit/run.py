@@ -39,8 +39,19 @@ ACTIONS = ["consent.granted", "consent.withdrawn", "intake.batch", "release.comp
 
 def setup_django():
     import django
+    import psycopg
 
+    # The bench's database is its own: create it when missing.
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        base, name = url.rsplit("/", 1)
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                conn.execute(f'CREATE DATABASE "{name}"')
     django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", "--noinput", verbosity=0)
     from django.db import connection
 
     if connection.vendor != "postgresql":
