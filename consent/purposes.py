@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import re
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
 from django.db import transaction
@@ -14,6 +12,7 @@ from django.utils import timezone
 from clearinghouse.audit.services import audit_append
 from clearinghouse.core.actors import Actor
 from clearinghouse.core.crypto import sha256_hex
+from clearinghouse.core.files import json_file_read
 from clearinghouse.core.errors import Conflict, Invalid, NotFound
 from consent.models import Purpose
 from consent.taxonomy import LANGS, taxonomy_index
@@ -202,13 +201,7 @@ def purpose_document_validate(document: Any) -> dict[str, Any]:
     }
 
 
-def purpose_file_read(path: Path | str) -> Any:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise Invalid(f"no such file: {path}") from None
-    except json.JSONDecodeError as exc:
-        raise Invalid(f"{path} is not valid JSON: {exc}") from None
+purpose_file_read = json_file_read
 
 
 def purpose_publish(*, document: Any, actor: Actor, approve: bool = False) -> tuple[Purpose, bool]:

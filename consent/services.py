@@ -176,20 +176,13 @@ def consent_change(
             receipt=signer_get("receipts").envelope(payload),
         )
         granted = request.action == ConsentEvent.GRANT
-        if state is None:
-            ConsentState.objects.create(
-                consumer=consumer,
-                purpose_code=purpose.code,
-                platform=platform,
-                version=purpose.version,
-                granted=granted,
-                last_event=event,
-                updated_at=moment,
-            )
-        else:
-            ConsentState.objects.filter(pk=state.pk).update(
-                version=purpose.version, granted=granted, last_event=event, updated_at=moment
-            )
+        # Under the consumer's row lock, so the read above and this write cannot interleave.
+        ConsentState.objects.update_or_create(
+            consumer=consumer,
+            purpose_code=purpose.code,
+            platform=platform,
+            defaults={"version": purpose.version, "granted": granted, "last_event": event, "updated_at": moment},
+        )
         audit_append(
             actor=actor,
             action="consent.granted" if granted else "consent.withdrawn",

@@ -7,7 +7,6 @@ only deactivated.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from django.db import transaction
 from clearinghouse.audit.services import audit_append
 from clearinghouse.core.actors import Actor
 from clearinghouse.core.crypto import canonical_json, sha256_hex
+from clearinghouse.core.files import json_file_read
 from clearinghouse.core.errors import Invalid
 
 DEFAULT_TAXONOMY_FILE = Path(__file__).resolve().parent / "data" / "taxonomy.json"
@@ -137,13 +137,7 @@ def taxonomy_load(*, document: Any, actor: Actor) -> dict[str, Any]:
     return {"version": document["version"], "created": created, "deactivated": deactivated}
 
 
-def taxonomy_file_read(path: Path | str) -> Any:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise Invalid(f"no such file: {path}") from None
-    except json.JSONDecodeError as exc:
-        raise Invalid(f"{path} is not valid JSON: {exc}") from None
+taxonomy_file_read = json_file_read
 
 
 @dataclass

@@ -27,7 +27,6 @@ from django.utils.dateparse import parse_datetime
 
 from clearinghouse.core.crypto import derived_key
 from clearinghouse.intake.models import Signal
-from clearinghouse.releases.ledger import CHUNK_BITS
 from clearinghouse.releases.plans import ReleasePlan
 from consent.models import ConsentState, Purpose
 

@@ -264,7 +264,6 @@ def release_compute(*, release_id) -> Release | None:
     attempt = _claim(release_id)
     if attempt is None:
         return Release.objects.filter(pk=release_id).first()
-    release = Release.objects.select_related("manufacturer", "purpose").get(pk=release_id)
     if attempt > settings.CH_RELEASE_MAX_ATTEMPTS:
         return _release_close(release_id=release_id, status=Release.FAILED, code="too_many_attempts", message="The job was interrupted too often; nothing was spent.")
     try:

@@ -100,7 +100,7 @@ def test_every_field_of_a_row_edited_is_rejected(world, offline, field):
 
 
 def test_export_mutations_are_each_named(world, offline):
-    lines, keys, new, old = world["lines"], world["keys"], world["new"], world["old"]
+    lines, new, old = world["lines"], world["new"], world["old"]
     foreign_sign, foreign_key = foreign_signer()
     truncated = lines[:35]
     tree = offline.CompactRange()
