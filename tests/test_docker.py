@@ -69,3 +69,15 @@ def test_compose_has_the_production_services():
 def test_dockerfile_copies_files_that_exist():
     for source in re.findall(r"^COPY (\S+) ", DOCKERFILE, re.M):
         assert (ROOT / source).exists(), source
+
+
+def test_every_periodic_job_names_a_registered_task():
+    from django.conf import settings
+
+    from clearinghouse.celery import app
+
+    app.loader.import_default_modules()
+    missing = [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] not in app.tasks]
+    assert not missing, f"beat would send tasks no worker knows: {missing}"
+    assert {"clearinghouse.intake.tasks.signals_retention_purge_task", "clearinghouse.audit.tasks.audit_checkpoint_task",
+            "clearinghouse.releases.tasks.budget_roll_over_task"} <= {e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()}

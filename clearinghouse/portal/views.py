@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from clearinghouse.accounts import selectors as account_selectors
 from clearinghouse.accounts import services as account_services
-from clearinghouse.accounts.models import Manufacturer, Platform
+from clearinghouse.accounts.models import Platform
 from clearinghouse.api.actors import request_actor
 from clearinghouse.core.crypto import published_keys
 from clearinghouse.core.errors import Conflict, DomainError, Invalid, NotFound
@@ -346,16 +346,13 @@ def privacy_loss(request):
     now = timezone.now()
     window_start = now - timedelta(days=window_days)
     titles = {item["purpose"]: words.in_language(item.get("title"), language) for item in statement["purposes"]}
-    manufacturer_names = dict(
-        Manufacturer.objects.filter(slug__in={c["manufacturer"] for c in statement["charges"]}).values_list("slug", "name")
-    )
     charges = sorted(
         (
             {
                 "release_id": charge["release_id"],
                 "purpose": titles.get(charge["purpose"], charge["purpose"]),
                 "purpose_code": charge["purpose"],
-                "manufacturer": manufacturer_names.get(charge["manufacturer"], charge["manufacturer"]),
+                "manufacturer": charge["manufacturer"],  # the statement already names it
                 "measure": str(MEASURE_LABELS[charge["measure"]]) if charge["measure"] in MEASURE_LABELS else charge["measure"],
                 "epsilon": words.decimal_or_zero(charge["epsilon"]),
                 "epsilon_text": words.epsilon_text(charge["epsilon"]),

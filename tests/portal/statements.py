@@ -11,11 +11,11 @@ from django.utils import timezone
 def sample_statement() -> dict:
     now = timezone.now()
     charges = [
-        ("r-1", "c2m-product-design", "ergochair", "consumers", "0.5", now - timedelta(days=200)),
-        ("r-2", "c2m-product-design", "ergochair", "mean_value", "1.0", now - timedelta(days=90)),
+        ("r-1", "c2m-product-design", "ErgoChair", "consumers", "0.5", now - timedelta(days=200)),
+        ("r-2", "c2m-product-design", "ErgoChair", "mean_value", "1.0", now - timedelta(days=90)),
         ("r-3", "c2m-demand-forecast", "bloomco", "signals", "0.25", now - timedelta(days=30)),
-        ("r-4", "c2m-product-design", "pixelphone", "top_k", "0.75", now - timedelta(days=3)),
-        ("r-0", "c2m-product-design", "ergochair", "consumers", "2.0", now - timedelta(days=400)),  # outside the window
+        ("r-4", "c2m-product-design", "PixelPhone", "top_k", "0.75", now - timedelta(days=3)),
+        ("r-0", "c2m-product-design", "ErgoChair", "consumers", "2.0", now - timedelta(days=400)),  # outside the window
     ]
     return {
         "window_days": 365,

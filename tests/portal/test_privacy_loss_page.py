@@ -17,16 +17,15 @@ def test_without_charges_the_statement_is_empty_but_explains_epsilon(linked_cons
     assert "Total over all purposes: ε 0.00." in html
 
 
-def test_charges_are_listed_in_words_and_drawn_as_a_cumulative_chart(linked_consumer, portal_client, monkeypatch, make_manufacturer):
-    make_manufacturer("ergochair", ["furniture"])
+def test_charges_are_listed_in_words_and_drawn_as_a_cumulative_chart(linked_consumer, portal_client, monkeypatch):
     monkeypatch.setattr("clearinghouse.portal.views._privacy_statement", lambda consumer: sample_statement())
     html = portal_client(linked_consumer, language="en").get(reverse("portal:privacy-loss")).content.decode()
 
     rows = re.findall(r"<tr>\s*<td data-label=\"When\">.*?</tr>", html, flags=re.S)
     assert len(rows) == 5  # every charge, including the one older than the window
-    # Newest first, the measure in plain words; a registered manufacturer appears under its name.
-    assert ">pixelphone<" in rows[0] and "most wanted features" in rows[0] and ">0.75<" in rows[0]
-    assert ">Manufacturer ergochair<" in rows[-1] and ">2.00<" in rows[-1]
+    # Newest first, the measure in plain words, the manufacturer under the name the statement gives.
+    assert ">PixelPhone<" in rows[0] and "most wanted features" in rows[0] and ">0.75<" in rows[0]
+    assert ">ErgoChair<" in rows[-1] and ">2.00<" in rows[-1]
     assert "Total over all purposes: ε 4.50." in html
     assert "ε 2.25" in html and "ε 3.75" in html
 
