@@ -1,5 +1,7 @@
 """The error format everywhere, the schema and docs, and the health check."""
 
+import re
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -57,6 +59,19 @@ def test_openapi_schema_and_docs(db):
     for path in ("/api/v1/consumers", "/api/v1/me/consents", "/api/v1/platform/links", "/api/v1/keys"):
         assert path in paths
     assert APIClient().get("/api/docs/").status_code == 200
+
+
+def test_api_docs_load_swagger_ui_from_our_own_static_files(db):
+    # The browsable docs must work with no internet access (make run is offline-capable).
+    client = APIClient()
+    page = client.get("/api/docs/").content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert any(a.endswith("swagger-ui-bundle.js") for a in assets)
+    assert all(a.startswith("/static/") for a in assets), assets
+    for asset in assets:
+        response = client.get(asset)
+        assert response.status_code == 200, asset
+        response.close()
 
 
 def test_keys_are_published_with_ids_and_uses(db):
