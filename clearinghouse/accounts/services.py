@@ -210,6 +210,11 @@ def link_code_issue(*, consumer: Consumer, platform_slug: str, actor: Actor) -> 
     return f"{raw[:5]}-{raw[5:]}", expires_at
 
 
+# One message for a code that does not exist and a code of another platform: they must
+# be indistinguishable, yet a person typing a code deserves more than "Not found."
+_UNKNOWN_CODE = "Unknown link code: check it with the person, or ask them for a new one."
+
+
 def platform_link_redeem(*, platform: Platform, code: str, subject_ref: str, actor: Actor) -> PlatformLink:
     """Bind the platform's own subject reference to the consumer who issued ``code``.
 
@@ -230,7 +235,7 @@ def platform_link_redeem(*, platform: Platform, code: str, subject_ref: str, act
         now = timezone.now()
         if link_code is None or link_code.consumer.erased_at is not None:
             audit_append(actor=actor, action="link.refused", target=target, outcome="denied", details={"reason": "unknown_code"})
-            refusal = NotFound()
+            refusal = NotFound(_UNKNOWN_CODE)
         elif link_code.platform_id != platform.id:
             audit_append(
                 actor=actor,
@@ -239,7 +244,7 @@ def platform_link_redeem(*, platform: Platform, code: str, subject_ref: str, act
                 outcome="denied",
                 details={"reason": "link code issued for another platform", "code_platform": link_code.platform.slug},
             )
-            refusal = NotFound()
+            refusal = NotFound(_UNKNOWN_CODE)
         elif link_code.used_at is not None:
             audit_append(actor=actor, action="link.refused", target=target, outcome="denied", details={"reason": "code_used"})
             refusal = Conflict("This link code was already used; ask the person for a new one.", code="link_code_used")

@@ -75,6 +75,7 @@ def test_another_platforms_code_answers_like_a_missing_code_and_is_audited(consu
     missing = redeem(platform_q, "ABCDE-FGHJK", "guess")
     assert foreign.status_code == missing.status_code == 404
     assert foreign.json() == missing.json()
+    assert foreign.json()["error"]["message"].startswith("Unknown link code")
     assert not PlatformLink.objects.exists()
     blocked = AuditEvent.objects.get(action="platform.cross_access_blocked")
     assert (blocked.actor_kind, blocked.actor_id, blocked.outcome) == ("platform", "shop-q", "denied")
