@@ -77,6 +77,48 @@ def _receipt_payload(
     }
 
 
+def consent_event_build(
+    *,
+    consumer: Consumer,
+    purpose: Purpose,
+    platform: Platform,
+    action: str,
+    channel: str,
+    language: str,
+    notice_digest: str,
+    moment,
+    supersedes: uuid.UUID | None,
+) -> ConsentEvent:
+    """An unsaved event with its signed receipt. consent_change saves one under the
+    consumer's lock; seed_demo bulk-creates many (and keeps ConsentState in step itself)."""
+    receipt_id = uuid.uuid4()
+    payload = _receipt_payload(
+        receipt_id=receipt_id,
+        consumer=consumer,
+        purpose=purpose,
+        platform=platform,
+        action=action,
+        channel=channel,
+        language=language,
+        notice_digest=notice_digest,
+        moment=moment,
+        supersedes=supersedes,
+    )
+    return ConsentEvent(
+        receipt_id=receipt_id,
+        consumer=consumer,
+        purpose=purpose,
+        platform=platform,
+        action=action,
+        channel=channel,
+        language=language,
+        notice_digest=notice_digest,
+        created_at=moment,
+        supersedes=supersedes,
+        receipt=signer_get("receipts").envelope(payload),
+    )
+
+
 def _refuse(*, actor: Actor, target: str, error: DomainError) -> DomainError:
     with transaction.atomic():
         audit_append(
@@ -148,10 +190,7 @@ def consent_change(
             # A withdrawal applies to whatever version was last consented to.
             purpose = next((p for p in versions if state and p.version == state.version), None) or current or versions[0]
         moment = timezone.now()
-        receipt_id = uuid.uuid4()
-        supersedes = state.last_event.receipt_id if state else None
-        payload = _receipt_payload(
-            receipt_id=receipt_id,
+        event = consent_event_build(
             consumer=consumer,
             purpose=purpose,
             platform=platform,
@@ -160,21 +199,9 @@ def consent_change(
             language=language,
             notice_digest=notice_digest,
             moment=moment,
-            supersedes=supersedes,
+            supersedes=state.last_event.receipt_id if state else None,
         )
-        event = ConsentEvent.objects.create(
-            receipt_id=receipt_id,
-            consumer=consumer,
-            purpose=purpose,
-            platform=platform,
-            action=request.action,
-            channel=channel,
-            language=language,
-            notice_digest=notice_digest,
-            created_at=moment,
-            supersedes=supersedes,
-            receipt=signer_get("receipts").envelope(payload),
-        )
+        event.save(force_insert=True)
         granted = request.action == ConsentEvent.GRANT
         # Under the consumer's row lock, so the read above and this write cannot interleave.
         ConsentState.objects.update_or_create(
@@ -190,7 +217,7 @@ def consent_change(
             details={
                 "subject": str(consumer.pseudonym),
                 "purpose_version": purpose.version,
-                "receipt_id": str(receipt_id),
+                "receipt_id": str(event.receipt_id),
                 "channel": channel,
             },
         )

@@ -26,12 +26,11 @@ from django.utils import timezone
 from clearinghouse.accounts.models import Consumer, Platform, PlatformLink
 from clearinghouse.audit.services import audit_append
 from clearinghouse.core.actors import Actor
-from clearinghouse.core.crypto import signer_get
 from clearinghouse.core.synthetic import DeterministicStream
 from clearinghouse.intake.models import Signal
 from clearinghouse.intake.services import signals_ingest, subject_pseudonyms
 from consent.models import ConsentEvent, ConsentState, Purpose
-from consent.services import _receipt_payload
+from consent.services import consent_event_build
 from consent.taxonomy import taxonomy_index
 
 BATCH = 10_000
@@ -230,7 +229,6 @@ class SyntheticWorld:
         """Grants (and a few withdrawals) with real signed receipts, folded into the state
         table and audited one by one, as consent_change does; written in bulk because a
         world of a hundred thousand people would take an hour one call at a time."""
-        signer = signer_get("receipts")
         made = 0
         for platform in self.platforms:
             for code, purpose in self.purposes.items():
@@ -238,10 +236,10 @@ class SyntheticWorld:
                 have = set(ConsentState.objects.filter(platform=platform, purpose_code=code).values_list("consumer_id", flat=True))
                 todo = [int(i) for i in people if self.consumer_ids[int(i)] not in have]
                 for start in range(0, len(todo), 2000):
-                    made += self._consents_write(platform, purpose, todo[start : start + 2000], signer)
+                    made += self._consents_write(platform, purpose, todo[start : start + 2000])
         return made
 
-    def _consents_write(self, platform: Platform, purpose: Purpose, people: list[int], signer) -> int:
+    def _consents_write(self, platform: Platform, purpose: Purpose, people: list[int]) -> int:
         consumers = {c.pk: c for c in Consumer.objects.filter(pk__in=[self.consumer_ids[i] for i in people])}
         withdrawn = self.withdrawn[(platform.slug, purpose.code)]
         target = f"purpose:{purpose.code}@platform:{platform.slug}"
@@ -251,11 +249,11 @@ class SyntheticWorld:
             for i in people:
                 consumer = consumers[self.consumer_ids[i]]
                 language = "en" if self.english[i] else "zh-hans"
-                grant = self._event(consumer, purpose, platform, ConsentEvent.GRANT, language, purpose.notice_digests[language], moment, None, signer)
+                grant = self._event(consumer, purpose, platform, ConsentEvent.GRANT, language, purpose.notice_digests[language], moment, None)
                 grants.append(grant)
                 if withdrawn[i]:
                     withdrawals.append(
-                        self._event(consumer, purpose, platform, ConsentEvent.WITHDRAW, language, "", moment + timedelta(microseconds=1), grant.receipt_id, signer)
+                        self._event(consumer, purpose, platform, ConsentEvent.WITHDRAW, language, "", moment + timedelta(microseconds=1), grant.receipt_id)
                     )
             ConsentEvent.objects.bulk_create(grants)
             ConsentEvent.objects.bulk_create(withdrawals)
@@ -288,10 +286,8 @@ class SyntheticWorld:
         return len(audits)
 
     @staticmethod
-    def _event(consumer, purpose, platform, action, language, digest, moment, supersedes, signer) -> ConsentEvent:
-        receipt_id = uuid.uuid4()
-        payload = _receipt_payload(
-            receipt_id=receipt_id,
+    def _event(consumer, purpose, platform, action, language, digest, moment, supersedes) -> ConsentEvent:
+        return consent_event_build(
             consumer=consumer,
             purpose=purpose,
             platform=platform,
@@ -301,19 +297,6 @@ class SyntheticWorld:
             notice_digest=digest,
             moment=moment,
             supersedes=supersedes,
-        )
-        return ConsentEvent(
-            receipt_id=receipt_id,
-            consumer=consumer,
-            purpose=purpose,
-            platform=platform,
-            action=action,
-            channel="portal",
-            language=language,
-            notice_digest=digest,
-            created_at=moment,
-            supersedes=supersedes,
-            receipt=signer.envelope(payload),
         )
 
     # --- signals --------------------------------------------------------------------------
