@@ -58,8 +58,12 @@ FILTER_PARAMETERS = [
     OpenApiParameter("action", OpenApiTypes.STR, description="exact action, e.g. consent.granted"),
     OpenApiParameter("action_prefix", OpenApiTypes.STR, description="e.g. release. for every release action"),
     OpenApiParameter("outcome", OpenApiTypes.STR, enum=list(selectors.OUTCOMES)),
-    OpenApiParameter("since", OpenApiTypes.STR, description="date or ISO 8601 time (inclusive)"),
-    OpenApiParameter("until", OpenApiTypes.STR, description="date (whole day) or ISO 8601 time (inclusive)"),
+    OpenApiParameter(
+        "since", OpenApiTypes.STR, description="date (from its start) or ISO 8601 time, inclusive; dates and times without an offset are in settings.TIME_ZONE (Asia/Shanghai)"
+    ),
+    OpenApiParameter(
+        "until", OpenApiTypes.STR, description="date (the whole day) or ISO 8601 time, inclusive; dates and times without an offset are in settings.TIME_ZONE (Asia/Shanghai)"
+    ),
 ]
 
 

@@ -206,6 +206,7 @@ def audit_browser(request):
             "older_url": f"?{base.urlencode()}&before={page.next_before}" if page and page.next_before else None,
             "newer_url": f"?{base.urlencode()}&after={page.newer_after}" if page and page.newer_after else None,
             "export_url": reverse("api:audit-export") + (f"?{export_query}" if export_query else ""),
+            "zone": selectors.filter_zone().key,
         },
         status=400 if error else 200,
     )

@@ -14,7 +14,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db.models import Count, IntegerField, Sum
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast, TruncDay, TruncMonth, TruncWeek
@@ -57,7 +56,10 @@ class ReportPeriod:
 
 
 def _zone() -> ZoneInfo:
-    return ZoneInfo(settings.TIME_ZONE)
+    # The audit browser and the API read dates in the same zone (selectors.filter_zone).
+    from clearinghouse.audit.selectors import filter_zone
+
+    return filter_zone()
 
 
 def _bucket_start(day: date, bucket: str) -> date:

@@ -5,10 +5,12 @@ import sys
 import time as clock
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
@@ -50,10 +52,21 @@ class EventFilter:
         return query
 
 
+def filter_zone() -> ZoneInfo:
+    """The zone a bare date in a filter is read in: settings.TIME_ZONE, the zone the console
+    shows times in and the reports count days in, so "2026-11-27" means the same day
+    everywhere an officer can type it."""
+    return ZoneInfo(settings.TIME_ZONE)
+
+
 def audit_filter_parse(params) -> EventFilter:
-    """Read filters from query parameters; every bad value is a 400 naming its field."""
+    """Read filters from query parameters; every bad value is a 400 naming its field.
+
+    ``since`` and ``until`` are inclusive. A bare date covers that whole day in
+    settings.TIME_ZONE; an ISO 8601 time without an offset is read in that zone too."""
     from django.utils.dateparse import parse_date, parse_datetime
-    from django.utils import timezone
+
+    zone = filter_zone()
 
     def text(name: str, maximum: int) -> str | None:
         value = (params.get(name) or "").strip()
@@ -69,17 +82,19 @@ def audit_filter_parse(params) -> EventFilter:
             return None
         parsed = None
         try:
-            parsed = parse_datetime(raw)
-            if parsed is None:
-                day = parse_date(raw)
-                if day is not None:
-                    parsed = datetime.combine(day, datetime.max.time() if end_of_day else datetime.min.time())
+            # The date first: since Python 3.11 parse_datetime also accepts a bare date
+            # (as midnight), which would make ``until`` end where its day begins.
+            day = parse_date(raw)
+            if day is not None:
+                parsed = datetime.combine(day, time.max if end_of_day else time.min, tzinfo=zone)
+            else:
+                parsed = parse_datetime(raw)
         except ValueError:
             parsed = None
         if parsed is None:
             raise Invalid(f"{name}: expected a date (2026-01-31) or an ISO 8601 time", details={"field": name})
-        if timezone.is_naive(parsed):
-            parsed = timezone.make_aware(parsed)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=zone)
         return parsed
 
     actor_kind = text("actor_kind", 16)

@@ -77,6 +77,51 @@ def test_events_filter_and_paginate_newest_first(db, officer):
     assert api.get("/api/v1/audit/events?since=2000-01-01&until=2000-01-02").json()["results"] == []
 
 
+def test_until_a_date_includes_today(db, officer):
+    from django.utils import timezone
+
+    make_events(3, action="test.today")
+    today = timezone.localdate().isoformat()
+    api = officer.client()
+    for query in (f"until={today}", f"since={today}&until={today}"):
+        rows = api.get(f"/api/v1/audit/events?action=test.today&{query}").json()["results"]
+        assert len(rows) == 3, query
+    exported = b"".join(api.get(f"/api/v1/audit/export?action=test.today&until={today}").streaming_content).decode().splitlines()
+    assert len(exported) == 3
+
+
+def test_filter_dates_are_whole_days_in_the_console_time_zone(db, officer, monkeypatch):
+    """Dates are days in settings.TIME_ZONE (Asia/Shanghai, UTC+8), the zone the console
+    shows times in and the reports count days in, whether typed in the API or the console."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    for name, moment in [
+        ("test.early", datetime(2026, 11, 27, 0, 5, tzinfo=shanghai)),  # 2026-11-26 16:05 UTC
+        ("test.late", datetime(2026, 11, 27, 23, 55, tzinfo=shanghai)),
+        ("test.next", datetime(2026, 11, 28, 0, 5, tzinfo=shanghai)),  # 2026-11-27 16:05 UTC
+    ]:
+        monkeypatch.setattr(timezone, "now", lambda moment=moment: moment)
+        make_events(1, action=name)
+    monkeypatch.undo()
+    api = officer.client()
+
+    def actions(query):
+        return sorted(row["action"] for row in api.get(f"/api/v1/audit/events?action_prefix=test.&{query}").json()["results"])
+
+    assert actions("until=2026-11-27") == ["test.early", "test.late"]
+    assert actions("since=2026-11-27&until=2026-11-27") == ["test.early", "test.late"]
+    assert actions("since=2026-11-28") == ["test.next"]
+    assert actions("until=2026-11-26") == []
+    assert actions("until=2026-11-27T12:00") == ["test.early"]  # a time without offset: Shanghai too
+    assert actions("since=2026-11-27T16:00:00Z") == ["test.next"]  # an explicit offset is kept
+    lines = b"".join(api.get("/api/v1/audit/export?action_prefix=test.&since=2026-11-27&until=2026-11-27").streaming_content).decode()
+    assert [json.loads(line)["action"] for line in lines.splitlines()] == ["test.early", "test.late"]
+
+
 @pytest.mark.parametrize(
     "query, field",
     [

@@ -150,6 +150,17 @@ def test_audit_browser_filters_paginates_and_links_to_events(officer_client, db)
     assert "/api/v1/audit/export?outcome=denied" in denied
 
 
+def test_audit_browser_from_and_until_today_shows_todays_events(officer_client, db):
+    from django.utils import timezone
+
+    make_events(4, action="test.today")
+    today = timezone.localdate().isoformat()
+    page = english(officer_client).get(f"/compliance/audit/?since={today}&until={today}").content.decode()
+    assert "No events match" not in page
+    assert page.count("<code>test.today</code>") == 4
+    assert "Asia/Shanghai" in page  # the zone the dates are read in is stated
+
+
 def test_audit_browser_names_a_bad_filter(officer_client, db):
     response = english(officer_client).get("/compliance/audit/?since=yesterday")
     assert response.status_code == 400
