@@ -39,6 +39,9 @@ KNOWN_ACTIONS = [
     "audit.exported", "audit.verified",
 ]
 PAGE_SIZE = 50
+# consent.purposes.LAWFUL_BASES holds the codes a purpose may name; these are their words
+# for an officer, in the page's language.
+LAWFUL_BASIS_NAMES = {"consent": gettext_noop("Consent of the individual (PIPL Art. 13(1)(1))")}
 
 
 def officer_required(view):
@@ -67,6 +70,8 @@ def _present_purpose(purpose, names: dict[str, str]):
     purpose.display_title = purpose.title.get(language) or purpose.title.get("en", purpose.code)
     purpose.display_interest = purpose.legitimate_interest.get(language, "")
     purpose.display_notice = purpose.notice.get(language, "")
+    basis = LAWFUL_BASIS_NAMES.get(purpose.lawful_basis)
+    purpose.display_lawful_basis = _(basis) if basis else purpose.lawful_basis
     purpose.approver_name = names.get(purpose.approved_by, purpose.approved_by)
     return purpose
 

@@ -123,6 +123,19 @@ def test_retiring_needs_confirmation(officer_client, purposes):
     assert officer_client.post(url, {"action": "retire", "confirm": "yes"}).status_code == 400  # already retired
 
 
+def test_purpose_page_says_why_the_processing_is_legitimate_and_names_the_lawful_basis_in_words(officer_client, purposes):
+    purpose = purposes["c2m-product-design"]
+    url = f"/compliance/purposes/{purpose.code}/{purpose.version}/"
+    chinese = officer_client.get(url).content.decode()
+    assert "<dt>处理目的的正当性</dt><dd>" + purpose.legitimate_interest["zh-hans"] in chinese
+    assert "正当利益" not in chinese  # PIPL knows no legitimate-interest basis
+    assert "<dt>合法性基础</dt><dd>取得个人的同意（《个人信息保护法》第十三条第一款第（一）项）</dd>" in chinese
+    english_page = english(officer_client).get(url).content.decode()
+    assert "<dt>Why this processing is legitimate</dt><dd>" + purpose.legitimate_interest["en"] in english_page
+    assert "Legitimate interest" not in english_page
+    assert "<dt>Lawful basis</dt><dd>Consent of the individual (PIPL Art. 13(1)(1))</dd>" in english_page
+
+
 def test_unknown_purpose_is_404(officer_client, db):
     assert officer_client.get("/compliance/purposes/nope/1/").status_code == 404
 
