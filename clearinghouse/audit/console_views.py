@@ -39,6 +39,23 @@ KNOWN_ACTIONS = [
     "audit.exported", "audit.verified",
 ]
 PAGE_SIZE = 50
+# Selectors and reports keep their messages in English, as the API returns them. These are
+# the ones the console's filter and period forms can lead to; listed here (literally, so that
+# makemessages keeps them in the catalogue) to be shown in the page's language.
+FILTER_ERRORS = {
+    gettext_noop("until: must not be before since"),
+    gettext_noop("since: expected a date (2026-01-31) or an ISO 8601 time"),
+    gettext_noop("until: expected a date (2026-01-31) or an ISO 8601 time"),
+    gettext_noop("since: expected a date such as 2026-01-31"),
+    gettext_noop("until: expected a date such as 2026-01-31"),
+    gettext_noop("since: a report covers at most 1098 days"),
+}
+
+
+def _error_text(error: DomainError) -> str:
+    return _(error.message) if error.message in FILTER_ERRORS else error.message
+
+
 # consent.purposes.LAWFUL_BASES holds the codes a purpose may name; these are their words
 # for an officer, in the page's language.
 LAWFUL_BASIS_NAMES = {"consent": gettext_noop("Consent of the individual (PIPL Art. 13(1)(1))")}
@@ -192,7 +209,7 @@ def audit_browser(request):
         page = selectors.audit_event_page(filters=filters, before=_int(request, "before"), after=_int(request, "after"), size=PAGE_SIZE)
         query = filters.as_query()
     except DomainError as exc:
-        error, query = exc, {}
+        error, query = _error_text(exc), {}
     base = request.GET.copy()
     for name in ("before", "after"):
         base.pop(name, None)
@@ -366,7 +383,7 @@ def report(request, slug: str):
     try:
         period = reports.report_period_parse(request.GET)
     except DomainError as error:
-        return render(request, "audit/console/report_error.html", {"title": _(titles[slug]), "error": error}, status=400)
+        return render(request, "audit/console/report_error.html", {"title": _(titles[slug]), "error": _error_text(error)}, status=400)
     context = {"slug": slug, "title": _(titles[slug]), "period": period, "bucket": _(BUCKETS[period.bucket])}
     if slug == "consent":
         results = reports.consent_report(period=period)

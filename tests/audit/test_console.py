@@ -180,6 +180,22 @@ def test_audit_browser_names_a_bad_filter(officer_client, db):
     assert "since: expected a date" in response.content.decode()
 
 
+def test_filter_errors_are_in_the_pages_language(officer_client, db):
+    chinese = officer_client.get("/compliance/audit/?since=2026-02-01&until=2026-01-01")
+    assert chinese.status_code == 400
+    page = chinese.content.decode()
+    assert "“止”的日期不能早于“起”的日期。" in page and "must not be before" not in page
+    assert "“起”：请填写日期" in officer_client.get("/compliance/audit/?since=yesterday").content.decode()
+    report = officer_client.get("/compliance/reports/consent/?since=2026-02-01&until=2026-01-01").content.decode()
+    assert "“止”的日期不能早于“起”的日期。" in report and "must not be before" not in report
+    assert "最多涵盖 1098 天" in officer_client.get("/compliance/reports/consent/?since=2010-01-01&until=2026-01-01").content.decode()
+    english_page = english(officer_client).get("/compliance/audit/?since=2026-02-01&until=2026-01-01").content.decode()
+    assert "until: must not be before since" in english_page
+    # The API keeps its English message.
+    api = officer_client.get("/api/v1/audit/events?since=2026-02-01&until=2026-01-01", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert api.json()["error"]["message"] == "until: must not be before since"
+
+
 def test_event_page_and_its_inclusion_proof(officer_client, offline, db):
     from clearinghouse.core.crypto import published_keys
 
