@@ -237,6 +237,68 @@ def test_verify_button_names_the_break(officer_client, db, django_capture_on_com
     assert "The log is BROKEN at event 3." in page
 
 
+def broken_run(reason: str, **result) -> AuditVerificationRun:
+    """A finished run as the task stores it: audit_chain_verify().as_dict()."""
+    from django.utils import timezone
+
+    document = {
+        "ok": False, "checked": 499, "head_seq": 499, "head_hash": None, "first_bad_seq": 499, "reason": reason, "root_hash": None,
+        "tree_size": 499, "checkpoints_checked": 2, "bad_checkpoint": 3, "pending": 0, "seconds": 0.2,
+    } | result
+    now = timezone.now()
+    return AuditVerificationRun.objects.create(requested_by="officer:1", requested_at=now, finished_at=now, status="done", result=document)
+
+
+def test_a_broken_verification_shows_no_missing_hash_and_its_reason_in_chinese(officer_client, db):
+    run = broken_run("checkpoint #3 (size 499) has an invalid signature")
+    page = officer_client.get(f"/compliance/verify/{run.pk}/").content.decode()
+    assert "None" not in page
+    assert "<dt>链头</dt><dd>#499</dd>" in page
+    assert "检查点 #3（499 个事件）的签名无效" in page and "invalid signature" not in page
+    english_page = english(officer_client).get(f"/compliance/verify/{run.pk}/").content.decode()
+    assert "<dt>Head</dt><dd>#499</dd>" in english_page and "checkpoint #3 (size 499) has an invalid signature" in english_page
+
+
+@pytest.mark.parametrize(
+    "reason, chinese",
+    [
+        ("sequence number 12 is missing", "序号 12 的事件缺失"),
+        ("row content does not match its leaf hash", "事件内容与其叶哈希不符"),
+        ("previous-hash link does not match", "与前一事件的哈希链接不符"),
+        ("chain hash does not match", "链哈希不符"),
+        ("stored subtree hash (level 8, index 1) is missing; proofs over seq 257.. cannot be answered", "存储的子树哈希（第 8 层，索引 1）缺失；从序号 257 起"),
+        ("stored subtree hash (level 16, index 0) is missing", "存储的子树哈希（第 16 层，索引 0）缺失"),
+        ("stored subtree hash (level 8, index 0) does not match the events it covers", "（第 8 层，索引 0）与其覆盖的事件不符"),
+        ("checkpoint #2 names log 00000000-0000-0000-0000-000000000000, not this log (b33b991a-1111-4222-8333-444455556666)", "检查点 #2 属于日志 00000000-0000-0000-0000-000000000000，而不是本日志"),
+        ("checkpoint #2 is signed by unknown key ed25519:0000000000000000", "检查点 #2 由未知密钥 ed25519:0000000000000000 签名"),
+        ("checkpoint #2 root does not match the log's first 40 events", "检查点 #2 的根哈希与日志前 40 个事件不符"),
+        ("checkpoint #2 vouches for 12 events but the log holds 10: events were removed", "担保了 12 个事件，但日志中只有 10 个：有事件被删除"),
+        ("the tree stores 3 subtree hashes where 4 are expected", "树中存储了 3 个子树哈希，应为 4 个"),
+        ("checkpoint #5 is smaller than the earlier checkpoint #4: the log shrank", "检查点 #5 小于更早签署的检查点 #4：日志缩短了"),
+        ("checkpoint #4 is not consistent with checkpoint #5: the proof is empty", "检查点 #4 与检查点 #5 不一致：the proof is empty"),
+    ],
+)
+def test_every_verification_reason_reads_in_chinese(officer_client, db, reason, chinese):
+    run = broken_run(reason)
+    page = officer_client.get(f"/compliance/verify/{run.pk}/").content.decode()
+    assert chinese in page
+
+
+@pytest.mark.postgres
+def test_a_forged_checkpoint_signature_reads_in_chinese_and_the_api_keeps_the_english_reason(officer_client, officer, db, django_capture_on_commit_callbacks):
+    from tests.audit.test_verify import tamper
+
+    make_events(6)
+    checkpoint, _ = audit_checkpoint_sign()
+    tamper("UPDATE audit_auditcheckpoint SET signature = %s", ["A" * 86 + "=="])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = officer_client.post("/compliance/verify/")
+    page = officer_client.get(response["Location"]).content.decode()
+    assert f"检查点 #{checkpoint.pk}（{checkpoint.tree_size} 个事件）的签名无效" in page and "None" not in page
+    body = officer.client().get("/api/v1/audit/verify").json()
+    assert body["reason"] == f"checkpoint #{checkpoint.pk} (size {checkpoint.tree_size}) has an invalid signature"
+
+
 def test_a_verification_task_delivered_twice_runs_once(db):
     from clearinghouse.audit.services import audit_verification_run
 
