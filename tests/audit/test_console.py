@@ -319,6 +319,8 @@ def test_auditor_page_offers_checkpoint_export_and_keys(officer_client, offline,
     checkpoint = audit_checkpoint_sign()[0]
     page = officer_client.get("/compliance/auditor/").content.decode()
     assert f"/api/v1/audit/export?tree_size={checkpoint.tree_size}" in page
+    # The command as the README gives it: `python` is Python 2, or nothing, on many systems.
+    assert f"<pre>python3 tools/audit_verify.py log --export audit-log-1-{checkpoint.tree_size}.jsonl" in page
     downloaded = json.loads(officer_client.get(f"/compliance/auditor/checkpoints/{checkpoint.pk}.json").content)
     export = b"".join(officer_client.get(f"/api/v1/audit/export?tree_size={checkpoint.tree_size}").streaming_content).decode().splitlines()
     summary = offline.verify_log(export, [downloaded], offline.load_keys({"keys": published_keys()}))
