@@ -202,6 +202,17 @@ def test_verify_audit_catches_a_row_rewritten_with_a_fresh_hash(ten_events):
     assert verify_command()[0] == 1
 
 
+def test_which_verifications_and_exports_are_audited_as_docs_audit_md_says(ten_events, officer, tmp_path):
+    """docs/audit.md §4: the API's and the console's verification runs are recorded, the
+    command's is not; every export is."""
+    assert verify_command()[0] == 0
+    assert not AuditEvent.objects.filter(action="audit.verified").exists()
+    officer.client().get("/api/v1/audit/verify")
+    assert AuditEvent.objects.filter(action="audit.verified", actor_kind="compliance").count() == 1
+    call_command("audit_export", "--output", str(tmp_path / "log.jsonl"), stdout=StringIO(), stderr=StringIO())
+    assert AuditEvent.objects.filter(action="audit.exported", actor_kind="operator").count() == 1
+
+
 def test_verify_audit_reports_an_intact_chain(ten_events):
     code, message = verify_command()
     assert code == 0 and "10 events" in message
