@@ -16,6 +16,7 @@ from clearinghouse.audit.db import APPEND_FUNCTION
 from clearinghouse.audit.tree import TreeReader, new_stored_nodes
 from clearinghouse.core.actors import Actor
 from clearinghouse.core.crypto import signer_get
+from clearinghouse.core.errors import Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -490,6 +491,16 @@ def audit_verification_run(*, run_id: int) -> AuditVerificationRun | None:
 # --- The dedicated sealer ----------------------------------------------------------------------
 
 
+def audit_sealer_require_postgresql() -> None:
+    """The dedicated sealer waits on a PostgreSQL advisory lock; on SQLite every writer
+    seals its own events and there is nothing for it to do."""
+    if connection.vendor != "postgresql":
+        raise Unavailable(
+            "the dedicated audit sealer needs PostgreSQL (DATABASE_URL points to SQLite, where every writer seals its own events)",
+            code="needs_postgresql",
+        )
+
+
 def audit_sealer_run(*, stop=None, idle_seconds: float = 0.02, batch_size: int = SEAL_BATCH) -> int:
     """Seal events as writers leave them unsealed, until ``stop()`` says so; returns how many.
 
@@ -501,8 +512,7 @@ def audit_sealer_run(*, stop=None, idle_seconds: float = 0.02, batch_size: int =
     """
     import time
 
-    if connection.vendor != "postgresql":
-        raise RuntimeError("the dedicated sealer needs PostgreSQL (SQLite seals in the writer)")
+    audit_sealer_require_postgresql()
     sealed = 0
     while stop is None or not stop():
         if not _pending_exists():

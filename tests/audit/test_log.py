@@ -187,3 +187,18 @@ def test_a_verification_chunk_reads_the_stored_hashes_of_every_level_inside_it(d
     with connection.cursor() as cursor:
         found = stored_nodes_within(cursor, chunk, 2 * chunk)
     assert set(found) == {(8, 4096), (8, 8191), (16, 16), (16, 31)}
+
+
+def test_the_sealer_command_on_sqlite_says_it_needs_postgresql_without_a_traceback(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ, CH_ENV="test", DJANGO_SETTINGS_MODULE="tests.settings", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    env.pop("DATABASE_TEST_NAME", None)
+    root = Path(__file__).resolve().parents[2]
+    finished = subprocess.run([sys.executable, "manage.py", "audit_sealer"], cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert finished.returncode != 0
+    assert "Traceback" not in finished.stderr and "audit sealer running" not in finished.stdout
+    assert "the dedicated audit sealer needs PostgreSQL" in finished.stderr

@@ -1,13 +1,12 @@
 import signal
 
-from django.core.management.base import BaseCommand
+from clearinghouse.audit.services import audit_sealer_require_postgresql, audit_sealer_run
+from clearinghouse.core.commands import ServiceCommand
 
-from clearinghouse.audit.services import audit_sealer_run
 
-
-class Command(BaseCommand):
+class Command(ServiceCommand):
     help = (
-        "Run the dedicated audit sealer (for CH_AUDIT_SEALER=process): gives every event that was "
+        "Run the dedicated audit sealer (for CH_AUDIT_SEALER=process; needs PostgreSQL): gives every event that was "
         "committed unsealed its place in the chain. Stops cleanly on SIGTERM or SIGINT."
     )
 
@@ -15,6 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("--idle-seconds", type=float, default=0.02, help="how long to sleep when nothing waits to be sealed")
 
     def handle(self, *args, **options):
+        audit_sealer_require_postgresql()  # before saying it runs
         stopping = []
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stopping.append(True))
