@@ -149,3 +149,20 @@ def screenshot(page, name: str, *, full_page: bool = True) -> Path:
 def horizontal_overflow(page) -> int:
     """How many CSS pixels the page is wider than the viewport (0 = no sideways scroll)."""
     return page.evaluate("() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth) - window.innerWidth")
+
+
+def tables_wider_than_their_box(page) -> list[str]:
+    """Tables in <main> (those in closed <details> opened first) wider than the element that
+    holds them, as "caption or first header: table width > box width"; [] when all fit."""
+    return page.evaluate(
+        """() => {
+            document.querySelectorAll('main details').forEach(details => { details.open = true; });
+            return Array.from(document.querySelectorAll('main table'))
+                .map(table => ({table, width: table.getBoundingClientRect().width, box: table.parentElement.clientWidth}))
+                .filter(({width, box}) => width > box + 0.5)
+                .map(({table, width, box}) => {
+                    const name = (table.caption || table.querySelector('th')).textContent.trim();
+                    return `${name}: ${Math.round(width)} > ${box}`;
+                });
+        }"""
+    )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import horizontal_overflow, screenshot
+from tests.browser.conftest import horizontal_overflow, screenshot, tables_wider_than_their_box
 
 pytestmark = pytest.mark.browser
 
@@ -242,6 +242,31 @@ def test_every_report_renders_its_chart(page, world, login_as, slug, heading, co
     drawn = _palette_pixels(png)
     assert len([colour for colour, count in drawn.items() if count >= 20]) >= colours, drawn
     assert horizontal_overflow(page) == 0
+    # A table wider than its box hides its last columns behind a scroll bar nobody notices.
+    assert tables_wider_than_their_box(page) == []
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_the_budget_ledger_shows_every_column_on_a_desktop_and_scrolls_in_its_box_on_a_phone(browser, live_server, world, login_as, language):
+    for width in (1280, 375):
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        try:
+            page = context.new_page()
+            page.base_url = live_server.url
+            login_as(page, world["officer"].consumer)
+            page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
+            page.goto(live_server.url + "/compliance/reports/budget/")
+            releases = page.locator(".table-scroll table thead th").last
+            assert releases.inner_text() == ("Releases" if language == "en" else "发布次数")
+            if width == 1280:
+                assert tables_wider_than_their_box(page) == [], language
+                box = page.locator(".table-scroll").bounding_box()
+                header = releases.bounding_box()
+                assert header["x"] + header["width"] <= box["x"] + box["width"] + 0.5  # the last column is in view
+            assert horizontal_overflow(page) == 0, (language, width)
+            screenshot(page, f"console-budget-{language}-{width}")
+        finally:
+            context.close()
 
 
 def test_reports_in_chinese_and_the_record_of_processing_downloads(page, world, login_as):
