@@ -7,10 +7,14 @@ outside production). The database only ever holds public keys.
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import json
 import os
+import tempfile
 import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,8 +97,25 @@ def verify_signature(*, public_key_raw: bytes, document: Any, signature_b64: str
 
 
 _lock = threading.Lock()
-_signers: dict[str, Signer] = {}
+_signers: dict[str, _CachedSigner] = {}
 _pseudonym_master: bytes | None = None
+
+
+@dataclass(frozen=True)
+class _CachedSigner:
+    signer: Signer
+    valid_from: str | None
+    # Identity of the key file the signer was read from. Rotation replaces the file (a new
+    # inode), so every process notices it on its next call without being restarted.
+    file_identity: tuple[int, int, int, int]
+
+
+def _file_identity(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
 def _key_dir() -> Path:
@@ -106,14 +127,40 @@ def _key_dir() -> Path:
     return path
 
 
-def _write_secret(path: Path, data: bytes) -> None:
-    # O_EXCL: two processes starting at once must not each write a different key.
+def _temp_file(path: Path, data: bytes) -> Path:
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        os.unlink(name)
+        raise
+    return Path(name)
+
+
+def _write_secret(path: Path, data: bytes) -> None:
+    """Create ``path`` holding ``data`` unless it exists. Written aside and linked into
+    place, so a reader never sees a half-written key and, when two processes start at
+    once, the first link wins and both use the same key."""
+    temp = _temp_file(path, data)
+    try:
+        os.link(temp, path)
     except FileExistsError:
-        return
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+        pass
+    finally:
+        temp.unlink()
+
+
+def _replace_secret(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` in one step: readers see the old file or the new one."""
+    temp = _temp_file(path, data)
+    try:
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 def _load_or_create(path: Path, create: callable) -> bytes:
@@ -124,29 +171,64 @@ def _load_or_create(path: Path, create: callable) -> bytes:
     return path.read_bytes()
 
 
-def signer_get(use: str) -> Signer:
+def _new_private_key_pem() -> bytes:
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _signer_from_pem(use: str, pem: bytes) -> Signer:
+    private_key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(private_key, Ed25519PrivateKey):
+        raise ImproperlyConfigured(f"signing key for {use} is not an Ed25519 key")
+    public_raw = private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return Signer(use=use, key_id=key_id_for(public_raw), private_key=private_key)
+
+
+def _signer_load(use: str) -> _CachedSigner:
+    directory = _key_dir()
+    pem_path = directory / f"signing-{use}.pem"
+    meta_path = directory / f"signing-{use}.json"
+    _load_or_create(pem_path, _new_private_key_pem)
+    # A rotation in another process replaces the metadata, then the key: reading the key's
+    # identity first and re-reading when it moved (or the metadata names another key)
+    # never pairs one key with the other's valid_from.
+    for attempt in range(10):
+        identity = _file_identity(pem_path)
+        signer = _signer_from_pem(use, pem_path.read_bytes())
+        if not meta_path.exists():
+            _write_secret(meta_path, json.dumps({"use": use, "id": signer.key_id, "valid_from": _now_iso()}).encode())
+        meta = json.loads(meta_path.read_text())
+        if identity != _file_identity(pem_path):
+            continue
+        # Key directories from before rotation recorded the id have metadata without one.
+        if meta.get("id", signer.key_id) == signer.key_id:
+            return _CachedSigner(signer=signer, valid_from=meta.get("valid_from"), file_identity=identity)
+        if attempt < 9:
+            time.sleep(0.002)
+    # A rotation stopped between the two swaps: the old key still signs, and its retired
+    # record (written first) has its valid_from.
+    retired = directory / "retired" / f"{signer.key_id.replace(':', '-')}.json"
+    valid_from = json.loads(retired.read_text()).get("valid_from") if retired.exists() else None
+    return _CachedSigner(signer=signer, valid_from=valid_from, file_identity=identity)
+
+
+def _signer_entry(use: str) -> _CachedSigner:
     if use not in SIGNING_USES:
         raise ValueError(f"unknown signing key use {use!r}")
     with _lock:
         cached = _signers.get(use)
-        if cached is not None:
+        if cached is not None and cached.file_identity == _file_identity(Path(settings.CH_KEY_DIR) / f"signing-{use}.pem"):
             return cached
-        pem = _load_or_create(
-            _key_dir() / f"signing-{use}.pem",
-            lambda: Ed25519PrivateKey.generate().private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            ),
-        )
-        meta_path = _key_dir() / f"signing-{use}.json"
-        if not meta_path.exists():
-            _write_secret(meta_path, json.dumps({"use": use, "valid_from": _now_iso()}).encode())
-        private_key = serialization.load_pem_private_key(pem, password=None)
-        if not isinstance(private_key, Ed25519PrivateKey):
-            raise ImproperlyConfigured(f"signing key for {use} is not an Ed25519 key")
-        public_raw = private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        signer = Signer(use=use, key_id=key_id_for(public_raw), private_key=private_key)
-        _signers[use] = signer
-        return signer
+        entry = _signer_load(use)
+        _signers[use] = entry
+        return entry
+
+
+def signer_get(use: str) -> Signer:
+    """The current signer for ``use``. Cached, but checked against the key file on every
+    call (one stat), so a key rotated by another process is used from its next call."""
+    return _signer_entry(use).signer
 
 
 def _now_iso() -> str:
@@ -156,50 +238,76 @@ def _now_iso() -> str:
 
 
 def published_keys() -> list[dict[str, Any]]:
-    """Current and retired public keys, for GET /api/v1/keys and offline verifiers."""
+    """Current and retired public keys, for GET /api/v1/keys and offline verifiers.
+
+    A key is listed once: while a rotation is between writing the old key's retired
+    record and swapping in the new key, the old key is still the one signing, so it is
+    listed as current and its retired record is held back.
+    """
     keys = []
     for use in SIGNING_USES:
-        signer = signer_get(use)
-        meta = json.loads((_key_dir() / f"signing-{use}.json").read_text())
+        entry = _signer_entry(use)
         keys.append(
             {
-                "id": signer.key_id,
+                "id": entry.signer.key_id,
                 "use": use,
                 "algorithm": ALGORITHM,
-                "public_key": b64encode(signer.public_key_raw),
-                "valid_from": meta.get("valid_from"),
+                "public_key": b64encode(entry.signer.public_key_raw),
+                "valid_from": entry.valid_from,
                 "valid_until": None,
                 "status": "current",
             }
         )
+    current_ids = {key["id"] for key in keys}
     retired_dir = _key_dir() / "retired"
     if retired_dir.exists():
         for path in sorted(retired_dir.glob("*.json")):
-            keys.append(json.loads(path.read_text()) | {"status": "retired"})
+            record = json.loads(path.read_text())
+            if record["id"] not in current_ids:
+                keys.append(record | {"status": "retired"})
     return keys
 
 
 def signing_key_rotate(use: str) -> Signer:
-    """Retire the current key for ``use`` (its public half stays published) and make a new one."""
-    old = signer_get(use)
+    """Retire the current key for ``use`` (its public half stays published) and make a new one.
+
+    Order matters for processes reading the directory meanwhile: the retired record is
+    written before the swap, so the old public key is published at every instant; the new
+    key's metadata is swapped in before the key itself (see _signer_load).
+    """
+    if use not in SIGNING_USES:
+        raise ValueError(f"unknown signing key use {use!r}")
     directory = _key_dir()
     retired_dir = directory / "retired"
     retired_dir.mkdir(exist_ok=True, mode=0o700)
-    meta = json.loads((directory / f"signing-{use}.json").read_text())
-    record = {
-        "id": old.key_id,
-        "use": use,
-        "algorithm": ALGORITHM,
-        "public_key": b64encode(old.public_key_raw),
-        "valid_from": meta.get("valid_from"),
-        "valid_until": _now_iso(),
-    }
-    (retired_dir / f"{old.key_id.replace(':', '-')}.json").write_text(json.dumps(record))
-    (directory / f"signing-{use}.pem").unlink()
-    (directory / f"signing-{use}.json").unlink()
-    with _lock:
-        _signers.pop(use, None)
+    with _rotation_lock(directory):
+        old = _signer_entry(use)
+        now = _now_iso()
+        record = {
+            "id": old.signer.key_id,
+            "use": use,
+            "algorithm": ALGORITHM,
+            "public_key": b64encode(old.signer.public_key_raw),
+            "valid_from": old.valid_from,
+            "valid_until": now,
+        }
+        _replace_secret(retired_dir / f"{old.signer.key_id.replace(':', '-')}.json", json.dumps(record).encode())
+        pem = _new_private_key_pem()
+        new = _signer_from_pem(use, pem)
+        _replace_secret(directory / f"signing-{use}.json", json.dumps({"use": use, "id": new.key_id, "valid_from": now}).encode())
+        _replace_secret(directory / f"signing-{use}.pem", pem)
     return signer_get(use)
+
+
+@contextmanager
+def _rotation_lock(directory: Path):
+    # Two rotations at once would each retire the same key and one new key would be lost.
+    with open(directory / ".rotation.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def public_key_for(key_id: str) -> bytes | None:

@@ -10,4 +10,6 @@ class Command(ServiceCommand):
 
     def handle(self, *args, use, **options):
         signer = crypto.signing_key_rotate(use)
-        self.stdout.write(f"{use}: new key {signer.key_id}; restart the web and worker processes to pick it up")
+        self.stdout.write(
+            f"{use}: new key {signer.key_id}; running web and worker processes sign with it from their next signature"
+        )
