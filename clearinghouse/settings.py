@@ -89,7 +89,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Django's LocaleMiddleware, except that portal pages start in Chinese whatever the
-    # browser's Accept-Language says (the API still honours it).
+    # browser's Accept-Language says, and the API, which honours it, falls back to English.
     "clearinghouse.portal.middleware.PortalLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -3,11 +3,15 @@ from __future__ import annotations
 from django.conf import settings
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
+from django.utils.translation.trans_real import parse_accept_lang_header
 
-# Machine-facing paths keep Django's usual negotiation (Accept-Language); Swagger UI and
-# the admin bring their own scripts and styles, so the portal's strict CSP stays off them.
+# Machine-facing paths negotiate from Accept-Language alone; Swagger UI and the admin
+# bring their own scripts and styles, so the portal's strict CSP stays off them.
 _MACHINE_PREFIXES = ("/api/", "/healthz")
 _CSP_EXEMPT_PREFIXES = ("/api/", "/admin/", "/healthz")
+# The API's own messages are English; DRF's and Django's must not fall back to the
+# portal's Chinese for a client that asked for no language we have.
+_MACHINE_DEFAULT_LANGUAGE = "en"
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -31,7 +35,9 @@ class PortalLocaleMiddleware(LocaleMiddleware):
 
     def process_request(self, request):
         if request.path_info.startswith(_MACHINE_PREFIXES):
-            return super().process_request(request)
+            translation.activate(_machine_language(request))
+            request.LANGUAGE_CODE = translation.get_language()
+            return
         chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
         try:
             language = translation.get_supported_language_variant(chosen) if chosen else settings.LANGUAGE_CODE
@@ -39,6 +45,25 @@ class PortalLocaleMiddleware(LocaleMiddleware):
             language = settings.LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
+
+
+def _machine_language(request) -> str:
+    """Django's negotiation (the language cookie, then Accept-Language; zh-CN counts as
+    zh-hans), except that naming no language we have gives English, not LANGUAGE_CODE."""
+    chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+    if chosen:
+        try:
+            return translation.get_supported_language_variant(chosen)
+        except LookupError:
+            pass
+    for code, _quality in parse_accept_lang_header(request.META.get("HTTP_ACCEPT_LANGUAGE", "")):
+        if code == "*":
+            break
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return _MACHINE_DEFAULT_LANGUAGE
 
 
 class ContentSecurityPolicyMiddleware:

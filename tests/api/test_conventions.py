@@ -115,3 +115,37 @@ def test_openapi_schema_builds_without_warnings(db):
     from django.core.management import call_command
 
     call_command("spectacular", "--validate", "--fail-on-warn", stdout=StringIO(), stderr=StringIO())
+
+
+@pytest.mark.parametrize("accept_language", [None, "fr-FR,de;q=0.8", "*"])
+def test_framework_messages_are_english_when_no_supported_language_is_asked_for(consumer_a, accept_language):
+    # LANGUAGE_CODE is the portal's Chinese; the API's own messages are English, and DRF's
+    # and Django's must be too.
+    headers = {"HTTP_ACCEPT_LANGUAGE": accept_language} if accept_language else {}
+    unauthenticated = APIClient().get("/api/v1/me/consents", **headers)
+    assert unauthenticated.json()["error"]["message"] == "Authentication credentials were not provided."
+    assert unauthenticated["Content-Language"] == "en"
+    client = consumer_a.client()
+    unsupported = client.post("/api/v1/me/consents", data="x", content_type="text/plain", **headers)
+    assert unsupported.json()["error"]["message"] == 'Unsupported media type "text/plain" in request.'
+    blank = client.post("/api/v1/me/consents", {"purpose": "", "platform": "p", "action": "grant"}, format="json", **headers)
+    assert blank.json()["error"]["message"] == "purpose: This field may not be blank."
+    weak = APIClient().post("/api/v1/consumers", {"username": "weakling", "password": "12345", "age_confirmed": True}, format="json", **headers)
+    assert weak.status_code == 400
+    assert "This password is too short." in weak.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("accept_language", ["zh-hans", "zh-CN,zh;q=0.9,en;q=0.8", "fr, zh-cn;q=0.5"])
+def test_an_accept_language_naming_chinese_is_honoured_on_the_api(db, accept_language):
+    response = APIClient().get("/api/v1/me/consents", HTTP_ACCEPT_LANGUAGE=accept_language)
+    assert response.json()["error"]["message"] == "身份认证信息未提供。"
+    assert response["Content-Language"] == "zh-hans"
+
+
+def test_healthz_and_docs_are_english_by_default_but_portal_pages_stay_chinese(db):
+    from django.test import Client
+
+    docs = Client().get("/api/docs/")
+    assert docs["Content-Language"] == "en"
+    assert Client().get("/healthz")["Content-Language"] == "en"
+    assert Client().get("/login/")["Content-Language"] == "zh-hans"
