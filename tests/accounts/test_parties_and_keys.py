@@ -93,6 +93,16 @@ def test_compliance_officer_gets_the_compliance_role(db, monkeypatch):
     assert bearer(token.json()["token"]).get("/api/v1/me/purposes").status_code == 403
 
 
+def test_a_weak_officer_password_is_refused_in_english(db, monkeypatch):
+    # LANGUAGE_CODE is the portal's Chinese; the command line speaks English.
+    monkeypatch.setenv("CH_OFFICER_PASSWORD", "12345")
+    with pytest.raises(CommandError) as refused:
+        run("create_compliance_officer", "olga")
+    assert "This password is too short. It must contain at least 10 characters." in str(refused.value)
+    assert refused.value.returncode == 2
+    assert not User.objects.filter(username="olga").exists()
+
+
 def test_consumer_registration_and_token(db):
     client = APIClient()
     created = client.post("/api/v1/consumers", {"username": "carol", "password": "long-enough-secret", "age_confirmed": True}, format="json")

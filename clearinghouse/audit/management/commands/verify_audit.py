@@ -1,11 +1,12 @@
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from clearinghouse.audit.selectors import audit_chain_verify
+from clearinghouse.core.commands import ServiceCommand
 
 
-class Command(BaseCommand):
+class Command(ServiceCommand):
     help = (
         "Verify the audit log: every row's hashes, the chain, the Merkle root, every stored subtree hash, every "
         "checkpoint's signature and root, and consistency between consecutive checkpoints. "
