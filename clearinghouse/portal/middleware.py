@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from datetime import UTC
+
 from django.conf import settings
 from django.middleware.locale import LocaleMiddleware
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation.trans_real import parse_accept_lang_header
 
 # Machine-facing paths negotiate from Accept-Language alone; Swagger UI and the admin
@@ -31,13 +33,19 @@ class PortalLocaleMiddleware(LocaleMiddleware):
     """Portal pages are in Simplified Chinese unless the person chose English with the
     language switch (Django's language cookie). A browser's Accept-Language is ignored
     there on purpose: the service is for people in China and Chinese comes first; the
-    switch is on every page."""
+    switch is on every page.
+
+    Times: the JSON API renders every time in UTC, like the receipts and exports it
+    signs; portal pages show TIME_ZONE (Asia/Shanghai). Business rules that depend on the
+    local calendar (budget months, report days) name TIME_ZONE themselves."""
 
     def process_request(self, request):
         if request.path_info.startswith(_MACHINE_PREFIXES):
+            timezone.activate(UTC)
             translation.activate(_machine_language(request))
             request.LANGUAGE_CODE = translation.get_language()
             return
+        timezone.deactivate()
         chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
         try:
             language = translation.get_supported_language_variant(chosen) if chosen else settings.LANGUAGE_CODE
@@ -45,6 +53,12 @@ class PortalLocaleMiddleware(LocaleMiddleware):
             language = settings.LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
+
+    def process_response(self, request, response):
+        # The thread serves other work next (another request, a test's own code): leave
+        # it in TIME_ZONE, not in the API's UTC.
+        timezone.deactivate()
+        return super().process_response(request, response)
 
 
 def _machine_language(request) -> str:

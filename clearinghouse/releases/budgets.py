@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -31,7 +33,7 @@ _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 def period_of(moment: datetime | None = None) -> str:
     """The budget period (calendar month in settings.TIME_ZONE) holding ``moment``."""
-    return timezone.localtime(moment or timezone.now()).strftime("%Y-%m")
+    return timezone.localtime(moment or timezone.now(), ZoneInfo(settings.TIME_ZONE)).strftime("%Y-%m")
 
 
 def period_parse(text: str, *, field_name: str = "period") -> str:
