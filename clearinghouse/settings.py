@@ -305,6 +305,9 @@ SPECTACULAR_SETTINGS = {
     # CDN script would run with the page's origin.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Swagger UI otherwise loads a badge from validator.swagger.io on any host but
+    # localhost: nothing on the page may call outside.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
 }
 

@@ -1,5 +1,6 @@
 """The error format everywhere, the schema and docs, and the health check."""
 
+import json
 import re
 
 import pytest
@@ -149,3 +150,14 @@ def test_healthz_and_docs_are_english_by_default_but_portal_pages_stay_chinese(d
     assert docs["Content-Language"] == "en"
     assert Client().get("/healthz")["Content-Language"] == "en"
     assert Client().get("/login/")["Content-Language"] == "zh-hans"
+
+
+def test_api_docs_turn_off_the_swagger_validator_badge(db, settings):
+    # Swagger UI fetches a badge from validator.swagger.io for any host but localhost,
+    # unless validatorUrl is null.
+    settings.ALLOWED_HOSTS = ["clearinghouse.example"]
+    page = APIClient().get("/api/docs/", HTTP_HOST="clearinghouse.example").content.decode()
+    configured = re.search(r"const swaggerSettings = (\{.*?\});", page, re.S)
+    assert configured, page
+    assert json.loads(configured.group(1)) == {"deepLinking": True, "validatorUrl": None}
+    assert "validator.swagger.io" not in page
