@@ -6,8 +6,9 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from clearinghouse.core.errors import DomainError
@@ -72,9 +73,16 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     )
 
 
+def _rendered(body: dict[str, Any], *, status_code: int) -> HttpResponse:
+    # The renderer DRF uses for every other API response: a URL that does not resolve
+    # (say, a non-UUID release id) must answer byte for byte like a missing object, or
+    # the two could be told apart.
+    return HttpResponse(JSONRenderer().render(body), status=status_code, content_type=JSONRenderer.media_type)
+
+
 def json_404(request, exception=None):
-    return JsonResponse(error_body("not_found", "Not found."), status=404)
+    return _rendered(error_body("not_found", "Not found."), status_code=404)
 
 
 def json_500(request):
-    return JsonResponse(error_body("internal_error", "Internal server error."), status=500)
+    return _rendered(error_body("internal_error", "Internal server error."), status_code=500)

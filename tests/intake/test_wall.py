@@ -164,3 +164,30 @@ def test_no_timing_difference_a_simple_loop_can_measure(walled, case):
         missing += _median_ms(calls[1], 2)
     f, m = statistics.median(foreign), statistics.median(missing)
     assert abs(f - m) <= 0.25 * max(f, m) + 2.0, f"foreign {f:.1f} ms vs missing {m:.1f} ms"
+
+
+NOT_FOUND_BYTES = b'{"error":{"code":"not_found","message":"Not found.","details":{}}}'
+
+
+def test_every_404_on_the_api_is_the_same_bytes_whatever_produced_it(walled, manufacturer):
+    # Same status, same body: a URL that does not resolve (the router's 404 handler), a
+    # missing object and another platform's object (the views) must not differ by a byte.
+    from rest_framework.test import APIClient
+
+    p, maker = walled.p.client(), manufacturer.client()
+    cases = {
+        "Q's batch": (p, f"/api/v1/platform/batches/{walled.q_batch}"),
+        "missing batch": (p, f"/api/v1/platform/batches/{uuid.uuid4()}"),
+        "non-UUID batch": (p, "/api/v1/platform/batches/not-a-uuid"),
+        "Q's subject": (p, "/api/v1/platform/subjects/carol-at-q/consent?purpose=c2m-product-design"),
+        "missing subject": (p, "/api/v1/platform/subjects/nobody-anywhere/consent?purpose=c2m-product-design"),
+        "subject with a slash": (p, "/api/v1/platform/subjects/a%2Fb/consent?purpose=c2m-product-design"),
+        "missing release": (maker, f"/api/v1/releases/{uuid.uuid4()}"),
+        "non-UUID release": (maker, "/api/v1/releases/not-a-uuid"),
+        "unknown API path": (APIClient(), "/api/v1/does-not-exist"),
+    }
+    answers = {}
+    for name, (client, path) in cases.items():
+        response = client.get(path)
+        answers[name] = (response.status_code, response["Content-Type"], response.content)
+    assert answers == {name: (404, "application/json", NOT_FOUND_BYTES) for name in cases}
