@@ -62,7 +62,9 @@ def parse_epsilon(value: Any, *, field_name: str = "epsilon", maximum: Decimal |
         number = Decimal(str(value).strip())
     except InvalidOperation:
         raise _fail(field_name, "must be a positive number such as 0.5") from None
-    if not number.is_finite() or number <= 0:
+    if not number.is_finite():
+        raise _fail(field_name, "must be a finite positive number such as 0.5")
+    if number <= 0:
         raise _fail(field_name, "must be greater than 0")
     if number != number.quantize(EPSILON_QUANTUM):
         raise _fail(field_name, "may have at most 4 decimal places")

@@ -97,6 +97,11 @@ def release_request(*, manufacturer: Manufacturer, body: Any, actor: Actor) -> t
         "measure": given(body.get("measure")) if isinstance(body, dict) else None,
     }
     try:
+        if not isinstance(body, dict):
+            raise Invalid(
+                'the request body must be a JSON object such as {"purpose": …, "measure": …, "epsilon": "0.5"}',
+                code="malformed_body",
+            )
         if not isinstance(purpose_code, str) or not purpose_code:
             raise Invalid("purpose: required, the code of a purpose in your catalogue", details={"field": "purpose"})
         plan = release_plan_build(

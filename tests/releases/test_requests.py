@@ -89,9 +89,39 @@ def test_bad_request_is_400_naming_the_field_and_spends_nothing(world, name, req
     assert refused.first().details["code"] == code and refused.first().outcome == "denied"
 
 
-def test_body_that_is_not_an_object_is_400(world):
-    response = world.manufacturer.client().post("/api/v1/releases", ["consumers"], format="json")
+@pytest.mark.parametrize(
+    "raw", [b'["consumers"]', b"", b"null", b'"consumers"', b"42"], ids=["array", "empty", "null", "string", "number"]
+)
+def test_body_that_is_not_an_object_is_400(world, raw):
+    response = world.manufacturer.client().post("/api/v1/releases", raw, content_type="application/json")
     assert response.status_code == 400 and not Release.objects.exists()
+    error = response.json()["error"]
+    # Not "purpose: required": nothing in the body could have been read as a field.
+    assert error["code"] == "malformed_body", error
+    assert error["message"].startswith("the request body must be a JSON object"), error
+    refused = AuditEvent.objects.filter(action="release.refused").order_by("-seq").first()
+    assert refused.details["code"] == "malformed_body" and refused.outcome == "denied"
+
+
+def test_an_empty_object_still_names_the_missing_purpose(world):
+    response = world.manufacturer.client().post("/api/v1/releases", b"{}", content_type="application/json")
+    assert response.json()["error"]["message"].startswith("purpose: required")
+
+
+@pytest.mark.parametrize("raw", ['"NaN"', '"Infinity"', '"-Infinity"', '"inf"', "1e400", "-1e400"])
+def test_epsilon_that_is_not_finite_says_so(world, raw):
+    sent = '{"purpose": "%s", "measure": "consumers", "epsilon": %s}' % (PRODUCT, raw)
+    response = world.manufacturer.client().post("/api/v1/releases", sent.encode(), content_type="application/json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["details"]["field"]) == ("invalid", "epsilon")
+    assert error["message"] == "epsilon: must be a finite positive number such as 0.5"
+
+
+def test_epsilon_nan_as_a_bare_json_constant_is_not_json(world):
+    sent = '{"purpose": "%s", "measure": "consumers", "epsilon": NaN}' % PRODUCT
+    response = world.manufacturer.client().post("/api/v1/releases", sent.encode(), content_type="application/json")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "malformed_body"
 
 
 def test_purpose_outside_the_manufacturers_sectors_is_refused(world, make_manufacturer):
@@ -119,6 +149,13 @@ def test_epsilon_may_be_a_json_number(world, django_capture_on_commit_callbacks)
         response = world.manufacturer.client().post("/api/v1/releases", body(epsilon=0.25), format="json")
     assert response.status_code == 202, response.content
     assert Release.objects.get().epsilon == Decimal("0.25")
+
+
+def test_epsilon_as_a_json_number_keeps_the_decimal_places_rule(world):
+    sent = '{"purpose": "%s", "measure": "consumers", "epsilon": 0.30000000000000004}' % PRODUCT
+    response = world.manufacturer.client().post("/api/v1/releases", sent.encode(), content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "epsilon: may have at most 4 decimal places"
 
 
 def test_refusal_audit_keeps_only_a_short_excerpt_of_what_was_sent(world):
