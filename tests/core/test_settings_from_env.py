@@ -98,3 +98,10 @@ def test_production_keys_are_never_generated(tmp_path):
                 crypto.signer_get("receipts")
         finally:
             crypto.reset_key_cache()
+
+
+def test_a_bad_variable_is_one_line_on_stderr_not_a_traceback(tmp_path):
+    result = start(tmp_path, CH_LINK_CODE_TTL_MINUTES="abc")
+    assert result.returncode == 1
+    assert result.stderr == "error: environment variable CH_LINK_CODE_TTL_MINUTES must be an integer, got 'abc'\n"
+    assert result.stdout == ""
