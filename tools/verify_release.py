@@ -6,7 +6,8 @@
 RELEASE.json is the body of GET /api/v1/releases/{id} (the signed envelope is under
 "result") or the envelope itself {"payload", "signature", "key_id", "alg"}. KEYS.json is the
 body of GET /api/v1/keys, saved when you trust it (pin it). Exit status 0: valid (and
-signed by a key published for releases); 1: invalid.
+signed by a key published for releases); 1: invalid, or a file that is not a release or a
+key list (one line on stderr says why).
 
 The signature is Ed25519 over the canonical JSON of "payload": keys sorted, no spaces,
 UTF-8, non-ASCII characters unescaped. Anyone holding the payload, the signature and the
@@ -15,6 +16,7 @@ public key can check what the clearinghouse released, to whom, with which ε and
 
 import base64
 import json
+import math
 import sys
 
 from cryptography.exceptions import InvalidSignature
@@ -25,6 +27,49 @@ def canonical(document) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+ENVELOPE_FIELDS = ("payload", "signature", "key_id", "alg")
+
+
+class Unusable(Exception):
+    """An input file that cannot be what it should be."""
+
+
+def load_json(path: str):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except OSError as exc:
+        raise Unusable(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise Unusable(f"{path} is not a JSON file (not UTF-8 text)") from None
+    except ValueError as exc:
+        raise Unusable(f"{path} is not a JSON file ({exc})") from None
+
+
+def release_envelope(document, path: str) -> dict:
+    if isinstance(document, dict) and "status" in document and document.get("result") is None:
+        raise Unusable(f"{path}: release {document.get('id')} has no signed result yet (status {document.get('status')!r})")
+    envelope = document.get("result") or document if isinstance(document, dict) else None
+    if not (
+        isinstance(envelope, dict)
+        and all(field in envelope for field in ENVELOPE_FIELDS)
+        and isinstance(envelope["payload"], dict)
+        and all(isinstance(envelope[field], str) for field in ("signature", "key_id", "alg"))
+    ):
+        raise Unusable(
+            f"{path} is not a release: expected the body of GET /api/v1/releases/{{id}} or its \"result\", "
+            "an object with payload, signature, key_id and alg"
+        )
+    return envelope
+
+
+def key_list(document, path: str) -> list:
+    keys = document.get("keys") if isinstance(document, dict) else document
+    if not isinstance(keys, list) or not all(isinstance(k, dict) and "id" in k and "public_key" in k for k in keys):
+        raise Unusable(f"{path} is not a key list: expected the body of GET /api/v1/keys")
+    return keys
+
+
 def verify(envelope: dict, keys: list) -> tuple:
     if envelope.get("alg") != "Ed25519":
         return False, f"unsupported algorithm {envelope.get('alg')!r}"
@@ -33,7 +78,10 @@ def verify(envelope: dict, keys: list) -> tuple:
         return False, f"key {envelope.get('key_id')!r} is not among the pinned keys"
     if key.get("use") != "releases":
         return False, f"key {key['id']} is published for {key.get('use')!r}, not for releases"
-    public_key = Ed25519PublicKey.from_public_bytes(base64.b64decode(key["public_key"]))
+    try:
+        public_key = Ed25519PublicKey.from_public_bytes(base64.b64decode(key["public_key"], validate=True))
+    except (ValueError, TypeError):
+        return False, f"key {key['id']} in the key list is not a valid Ed25519 public key"
     try:
         public_key.verify(base64.b64decode(envelope["signature"]), canonical(envelope["payload"]))
     except (InvalidSignature, ValueError, KeyError):
@@ -41,21 +89,31 @@ def verify(envelope: dict, keys: list) -> tuple:
     return True, f"valid: signed by {key['id']} (releases key, {key.get('status', '?')})"
 
 
+def readable_scale(text) -> str:
+    """The payload states the exact float the noise used (calibration may step it one ulp
+    up, 6.000000000000001); twelve significant digits are what a person needs to read."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return str(text)
+    return f"{value:.12g}" if math.isfinite(value) else str(text)
+
+
 def main(argv: list) -> int:
     if len(argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
-    with open(argv[1], encoding="utf-8") as handle:
-        document = json.load(handle)
-    envelope = document.get("result") or document
-    with open(argv[2], encoding="utf-8") as handle:
-        keys = json.load(handle)
-    keys = keys.get("keys", keys) if isinstance(keys, dict) else keys
+    try:
+        envelope = release_envelope(load_json(argv[1]), argv[1])
+        keys = key_list(load_json(argv[2]), argv[2])
+    except Unusable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     ok, message = verify(envelope, keys)
     print(message)
     if ok:
         payload = envelope["payload"]
-        mechanisms = ", ".join(f"{m['name']} scale {m['scale']}" for m in payload.get("mechanisms", []))
+        mechanisms = ", ".join(f"{m['name']} scale {readable_scale(m['scale'])}" for m in payload.get("mechanisms", []))
         print(
             f"release {payload['release_id']} for {payload['manufacturer']}: {payload['measure']} of {payload['purpose']} "
             f"v{payload['purpose_version']} by {payload['group_by'] or 'nothing'}, ε {payload['epsilon']} ({mechanisms}), "
