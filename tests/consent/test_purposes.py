@@ -51,6 +51,17 @@ def test_shipped_purposes_collect_what_the_issue_says(db):
     assert forecast["retention_days"] == 180
 
 
+def test_approving_an_existing_draft_says_it_approved_it(db, tmp_path, design):
+    path = write(tmp_path, design)
+    assert publish(path).strip() == "Published c2m-product-design version 1 (draft)."
+    approved = publish(path, "--approve").strip()
+    assert approved.startswith("Approved c2m-product-design version 1 (was a draft)"), approved
+    assert Purpose.objects.get().status == Purpose.APPROVED
+    again = publish(path, "--approve").strip()
+    assert again == "Already published: c2m-product-design version 1 (approved); nothing changed."
+    assert AuditEvent.objects.filter(action="purpose.approved").count() == 1
+
+
 def test_publishing_without_approve_leaves_a_draft_and_republishing_is_a_no_op(db, tmp_path, design):
     path = write(tmp_path, design)
     assert "(draft)" in publish(path)
