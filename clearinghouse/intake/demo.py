@@ -155,10 +155,14 @@ def intake_demo_extend(*, options: dict, log) -> None:
         started = time.monotonic()
         accepted, duplicates, rejected = world.signals_deliver(total=signals_wanted, log=log)
         elapsed = time.monotonic() - started
-        log(
-            f"synthetic signals: {accepted:,} accepted, {duplicates:,} already present, {rejected:,} rejected "
-            f"in {elapsed:.1f} s ({(accepted + duplicates + rejected) / max(elapsed, 1e-9):,.0f} per second)"
-        )
+        if accepted == rejected == 0 and duplicates:
+            # A re-run only finds what the first run stored: a rate of that means nothing.
+            log(f"synthetic signals: the demo world is already there ({duplicates:,} already present, none added)")
+        else:
+            log(
+                f"synthetic signals: {accepted:,} accepted, {duplicates:,} already present, {rejected:,} rejected "
+                f"in {elapsed:.1f} s ({(accepted + duplicates + rejected) / max(elapsed, 1e-9):,.0f} per second)"
+            )
 
 
 class SyntheticWorld:

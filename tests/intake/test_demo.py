@@ -98,6 +98,8 @@ def test_seeding_again_adds_nothing(seeded):
     out = StringIO()
     call_command("seed_demo", consumers=400, signals=30_000, stdout=out)
     assert "0 new" in out.getvalue() and "30,000 already present" in out.getvalue()
+    assert "synthetic signals: the demo world is already there (30,000 already present, none added)" in out.getvalue()
+    assert "per second" not in out.getvalue()
     assert Signal.objects.count() == 30_000
     assert IntakeBatch.objects.count() == batches
     assert AuditEvent.objects.count() == audit
