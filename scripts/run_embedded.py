@@ -42,6 +42,9 @@ def main() -> int:
                 "120",
                 "--access-logfile",
                 "-",
+                # Otherwise gunicorn opens ~/.gunicorn/gunicorn.ctl, one socket shared by
+                # every gunicorn of this user on the machine, outside var/.
+                "--no-control-socket",
             ],
             cwd=ROOT,
             env=env,

@@ -81,3 +81,23 @@ def test_every_periodic_job_names_a_registered_task():
     assert not missing, f"beat would send tasks no worker knows: {missing}"
     assert {"clearinghouse.intake.tasks.signals_retention_purge_task", "clearinghouse.audit.tasks.audit_checkpoint_task",
             "clearinghouse.releases.tasks.budget_roll_over_task"} <= {e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
+
+
+def test_every_gunicorn_we_start_runs_without_the_shared_control_socket():
+    # gunicorn 27 otherwise opens ~/.gunicorn/gunicorn.ctl: one socket for every gunicorn
+    # of the user on the machine, outside var/.
+    from gunicorn.config import Config
+
+    docker = [argv for _, argv in _commands() if argv[0] == "gunicorn"]
+    assert len(docker) == 2, docker
+    for argv in docker:
+        assert Config().parser().parse_args(argv[1:]).control_socket_disable, argv
+    starters = [
+        path
+        for folder in ("scripts", "bench")
+        for path in (ROOT / folder).rglob("*")
+        if path.is_file() and path.suffix in {"", ".py"} and '"gunicorn"' in path.read_text(errors="replace")
+    ]
+    assert {path.relative_to(ROOT).as_posix() for path in starters} >= {"scripts/run_embedded.py", "bench/intake"}
+    for path in starters:
+        assert '"--no-control-socket"' in path.read_text(), path
