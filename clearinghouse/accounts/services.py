@@ -205,8 +205,18 @@ def link_code_issue(*, consumer: Consumer, platform_slug: str, actor: Actor) -> 
     raw = "".join(secrets.choice(_LINK_CODE_ALPHABET) for _ in range(10))
     expires_at = timezone.now() + settings.LINK_CODE_TTL
     with transaction.atomic():
+        # Serialises two requests of the same person, so that at most one code of theirs for
+        # this platform is ever valid: a code seen over someone's shoulder, or left in an old
+        # tab, stops working as soon as a newer one exists.
+        Consumer.objects.select_for_update().filter(pk=consumer.pk).first()
+        superseded, _ = LinkCode.objects.filter(consumer=consumer, platform=platform, used_at__isnull=True).delete()
         LinkCode.objects.create(code_hash=sha256_hex(raw.encode()), consumer=consumer, platform=platform, expires_at=expires_at)
-        audit_append(actor=actor, action="link.code_issued", target=f"platform:{platform.slug}", details={"subject": str(consumer.pseudonym)})
+        audit_append(
+            actor=actor,
+            action="link.code_issued",
+            target=f"platform:{platform.slug}",
+            details={"subject": str(consumer.pseudonym), "superseded": superseded},
+        )
     return f"{raw[:5]}-{raw[5:]}", expires_at
 
 

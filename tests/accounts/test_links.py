@@ -64,6 +64,36 @@ def test_an_expired_code_is_refused(consumer_a, platform_p):
     assert not PlatformLink.objects.exists()
 
 
+def test_a_new_code_for_the_same_platform_replaces_the_earlier_unused_one(consumer_a, consumer_b, platform_p, platform_q):
+    first = issue_code(consumer_a, platform_p.slug)["code"]
+    other_platform = issue_code(consumer_a, platform_q.slug)["code"]
+    other_person = issue_code(consumer_b, platform_p.slug)["code"]
+    second = issue_code(consumer_a, platform_p.slug)["code"]
+
+    stale = redeem(platform_p, first, "from-the-old-tab")
+    assert stale.status_code == 404
+    assert stale.json()["error"]["message"].startswith("Unknown link code")
+    assert not PlatformLink.objects.exists()
+    issued = AuditEvent.objects.filter(action="link.code_issued").order_by("id")
+    assert [event.details["superseded"] for event in issued] == [0, 0, 0, 1]
+    # Only that person's earlier code for that platform goes; the newest one works.
+    assert redeem(platform_p, second, "a-at-p").status_code == 201
+    assert redeem(platform_q, other_platform, "a-at-q").status_code == 201
+    assert redeem(platform_p, other_person, "b-at-p").status_code == 201
+
+
+def test_issuing_a_code_leaves_used_codes_alone(consumer_a, platform_p):
+    from clearinghouse.accounts.services import link_code_issue
+    from clearinghouse.core.actors import Actor
+
+    used = issue_code(consumer_a, platform_p.slug)["code"]
+    assert redeem(platform_p, used, "first").status_code == 201
+    link_code_issue(consumer=consumer_a.consumer, platform_slug=platform_p.slug, actor=Actor(kind="consumer", id="x"))
+    # Re-sending the used code still says it was used, not that it never existed.
+    assert redeem(platform_p, used, "again").json()["error"]["code"] == "link_code_used"
+    assert LinkCode.objects.filter(used_at__isnull=True).count() == 1
+
+
 def test_codes_are_accepted_without_the_hyphen_and_in_lower_case(consumer_a, platform_p):
     code = issue_code(consumer_a, platform_p.slug)["code"]
     assert redeem(platform_p, code.replace("-", "").lower(), "typed-by-hand").status_code == 201
