@@ -271,6 +271,24 @@ def verify(request):
 # --- Platforms -----------------------------------------------------------------------------
 
 
+# The session key holding a freshly issued link code until the platforms page has shown it
+# once. The code is a credential, so it never travels in a URL.
+_ISSUED_CODE_KEY = "portal_issued_link_code"
+
+
+def _issued_code_take(request) -> dict | None:
+    """The code issued just before this request, removed from the session as it is read so
+    that a reload or the back button never shows it again."""
+    issued = request.session.pop(_ISSUED_CODE_KEY, None)
+    if not isinstance(issued, dict):
+        return None
+    expires_at = words.parse_moment(issued.get("expires_at"))
+    platform = Platform.objects.filter(slug=issued.get("platform")).first()
+    if platform is None or expires_at is None or expires_at <= timezone.now():
+        return None
+    return {"code": issued.get("code"), "expires_at": expires_at, "platform": platform}
+
+
 def _platforms_context(consumer, *, issued=None) -> dict:
     links = {link.platform_id: link for link in account_selectors.consumer_links_list(consumer=consumer)}
     platforms = [{"platform": platform, "link": links.get(platform.id)} for platform in Platform.objects.order_by("name")]
@@ -280,12 +298,20 @@ def _platforms_context(consumer, *, issued=None) -> dict:
 @require_GET
 @consumer_required
 def platforms(request):
-    return render(request, "portal/platforms.html", _platforms_context(request.consumer))
+    issued = _issued_code_take(request)
+    response = render(request, "portal/platforms.html", _platforms_context(request.consumer, issued=issued))
+    if issued:
+        response["Cache-Control"] = "no-store"
+    return response
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @consumer_required
 def link_code(request):
+    if request.method == "GET":
+        # Someone reloading or bookmarking the address of the old form post: the page they
+        # want is the list, and a GET must not issue (and so invalidate) a code.
+        return redirect("portal:platforms")
     form = LinkCodeForm(request.POST)
     if not form.is_valid():
         raise Http404()
@@ -295,12 +321,15 @@ def link_code(request):
         )
     except Invalid:
         raise Http404() from None
-    platform = Platform.objects.get(slug=form.cleaned_data["platform"])
-    # Shown once, in this response only: the code is stored only as a hash.
-    issued = {"code": code, "expires_at": expires_at, "platform": platform}
-    response = render(request, "portal/platforms.html", _platforms_context(request.consumer, issued=issued))
-    response["Cache-Control"] = "no-store"
-    return response
+    # Post/redirect/get: reloading the page that shows the code must not post again (that
+    # would issue a new code and void this one). The code waits in the server-side session
+    # for one display; it is stored elsewhere only as a hash.
+    request.session[_ISSUED_CODE_KEY] = {
+        "code": code,
+        "platform": form.cleaned_data["platform"],
+        "expires_at": expires_at.isoformat(),
+    }
+    return HttpResponseRedirect(reverse("portal:platforms") + "#issued")
 
 
 @require_POST

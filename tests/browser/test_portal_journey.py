@@ -322,3 +322,27 @@ def test_every_control_on_every_page_has_a_label(page, live_server, linked_perso
         page.goto(live_server.url + path)
         assert page.evaluate(UNLABELLED_CONTROLS_JS) == [], path
         assert page.locator("h1").count() == 1, path
+
+
+def test_reloading_after_getting_a_link_code_neither_resends_nor_shows_it_again(page, live_server, world, make_consumer, login_as):
+    from clearinghouse.accounts.models import LinkCode
+
+    handle = make_consumer("ren")
+    login_as(page, handle.consumer.user)
+    page.goto(live_server.url + "/platforms/")
+    page.locator("#platform-maomall button").click()
+    page.wait_for_url(live_server.url + "/platforms/#issued")
+    code = page.locator("#link-code").inner_text().strip()
+    assert len(code.replace("-", "")) == 10
+
+    # Reloading is a plain GET: no "resend the form?" and no new code; the box is gone.
+    page.reload()
+    assert page.url == live_server.url + "/platforms/#issued"
+    assert page.locator("#issued").count() == 0
+    assert LinkCode.objects.filter(consumer=handle.consumer).count() == 1
+    platform_redeems(world["maomall"], code, subject_ref="ren@maomall")  # the code shown is still the valid one
+
+    # The old form address, opened directly, shows the list instead of a blank error page.
+    response = page.goto(live_server.url + "/platforms/code/")
+    assert response.status == 200 and page.url == live_server.url + "/platforms/"
+    assert page.locator("#platform-maomall").inner_text().count("Linked") + page.locator("#platform-maomall").inner_text().count("已关联") == 1

@@ -136,7 +136,7 @@ def test_refusing_every_consent_blocks_nothing_else(linked_consumer, portal_clie
 
     for name in ("portal:dashboard", "portal:history", "portal:platforms", "portal:privacy-loss", "portal:my-data", "portal:erase", "portal:verify"):
         assert client.get(reverse(name)).status_code == 200, name
-    issued = client.post(reverse("portal:link-code"), {"platform": "shop-p"})
+    issued = client.post(reverse("portal:link-code"), {"platform": "shop-p"}, follow=True)
     assert issued.status_code == 200 and b'id="link-code"' in issued.content
     assert client.post(reverse("portal:link-remove", kwargs={"platform_slug": "shop-q"})).status_code == 302
 
