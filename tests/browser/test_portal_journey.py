@@ -346,3 +346,59 @@ def test_reloading_after_getting_a_link_code_neither_resends_nor_shows_it_again(
     response = page.goto(live_server.url + "/platforms/code/")
     assert response.status == 200 and page.url == live_server.url + "/platforms/"
     assert page.locator("#platform-maomall").inner_text().count("Linked") + page.locator("#platform-maomall").inner_text().count("已关联") == 1
+
+
+def statement_with_long_names():
+    """The sample statement with a bilingual manufacturer name and an ε of 0.70, as the
+    tester saw them (a name with a space and CJK characters, a number with a trailing 0)."""
+    from tests.portal.statements import sample_statement
+
+    statement = sample_statement()
+    for charge in statement["charges"]:
+        if charge["manufacturer"] == "ErgoChair":
+            charge["manufacturer"] = "ErgoChair 人体工学椅"
+        if charge["epsilon"] == "0.75":
+            charge["epsilon"] = "0.70"
+    return statement
+
+
+# How many lines the text of `el` (or the part from `start` to `end`) occupies on screen.
+LINES_JS = """
+([el, start, end]) => {
+  const text = Array.from(el.childNodes).find((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim())
+    || el.querySelector('.num').firstChild;
+  const range = document.createRange();
+  const from = start === null ? 0 : text.textContent.indexOf(start);
+  range.setStart(text, from);
+  range.setEnd(text, end === null ? text.textContent.length : from + end.length);
+  return new Set(Array.from(range.getClientRects()).filter((r) => r.width > 0).map((r) => Math.round(r.top))).size;
+}
+"""
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_privacy_loss_numbers_stay_on_one_line_and_names_break_only_between_words(page, live_server, linked_person, login_as, monkeypatch, language):
+    from django.conf import settings
+
+    monkeypatch.setattr("clearinghouse.portal.views._privacy_statement", lambda consumer: statement_with_long_names())
+    login_as(page, linked_person.consumer.user)
+    page.context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url}])
+    page.goto(live_server.url + "/privacy-loss/")
+    screenshot(page, f"privacy-loss-1280-{language}")
+
+    epsilon_cells = page.locator("table.ledger td[data-label='ε']")
+    assert epsilon_cells.count() == 5
+    for index in range(epsilon_cells.count()):
+        cell = epsilon_cells.nth(index)
+        assert page.evaluate(LINES_JS, [cell.element_handle(), None, None]) == 1, cell.inner_text()
+    assert "0.70" in epsilon_cells.first.inner_text()
+    # The totals: spent, limit and what is left, each "ε 2.25" on one line.
+    totals = page.locator("table.ledger").first.locator("tbody td:not(:first-child)")
+    assert totals.count() == 6
+    for index in range(totals.count()):
+        assert page.evaluate(LINES_JS, [totals.nth(index).element_handle(), None, None]) == 1, totals.nth(index).inner_text()
+
+    makers = page.locator("table.ledger td.name", has_text="ErgoChair")
+    assert makers.count() == 3
+    for word in ("ErgoChair", "人体工学椅"):
+        assert page.evaluate(LINES_JS, [makers.first.element_handle(), word, word]) == 1, word
