@@ -117,6 +117,7 @@ class ChartSeries:
 class Chart:
     width: int
     height: int
+    font_size: int
     plot: tuple[int, int, int, int]  # left, top, right, bottom
     lines: list[dict]
     y_ticks: list[dict]
@@ -129,28 +130,41 @@ class Chart:
 
 _COLOURS = ["#0b4f8a", "#a1150f", "#11602c", "#6b3fa0"]
 _DASHES = ["", "9 4", "3 3 9 3", "14 4"]
+# Each later line is drawn narrower on top of the earlier ones, so where two purposes have
+# spent the same (both still at 0, say) the earlier line shows as a border on both sides of
+# the later one, and through its gaps, instead of vanishing under it.
+_WIDTHS = [8, 3.5, 2, 1]
+_TICK_STEPS = [Decimal(v) for v in ("0.1", "0.2", "0.25", "0.5", "1", "2", "2.5", "5", "10", "20", "25", "50", "100")]
 
 
-def _nice_ceiling(value: Decimal) -> Decimal:
-    if value <= 0:
-        return Decimal(1)
-    for step in (Decimal("0.5"), Decimal(1), Decimal(2), Decimal(5), Decimal(10), Decimal(20), Decimal(50), Decimal(100)):
-        if value <= step:
+def _tick_step(value: Decimal) -> Decimal:
+    """The smallest round step that marks 0..value in at most five intervals."""
+    for step in _TICK_STEPS:
+        if value / step <= 5:
             return step
-    return (value / 100).to_integral_value(rounding="ROUND_CEILING") * 100
+    return (value / 500).to_integral_value(rounding="ROUND_CEILING") * 100
 
 
 def cumulative_chart(*, series: list[ChartSeries], window_days: int, now: datetime | None = None) -> Chart:
     """An inline-SVG step chart of cumulative ε over the rolling window, one line per
-    purpose, with each purpose's cap as a dashed horizontal line. Server-rendered so it
+    purpose, with each purpose's cap as a dotted horizontal line. Server-rendered so it
     needs no script and no chart library; the table next to it carries the same numbers
     for screen readers."""
     now = now or timezone.now()
     start = now - timedelta(days=window_days)
-    # A narrow drawing scaled to the column: its text stays readable on a 375 px phone.
-    width, height = 480, 270
-    left, top, right, bottom = 52, 34, width - 20, height - 36
-    top_value = _nice_ceiling(max([s.cap for s in series] + [p[1] for s in series for p in s.points] + [Decimal(0)]))
+    # The drawing is scaled to its column (at most 30rem wide, see portal.css). On a 375 px
+    # phone the column is 343 px, so text of 18 units shows at about 12.9 px; at full width
+    # it is 18 px.
+    width, height, font_size = 480, 280, 18
+    left, top, right, bottom = 60, 36, width - 16, height - 40
+    # The axis ends at the limit (or at the spending, should it ever pass the limit): the
+    # chart is about how much of the limit is spent, and a round number above it only
+    # squashed the spending into the bottom of the picture.
+    highest = max([s.cap for s in series] + [p[1] for s in series for p in s.points] + [Decimal(0)])
+    if highest <= 0:
+        highest = Decimal(1)
+    step = _tick_step(highest)
+    top_value = (highest / step).to_integral_value(rounding="ROUND_CEILING") * step
     span = (now - start).total_seconds() or 1
 
     def x_of(moment: datetime) -> float:
@@ -172,25 +186,36 @@ def cumulative_chart(*, series: list[ChartSeries], window_days: int, now: dateti
             path.append(f"L{x},{y_of(value)}")
             previous = value
         path.append(f"L{x_of(now)},{y_of(previous)}")
-        lines.append({"d": " ".join(path), "colour": colour, "dash": _DASHES[index % len(_DASHES)], "label": item.label})
+        lines.append(
+            {
+                "d": " ".join(path),
+                "colour": colour,
+                "dash": _DASHES[index % len(_DASHES)],
+                "width": _WIDTHS[min(index, len(_WIDTHS) - 1)],
+                "label": item.label,
+            }
+        )
         if item.cap not in cap_values:  # purposes sharing a limit share one line
             cap_values.add(item.cap)
             caps.append({"y": y_of(item.cap), "colour": colour, "label": _("limit %(value)s") % {"value": epsilon_text(item.cap)}})
 
     y_ticks = []
-    for step in range(5):
-        value = top_value * step / 4
+    value = Decimal(0)
+    while value <= top_value:
         y_ticks.append({"y": y_of(value), "label": epsilon_text(value)})
-    x_ticks = []
-    for step in range(3):
-        moment = start + (now - start) * step / 2
-        anchor = ("start", "middle", "end")[step]
-        x_ticks.append({"x": x_of(moment), "anchor": anchor, "label": date_format(timezone.localtime(moment), "YEAR_MONTH_FORMAT")})
+        value += step
+    # Two dates, where the window starts and today: three did not fit side by side at a
+    # readable size ("November 2025" is about 7 em).
+    x_ticks = [
+        {"x": x_of(moment), "anchor": anchor, "label": date_format(timezone.localtime(moment), "YEAR_MONTH_FORMAT")}
+        for moment, anchor in ((start, "start"), (now, "end"))
+    ]
 
     total_points = sum(len(s.points) for s in series)
     return Chart(
         width=width,
         height=height,
+        font_size=font_size,
         plot=(left, top, right, bottom),
         lines=lines,
         y_ticks=y_ticks,

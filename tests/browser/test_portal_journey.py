@@ -402,3 +402,76 @@ def test_privacy_loss_numbers_stay_on_one_line_and_names_break_only_between_word
     assert makers.count() == 3
     for word in ("ErgoChair", "人体工学椅"):
         assert page.evaluate(LINES_JS, [makers.first.element_handle(), word, word]) == 1, word
+
+
+SCREEN_FONT_SIZES_JS = """
+() => Array.from(document.querySelectorAll('figure.chart svg.plot text')).map((t) => [
+  t.textContent, parseFloat(getComputedStyle(t).fontSize) * t.ownerSVGElement.getScreenCTM().a,
+])
+"""
+
+
+def test_chart_labels_stay_readable_on_a_375px_phone(browser, live_server, linked_person, login_as, monkeypatch):
+    from tests.portal.statements import sample_statement
+
+    monkeypatch.setattr("clearinghouse.portal.views._privacy_statement", lambda consumer: sample_statement())
+    context = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        login_as(page, linked_person.consumer.user)
+        page.goto(live_server.url + "/privacy-loss/")
+        sizes = page.evaluate(SCREEN_FONT_SIZES_JS)
+        assert len(sizes) >= 6  # y ticks, dates, the ε axis label and the limit
+        small = [(text, round(size, 1)) for text, size in sizes if size < 12]
+        assert small == []
+        assert horizontal_overflow(page) <= 0
+        page.locator("figure.chart").screenshot(path=str(screenshot_dir() / "phone-375-chart-labels.png"))
+    finally:
+        context.close()
+
+
+# For each pixel column along the first line (a purpose with nothing spent, at 0), whether a
+# pixel of `colour` shows within a few pixels of it, in a screenshot of the chart.
+COLOUR_ALONG_LINE_JS = """
+async ([png, colour]) => {
+  const svg = document.querySelector('figure.chart svg.plot');
+  const frame = svg.getBoundingClientRect();
+  const line = svg.querySelector('path').getBoundingClientRect();
+  const image = new Image();
+  image.src = 'data:image/png;base64,' + png;
+  await image.decode();
+  const canvas = document.createElement('canvas');
+  canvas.width = image.width;
+  canvas.height = image.height;
+  const context = canvas.getContext('2d');
+  context.drawImage(image, 0, 0);
+  const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
+  const is = {
+    blue: (r, g, b) => b > 100 && b - r > 70 && g < 110,
+    red: (r, g, b) => r > 120 && g < 80 && b < 80,
+  }[colour];
+  const middle = Math.round(line.top + line.height / 2 - frame.top);
+  let seen = 0, columns = 0;
+  for (let x = Math.ceil(line.left - frame.left) + 2; x < Math.floor(line.right - frame.left) - 2; x++) {
+    columns++;
+    for (let y = middle - 6; y <= middle + 6; y++) {
+      const i = (y * canvas.width + x) * 4;
+      if (is(data[i], data[i + 1], data[i + 2])) { seen++; break; }
+    }
+  }
+  return seen / columns;
+}
+"""
+
+
+def test_two_purposes_with_the_same_spending_are_both_visible(page, live_server, linked_person, login_as):
+    """Nothing spent on either purpose: both lines lie on 0, and the first (blue, solid)
+    must still show along its whole length, not only through the gaps of the red dashes."""
+    import base64
+
+    login_as(page, linked_person.consumer.user)
+    page.goto(live_server.url + "/privacy-loss/")
+    assert page.locator("figure.chart svg.plot path").count() == 2
+    png = base64.b64encode(page.locator("figure.chart svg.plot").screenshot()).decode()
+    assert page.evaluate(COLOUR_ALONG_LINE_JS, [png, "blue"]) > 0.95
+    assert page.evaluate(COLOUR_ALONG_LINE_JS, [png, "red"]) > 0.5

@@ -72,3 +72,22 @@ def test_a_real_release_appears_on_the_statement(linked_consumer, purposes, plat
     assert ">Manufacturer chairco<" in rows[0] and ">how many people<" in rows[0] and ">0.50<" in rows[0]
     assert "Total over all purposes: ε 0.50." in html
     assert "No statistic has used your data yet" not in html
+
+
+def test_the_chart_runs_up_to_the_limit_so_spending_is_visible(linked_consumer, portal_client, monkeypatch):
+    """The y-axis ends at the limit (6), not at a round 10 above it: 2.25 of 6 spent climbs
+    more than a third of the way up."""
+    monkeypatch.setattr("clearinghouse.portal.views._privacy_statement", lambda consumer: sample_statement())
+    html = portal_client(linked_consumer, language="en").get(reverse("portal:privacy-loss")).content.decode()
+    svg = html[html.index('<svg class="plot"') : html.index("</svg>", html.index('<svg class="plot"'))]
+    labels = re.findall(r'text-anchor="end" dominant-baseline="middle"[^>]*>([\d.]+)</text>', svg)
+    assert labels == ["0.00", "2.00", "4.00", "6.00"]
+    assert "10.00" not in svg
+
+    tick_y = {label: float(y) for y, label in re.findall(r'<text x="[\d.-]+" y="([\d.]+)" text-anchor="end" dominant-baseline="middle"[^>]*>([\d.]+)<', svg)}
+    cap_y = float(re.search(r'<line [^>]*y1="([\d.]+)"[^>]*stroke-dasharray="1 4"', svg).group(1))
+    assert cap_y == tick_y["6.00"]  # the limit is the top of the scale
+    design = re.findall(r'<path d="([^"]+)"', svg)[1]
+    highest = min(float(point.split(",")[1]) for point in re.findall(r"L[\d.]+,[\d.]+", design))
+    climbed = (tick_y["0.00"] - highest) / (tick_y["0.00"] - tick_y["6.00"])
+    assert abs(climbed - 2.25 / 6) < 0.01
