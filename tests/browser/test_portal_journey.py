@@ -475,3 +475,37 @@ def test_two_purposes_with_the_same_spending_are_both_visible(page, live_server,
     png = base64.b64encode(page.locator("figure.chart svg.plot").screenshot()).decode()
     assert page.evaluate(COLOUR_ALONG_LINE_JS, [png, "blue"]) > 0.95
     assert page.evaluate(COLOUR_ALONG_LINE_JS, [png, "red"]) > 0.5
+
+
+def grant(handle, slug: str, purpose_code: str = DESIGN) -> None:
+    from clearinghouse.core.actors import Actor
+    from consent.models import Purpose
+    from consent.services import ConsentRequest, consent_change
+
+    purpose = Purpose.objects.get(code=purpose_code, status="approved")
+    consent_change(
+        consumer=handle.consumer,
+        request=ConsentRequest(purpose_code=purpose_code, platform_slug=slug, action="grant", version=purpose.version, notice_digest=purpose.notice_digests["zh-hans"]),
+        channel="portal",
+        actor=Actor(kind="consumer", id=str(handle.consumer.pseudonym)),
+    )
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_allow_and_withdraw_buttons_are_the_same_size(page, live_server, linked_person, login_as, language):
+    """Withdrawing must be as easy and as prominent as allowing: in both languages the
+    Withdraw button (shown where consent is on) is exactly the size of Allow."""
+    from django.conf import settings
+
+    grant(linked_person, "maomall")
+    login_as(page, linked_person.consumer.user)
+    page.context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url}])
+    page.goto(live_server.url + "/")
+    allow = switch(page, "livebuy", "grant").bounding_box()
+    withdraw = switch(page, "maomall", "withdraw").bounding_box()
+    assert abs(allow["width"] - withdraw["width"]) < 0.5, (allow, withdraw)
+    assert abs(allow["height"] - withdraw["height"]) < 0.5, (allow, withdraw)
+    # The same look too: the same colours and weight, neither nudged.
+    style = "(el) => [getComputedStyle(el).backgroundColor, getComputedStyle(el).color, getComputedStyle(el).fontWeight, getComputedStyle(el).fontSize]"
+    assert switch(page, "livebuy", "grant").evaluate(style) == switch(page, "maomall", "withdraw").evaluate(style)
+    page.locator(f"#purpose-{DESIGN}").screenshot(path=str(screenshot_dir() / f"allow-withdraw-{language}.png"))
