@@ -6,6 +6,7 @@ from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.forms.utils import ErrorDict
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
@@ -127,6 +128,16 @@ class SignupForm(forms.Form):
                 code="under_14",
             )
         return age
+
+    def without_input(self) -> SignupForm:
+        """This form again with the under-14 refusal only and every field empty: the refusal
+        says nothing typed was kept, so the page must not show the username (or the choice)
+        back. The other complaints no longer matter to someone who may not sign up."""
+        blank = SignupForm(data={})
+        # Set directly: validating the empty data would add "required" to every field.
+        blank._errors = ErrorDict(age=self.errors["age"])
+        blank.cleaned_data = {}
+        return blank
 
     def clean(self):
         cleaned = super().clean()

@@ -129,6 +129,8 @@ def signup(request):
                 ),
             )
             return redirect("portal:dashboard")
+    if form.has_error("age", code="under_14"):
+        form = form.without_input()
     return render(request, "portal/signup.html", {"form": form}, status=400 if form.errors else 200)
 
 

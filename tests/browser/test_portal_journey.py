@@ -118,8 +118,11 @@ def test_whole_journey(page, context, live_server, world, language):
     page.locator("main form button[type=submit]").click()
     assert text["under_14"] in page.locator("#id_age_error").inner_text()
     assert not User.objects.filter(username=username).exists()
+    assert page.locator("#id_username").input_value() == ""  # "nothing you typed was kept"
+    assert not page.locator("input[type=radio]:checked").count()
     screenshot(page, f"journey-{language}-01-under-14")
 
+    page.locator("#id_username").fill(username)
     page.locator("#id_password1").fill(PASSWORD)
     page.locator("#id_password2").fill(PASSWORD)
     page.locator('input[value="14-or-over"]').check()

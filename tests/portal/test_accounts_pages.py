@@ -38,6 +38,19 @@ def test_under_14_is_refused_with_the_reason_and_nothing_is_kept():
     assert not User.objects.exists() and not AuditEvent.objects.filter(action="consumer.registered").exists()
 
 
+def test_the_under_14_refusal_shows_nothing_that_was_typed():
+    """The refusal says nothing typed was kept: the form comes back empty, with no other
+    complaint than the refusal (here the passwords also differed)."""
+    response = _signup(Client(), username="kid-0415", password2="something-else-9", age="under-14")
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "未满 14 周岁不能自己开通账户" in html
+    assert "kid-0415" not in html
+    assert "checked" not in html
+    assert html.count('class="errorlist"') == 1  # the refusal only
+    assert 'id="id_username"' in html and 'aria-describedby="id_age_helptext id_age_error"' in html
+
+
 def test_age_question_has_no_default_answer():
     html = Client().get(reverse("portal:signup")).content.decode()
     assert 'value="14-or-over"' in html and 'value="under-14"' in html
