@@ -25,10 +25,13 @@ from consent.purposes import purpose_file_read, purpose_publish
 
 PURPOSE_DIR = Path(settings.BASE_DIR) / "consent" / "purposes"
 
+# Names are what every page shows, in both languages, inside sentences ("如果同意：直播购
+# LiveBuy 可以…", "If you allow this, 直播购 LiveBuy may…"): a brand in its two scripts, no
+# English description in parentheses.
 DEMO_PLATFORMS = [
-    ("maomall", "猫猫商城 MaoMall (e-commerce)"),
-    ("livebuy", "直播购 LiveBuy (live-stream shop)"),
-    ("clipshop", "短视频小店 ClipShop (short-video shop)"),
+    ("maomall", "猫猫商城 MaoMall"),
+    ("livebuy", "直播购 LiveBuy"),
+    ("clipshop", "短视频小店 ClipShop"),
 ]
 DEMO_MANUFACTURERS = [
     ("ergochair", "ErgoChair 人体工学椅", ["furniture"]),

@@ -163,6 +163,7 @@ def _purpose_card(item: dict, *, linked_platform_ids: set[int], language: str) -
         "epsilon_cap": words.epsilon_text(purpose.consumer_epsilon_cap),
         "rows": rows,
         "unlinked": unlinked,
+        "unlinked_names": words.word_list([platform.name for platform in unlinked]),
     }
 
 

@@ -46,7 +46,7 @@ def test_grant_records_the_digest_of_the_notice_shown_in_chinese(linked_consumer
     assert event.receipt["payload"]["notice_digest"]["value"] == purposes["c2m-product-design"].notice_digests["zh-hans"]
 
     after = client.get(response["Location"]).content.decode()
-    assert "已完成：你同意了Platform shop-p" in after
+    assert "已完成：你同意了 Platform shop-p" in after  # the name set apart by spaces
     assert f"/receipts/{event.receipt_id}.json" in after
     assert after.count('data-state="on"') == 1
 
@@ -163,3 +163,21 @@ def test_a_new_notice_version_asks_again_and_the_old_consent_can_still_be_withdr
     client.post(reverse("portal:consent-update"), _form_for(client.get("/").content.decode(), "shop-p", "grant"))
     state.refresh_from_db()
     assert state.granted is True and state.version == 2
+
+
+def test_platforms_not_linked_yet_are_listed_with_the_punctuation_of_the_page(consumer_a, platform_p, platform_q, purposes, portal_client):
+    chinese = portal_client(consumer_a).get("/").content.decode()
+    assert "尚未关联：Platform shop-p、Platform shop-q。" in chinese
+    english = portal_client(consumer_a, language="en").get("/").content.decode()
+    assert "Not linked yet: Platform shop-p, Platform shop-q." in english
+
+
+def test_a_link_code_page_sets_the_platform_name_apart_in_chinese(consumer_a, purposes, portal_client):
+    from clearinghouse.accounts.services import platform_register
+    from clearinghouse.core.actors import Actor
+
+    platform_register(slug="livebuy", name="直播购 LiveBuy", actor=Actor.operator())
+    client = portal_client(consumer_a)
+    html = client.post(reverse("portal:link-code"), {"platform": "livebuy"}, follow=True).content.decode()
+    assert "你在 直播购 LiveBuy 的关联码" in html
+    assert "只在 直播购 LiveBuy 有效" in html
