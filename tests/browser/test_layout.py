@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import horizontal_overflow, screenshot
+from tests.browser.conftest import horizontal_overflow, screenshot, screenshot_dir
 
 pytestmark = pytest.mark.browser
 
@@ -46,3 +46,34 @@ def test_signup_page_fits_a_375px_phone(browser, live_server, transactional_db):
         screenshot(page, "signup-375-zh")
     finally:
         context.close()
+
+
+HEADER_BUTTONS_JS = """
+() => Array.from(document.querySelectorAll('header .header-tools button')).map((b) => {
+  const style = getComputedStyle(b);
+  const box = b.getBoundingClientRect();
+  return {
+    text: b.innerText.trim(),
+    height: box.height,
+    top: box.top,
+    look: [style.fontSize, style.fontWeight, style.paddingTop, style.paddingLeft, style.borderTopWidth, style.backgroundColor, style.color],
+  };
+})
+"""
+
+
+@pytest.mark.parametrize(("language", "labels"), [("zh-hans", ["English", "退出登录"]), ("en", ["中文", "Log out"])])
+def test_header_language_and_logout_buttons_look_alike(page, live_server, make_consumer, login_as, language, labels):
+    from django.conf import settings
+
+    login_as(page, make_consumer("hana").consumer.user)
+    page.context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url}])
+    page.goto(live_server.url + "/")
+    language_button, logout = page.evaluate(HEADER_BUTTONS_JS)
+    assert language_button["text"].startswith(labels[0]) and logout["text"] == labels[1]
+    assert language_button["look"] == logout["look"]
+    assert language_button["height"] == logout["height"] and language_button["top"] == logout["top"]
+    # Regular weight for both: many Chinese fonts have no bold face, so a bold "English"
+    # stood next to a regular-looking "退出登录".
+    assert language_button["look"][1] == "400"
+    page.locator("header").screenshot(path=str(screenshot_dir() / f"header-{language}.png"))
