@@ -9,22 +9,28 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 
 from clearinghouse.audit.chain import format_time
 
 # What protects the data of every purpose; each line names where the code enforces it.
+# The record is written in the reader's language (the console's): an officer files it with
+# a Chinese regulator as readily as with a European one.
 SECURITY_MEASURES = [
-    "Pseudonymisation: platform subject references are kept only as HMAC-SHA-256 pseudonyms under a per-platform key derived from a master key held outside the database.",
-    "Consent gate at intake: a signal is accepted only for a consumer with an active consent for that purpose and platform; fields outside the purpose's list are refused.",
-    "No cross-platform transfer: a platform can address only its own subjects; another platform's objects answer like missing ones.",
-    "Aggregates only, with differential privacy (OpenDP): per-release, per-period and per-consumer ε caps; an individual privacy ledger excludes consumers who would pass their cap.",
-    "Retention: signals older than the purpose's retention period are purged daily; withdrawal erases the purpose's signals from that platform.",
-    "Signed records: consent receipts and release results are signed with Ed25519; keys are kept outside the database and rotated with their public halves published.",
-    "Accountability: an append-only, hash-chained audit log that is an RFC 6962 Merkle tree with signed checkpoints; the database refuses changes to it.",
-    "Access control: deny by default, one permission table; API keys stored only as hashes; compliance officers in a separate group; CSRF protection and a strict Content-Security-Policy in the portal; HTTPS-only cookies and HSTS in production.",
+    _("Pseudonymisation: platform subject references are kept only as HMAC-SHA-256 pseudonyms under a per-platform key derived from a master key held outside the database."),
+    _("Consent gate at intake: a signal is accepted only for a consumer with an active consent for that purpose and platform; fields outside the purpose's list are refused."),
+    _("No cross-platform transfer: a platform can address only its own subjects; another platform's objects answer like missing ones."),
+    _("Aggregates only, with differential privacy (OpenDP): per-release, per-period and per-consumer ε caps; an individual privacy ledger excludes consumers who would pass their cap."),
+    _("Retention: signals older than the purpose's retention period are purged daily; withdrawal erases the purpose's signals from that platform."),
+    _("Signed records: consent receipts and release results are signed with Ed25519; keys are kept outside the database and rotated with their public halves published."),
+    _("Accountability: an append-only, hash-chained audit log that is an RFC 6962 Merkle tree with signed checkpoints; the database refuses changes to it."),
+    _("Access control: deny by default, one permission table; API keys stored only as hashes; compliance officers in a separate group; CSRF protection and a strict Content-Security-Policy in the portal; HTTPS-only cookies and HSTS in production."),
 ]
-DATA_SUBJECTS = "Consumers of connected e-commerce, live-stream and short-video platforms who consented to this purpose on that platform."
-TRANSFERS = "None outside the People's Republic of China; recipients receive only differentially private aggregate statistics, never personal information."
+DATA_SUBJECTS = _("Consumers of connected e-commerce, live-stream and short-video platforms who consented to this purpose on that platform.")
+LAWFUL_BASIS_TEXT = {"consent": _("PIPL Art. 13(1)(1): the individual's consent; GDPR Art. 6(1)(a)")}
+RECIPIENTS_RECEIVE = _("differentially private aggregate statistics only")
+TRANSFERS = _("None outside the People's Republic of China; recipients receive only differentially private aggregate statistics, never personal information.")
 
 
 def _overlap(first: str, second: str) -> bool:
@@ -34,7 +40,6 @@ def _overlap(first: str, second: str) -> bool:
 
 def processing_records() -> dict[str, Any]:
     from consent.models import Purpose
-    from consent.purposes import LAWFUL_BASES
 
     from clearinghouse.accounts.models import Manufacturer
 
@@ -50,14 +55,14 @@ def processing_records() -> dict[str, Any]:
                 "status": purpose.status,
                 "title": purpose.title,
                 "description": purpose.legitimate_interest,
-                "lawful_basis": {"code": purpose.lawful_basis, "reference": LAWFUL_BASES.get(purpose.lawful_basis, "")},
-                "data_subjects": DATA_SUBJECTS,
+                "lawful_basis": {"code": purpose.lawful_basis, "reference": str(LAWFUL_BASIS_TEXT.get(purpose.lawful_basis, ""))},
+                "data_subjects": str(DATA_SUBJECTS),
                 "data_categories": list(purpose.fields),
                 "release_dimensions": list(purpose.dimensions),
                 "recipients": {
                     "sectors": sectors,
                     "registered_manufacturers": recipients,
-                    "what_they_receive": "differentially private aggregate statistics only",
+                    "what_they_receive": str(RECIPIENTS_RECEIVE),
                 },
                 "retention_days": purpose.retention_days,
                 "privacy_budget": {
@@ -65,8 +70,8 @@ def processing_records() -> dict[str, Any]:
                     "per_period_cap_epsilon": str(purpose.period_epsilon_cap),
                     "per_consumer_cap_epsilon_365_days": str(purpose.consumer_epsilon_cap),
                 },
-                "international_transfers": TRANSFERS,
-                "security_measures": SECURITY_MEASURES,
+                "international_transfers": str(TRANSFERS),
+                "security_measures": [str(measure) for measure in SECURITY_MEASURES],
                 "impact_assessment": {
                     "summary": purpose.impact_assessment,
                     "approved_by": purpose.approved_by,
@@ -76,7 +81,8 @@ def processing_records() -> dict[str, Any]:
             }
         )
     return {
-        "title": "Record of processing activities",
+        "title": str(_("Record of processing activities")),
+        "language": get_language(),
         "controller": dict(settings.CH_CONTROLLER),
         "generated_at": format_time(timezone.now()),
         "activities": activities,

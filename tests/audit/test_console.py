@@ -411,3 +411,20 @@ def test_record_of_processing_lists_every_purpose_and_downloads(officer_client, 
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[0][0] == "purpose" and {row[0] for row in rows[1:]} == {"c2m-product-design", "c2m-demand-forecast"}
     assert officer_client.get("/compliance/processing-records/download.xml").status_code == 404
+
+
+def test_record_of_processing_is_written_in_the_officers_language(officer_client, purposes):
+    officer_client.cookies.pop("django_language", None)
+    chinese_page = officer_client.get("/compliance/processing-records/").content.decode()
+    chinese = json.loads(officer_client.get("/compliance/processing-records/download.json").content)
+    activity = chinese["activities"][0]
+    assert chinese["language"] == "zh-hans" and chinese["title"] == "个人信息处理活动记录"
+    assert activity["lawful_basis"]["reference"].startswith("《个人信息保护法》第十三条")
+    assert activity["security_measures"][0].startswith("假名化") and "境外" in activity["international_transfers"]
+    for english_text in ("Pseudonymisation", "Consumers of connected", "None outside", "aggregate statistics only", "· approved"):
+        assert english_text not in chinese_page
+    assert "已批准" in chinese_page
+    english_document = json.loads(english(officer_client).get("/compliance/processing-records/download.json").content)
+    assert english_document["language"] == "en"
+    assert english_document["activities"][0]["security_measures"][0].startswith("Pseudonymisation")
+    assert english_document["activities"][0]["lawful_basis"]["reference"].startswith("PIPL Art. 13(1)(1)")
