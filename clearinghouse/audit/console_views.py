@@ -8,7 +8,6 @@ retirements (consent.purposes services), exports and verification runs, each aud
 from __future__ import annotations
 
 import json
-import re
 from functools import wraps
 
 from django.contrib import messages
@@ -24,7 +23,7 @@ from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clearinghouse.api.actors import request_actor
-from clearinghouse.audit import charts, reports, ropa, selectors, services
+from clearinghouse.audit import charts, reasons, reports, ropa, selectors, services
 from clearinghouse.audit.chain import event_export_line, format_time
 from clearinghouse.audit.models import AuditVerificationRun
 from clearinghouse.core.errors import DomainError, NotFound
@@ -284,50 +283,13 @@ def verify(request):
     return render(request, "audit/console/verify.html", {"runs": runs, "names": _officer_names(run.requested_by for run in runs)})
 
 
-# The reasons audit_chain_verify() gives, as patterns over the stored English text (the
-# API returns it unchanged, and runs recorded before a translation existed still read well).
-# A reason not listed here is shown as it is.
-VERIFY_REASONS = [
-    (re.compile(pattern), template)
-    for pattern, template in [
-        (r"sequence number (?P<seq>\d+) is missing", gettext_noop("sequence number %(seq)s is missing")),
-        (r"row content does not match its leaf hash", gettext_noop("row content does not match its leaf hash")),
-        (r"previous-hash link does not match", gettext_noop("previous-hash link does not match")),
-        (r"chain hash does not match", gettext_noop("chain hash does not match")),
-        (
-            r"stored subtree hash \(level (?P<level>\d+), index (?P<index>\d+)\) is missing; proofs over seq (?P<seq>\d+)\.\. cannot be answered",
-            gettext_noop("stored subtree hash (level %(level)s, index %(index)s) is missing; proofs over seq %(seq)s.. cannot be answered"),
-        ),
-        (r"stored subtree hash \(level (?P<level>\d+), index (?P<index>\d+)\) is missing", gettext_noop("stored subtree hash (level %(level)s, index %(index)s) is missing")),
-        (
-            r"stored subtree hash \(level (?P<level>\d+), index (?P<index>\d+)\) does not match the events it covers",
-            gettext_noop("stored subtree hash (level %(level)s, index %(index)s) does not match the events it covers"),
-        ),
-        (r"checkpoint #(?P<checkpoint>\d+) names log (?P<named>\S+), not this log \((?P<log>\S+)\)", gettext_noop("checkpoint #%(checkpoint)s names log %(named)s, not this log (%(log)s)")),
-        (r"checkpoint #(?P<checkpoint>\d+) is signed by unknown key (?P<key>\S+)", gettext_noop("checkpoint #%(checkpoint)s is signed by unknown key %(key)s")),
-        (r"checkpoint #(?P<checkpoint>\d+) \(size (?P<size>\d+)\) has an invalid signature", gettext_noop("checkpoint #%(checkpoint)s (size %(size)s) has an invalid signature")),
-        (r"checkpoint #(?P<checkpoint>\d+) root does not match the log's first (?P<size>\d+) events", gettext_noop("checkpoint #%(checkpoint)s root does not match the log's first %(size)s events")),
-        (
-            r"checkpoint #(?P<checkpoint>\d+) vouches for (?P<size>\d+) events but the log holds (?P<head>\d+): events were removed",
-            gettext_noop("checkpoint #%(checkpoint)s vouches for %(size)s events but the log holds %(head)s: events were removed"),
-        ),
-        (r"the tree stores (?P<stored>\d+) subtree hashes where (?P<expected>\d+) are expected", gettext_noop("the tree stores %(stored)s subtree hashes where %(expected)s are expected")),
-        (
-            r"checkpoint #(?P<newer>\d+) is smaller than the earlier checkpoint #(?P<older>\d+): the log shrank",
-            gettext_noop("checkpoint #%(newer)s is smaller than the earlier checkpoint #%(older)s: the log shrank"),
-        ),
-        # The proof's own complaint (merkle.ProofError) stays as it is: it is for the engineer.
-        (r"checkpoint #(?P<older>\d+) is not consistent with checkpoint #(?P<newer>\d+): (?P<detail>.+)", gettext_noop("checkpoint #%(older)s is not consistent with checkpoint #%(newer)s: %(detail)s")),
-    ]
-]
-
-
-def _verify_reason(reason: str) -> str:
-    for pattern, template in VERIFY_REASONS:
-        match = pattern.fullmatch(reason)
-        if match:
-            return _(template) % match.groupdict()
-    return reason
+def _verify_reason(result: dict) -> str:
+    """The reason a run stopped, in the page's language: its template translated and
+    filled with its parameters (runs stored before templates were kept show their text)."""
+    template = result.get("reason_template")
+    if template in reasons.TEMPLATES:
+        return _(template) % result.get("reason_params", {})
+    return result.get("reason") or ""
 
 
 @require_GET
@@ -340,7 +302,7 @@ def verify_run(request, run_id: int):
     return render(
         request,
         "audit/console/verify_run.html",
-        {"run": run, "requested_by": names.get(run.requested_by, run.requested_by), "reason": _verify_reason(run.result.get("reason") or "")},
+        {"run": run, "requested_by": names.get(run.requested_by, run.requested_by), "reason": _verify_reason(run.result)},
     )
 
 

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
+from clearinghouse.audit import reasons
 from clearinghouse.audit.chain import GENESIS_HASH, entry_leaf_hash, format_time
 from clearinghouse.audit.merkle import EMPTY_ROOT, ProofError, node_hash, verify_consistency
 from clearinghouse.audit.models import AuditCheckpoint, AuditEvent, AuditTreeNode
@@ -263,6 +264,10 @@ class AuditVerification:
     head_hash: str | None
     first_bad_seq: int | None
     reason: str = ""
+    # The reason's template (clearinghouse.audit.reasons) and parameters: what the console
+    # translates. ``reason`` is the English text of the two.
+    reason_template: str = ""
+    reason_params: dict[str, Any] = field(default_factory=dict)
     root_hash: str | None = None
     checkpoints_checked: int = 0
     bad_checkpoint: int | None = None  # id of the first checkpoint that failed
@@ -278,6 +283,8 @@ class AuditVerification:
             "head_hash": self.head_hash,
             "first_bad_seq": self.first_bad_seq,
             "reason": self.reason,
+            "reason_template": self.reason_template,
+            "reason_params": self.reason_params,
             "root_hash": self.root_hash,
             "tree_size": self.checked,
             "checkpoints_checked": self.checkpoints_checked,
@@ -292,9 +299,9 @@ ChainVerification = AuditVerification
 
 
 class _Broken(Exception):
-    def __init__(self, seq: int | None, reason: str, checkpoint: int | None = None):
-        super().__init__(reason)
-        self.seq, self.reason, self.checkpoint = seq, reason, checkpoint
+    def __init__(self, seq: int | None, template: str, params: dict[str, Any], checkpoint: int | None = None):
+        super().__init__(reasons.reason_text(template, params))
+        self.seq, self.template, self.params, self.checkpoint = seq, template, params, checkpoint
 
 
 VERIFY_CHUNK = 1 << 20  # leaves per worker task; a power of two, so chunks are subtrees
@@ -361,14 +368,14 @@ def _verify_ranges_in_workers(ranges: list[tuple[int, int]], sizes: list[int], w
         return list(pool.map(run, ranges))
 
 
-def _checkpoint_problem(checkpoint: AuditCheckpoint, log_id: str) -> str | None:
+def _checkpoint_problem(checkpoint: AuditCheckpoint, log_id: str) -> tuple[str, dict[str, Any]] | None:
     if str(checkpoint.log_id) != log_id:
-        return f"checkpoint #{checkpoint.pk} names log {checkpoint.log_id}, not this log ({log_id})"
+        return reasons.CHECKPOINT_OTHER_LOG, {"checkpoint": checkpoint.pk, "named": str(checkpoint.log_id), "log": log_id}
     public_key = public_key_for(checkpoint.key_id)
     if public_key is None:
-        return f"checkpoint #{checkpoint.pk} is signed by unknown key {checkpoint.key_id}"
+        return reasons.CHECKPOINT_UNKNOWN_KEY, {"checkpoint": checkpoint.pk, "key": checkpoint.key_id}
     if not verify_signature(public_key_raw=public_key, document=checkpoint.payload(), signature_b64=checkpoint.signature):
-        return f"checkpoint #{checkpoint.pk} (size {checkpoint.tree_size}) has an invalid signature"
+        return reasons.CHECKPOINT_BAD_SIGNATURE, {"checkpoint": checkpoint.pk, "size": checkpoint.tree_size}
     return None
 
 
@@ -424,14 +431,17 @@ def _verify(log_id: str, *, workers: int, chunk: int, parallel_allowed: bool) ->
     }
     state = {"checked": 0, "head_hash": None, "checkpoints": 0, "nodes": 0}
 
-    def broken(seq: int | None, reason: str, checkpoint: int | None = None) -> AuditVerification:
+    def broken(seq: int | None, template: str, params: dict[str, Any] | None = None, checkpoint: int | None = None) -> AuditVerification:
+        params = params or {}
         return AuditVerification(
             ok=False,
             checked=state["checked"],
             head_seq=state["checked"] or None,
             head_hash=state["head_hash"],
             first_bad_seq=seq,
-            reason=reason,
+            reason=reasons.reason_text(template, params),
+            reason_template=template,
+            reason_params=params,
             checkpoints_checked=state["checkpoints"],
             bad_checkpoint=checkpoint,
             pending=pending,
@@ -441,9 +451,9 @@ def _verify(log_id: str, *, workers: int, chunk: int, parallel_allowed: bool) ->
         for checkpoint in by_size.get(size, []):
             problem = _checkpoint_problem(checkpoint, log_id)
             if problem is None and checkpoint.root_hash != root.hex():
-                problem = f"checkpoint #{checkpoint.pk} root does not match the log's first {size} events"
+                problem = reasons.CHECKPOINT_ROOT_MISMATCH, {"checkpoint": checkpoint.pk, "size": size}
             if problem:
-                return broken(size or None, problem, checkpoint.pk)
+                return broken(size or None, *problem, checkpoint=checkpoint.pk)
             state["checkpoints"] += 1
         return None
 
@@ -461,7 +471,7 @@ def _verify(log_id: str, *, workers: int, chunk: int, parallel_allowed: bool) ->
     previous_hash = GENESIS_HASH
     for (first, last), part in zip(ranges, results):
         if part.count and part.first_prev != previous_hash:
-            return broken(first + 1, "previous-hash link does not match")
+            return broken(first + 1, reasons.LINK_MISMATCH)
         for size in sorted(part.checkpoint_stacks):
             if part.problem and (part.problem[0] or 0) <= size:
                 break
@@ -486,22 +496,24 @@ def _verify(log_id: str, *, workers: int, chunk: int, parallel_allowed: bool) ->
                     expected = upper_nodes.get((level, index))
                     if expected != node.hex():
                         first_seq = (index << level) + 1
-                        what = "is missing" if expected is None else "does not match the events it covers"
-                        return broken(first_seq, f"stored subtree hash (level {level}, index {index}) {what}")
+                        template = reasons.SUBTREE_MISSING if expected is None else reasons.SUBTREE_MISMATCH
+                        return broken(first_seq, template, {"level": level, "index": index})
                     state["nodes"] += 1
             prefix.append((level, node))
     beyond = [size for size in by_size if size > head]
     if beyond:
         checkpoint = by_size[max(beyond)][0]
-        return broken(head + 1, f"checkpoint #{checkpoint.pk} vouches for {checkpoint.tree_size} events but the log holds {head}: events were removed", checkpoint.pk)
+        return broken(
+            head + 1, reasons.CHECKPOINT_BEYOND_HEAD, {"checkpoint": checkpoint.pk, "size": checkpoint.tree_size, "head": head}, checkpoint=checkpoint.pk
+        )
     stored_total = AuditTreeNode.objects.count()
     expected_nodes = sum(head >> level for level in range(STRIDE, 64, STRIDE))
     if stored_total != expected_nodes or state["nodes"] != expected_nodes:
-        return broken(None, f"the tree stores {stored_total} subtree hashes where {expected_nodes} are expected")
+        return broken(None, reasons.NODE_COUNT_MISMATCH, {"stored": stored_total, "expected": expected_nodes})
     try:
         _check_consecutive_checkpoints(checkpoints)
     except _Broken as exc:
-        return broken(exc.seq, exc.reason, exc.checkpoint)
+        return broken(exc.seq, exc.template, exc.params, checkpoint=exc.checkpoint)
     return AuditVerification(
         ok=True,
         checked=head,
@@ -520,7 +532,7 @@ def _check_consecutive_checkpoints(checkpoints: list[AuditCheckpoint]) -> None:
     ordered = sorted(checkpoints, key=lambda checkpoint: checkpoint.pk)
     for older, newer in zip(ordered, ordered[1:]):
         if newer.tree_size < older.tree_size:
-            raise _Broken(newer.tree_size + 1, f"checkpoint #{newer.pk} is smaller than the earlier checkpoint #{older.pk}: the log shrank", newer.pk)
+            raise _Broken(newer.tree_size + 1, reasons.CHECKPOINT_SHRANK, {"newer": newer.pk, "older": older.pk}, newer.pk)
         if older.tree_size == 0:
             continue
         try:
@@ -529,7 +541,7 @@ def _check_consecutive_checkpoints(checkpoints: list[AuditCheckpoint]) -> None:
                 older.tree_size, newer.tree_size, bytes.fromhex(older.root_hash), bytes.fromhex(newer.root_hash), proof
             )
         except (ProofError, TreeInconsistent) as exc:
-            raise _Broken(older.tree_size + 1, f"checkpoint #{older.pk} is not consistent with checkpoint #{newer.pk}: {exc}", newer.pk) from None
+            raise _Broken(older.tree_size + 1, reasons.CHECKPOINTS_INCONSISTENT, {"older": older.pk, "newer": newer.pk, "detail": str(exc)}, newer.pk) from None
 
 
 # --- Export ------------------------------------------------------------------------------------

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from clearinghouse.audit import reasons
+
 STRIDE = 8
 GENESIS = bytes(32)
 ROW_SQL = """
@@ -57,7 +59,7 @@ def copy_rows(cursor, first: int, last: int) -> Iterator[list[bytes]]:
 class RangeResult:
     first: int  # verified seqs first+1..
     count: int = 0
-    problem: tuple[int | None, str] | None = None
+    problem: tuple[int | None, str, dict] | None = None  # (seq, reason template, its parameters)
     first_prev: str | None = None
     last_hash: str | None = None
     stack: list[tuple[int, str]] = field(default_factory=list)
@@ -117,7 +119,7 @@ def verify_rows(
             seq_b, time_b, kind_b, actor_b, action_b, target_b, outcome_b, details_b, leaf_hex, row_prev, hash_hex = row
             seq += 1
             if int(seq_b) != seq:
-                raise _Stop(seq, f"sequence number {seq} is missing")
+                raise _Stop(seq, reasons.SEQUENCE_MISSING, seq=seq)
             if prev is None:
                 result.first_prev = row_prev.decode()
                 prev, prev_hex = bytes.fromhex(result.first_prev), row_prev
@@ -134,13 +136,13 @@ def verify_rows(
             if hexlify(leaf) != leaf_hex:
                 # orjson is only the fast path; the reference encoding decides.
                 if reference_leaf is None or reference_leaf(entry) != leaf_hex.decode():
-                    raise _Stop(seq, "row content does not match its leaf hash")
+                    raise _Stop(seq, reasons.CONTENT_MISMATCH)
                 leaf = bytes.fromhex(leaf_hex.decode())
             if row_prev != prev_hex:
-                raise _Stop(seq, "previous-hash link does not match")
+                raise _Stop(seq, reasons.LINK_MISMATCH)
             current = sha256(prev + leaf).digest()
             if hexlify(current) != hash_hex:
-                raise _Stop(seq, "chain hash does not match")
+                raise _Stop(seq, reasons.CHAIN_MISMATCH)
             prev, prev_hex = current, hash_hex
             # Compact range: seq - first leaves so far; merge as many times as the count
             # has trailing zero bits, checking stored subtree hashes as they form.
@@ -159,18 +161,18 @@ def verify_rows(
                         expected = stored_nodes.get((level, index))
                         first_seq = (index << level) + 1
                         if expected is None:
-                            raise _Stop(first_seq, f"stored subtree hash (level {level}, index {index}) is missing; proofs over seq {first_seq}.. cannot be answered")
+                            raise _Stop(first_seq, reasons.SUBTREE_MISSING_PROOFS, level=level, index=index, seq=first_seq)
                         if expected != node.hex():
-                            raise _Stop(first_seq, f"stored subtree hash (level {level}, index {index}) does not match the events it covers")
+                            raise _Stop(first_seq, reasons.SUBTREE_MISMATCH, level=level, index=index)
                         result.nodes_checked += 1
                 stack.append(node)
                 levels.append(level)
             if seq in wanted:
                 result.checkpoint_stacks[seq] = [(lv, value.hex()) for lv, value in zip(levels, stack)]
         if seq < last:
-            raise _Stop(seq + 1, f"sequence number {seq + 1} is missing")
+            raise _Stop(seq + 1, reasons.SEQUENCE_MISSING, seq=seq + 1)
     except _Stop as stop:
-        result.problem = (stop.seq, stop.reason)
+        result.problem = (stop.seq, stop.template, stop.params)
     result.count = seq - first
     result.last_hash = prev_hex.decode() if prev is not None else None
     result.stack = [(lv, value.hex()) for lv, value in zip(levels, stack)]
@@ -178,9 +180,9 @@ def verify_rows(
 
 
 class _Stop(Exception):
-    def __init__(self, seq: int | None, reason: str):
-        super().__init__(reason)
-        self.seq, self.reason = seq, reason
+    def __init__(self, at: int | None, template: str, **params):
+        super().__init__(reasons.reason_text(template, params))
+        self.seq, self.template, self.params = at, template, params
 
 
 def stored_nodes_within(cursor, first: int, last: int) -> dict[tuple[int, int], str]:

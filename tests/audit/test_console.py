@@ -8,6 +8,7 @@ import json
 import pytest
 from django.urls import reverse
 
+from clearinghouse.audit import reasons
 from clearinghouse.audit.models import AuditEvent, AuditVerificationRun
 from clearinghouse.audit.services import audit_checkpoint_sign, audit_record
 from clearinghouse.core.actors import Actor
@@ -237,12 +238,13 @@ def test_verify_button_names_the_break(officer_client, db, django_capture_on_com
     assert "The log is BROKEN at event 3." in page
 
 
-def broken_run(reason: str, **result) -> AuditVerificationRun:
+def broken_run(template: str, params: dict, **result) -> AuditVerificationRun:
     """A finished run as the task stores it: audit_chain_verify().as_dict()."""
     from django.utils import timezone
 
     document = {
-        "ok": False, "checked": 499, "head_seq": 499, "head_hash": None, "first_bad_seq": 499, "reason": reason, "root_hash": None,
+        "ok": False, "checked": 499, "head_seq": 499, "head_hash": None, "first_bad_seq": 499, "reason": template % params,
+        "reason_template": template, "reason_params": params, "root_hash": None,
         "tree_size": 499, "checkpoints_checked": 2, "bad_checkpoint": 3, "pending": 0, "seconds": 0.2,
     } | result
     now = timezone.now()
@@ -250,7 +252,7 @@ def broken_run(reason: str, **result) -> AuditVerificationRun:
 
 
 def test_a_broken_verification_shows_no_missing_hash_and_its_reason_in_chinese(officer_client, db):
-    run = broken_run("checkpoint #3 (size 499) has an invalid signature")
+    run = broken_run(reasons.CHECKPOINT_BAD_SIGNATURE, {"checkpoint": 3, "size": 499})
     page = officer_client.get(f"/compliance/verify/{run.pk}/").content.decode()
     assert "None" not in page
     assert "<dt>链头</dt><dd>#499</dd>" in page
@@ -259,29 +261,43 @@ def test_a_broken_verification_shows_no_missing_hash_and_its_reason_in_chinese(o
     assert "<dt>Head</dt><dd>#499</dd>" in english_page and "checkpoint #3 (size 499) has an invalid signature" in english_page
 
 
-@pytest.mark.parametrize(
-    "reason, chinese",
-    [
-        ("sequence number 12 is missing", "序号 12 的事件缺失"),
-        ("row content does not match its leaf hash", "事件内容与其叶哈希不符"),
-        ("previous-hash link does not match", "与前一事件的哈希链接不符"),
-        ("chain hash does not match", "链哈希不符"),
-        ("stored subtree hash (level 8, index 1) is missing; proofs over seq 257.. cannot be answered", "存储的子树哈希（第 8 层，索引 1）缺失；从序号 257 起"),
-        ("stored subtree hash (level 16, index 0) is missing", "存储的子树哈希（第 16 层，索引 0）缺失"),
-        ("stored subtree hash (level 8, index 0) does not match the events it covers", "（第 8 层，索引 0）与其覆盖的事件不符"),
-        ("checkpoint #2 names log 00000000-0000-0000-0000-000000000000, not this log (b33b991a-1111-4222-8333-444455556666)", "检查点 #2 属于日志 00000000-0000-0000-0000-000000000000，而不是本日志"),
-        ("checkpoint #2 is signed by unknown key ed25519:0000000000000000", "检查点 #2 由未知密钥 ed25519:0000000000000000 签名"),
-        ("checkpoint #2 root does not match the log's first 40 events", "检查点 #2 的根哈希与日志前 40 个事件不符"),
-        ("checkpoint #2 vouches for 12 events but the log holds 10: events were removed", "担保了 12 个事件，但日志中只有 10 个：有事件被删除"),
-        ("the tree stores 3 subtree hashes where 4 are expected", "树中存储了 3 个子树哈希，应为 4 个"),
-        ("checkpoint #5 is smaller than the earlier checkpoint #4: the log shrank", "检查点 #5 小于更早签署的检查点 #4：日志缩短了"),
-        ("checkpoint #4 is not consistent with checkpoint #5: the proof is empty", "检查点 #4 与检查点 #5 不一致：the proof is empty"),
-    ],
-)
-def test_every_verification_reason_reads_in_chinese(officer_client, db, reason, chinese):
-    run = broken_run(reason)
+VERIFY_REASONS_IN_CHINESE = [
+    (reasons.SEQUENCE_MISSING, {"seq": 12}, "序号 12 的事件缺失"),
+    (reasons.CONTENT_MISMATCH, {}, "事件内容与其叶哈希不符"),
+    (reasons.LINK_MISMATCH, {}, "与前一事件的哈希链接不符"),
+    (reasons.CHAIN_MISMATCH, {}, "链哈希不符"),
+    (reasons.SUBTREE_MISSING_PROOFS, {"level": 8, "index": 1, "seq": 257}, "存储的子树哈希（第 8 层，索引 1）缺失；从序号 257 起"),
+    (reasons.SUBTREE_MISSING, {"level": 16, "index": 0}, "存储的子树哈希（第 16 层，索引 0）缺失"),
+    (reasons.SUBTREE_MISMATCH, {"level": 8, "index": 0}, "（第 8 层，索引 0）与其覆盖的事件不符"),
+    (
+        reasons.CHECKPOINT_OTHER_LOG,
+        {"checkpoint": 2, "named": "00000000-0000-0000-0000-000000000000", "log": "b33b991a-1111-4222-8333-444455556666"},
+        "检查点 #2 属于日志 00000000-0000-0000-0000-000000000000，而不是本日志",
+    ),
+    (reasons.CHECKPOINT_UNKNOWN_KEY, {"checkpoint": 2, "key": "ed25519:0000000000000000"}, "检查点 #2 由未知密钥 ed25519:0000000000000000 签名"),
+    (reasons.CHECKPOINT_BAD_SIGNATURE, {"checkpoint": 2, "size": 40}, "检查点 #2（40 个事件）的签名无效"),
+    (reasons.CHECKPOINT_ROOT_MISMATCH, {"checkpoint": 2, "size": 40}, "检查点 #2 的根哈希与日志前 40 个事件不符"),
+    (reasons.CHECKPOINT_BEYOND_HEAD, {"checkpoint": 2, "size": 12, "head": 10}, "担保了 12 个事件，但日志中只有 10 个：有事件被删除"),
+    (reasons.NODE_COUNT_MISMATCH, {"stored": 3, "expected": 4}, "树中存储了 3 个子树哈希，应为 4 个"),
+    (reasons.CHECKPOINT_SHRANK, {"newer": 5, "older": 4}, "检查点 #5 小于更早签署的检查点 #4：日志缩短了"),
+    (reasons.CHECKPOINTS_INCONSISTENT, {"older": 4, "newer": 5, "detail": "the proof is empty"}, "检查点 #4 与检查点 #5 不一致：the proof is empty"),
+]
+
+
+def test_every_verification_reason_has_a_chinese_case():
+    assert {template for template, _params, _chinese in VERIFY_REASONS_IN_CHINESE} == reasons.TEMPLATES
+
+
+@pytest.mark.parametrize("template, params, chinese", VERIFY_REASONS_IN_CHINESE)
+def test_every_verification_reason_reads_in_chinese(officer_client, db, template, params, chinese):
+    run = broken_run(template, params)
     page = officer_client.get(f"/compliance/verify/{run.pk}/").content.decode()
     assert chinese in page
+
+
+def test_a_run_stored_without_a_reason_template_shows_its_text(officer_client, db):
+    run = broken_run(reasons.CHAIN_MISMATCH, {}, reason_template="", reason_params={})
+    assert "chain hash does not match" in officer_client.get(f"/compliance/verify/{run.pk}/").content.decode()
 
 
 @pytest.mark.postgres
