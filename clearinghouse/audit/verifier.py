@@ -122,7 +122,10 @@ def verify_rows(
                 raise _Stop(seq, reasons.SEQUENCE_MISSING, seq=seq)
             if prev is None:
                 result.first_prev = row_prev.decode()
-                prev, prev_hex = bytes.fromhex(result.first_prev), row_prev
+                try:
+                    prev, prev_hex = bytes.fromhex(result.first_prev), row_prev
+                except ValueError:  # not even hex: no link can match it
+                    raise _Stop(seq, reasons.LINK_MISMATCH) from None
             entry = {
                 "action": action_b.decode(),
                 "actor_id": actor_b.decode(),
@@ -202,14 +205,15 @@ def stored_nodes_within(cursor, first: int, last: int) -> dict[tuple[int, int], 
 def verify_range_on(connection, *, first: int, last: int, checkpoint_sizes: Iterable[int] = (), reference_leaf=None) -> RangeResult:
     """Verify seqs first+1..last over an open psycopg connection."""
     with connection.cursor() as cursor:
-        return verify_rows(
-            copy_rows(cursor, first, last),
-            first=first,
-            last=last,
-            stored_nodes=stored_nodes_within(cursor, first, last),
-            checkpoint_sizes=checkpoint_sizes,
-            reference_leaf=reference_leaf,
-        )
+        stored_nodes = stored_nodes_within(cursor, first, last)
+        rows = copy_rows(cursor, first, last)
+        try:
+            return verify_rows(rows, first=first, last=last, stored_nodes=stored_nodes, checkpoint_sizes=checkpoint_sizes, reference_leaf=reference_leaf)
+        finally:
+            # Ends the COPY now, whatever stopped the loop: an exception's traceback would
+            # keep the generator alive, and the connection would wait for the rest of the
+            # COPY while the caller rolls back (verification hung instead of failing).
+            rows.close()
 
 
 def _reference_leaf(entry) -> str:

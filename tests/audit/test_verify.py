@@ -93,6 +93,7 @@ TAMPERING = {
         7, "previous-hash link does not match",
     ),
     "broken link": (lambda: tamper("UPDATE audit_auditevent SET prev_hash = repeat('a', 64) WHERE seq = 9"), 9, "previous-hash link"),
+    "first link not even hex": (lambda: tamper("UPDATE audit_auditevent SET prev_hash = repeat('z', 64) WHERE seq = 1"), 1, "previous-hash link"),
     "forged chain hash": (lambda: tamper("UPDATE audit_auditevent SET hash = repeat('b', 64) WHERE seq = 10"), 10, "chain hash does not match"),
 }
 
@@ -246,3 +247,23 @@ def test_canonical_encoding_is_what_is_hashed(db):
     )
     assert event.leaf_hash == hashlib.sha256(b"\x00" + canonical_json(entry)).hexdigest()
     assert event.hash == hashlib.sha256(bytes(32) + bytes.fromhex(event.leaf_hash)).hexdigest()
+
+
+@pytest.mark.postgres
+def test_an_unexpected_error_mid_stream_fails_verification_instead_of_hanging_it(db, monkeypatch):
+    from types import SimpleNamespace
+
+    import orjson
+
+    from clearinghouse.audit import verifier
+
+    make_events(5)
+
+    def unreadable(_data):
+        raise RuntimeError("details unreadable")
+
+    monkeypatch.setattr(verifier, "orjson", SimpleNamespace(dumps=orjson.dumps, loads=unreadable, OPT_SORT_KEYS=orjson.OPT_SORT_KEYS))
+    with pytest.raises(RuntimeError, match="details unreadable"):
+        audit_chain_verify()
+    monkeypatch.undo()
+    assert audit_chain_verify().ok  # the connection is usable again: the COPY was ended
