@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make run    install, migrate, seed the demo world, serve portal + API + Celery worker
 #   make test   install, run the whole suite (real PostgreSQL/Redis when reachable)
+# and for the people who change the code: make lint, make fmt, make typecheck.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -8,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-16)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv migrate seed serve clean
+.PHONY: run test venv migrate seed serve clean lint fmt typecheck check
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +30,22 @@ run: seed
 
 test: venv
 	$(PY) scripts/test.py $(ARGS)
+
+# The floor plan (tools/import_contract.py), ruff's rules and its formatting.
+lint: venv
+	$(PY) tools/import_contract.py
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# mypy with the Django and DRF plugins, against mypy-baseline.json (it only goes down).
+typecheck: venv
+	$(PY) scripts/typecheck.py $(ARGS)
+
+check: lint typecheck test
 
 clean:
 	rm -rf var

@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 
 import numpy as np
 from django.db import connection
 from django.utils import timezone
 
 from clearinghouse.accounts.models import Consumer, Manufacturer, Platform
-from clearinghouse.accounts.services import manufacturer_register, platform_register
+from clearinghouse.accounts.services import platform_register
+from clearinghouse.consent.models import Purpose
+from clearinghouse.consent.purposes import purpose_file_read, purpose_publish
+from clearinghouse.consent.taxonomy import taxonomy_index
 from clearinghouse.core.actors import Actor
-from clearinghouse.core.synthetic import DeterministicStream
+from clearinghouse.demo.synthetic import DeterministicStream
 from clearinghouse.intake.models import Signal
-from consent.models import Purpose
-from consent.purposes import purpose_file_read, purpose_publish
-from consent.taxonomy import taxonomy_index
+from clearinghouse.releases.recipients import manufacturer_register
 
 PLATFORMS = ("bench-mall", "bench-live", "bench-clip")
 MANUFACTURER = "bench-maker"
@@ -50,7 +50,7 @@ def world_build(*, consumers: int, signals: int, purpose_code: str, seed: str = 
     consumers (created as needed) with consent for it, and ``signals`` signals."""
     actor = Actor.operator("bench")
     for code in ("c2m-product-design", "c2m-demand-forecast"):
-        purpose_publish(document=purpose_file_read(f"consent/purposes/{code}.json"), actor=actor, approve=True)
+        purpose_publish(document=purpose_file_read(f"clearinghouse/consent/purposes/{code}.json"), actor=actor, approve=True)
     purpose = Purpose.objects.get(code=purpose_code, status=Purpose.APPROVED)
     for slug in PLATFORMS:
         if not Platform.objects.filter(slug=slug).exists():
@@ -89,8 +89,14 @@ def world_build(*, consumers: int, signals: int, purpose_code: str, seed: str = 
         # This purpose's signals and consent rows of an earlier, differently sized world.
         cursor.execute("DELETE FROM intake_signal WHERE purpose_id = %s", [purpose.id])
         cursor.execute("ALTER TABLE consent_consentevent DISABLE TRIGGER USER")
-        cursor.execute("DELETE FROM consent_consentstate WHERE purpose_code = %s AND consumer_id IN (SELECT id FROM accounts_consumer WHERE user_id IS NULL)", [purpose.code])
-        cursor.execute("DELETE FROM consent_consentevent WHERE purpose_id = %s AND consumer_id IN (SELECT id FROM accounts_consumer WHERE user_id IS NULL)", [purpose.id])
+        cursor.execute(
+            "DELETE FROM consent_consentstate WHERE purpose_code = %s AND consumer_id IN (SELECT id FROM accounts_consumer WHERE user_id IS NULL)",
+            [purpose.code],
+        )
+        cursor.execute(
+            "DELETE FROM consent_consentevent WHERE purpose_id = %s AND consumer_id IN (SELECT id FROM accounts_consumer WHERE user_id IS NULL)",
+            [purpose.id],
+        )
         cursor.execute("ALTER TABLE consent_consentevent ENABLE TRIGGER USER")
 
     # One home platform each; one in ten also on a second platform; 5% withdrew.
@@ -118,7 +124,19 @@ def world_build(*, consumers: int, signals: int, purpose_code: str, seed: str = 
 
     _copy(
         "consent_consentevent",
-        ["id", "receipt_id", "consumer_id", "purpose_id", "platform_id", "action", "channel", "language", "notice_digest", "created_at", "receipt"],
+        [
+            "id",
+            "receipt_id",
+            "consumer_id",
+            "purpose_id",
+            "platform_id",
+            "action",
+            "channel",
+            "language",
+            "notice_digest",
+            "created_at",
+            "receipt",
+        ],
         event_lines(),
     )
 
@@ -130,7 +148,11 @@ def world_build(*, consumers: int, signals: int, purpose_code: str, seed: str = 
                 for e, c, p, g in zip(event_ids[part], pairs_consumer[part], pairs_platform[part], pairs_granted[part])
             )
 
-    _copy("consent_consentstate", ["consumer_id", "purpose_code", "platform_id", "version", "granted", "last_event_id", "updated_at"], state_lines())
+    _copy(
+        "consent_consentstate",
+        ["consumer_id", "purpose_code", "platform_id", "version", "granted", "last_event_id", "updated_at"],
+        state_lines(),
+    )
     log(f"  consent {time.perf_counter() - started:.0f}s")
 
     # Signals: consumers drawn uniformly per signal (about 10 each at the default sizes),
@@ -189,21 +211,43 @@ def world_build(*, consumers: int, signals: int, purpose_code: str, seed: str = 
             value = values.astype(str) if "value" in collects else null
             if "occurred_at" in collects:
                 moments = base + stream.uniform(n) * 84 * 86400
-                when = [datetime.fromtimestamp(m, tz=dt_timezone.utc).isoformat() for m in moments.tolist()]
+                when = [datetime.fromtimestamp(m, tz=UTC).isoformat() for m in moments.tolist()]
             else:
                 when = ["\\N"] * n
             ids = np.arange(first_signal + start, first_signal + start + n)
             yield "".join(
                 f"{sid}\tb{sid}\t{c}\t{a}\t{k}\t{v}\t{g}\t{r}\t{o}\t{stamp}\t{who_id}\t{p}\t{purpose.id}\n"
                 for sid, c, a, k, v, g, r, o, who_id, p in zip(
-                    ids.tolist(), cats.tolist(), attrs.tolist(), kinds.tolist(), value.tolist(), age.tolist(), region.tolist(), when,
-                    consumer_ids[who].tolist(), platform_ids.tolist(),
+                    ids.tolist(),
+                    cats.tolist(),
+                    attrs.tolist(),
+                    kinds.tolist(),
+                    value.tolist(),
+                    age.tolist(),
+                    region.tolist(),
+                    when,
+                    consumer_ids[who].tolist(),
+                    platform_ids.tolist(),
                 )
             )
 
     _copy(
         "intake_signal",
-        ["id", "event_id", "category", "attribute", "signal", "value", "age_band", "region", "occurred_at", "received_at", "consumer_id", "platform_id", "purpose_id"],
+        [
+            "id",
+            "event_id",
+            "category",
+            "attribute",
+            "signal",
+            "value",
+            "age_band",
+            "region",
+            "occurred_at",
+            "received_at",
+            "consumer_id",
+            "platform_id",
+            "purpose_id",
+        ],
         signal_lines(),
     )
     log(f"  signals copied {time.perf_counter() - started:.0f}s")

@@ -6,4 +6,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clearinghouse.settings")
 
 app = Celery("clearinghouse")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["clearinghouse.core", "clearinghouse.accounts", "clearinghouse.audit", "clearinghouse.intake", "clearinghouse.releases", "consent"])
+app.autodiscover_tasks(
+    [
+        "clearinghouse.core",
+        "clearinghouse.accounts",
+        "clearinghouse.audit",
+        "clearinghouse.intake",
+        "clearinghouse.releases",
+        "clearinghouse.consent",
+    ]
+)

@@ -77,10 +77,13 @@ INSTALLED_APPS = [
     "clearinghouse.api",
     "clearinghouse.audit",
     "clearinghouse.accounts",
-    "consent",
+    "clearinghouse.consent",
     "clearinghouse.intake",
     "clearinghouse.releases",
+    "clearinghouse.subjects",
+    "clearinghouse.console",
     "clearinghouse.portal",
+    "clearinghouse.demo",
 ]
 
 MIDDLEWARE = [
@@ -276,8 +279,8 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # --- API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "clearinghouse.api.authentication.BearerAuthentication",
-        "clearinghouse.api.authentication.PortalSessionAuthentication",
+        "clearinghouse.accounts.authentication.BearerAuthentication",
+        "clearinghouse.accounts.authentication.PortalSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["clearinghouse.api.permissions.TablePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

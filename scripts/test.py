@@ -1,16 +1,29 @@
 #!/usr/bin/env python
-"""`make test`: run the whole suite, against real PostgreSQL and Redis when reachable.
+"""`make test`: run the whole suite in parallel, against real PostgreSQL and Redis when reachable.
 
 DATABASE_URL / REDIS_URL win when set. Otherwise PostgreSQL on 127.0.0.1:5432 and Redis
 on 127.0.0.1:6379 are used if they answer, and SQLite plus an in-process broker if not.
 With REQUIRE_SERVICES=1 (CI) missing services are an error, never a silent skip.
+
+Each checkout is isolated: its test databases are named after a hash of the checkout's
+path (test_ch_<hash>_gw0, _gw1, … one per pytest-xdist worker, dropped at the end) and it
+uses a Redis database number of its own, so two checkouts can run their suites at once on
+one machine. DATABASE_TEST_NAME and REDIS_URL override the choice. TEST_WORKERS sets the
+number of parallel workers (default: `auto`, one per core; 0 runs in this process).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# Redis database 0 is left to whatever else runs on the machine (make run, a developer's
+# shell); checkouts hash onto 1..15.
+REDIS_DATABASES = 15
 
 
 def reachable(host: str, port: int) -> bool:
@@ -21,22 +34,42 @@ def reachable(host: str, port: int) -> bool:
         return False
 
 
+def checkout_id() -> str:
+    return hashlib.sha256(str(ROOT).encode()).hexdigest()[:10]
+
+
 def main() -> int:
     env = os.environ
     required = env.get("REQUIRE_SERVICES") == "1"
+    ident = checkout_id()
     if not env.get("DATABASE_URL") and reachable("127.0.0.1", 5432):
-        env["DATABASE_URL"] = "postgres://127.0.0.1:5432/clearinghouse"
+        env["DATABASE_URL"] = "postgres://127.0.0.1:5432/postgres"
     if not env.get("REDIS_URL") and reachable("127.0.0.1", 6379):
-        env["REDIS_URL"] = "redis://127.0.0.1:6379/1"
+        env["REDIS_URL"] = f"redis://127.0.0.1:6379/{1 + int(ident, 16) % REDIS_DATABASES}"
     if required:
         missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not env.get(name)]
         if missing:
             print(f"REQUIRE_SERVICES=1 but {' and '.join(missing)} unreachable: start PostgreSQL and Redis", file=sys.stderr)
             return 2
-    print(f"database: {env.get('DATABASE_URL', 'sqlite (var/test)')}  broker: {env.get('REDIS_URL', 'none (eager)')}", flush=True)
+    if env.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        env.setdefault("DATABASE_TEST_NAME", f"test_ch_{ident}")
+    else:
+        # A file, not SQLite's shared memory: a real Celery worker started by a test
+        # (Redis without PostgreSQL) must open the same database from its own process.
+        test_dir = ROOT / "var" / "test"
+        test_dir.mkdir(parents=True, exist_ok=True)
+        env.setdefault("DATABASE_TEST_NAME", str(test_dir / f"test-{ident}.sqlite3"))
+    workers = env.get("TEST_WORKERS", "auto")
+    print(
+        f"database: {env.get('DATABASE_URL', 'sqlite')} (test database {env['DATABASE_TEST_NAME']}, per worker)  "
+        f"broker: {env.get('REDIS_URL', 'none (eager)')}  workers: {workers}",
+        flush=True,
+    )
     # The suite runs with eager Celery; tests that need a real worker start one on Redis.
     env.pop("CELERY_BROKER_URL", None)
-    os.execv(sys.executable, [sys.executable, "-m", "pytest", *sys.argv[1:]])
+    parallel = [] if workers == "0" else ["-n", workers, "--dist", "loadfile"]
+    os.chdir(ROOT)
+    os.execv(sys.executable, [sys.executable, "-m", "pytest", *parallel, *sys.argv[1:]])
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def _service_markers(request):
 def _taxonomy_present(request):
     """Transactional tests flush every table, including the taxonomy the data migration
     loaded; put it back for whichever test comes next."""
-    from consent.taxonomy import taxonomy_cache_clear
+    from clearinghouse.consent.taxonomy import taxonomy_cache_clear
 
     taxonomy_cache_clear()
     marker = request.node.get_closest_marker("django_db")
@@ -59,13 +59,11 @@ def _taxonomy_present(request):
     if uses_db:
         transactional = "transactional_db" in request.fixturenames or bool(marker and marker.kwargs.get("transaction"))
         request.getfixturevalue("transactional_db" if transactional else "db")
-        from consent.models import TaxonomyTerm, TaxonomyVersion
-        from consent.taxonomy import DEFAULT_TAXONOMY_FILE, taxonomy_file_read, taxonomy_upsert
+        from clearinghouse.consent.models import TaxonomyTerm, TaxonomyVersion
+        from clearinghouse.consent.taxonomy import DEFAULT_TAXONOMY_FILE, taxonomy_file_read, taxonomy_upsert
 
         if not TaxonomyVersion.objects.exists():
-            taxonomy_upsert(
-                document=taxonomy_file_read(DEFAULT_TAXONOMY_FILE), term_model=TaxonomyTerm, version_model=TaxonomyVersion
-            )
+            taxonomy_upsert(document=taxonomy_file_read(DEFAULT_TAXONOMY_FILE), term_model=TaxonomyTerm, version_model=TaxonomyVersion)
     yield
     taxonomy_cache_clear()
 
@@ -132,8 +130,8 @@ def make_platform(db):
 
 @pytest.fixture
 def make_manufacturer(db):
-    from clearinghouse.accounts.services import manufacturer_register
     from clearinghouse.core.actors import Actor
+    from clearinghouse.releases.recipients import manufacturer_register
 
     def make(slug: str, sectors: list[str] | None = None) -> PartyHandle:
         manufacturer, key = manufacturer_register(
@@ -182,12 +180,12 @@ def officer(db):
 @pytest.fixture
 def purposes(db):
     """Both shipped purposes, published and approved."""
+    from clearinghouse.consent.purposes import purpose_file_read, purpose_publish
     from clearinghouse.core.actors import Actor
-    from consent.purposes import purpose_file_read, purpose_publish
 
     result = {}
     for code in ("c2m-product-design", "c2m-demand-forecast"):
-        document = purpose_file_read(f"consent/purposes/{code}.json")
+        document = purpose_file_read(f"clearinghouse/consent/purposes/{code}.json")
         purpose, _ = purpose_publish(document=document, actor=Actor.operator(), approve=True)
         result[code] = purpose
     return result
@@ -207,9 +205,7 @@ def link_subject(consumer: ConsumerHandle, platform: PartyHandle, subject_ref: s
     """Link ``consumer`` on ``platform`` under ``subject_ref`` through the public API."""
     response = consumer.client().post("/api/v1/me/links", {"platform": platform.slug}, format="json")
     assert response.status_code == 201, response.content
-    redeem = platform.client().post(
-        "/api/v1/platform/links", {"code": response.json()["code"], "subject_ref": subject_ref}, format="json"
-    )
+    redeem = platform.client().post("/api/v1/platform/links", {"code": response.json()["code"], "subject_ref": subject_ref}, format="json")
     assert redeem.status_code == 201, redeem.content
 
 

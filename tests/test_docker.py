@@ -79,8 +79,11 @@ def test_every_periodic_job_names_a_registered_task():
     app.loader.import_default_modules()
     missing = [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] not in app.tasks]
     assert not missing, f"beat would send tasks no worker knows: {missing}"
-    assert {"clearinghouse.intake.tasks.signals_retention_purge_task", "clearinghouse.audit.tasks.audit_checkpoint_task",
-            "clearinghouse.releases.tasks.budget_roll_over_task"} <= {e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {
+        "clearinghouse.intake.tasks.signals_retention_purge_task",
+        "clearinghouse.audit.tasks.audit_checkpoint_task",
+        "clearinghouse.releases.tasks.budget_roll_over_task",
+    } <= {e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
 
 
 def test_every_gunicorn_we_start_runs_without_the_shared_control_socket():

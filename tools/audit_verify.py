@@ -263,7 +263,8 @@ def check_pinned(payload: dict, pinned: dict | None) -> None:
         return
     if payload["log_id"] != pinned["log_id"]:
         raise VerificationError(
-            "different_log", f"this is log {payload['log_id']}, not the log you pinned ({pinned['log_id']}): a new log cannot replace the old one"
+            "different_log",
+            f"this is log {payload['log_id']}, not the log you pinned ({pinned['log_id']}): a new log cannot replace the old one",
         )
     if payload["tree_size"] < pinned["tree_size"]:
         raise VerificationError(
@@ -327,7 +328,9 @@ def verify_log(lines: Iterable[str], checkpoints: Sequence[dict], keys: dict[str
         if leaf != _hash(line["leaf_hash"], f"{where}: leaf_hash"):
             raise VerificationError("content_mismatch", f"{where}: the event's content does not match its leaf hash (the row was edited)")
         if _hash(line["prev_hash"], f"{where}: prev_hash") != prev:
-            raise VerificationError("broken_link", f"{where}: prev_hash does not link to the event before it (events removed, added or reordered)")
+            raise VerificationError(
+                "broken_link", f"{where}: prev_hash does not link to the event before it (events removed, added or reordered)"
+            )
         current = chain_hash(prev, leaf)
         if current != _hash(line["hash"], f"{where}: hash"):
             raise VerificationError("broken_link", f"{where}: the chain hash does not match")
@@ -385,7 +388,9 @@ def verify_consistency_proof(proof, old, new, keys: dict[str, bytes], pinned: di
     check_pinned(old_payload, pinned_payload)
     check_pinned(new_payload, pinned_payload)
     if old_payload["log_id"] != new_payload["log_id"]:
-        raise VerificationError("different_log", f"the old checkpoint is from log {old_payload['log_id']}, the new one from {new_payload['log_id']}")
+        raise VerificationError(
+            "different_log", f"the old checkpoint is from log {old_payload['log_id']}, the new one from {new_payload['log_id']}"
+        )
     if proof["log_id"] != new_payload["log_id"]:
         raise VerificationError("different_log", f"the proof is for log {proof['log_id']}, the checkpoints for {new_payload['log_id']}")
     first, second = _count(proof["first"], "proof first"), _count(proof["second"], "proof second")

@@ -54,7 +54,7 @@ def receipt_envelope(document, path: str) -> dict:
     ):
         raise Unusable(
             f"{path} is not a consent receipt: expected an object with payload, signature, key_id and alg, "
-            "or a document holding one under \"receipt\""
+            'or a document holding one under "receipt"'
         )
     return envelope
 
@@ -100,8 +100,10 @@ def main(argv: list[str]) -> int:
     print(message)
     if ok:
         purpose = payload.get("purpose", {})
-        print(f"receipt {payload.get('receipt_id')}: {payload.get('state')} "
-              f"{purpose.get('code')} v{purpose.get('version')} on {payload.get('collection_platform')} at {payload.get('issued_at')}")
+        print(
+            f"receipt {payload.get('receipt_id')}: {payload.get('state')} "
+            f"{purpose.get('code')} v{purpose.get('version')} on {payload.get('collection_platform')} at {payload.get('issued_at')}"
+        )
     return 0 if ok else 1
 
 

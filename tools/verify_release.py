@@ -57,7 +57,7 @@ def release_envelope(document, path: str) -> dict:
         and all(isinstance(envelope[field], str) for field in ("signature", "key_id", "alg"))
     ):
         raise Unusable(
-            f"{path} is not a release: expected the body of GET /api/v1/releases/{{id}} or its \"result\", "
+            f'{path} is not a release: expected the body of GET /api/v1/releases/{{id}} or its "result", '
             "an object with payload, signature, key_id and alg"
         )
     return envelope

@@ -67,7 +67,12 @@ def sample_details(n: int) -> tuple[str, str, str, dict]:
     if action == "intake.batch":
         return "platform", "shop-p", action, {"accepted": 9000 + n % 1000, "duplicates": n % 7, "rejected": {"consent_required": n % 13}}
     if action == "release.completed":
-        return "system", "worker", action, {"release_id": n, "manufacturer": "chairco", "purpose": "c2m-product-design", "measure": "consumers", "epsilon": "0.5"}
+        return (
+            "system",
+            "worker",
+            action,
+            {"release_id": n, "manufacturer": "chairco", "purpose": "c2m-product-design", "measure": "consumers", "epsilon": "0.5"},
+        )
     if action == "budget.reserved":
         return "manufacturer", "chairco", action, {"purpose": "c2m-product-design", "epsilon": "0.5", "period": "2026-11"}
     return "consumer", pseudonym, action, {}
@@ -78,12 +83,11 @@ def sample_details(n: int) -> tuple[str, str, str, dict]:
 
 def _writer(mode: str, number: int, count: int, barrier, results):
     setup_django()
+    from django.conf import settings
     from django.db import connection, transaction
 
     from clearinghouse.audit.services import audit_record
     from clearinghouse.core.actors import Actor
-
-    from django.conf import settings
 
     # "sealer": production mode, a dedicated sealer process seals what writers leave behind.
     settings.CH_AUDIT_SEALER = "process" if mode == "sealer" else "after_commit"
@@ -103,7 +107,9 @@ def _writer(mode: str, number: int, count: int, barrier, results):
         for kind, actor_id, action, details in rows:
             # The same per-row work a writer does without a chain: encode and hash the entry.
             moment = timezone.now()
-            leaf = entry_leaf_hash(entry_document(time=moment, actor_kind=kind, actor_id=actor_id, action=action, target="", outcome="ok", details=details))
+            leaf = entry_leaf_hash(
+                entry_document(time=moment, actor_kind=kind, actor_id=actor_id, action=action, target="", outcome="ok", details=details)
+            )
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(
                     "INSERT INTO bench_audit_plain (time, actor_kind, actor_id, action, target, outcome, details, leaf_hash) "
@@ -131,7 +137,9 @@ def _round(mode: str, per_writer: int) -> float:
 
         sealer = subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), "audit_sealer", "--idle-seconds", "0.05"],
-            stdout=subprocess.PIPE, text=True, env=dict(os.environ, CH_AUDIT_SEALER="process"),
+            stdout=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ, CH_AUDIT_SEALER="process"),
         )
         assert "running" in sealer.stdout.readline()
     context = multiprocessing.get_context("fork")
@@ -209,7 +217,9 @@ def build_log(events: int) -> None:
     started = time.perf_counter()
     with connection.cursor() as cursor:
         secondary = ["audit_action_seq", "audit_actor_seq", "audit_outcome_seq", "audit_time"]
-        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'audit_auditevent' AND indexname = ANY(%s)", [secondary])
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'audit_auditevent' AND indexname = ANY(%s)", [secondary]
+        )
         definitions = cursor.fetchall()
         for name, _ in definitions:
             cursor.execute(f"DROP INDEX {name}")
@@ -219,12 +229,22 @@ def build_log(events: int) -> None:
             for n in range(first, min(first + chunk, events)):
                 kind, actor_id, action, details = sample_details(n)
                 moment = format_time(start + timedelta(seconds=3 * n, microseconds=n % 1_000_000))
-                entry = {"action": action, "actor_id": actor_id, "actor_kind": kind, "details": details, "outcome": "ok", "target": "", "time": moment}
+                entry = {
+                    "action": action,
+                    "actor_id": actor_id,
+                    "actor_kind": kind,
+                    "details": details,
+                    "outcome": "ok",
+                    "target": "",
+                    "time": moment,
+                }
                 details_json = dumps(details, option=orjson.OPT_SORT_KEYS).decode()
                 leaf = sha256(b"\x00" + dumps(entry, option=orjson.OPT_SORT_KEYS)).digest()
                 current = sha256(prev + leaf).digest()
                 tree.append(leaf)
-                buffer.write(f"{n + 1}\t{moment}\t{kind}\t{actor_id}\t{action}\t\tok\t{details_json}\t{leaf.hex()}\t{prev.hex()}\t{current.hex()}\n")
+                buffer.write(
+                    f"{n + 1}\t{moment}\t{kind}\t{actor_id}\t{action}\t\tok\t{details_json}\t{leaf.hex()}\t{prev.hex()}\t{current.hex()}\n"
+                )
                 prev = current
             buffer.seek(0)
             with cursor.cursor.copy(
@@ -235,7 +255,7 @@ def build_log(events: int) -> None:
             print(f"  {done:,} events copied ({time.perf_counter() - started:.0f} s)", flush=True)
         with cursor.cursor.copy('COPY audit_audittreenode (level, "index", hash) FROM STDIN') as copy:
             copy.write("".join(nodes))
-        for name, definition in definitions:
+        for _name, definition in definitions:
             cursor.execute(definition)
         cursor.execute("ANALYZE audit_auditevent")
         cursor.execute("ANALYZE audit_audittreenode")
@@ -333,13 +353,17 @@ def main() -> int:
     print()
     print("| measure | result | goal |")
     print("|---|---|---|")
-    print(f"| appends, 8 writers, dedicated sealer (CH_AUDIT_SEALER=process), until sealed | {appends['sealer_per_s']:,.0f}/s | >= 5,000/s |")
+    print(
+        f"| appends, 8 writers, dedicated sealer (CH_AUDIT_SEALER=process), until sealed | {appends['sealer_per_s']:,.0f}/s | >= 5,000/s |"
+    )
     print(f"| appends, 8 writers, sealed after commit by the writers (default), until sealed | {appends['chained_per_s']:,.0f}/s | |")
     print(f"| plain inserts, same rows, unchained table | {appends['plain_per_s']:,.0f}/s | baseline |")
     print(f"| ratio, dedicated sealer / plain | {appends['sealer_ratio']:.2f} | >= 0.5 |")
     print(f"| ratio, seal after commit / plain | {appends['ratio']:.2f} | |")
     print(f"| events left unsealed afterwards | {appends['pending_after']} | 0 |")
-    print(f"| inclusion proof, log of {proofs['tree_size']:,} | p50 {proofs['inclusion_p50_ms']:.2f} ms, p99 {proofs['inclusion_p99_ms']:.2f} ms | p99 < 50 ms |")
+    print(
+        f"| inclusion proof, log of {proofs['tree_size']:,} | p50 {proofs['inclusion_p50_ms']:.2f} ms, p99 {proofs['inclusion_p99_ms']:.2f} ms | p99 < 50 ms |"
+    )
     print(f"| consistency proof, same log | p50 {proofs['consistency_p50_ms']:.2f} ms, p99 {proofs['consistency_p99_ms']:.2f} ms | |")
     print(
         f"| full verification ({verification['verified']:,} events, {verification['checkpoints']} checkpoints, "

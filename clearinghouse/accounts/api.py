@@ -124,7 +124,9 @@ class MeLinksView(APIView):
 class MeLinkDetailView(APIView):
     @extend_schema(responses={200: LinkOut}, operation_id="api_v1_me_links_platform_retrieve")
     def get(self, request, platform: str):
-        link = next((link for link in selectors.consumer_links_list(consumer=current_consumer(request)) if link.platform.slug == platform), None)
+        link = next(
+            (link for link in selectors.consumer_links_list(consumer=current_consumer(request)) if link.platform.slug == platform), None
+        )
         if link is None:
             raise NotFound()
         return Response(LinkOut(link).data)
@@ -160,31 +162,3 @@ class PlatformLinksView(APIView):
         )
         body = {"subject_ref": data.validated_data["subject_ref"], "linked_at": link.created_at}
         return Response(RedeemOut(body).data, status=status.HTTP_201_CREATED)
-
-
-class ErasedOut(serializers.Serializer):
-    subject = serializers.UUIDField(help_text="Your pseudonymous id; consent events and audit records keep only this")
-    erased_at = serializers.DateTimeField()
-    signals = serializers.IntegerField()
-    links = serializers.IntegerField()
-    link_codes = serializers.IntegerField()
-    consents_withdrawn = serializers.IntegerField()
-    credentials = serializers.IntegerField()
-
-
-class MeView(APIView):
-    @extend_schema(
-        responses={200: ErasedOut},
-        description="Erase my data and my account at once. Consent events and audit records keep only the pseudonymous id.",
-    )
-    def delete(self, request):
-        summary = services.consumer_erase(consumer=current_consumer(request), actor=request_actor(request), channel="api")
-        return Response(summary)
-
-
-class MeExportView(APIView):
-    @extend_schema(responses={200: dict}, description="Everything held about me, as one JSON document.")
-    def get(self, request):
-        export = services.consumer_export_issue(consumer=current_consumer(request), actor=request_actor(request), channel="api")
-        filename = f"clearinghouse-export-{export['generated_at'][:10]}.json"
-        return Response(export, headers={"Content-Disposition": f'attachment; filename="{filename}"'})

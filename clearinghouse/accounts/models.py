@@ -13,9 +13,7 @@ class Consumer(models.Model):
     while the pseudonymous row keeps the consent ledger and the audit log intact.
     """
 
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="consumer"
-    )
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="consumer")
     pseudonym = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     age_confirmed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

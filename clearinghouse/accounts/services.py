@@ -12,10 +12,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clearinghouse.accounts.models import Consumer, Credential, LinkCode, Manufacturer, Platform, PlatformLink
-from clearinghouse.accounts.selectors import consumer_export, secret_hash
+from clearinghouse.accounts.pseudonyms import subject_pseudonym
+from clearinghouse.accounts.selectors import secret_hash
+from clearinghouse.audit.actions import AuditAction
 from clearinghouse.audit.services import audit_append, audit_record
 from clearinghouse.core.actors import Actor
-from clearinghouse.core.crypto import sha256_hex, subject_pseudonym
+from clearinghouse.core.crypto import sha256_hex
 from clearinghouse.core.errors import Conflict, Gone, Invalid, NotFound
 
 _PREFIX = {Credential.KIND_CONSUMER: "chc", Credential.KIND_PLATFORM: "chp", Credential.KIND_MANUFACTURER: "chm"}
@@ -28,7 +30,7 @@ def _new_key_id() -> str:
     return "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(12))
 
 
-def _credential_issue(*, kind: str, expires_at: datetime | None = None, **owner) -> str:
+def credential_issue(*, kind: str, expires_at: datetime | None = None, **owner) -> str:
     secret = secrets.token_urlsafe(32)
     key_id = _new_key_id()
     Credential.objects.create(kind=kind, key_id=key_id, secret_hash=secret_hash(secret), expires_at=expires_at, **owner)
@@ -70,7 +72,7 @@ def consumer_register(*, username: str, password: str, age_confirmed: bool, chan
             token = consumer_token_issue(user=user) if channel == "api" else None
             audit_append(
                 actor=Actor(kind="consumer", id=str(consumer.pseudonym)),
-                action="consumer.registered",
+                action=AuditAction.CONSUMER_REGISTERED,
                 target=f"consumer:{consumer.pseudonym}",
                 details={"channel": channel},
             )
@@ -80,24 +82,24 @@ def consumer_register(*, username: str, password: str, age_confirmed: bool, chan
 
 
 def consumer_token_issue(*, user: User) -> str:
-    return _credential_issue(kind=Credential.KIND_CONSUMER, user=user, expires_at=timezone.now() + settings.CONSUMER_TOKEN_TTL)
+    return credential_issue(kind=Credential.KIND_CONSUMER, user=user, expires_at=timezone.now() + settings.CONSUMER_TOKEN_TTL)
 
 
 def consumer_token_obtain(*, username: str, password: str) -> str:
     """Exchange a username and password for a bearer token (consumers and officers)."""
     user = authenticate(username=username, password=password) if isinstance(username, str) and isinstance(password, str) else None
     if user is None or not user.is_active:
-        audit_record(actor=Actor.anonymous(), action="auth.token_refused", outcome="denied")
+        audit_record(actor=Actor.anonymous(), action=AuditAction.AUTH_TOKEN_REFUSED, outcome="denied")
         raise Invalid("Unknown username or wrong password.", code="invalid_credentials")
     consumer = Consumer.objects.filter(user=user, erased_at__isnull=True).first()
     is_officer = user.groups.filter(name=settings.COMPLIANCE_GROUP).exists()
     if consumer is None and not is_officer:
-        audit_record(actor=Actor.anonymous(), action="auth.token_refused", outcome="denied")
+        audit_record(actor=Actor.anonymous(), action=AuditAction.AUTH_TOKEN_REFUSED, outcome="denied")
         raise Invalid("Unknown username or wrong password.", code="invalid_credentials")
     actor = Actor(kind="compliance", id=f"officer:{user.pk}") if is_officer else Actor(kind="consumer", id=str(consumer.pseudonym))
     with transaction.atomic():
         token = consumer_token_issue(user=user)
-        audit_append(actor=actor, action="auth.token_issued", target=f"{actor.kind}:{actor.id}")
+        audit_append(actor=actor, action=AuditAction.AUTH_TOKEN_ISSUED, target=f"{actor.kind}:{actor.id}")
     return token
 
 
@@ -108,7 +110,7 @@ def compliance_officer_create(*, username: str, password: str, actor: Actor) -> 
             user = User.objects.create_user(username=username, password=password)
             group, _ = Group.objects.get_or_create(name=settings.COMPLIANCE_GROUP)
             user.groups.add(group)
-            audit_append(actor=actor, action="compliance.officer_created", target=f"officer:{user.pk}")
+            audit_append(actor=actor, action=AuditAction.COMPLIANCE_OFFICER_CREATED, target=f"officer:{user.pk}")
     except IntegrityError:
         raise Conflict(f"username {username!r} is taken", code="username_taken") from None
     return user
@@ -133,7 +135,7 @@ def party_get(*, slug: str) -> Party:
     raise NotFound(f"no platform or manufacturer {slug!r}")
 
 
-def _check_new_slug(slug: str, name: str) -> None:
+def party_slug_check(*, slug: str, name: str) -> None:
     if not isinstance(slug, str) or not slug or len(slug) > 64 or not all(c.isalnum() or c in "-_" for c in slug) or not slug.isascii():
         raise Invalid(f"slug {slug!r} must be ASCII letters, digits, '-' or '_' (at most 64)", details={"field": "slug"})
     if not name or len(name) > 200:
@@ -144,38 +146,21 @@ def _check_new_slug(slug: str, name: str) -> None:
 
 
 def platform_register(*, slug: str, name: str, actor: Actor) -> tuple[Platform, str]:
-    _check_new_slug(slug, name)
+    party_slug_check(slug=slug, name=name)
     with transaction.atomic():
         platform = Platform.objects.create(slug=slug, name=name)
-        key = _credential_issue(kind=Credential.KIND_PLATFORM, platform=platform)
-        audit_append(actor=actor, action="platform.registered", target=f"platform:{slug}")
+        key = credential_issue(kind=Credential.KIND_PLATFORM, platform=platform)
+        audit_append(actor=actor, action=AuditAction.PLATFORM_REGISTERED, target=f"platform:{slug}")
     return platform, key
-
-
-def manufacturer_register(*, slug: str, name: str, sectors: list[str], actor: Actor) -> tuple[Manufacturer, str]:
-    from consent.taxonomy import taxonomy_index
-
-    _check_new_slug(slug, name)
-    if not sectors:
-        raise Invalid("sectors: give at least one category prefix, e.g. furniture,food/bird-nest", details={"field": "sectors"})
-    index = taxonomy_index()
-    for sector in sectors:
-        if not index.categories_with_prefix(sector):
-            raise Invalid(f"sectors: {sector!r} matches no category of the taxonomy", details={"field": "sectors"})
-    with transaction.atomic():
-        manufacturer = Manufacturer.objects.create(slug=slug, name=name, sectors=sorted(set(sectors)))
-        key = _credential_issue(kind=Credential.KIND_MANUFACTURER, manufacturer=manufacturer)
-        audit_append(actor=actor, action="manufacturer.registered", target=f"manufacturer:{slug}", details={"sectors": manufacturer.sectors})
-    return manufacturer, key
 
 
 def party_key_revoke(*, slug: str, actor: Actor) -> int:
     party = party_get(slug=slug)
     with transaction.atomic():
-        revoked = Credential.objects.filter(
-            kind=party.kind, revoked_at__isnull=True, **{party.kind: party.obj}
-        ).update(revoked_at=timezone.now())
-        audit_append(actor=actor, action="credential.revoked", target=f"{party.kind}:{slug}", details={"keys_revoked": revoked})
+        revoked = Credential.objects.filter(kind=party.kind, revoked_at__isnull=True, **{party.kind: party.obj}).update(
+            revoked_at=timezone.now()
+        )
+        audit_append(actor=actor, action=AuditAction.CREDENTIAL_REVOKED, target=f"{party.kind}:{slug}", details={"keys_revoked": revoked})
     return revoked
 
 
@@ -183,11 +168,11 @@ def party_key_rotate(*, slug: str, actor: Actor) -> str:
     """Revoke every live key of the party and issue one new key, atomically."""
     party = party_get(slug=slug)
     with transaction.atomic():
-        revoked = Credential.objects.filter(
-            kind=party.kind, revoked_at__isnull=True, **{party.kind: party.obj}
-        ).update(revoked_at=timezone.now())
-        key = _credential_issue(kind=party.kind, **{party.kind: party.obj})
-        audit_append(actor=actor, action="credential.rotated", target=f"{party.kind}:{slug}", details={"keys_revoked": revoked})
+        revoked = Credential.objects.filter(kind=party.kind, revoked_at__isnull=True, **{party.kind: party.obj}).update(
+            revoked_at=timezone.now()
+        )
+        key = credential_issue(kind=party.kind, **{party.kind: party.obj})
+        audit_append(actor=actor, action=AuditAction.CREDENTIAL_ROTATED, target=f"{party.kind}:{slug}", details={"keys_revoked": revoked})
     return key
 
 
@@ -213,7 +198,7 @@ def link_code_issue(*, consumer: Consumer, platform_slug: str, actor: Actor) -> 
         LinkCode.objects.create(code_hash=sha256_hex(raw.encode()), consumer=consumer, platform=platform, expires_at=expires_at)
         audit_append(
             actor=actor,
-            action="link.code_issued",
+            action=AuditAction.LINK_CODE_ISSUED,
             target=f"platform:{platform.slug}",
             details={"subject": str(consumer.pseudonym), "superseded": superseded},
         )
@@ -244,32 +229,36 @@ def platform_link_redeem(*, platform: Platform, code: str, subject_ref: str, act
         link_code = LinkCode.objects.select_for_update().select_related("consumer", "platform").filter(code_hash=code_hash).first()
         now = timezone.now()
         if link_code is None or link_code.consumer.erased_at is not None:
-            audit_append(actor=actor, action="link.refused", target=target, outcome="denied", details={"reason": "unknown_code"})
+            audit_append(actor=actor, action=AuditAction.LINK_REFUSED, target=target, outcome="denied", details={"reason": "unknown_code"})
             refusal = NotFound(_UNKNOWN_CODE)
         elif link_code.platform_id != platform.id:
             audit_append(
                 actor=actor,
-                action="platform.cross_access_blocked",
+                action=AuditAction.PLATFORM_CROSS_ACCESS_BLOCKED,
                 target=target,
                 outcome="denied",
                 details={"reason": "link code issued for another platform", "code_platform": link_code.platform.slug},
             )
             refusal = NotFound(_UNKNOWN_CODE)
         elif link_code.used_at is not None:
-            audit_append(actor=actor, action="link.refused", target=target, outcome="denied", details={"reason": "code_used"})
+            audit_append(actor=actor, action=AuditAction.LINK_REFUSED, target=target, outcome="denied", details={"reason": "code_used"})
             refusal = Conflict("This link code was already used; ask the person for a new one.", code="link_code_used")
         elif link_code.expires_at <= now:
-            audit_append(actor=actor, action="link.refused", target=target, outcome="denied", details={"reason": "code_expired"})
+            audit_append(actor=actor, action=AuditAction.LINK_REFUSED, target=target, outcome="denied", details={"reason": "code_expired"})
             refusal = Gone("This link code has expired; ask the person for a new one.", code="link_code_expired")
         else:
             pseudonym = subject_pseudonym(platform_id=platform.id, subject_ref=subject_ref)
             consumer = link_code.consumer
             taken = PlatformLink.objects.filter(platform=platform, subject_pseudonym=pseudonym).exclude(consumer=consumer).exists()
             if taken:
-                audit_append(actor=actor, action="link.refused", target=target, outcome="denied", details={"reason": "subject_already_linked"})
-                refusal = Conflict(
-                    "This subject_ref is already linked to another account on your platform.", code="subject_already_linked"
+                audit_append(
+                    actor=actor,
+                    action=AuditAction.LINK_REFUSED,
+                    target=target,
+                    outcome="denied",
+                    details={"reason": "subject_already_linked"},
                 )
+                refusal = Conflict("This subject_ref is already linked to another account on your platform.", code="subject_already_linked")
             else:
                 link_code.used_at = now
                 link_code.save(update_fields=["used_at"])
@@ -278,7 +267,7 @@ def platform_link_redeem(*, platform: Platform, code: str, subject_ref: str, act
                 )
                 audit_append(
                     actor=actor,
-                    action="link.created" if created else "link.replaced",
+                    action=AuditAction.LINK_CREATED if created else AuditAction.LINK_REPLACED,
                     target=target,
                     details={"subject": str(consumer.pseudonym)},
                 )
@@ -299,7 +288,9 @@ def platform_link_delete(*, consumer: Consumer, platform_slug: str | None, actor
             raise NotFound()
         deleted, _ = links.delete()
         for slug in slugs:
-            audit_append(actor=actor, action="link.removed", target=f"platform:{slug}", details={"subject": str(consumer.pseudonym)})
+            audit_append(
+                actor=actor, action=AuditAction.LINK_REMOVED, target=f"platform:{slug}", details={"subject": str(consumer.pseudonym)}
+            )
     return deleted
 
 
@@ -309,79 +300,5 @@ def link_codes_purge() -> int:
         deleted, _ = LinkCode.objects.filter(expires_at__lte=timezone.now()).delete()
         used, _ = LinkCode.objects.filter(used_at__isnull=False).delete()
         if deleted or used:
-            audit_append(actor=Actor.system(), action="link.codes_purged", details={"expired": deleted, "used": used})
+            audit_append(actor=Actor.system(), action=AuditAction.LINK_CODES_PURGED, details={"expired": deleted, "used": used})
     return deleted + used
-
-
-# --- Account deletion and export --------------------------------------------------------
-
-# Callables ``fn(*, consumer) -> dict[str, int]`` that erase what their app holds about a
-# consumer being deleted, run inside consumer_erase's transaction right after the consumer
-# row is locked and before anything else is written (so a hook may take locks that rank
-# below the audit chain's, as intake's does). They return counts of what they erased.
-CONSUMER_ERASURE_HOOKS: list = []
-
-
-def consumer_erase(*, consumer: Consumer, actor: Actor, channel: str = "api") -> dict:
-    """Erase a person: their signals (and whatever other apps hold, through the hooks),
-    platform links and link codes; withdraw every consent still granted; delete the Django
-    user with its credentials. The Consumer row stays as a bare pseudonym so that the
-    consent ledger and the audit log, which never held personal data, remain intact.
-    """
-    from consent.models import ConsentState
-    from consent.services import ConsentRequest, consent_change
-
-    with transaction.atomic():
-        consumer = Consumer.objects.select_for_update(of=("self",)).select_related("user").get(pk=consumer.pk)
-        if consumer.erased_at is not None:
-            raise NotFound()
-        subject = str(consumer.pseudonym)
-        # Marked first: withdrawal hooks see an account being deleted and leave the
-        # erasure to this transaction.
-        consumer.erased_at = timezone.now()
-        consumer.save(update_fields=["erased_at"])
-        counts: dict[str, int] = {}
-        for hook in CONSUMER_ERASURE_HOOKS:
-            for key, value in hook(consumer=consumer).items():
-                counts[key] = counts.get(key, 0) + value
-        withdrawn = 0
-        for state in ConsentState.objects.filter(consumer=consumer, granted=True).select_related("platform"):
-            consent_change(
-                consumer=consumer,
-                request=ConsentRequest(purpose_code=state.purpose_code, platform_slug=state.platform.slug, action="withdraw"),
-                channel=channel,
-                actor=actor,
-            )
-            withdrawn += 1
-        links, _ = PlatformLink.objects.filter(consumer=consumer).delete()
-        codes, _ = LinkCode.objects.filter(consumer=consumer).delete()
-        credentials = 0
-        user = consumer.user
-        if user is not None:
-            credentials = Credential.objects.filter(user=user).count()
-            consumer.user = None
-            consumer.save(update_fields=["user"])
-            user.delete()
-        counts.update({"links": links, "link_codes": codes, "consents_withdrawn": withdrawn, "credentials": credentials})
-        audit_append(actor=actor, action="consumer.erased", target=f"consumer:{subject}", details={"channel": channel, **counts})
-        audit_append(
-            actor=actor,
-            action="erasure.completed",
-            target=f"consumer:{subject}",
-            details={"reason": "account_deletion", "subject": subject, **counts},
-        )
-    return {"subject": subject, "erased_at": consumer.erased_at.isoformat(), **counts}
-
-
-def consumer_export_issue(*, consumer: Consumer, actor: Actor, channel: str = "api") -> dict:
-    """The export (accounts.selectors.consumer_export), audited as ``export.completed``."""
-    with transaction.atomic():
-        export = consumer_export(consumer=consumer)
-        sizes = {key: len(value) for key, value in export.items() if isinstance(value, list)}
-        audit_append(
-            actor=actor,
-            action="export.completed",
-            target=f"consumer:{consumer.pseudonym}",
-            details={"channel": channel, "format": export["format"], "items": sizes},
-        )
-    return export

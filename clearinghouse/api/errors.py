@@ -68,9 +68,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         details = {"retry_after_seconds": int(exc.wait)} if getattr(exc, "wait", None) else {}
         return Response(error_body(code, str(exc.detail), details), status=status_code, headers=headers)
     logger.exception("unhandled API error", exc_info=exc)
-    return Response(
-        error_body("internal_error", "Internal server error."), status=status.HTTP_500_INTERNAL_SERVER_ERROR
-    )
+    return Response(error_body("internal_error", "Internal server error."), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
 
 
 def _rendered(body: dict[str, Any], *, status_code: int) -> HttpResponse:

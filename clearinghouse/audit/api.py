@@ -59,10 +59,14 @@ FILTER_PARAMETERS = [
     OpenApiParameter("action_prefix", OpenApiTypes.STR, description="e.g. release. for every release action"),
     OpenApiParameter("outcome", OpenApiTypes.STR, enum=list(selectors.OUTCOMES)),
     OpenApiParameter(
-        "since", OpenApiTypes.STR, description="date (from its start) or ISO 8601 time, inclusive; dates and times without an offset are in settings.TIME_ZONE (Asia/Shanghai)"
+        "since",
+        OpenApiTypes.STR,
+        description="date (from its start) or ISO 8601 time, inclusive; dates and times without an offset are in settings.TIME_ZONE (Asia/Shanghai)",
     ),
     OpenApiParameter(
-        "until", OpenApiTypes.STR, description="date (the whole day) or ISO 8601 time, inclusive; dates and times without an offset are in settings.TIME_ZONE (Asia/Shanghai)"
+        "until",
+        OpenApiTypes.STR,
+        description="date (the whole day) or ISO 8601 time, inclusive; dates and times without an offset are in settings.TIME_ZONE (Asia/Shanghai)",
     ),
 ]
 
@@ -137,7 +141,10 @@ class AuditVerifyView(APIView):
 class AuditExportView(APIView):
     @extend_schema(
         operation_id="audit_export",
-        parameters=[*FILTER_PARAMETERS, OpenApiParameter("tree_size", OpenApiTypes.INT, description="export events 1..tree_size (default: all sealed)")],
+        parameters=[
+            *FILTER_PARAMETERS,
+            OpenApiParameter("tree_size", OpenApiTypes.INT, description="export events 1..tree_size (default: all sealed)"),
+        ],
         responses={(200, "application/x-ndjson"): OpenApiTypes.STR},
     )
     def get(self, request):
@@ -254,7 +261,10 @@ class ConsistencyProofOut(serializers.Serializer):
 class ConsistencyProofView(PublicAuditView):
     @extend_schema(
         operation_id="audit_consistency_proof",
-        parameters=[OpenApiParameter("first", OpenApiTypes.INT, required=True), OpenApiParameter("second", OpenApiTypes.INT, required=True)],
+        parameters=[
+            OpenApiParameter("first", OpenApiTypes.INT, required=True),
+            OpenApiParameter("second", OpenApiTypes.INT, required=True),
+        ],
         responses={200: ConsistencyProofOut},
     )
     def get(self, request):

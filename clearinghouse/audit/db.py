@@ -45,7 +45,6 @@ def drop_seal_only_sql() -> list[str]:
     ]
 
 
-
 APPEND_FUNCTION = "audit_append_event"
 
 

@@ -56,8 +56,9 @@ class AuditEvent(AppendOnly):
     outcome = models.CharField(max_length=8, choices=OUTCOMES)
     details = models.JSONField(default=dict)
     leaf_hash = models.CharField(max_length=64)
-    prev_hash = models.CharField(max_length=64, null=True, blank=True)
-    hash = models.CharField(max_length=64, null=True, blank=True)
+    # NULL, not "": an event is unsealed until the sealer gives it its place in the chain.
+    prev_hash = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    hash = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
 
     class Meta:
         ordering = ["id"]
@@ -76,12 +77,12 @@ class AuditEvent(AppendOnly):
             models.Index(fields=["xid", "id"], condition=Q(seq__isnull=True), name="audit_unsealed"),
         ]
 
+    def __str__(self) -> str:
+        return f"#{self.seq or 'pending'} {self.action} {self.outcome}"
+
     @property
     def sealed(self) -> bool:
         return self.seq is not None
-
-    def __str__(self) -> str:
-        return f"#{self.seq or 'pending'} {self.action} {self.outcome}"
 
 
 class AuditSealHorizon(models.Model):

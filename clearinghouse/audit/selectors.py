@@ -314,14 +314,25 @@ def _rows_portable(first: int, last: int) -> Iterator[list[bytes]]:
         batch = list(
             AuditEvent.objects.filter(seq__gt=position, seq__lte=last)
             .order_by("seq")
-            .values_list("seq", "time", "actor_kind", "actor_id", "action", "target", "outcome", "details", "leaf_hash", "prev_hash", "hash")[:5000]
+            .values_list(
+                "seq", "time", "actor_kind", "actor_id", "action", "target", "outcome", "details", "leaf_hash", "prev_hash", "hash"
+            )[:5000]
         )
         if not batch:
             return
         for seq, moment, kind, actor_id, action, target, outcome, details, leaf, prev, current in batch:
             yield [
-                str(seq).encode(), format_time(moment).encode(), kind.encode(), actor_id.encode(), action.encode(), target.encode(),
-                outcome.encode(), orjson.dumps(details), leaf.encode(), prev.encode(), current.encode(),
+                str(seq).encode(),
+                format_time(moment).encode(),
+                kind.encode(),
+                actor_id.encode(),
+                action.encode(),
+                target.encode(),
+                outcome.encode(),
+                orjson.dumps(details),
+                leaf.encode(),
+                prev.encode(),
+                current.encode(),
             ]
         position = batch[-1][0]
 
@@ -335,7 +346,9 @@ def _verify_range_here(first: int, last: int, sizes: list[int]) -> RangeResult:
         for level, index, value in AuditTreeNode.objects.values_list("level", "index", "hash")  # development logs are small
         if (index << level) >= first and ((index + 1) << level) <= last
     }
-    return verify_rows(_rows_portable(first, last), first=first, last=last, stored_nodes=stored, checkpoint_sizes=sizes, reference_leaf=entry_leaf_hash)
+    return verify_rows(
+        _rows_portable(first, last), first=first, last=last, stored_nodes=stored, checkpoint_sizes=sizes, reference_leaf=entry_leaf_hash
+    )
 
 
 def _verify_ranges_in_workers(ranges: list[tuple[int, int]], sizes: list[int], workers: int) -> list[RangeResult]:
@@ -347,7 +360,13 @@ def _verify_ranges_in_workers(ranges: list[tuple[int, int]], sizes: list[int], w
     from django.conf import settings
 
     db = connection.settings_dict
-    connect = {"dbname": db["NAME"], "user": db["USER"] or None, "password": db["PASSWORD"] or None, "host": db["HOST"] or None, "port": db["PORT"] or None}
+    connect = {
+        "dbname": db["NAME"],
+        "user": db["USER"] or None,
+        "password": db["PASSWORD"] or None,
+        "host": db["HOST"] or None,
+        "port": db["PORT"] or None,
+    }
     connect = {key: value for key, value in connect.items() if value}
 
     def run(bounds: tuple[int, int]) -> RangeResult:
@@ -504,7 +523,10 @@ def _verify(log_id: str, *, workers: int, chunk: int, parallel_allowed: bool) ->
     if beyond:
         checkpoint = by_size[max(beyond)][0]
         return broken(
-            head + 1, reasons.CHECKPOINT_BEYOND_HEAD, {"checkpoint": checkpoint.pk, "size": checkpoint.tree_size, "head": head}, checkpoint=checkpoint.pk
+            head + 1,
+            reasons.CHECKPOINT_BEYOND_HEAD,
+            {"checkpoint": checkpoint.pk, "size": checkpoint.tree_size, "head": head},
+            checkpoint=checkpoint.pk,
         )
     stored_total = AuditTreeNode.objects.count()
     expected_nodes = sum(head >> level for level in range(STRIDE, 64, STRIDE))
@@ -537,11 +559,11 @@ def _check_consecutive_checkpoints(checkpoints: list[AuditCheckpoint]) -> None:
             continue
         try:
             proof = TreeReader(newer.tree_size).consistency(older.tree_size)
-            verify_consistency(
-                older.tree_size, newer.tree_size, bytes.fromhex(older.root_hash), bytes.fromhex(newer.root_hash), proof
-            )
+            verify_consistency(older.tree_size, newer.tree_size, bytes.fromhex(older.root_hash), bytes.fromhex(newer.root_hash), proof)
         except (ProofError, TreeInconsistent) as exc:
-            raise _Broken(older.tree_size + 1, reasons.CHECKPOINTS_INCONSISTENT, {"older": older.pk, "newer": newer.pk, "detail": str(exc)}, newer.pk) from None
+            raise _Broken(
+                older.tree_size + 1, reasons.CHECKPOINTS_INCONSISTENT, {"older": older.pk, "newer": newer.pk, "detail": str(exc)}, newer.pk
+            ) from None
 
 
 # --- Export ------------------------------------------------------------------------------------

@@ -10,13 +10,14 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from clearinghouse.audit.actions import AuditAction
 from clearinghouse.audit.chain import GENESIS_HASH, chain_hash, entry_document, entry_leaf_hash
-from clearinghouse.audit.models import AuditCheckpoint, AuditEvent, AuditLog, AuditTreeNode, AuditVerificationRun
 from clearinghouse.audit.db import APPEND_FUNCTION
+from clearinghouse.audit.models import AuditCheckpoint, AuditEvent, AuditLog, AuditTreeNode, AuditVerificationRun
 from clearinghouse.audit.tree import TreeReader, new_stored_nodes
 from clearinghouse.core.actors import Actor
 from clearinghouse.core.crypto import signer_get
-from clearinghouse.core.errors import Unavailable
+from clearinghouse.core.errors import Invalid, Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,8 @@ def audit_append(
     """
     if not connection.in_atomic_block:
         raise RuntimeError("audit_append must run inside the transaction of the action it records")
+    # The hashed entry holds the plain string, whatever str subclass the caller passed.
+    action = str(action.value if isinstance(action, AuditAction) else action)
     if not _ACTION.match(action):
         raise ValueError(f"audit action {action!r} must be dotted lower-case, e.g. consent.granted")
     if outcome not in {"ok", "denied", "error"}:
@@ -425,7 +428,6 @@ def audit_export_start(*, actor: Actor, filters: dict[str, str], tree_size: int 
     """Record that ``actor`` exported the log and fix the export's last sequence number,
     so that the file is one consistent prefix however much the log grows meanwhile."""
     from clearinghouse.audit.tree import tree_size as current_size
-    from clearinghouse.core.errors import Invalid
 
     head = current_size()
     if tree_size is not None:
@@ -434,7 +436,7 @@ def audit_export_start(*, actor: Actor, filters: dict[str, str], tree_size: int 
         if tree_size > head:
             raise Invalid(f"tree_size: the log holds {head} sealed events", details={"field": "tree_size"})
     upto = tree_size if tree_size is not None else head
-    audit_record(actor=actor, action="audit.exported", details={"filters": filters, "upto_seq": upto})
+    audit_record(actor=actor, action=AuditAction.AUDIT_EXPORTED, details={"filters": filters, "upto_seq": upto})
     return upto
 
 
@@ -442,7 +444,7 @@ def audit_verification_record(*, actor: Actor, result) -> None:
     details = {"ok": result.ok, "checked": result.checked, "checkpoints_checked": result.checkpoints_checked}
     if not result.ok:
         details["first_bad_seq"] = result.first_bad_seq
-    audit_record(actor=actor, action="audit.verified", outcome="ok" if result.ok else "error", details=details)
+    audit_record(actor=actor, action=AuditAction.AUDIT_VERIFIED, outcome="ok" if result.ok else "error", details=details)
 
 
 # --- Verification runs started from the console -------------------------------------------------
@@ -470,7 +472,9 @@ def audit_verification_run(*, run_id: int) -> AuditVerificationRun | None:
     from clearinghouse.audit.selectors import audit_chain_verify
 
     now = timezone.now()
-    claimable = Q(status=AuditVerificationRun.QUEUED) | Q(status=AuditVerificationRun.RUNNING, started_at__lt=now - timedelta(seconds=STALE_RUN))
+    claimable = Q(status=AuditVerificationRun.QUEUED) | Q(
+        status=AuditVerificationRun.RUNNING, started_at__lt=now - timedelta(seconds=STALE_RUN)
+    )
     if not AuditVerificationRun.objects.filter(claimable, pk=run_id).update(status=AuditVerificationRun.RUNNING, started_at=now):
         return None
     run = AuditVerificationRun.objects.get(pk=run_id)
@@ -482,7 +486,9 @@ def audit_verification_run(*, run_id: int) -> AuditVerificationRun | None:
             status=AuditVerificationRun.FAILED, finished_at=timezone.now(), result={"error": type(exc).__name__}
         )
         raise
-    AuditVerificationRun.objects.filter(pk=run_id).update(status=AuditVerificationRun.DONE, finished_at=timezone.now(), result=result.as_dict())
+    AuditVerificationRun.objects.filter(pk=run_id).update(
+        status=AuditVerificationRun.DONE, finished_at=timezone.now(), result=result.as_dict()
+    )
     audit_verification_record(actor=Actor(kind="compliance", id=run.requested_by), result=result)
     run.refresh_from_db()
     return run

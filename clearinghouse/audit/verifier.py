@@ -208,7 +208,9 @@ def verify_range_on(connection, *, first: int, last: int, checkpoint_sizes: Iter
         stored_nodes = stored_nodes_within(cursor, first, last)
         rows = copy_rows(cursor, first, last)
         try:
-            return verify_rows(rows, first=first, last=last, stored_nodes=stored_nodes, checkpoint_sizes=checkpoint_sizes, reference_leaf=reference_leaf)
+            return verify_rows(
+                rows, first=first, last=last, stored_nodes=stored_nodes, checkpoint_sizes=checkpoint_sizes, reference_leaf=reference_leaf
+            )
         finally:
             # Ends the COPY now, whatever stopped the loop: an exception's traceback would
             # keep the generator alive, and the connection would wait for the rest of the

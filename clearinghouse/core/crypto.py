@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, hmac, serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
@@ -72,9 +72,7 @@ class Signer:
 
     @property
     def public_key_raw(self) -> bytes:
-        return self.private_key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
+        return self.private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
     def sign(self, document: Any) -> str:
         return b64encode(self.private_key.sign(canonical_json(document)))
@@ -328,44 +326,28 @@ def _pseudonym_master_key() -> bytes:
         return _pseudonym_master
 
 
-_platform_keys: dict[int, bytes] = {}
+_master_derived: dict[tuple[bytes, bytes], bytes] = {}
 
 
-def platform_pseudonym_key(platform_id: int) -> bytes:
-    """Per-platform HMAC key derived from the master key.
-
-    Derived rather than stored so that the database never holds a key able to link a
-    pseudonym back to a platform's subject reference, and so that the same person on two
-    platforms yields two unrelated pseudonyms.
-    """
-    key = _platform_keys.get(platform_id)
+def master_key_derive(*, salt: bytes, info: bytes) -> bytes:
+    """A 32-byte key derived from the master key with HKDF-SHA256 (salt and info name its
+    use), cached per process. The master key never leaves this module."""
+    key = _master_derived.get((salt, info))
     if key is None:
-        key = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=b"clearinghouse/platform-pseudonym/v1", info=f"platform:{platform_id}".encode()
-        ).derive(_pseudonym_master_key())
-        _platform_keys[platform_id] = key
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(_pseudonym_master_key())
+        _master_derived[(salt, info)] = key
     return key
-
-
-_derived_keys: dict[str, bytes] = {}
 
 
 def derived_key(label: str) -> bytes:
     """A 32-byte key for one use (``label``), derived from the master key with HKDF: for
     keyed hashes whose outputs must be unpredictable to anyone outside the service."""
-    key = _derived_keys.get(label)
-    if key is None:
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"clearinghouse/derived/v1", info=label.encode()).derive(
-            _pseudonym_master_key()
-        )
-        _derived_keys[label] = key
-    return key
+    return master_key_derive(salt=b"clearinghouse/derived/v1", info=label.encode())
 
 
-def subject_pseudonym(*, platform_id: int, subject_ref: str) -> str:
-    mac = hmac.HMAC(platform_pseudonym_key(platform_id), hashes.SHA256())
-    mac.update(subject_ref.encode("utf-8"))
-    return mac.finalize().hex()
+def master_key_load() -> None:
+    """Load the master key now (creating it where keys may be generated)."""
+    _pseudonym_master_key()
 
 
 def reset_key_cache() -> None:
@@ -373,6 +355,5 @@ def reset_key_cache() -> None:
     global _pseudonym_master
     with _lock:
         _signers.clear()
-        _platform_keys.clear()
-        _derived_keys.clear()
+        _master_derived.clear()
         _pseudonym_master = None

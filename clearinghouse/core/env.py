@@ -45,9 +45,7 @@ def env_bool(name: str, default: bool) -> bool:
         return True
     if lowered in _FALSE:
         return False
-    raise ImproperlyConfigured(
-        f"environment variable {name} must be one of 1/0/true/false/yes/no/on/off, got {value!r}"
-    )
+    raise ImproperlyConfigured(f"environment variable {name} must be one of 1/0/true/false/yes/no/on/off, got {value!r}")
 
 
 def _parsed(name: str, default: T, parse: Callable[[str], T], kind: str) -> T:
@@ -84,7 +82,5 @@ def env_list(name: str, default: list[str]) -> list[str]:
 def env_choice(name: str, default: str, choices: set[str]) -> str:
     value = _raw(name) or default
     if value not in choices:
-        raise ImproperlyConfigured(
-            f"environment variable {name} must be one of {', '.join(sorted(choices))}, got {value!r}"
-        )
+        raise ImproperlyConfigured(f"environment variable {name} must be one of {', '.join(sorted(choices))}, got {value!r}")
     return value

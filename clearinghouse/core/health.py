@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from celery import current_app
 from django.db import connection
 
 
@@ -14,8 +15,8 @@ def database_reachable() -> tuple[bool, str]:
 
 
 def broker_reachable(timeout: float = 2.0) -> tuple[bool, str]:
-    from clearinghouse.celery import app
-
+    # current_app is clearinghouse.celery's app: clearinghouse/__init__.py imports it first.
+    app = current_app
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=timeout)

@@ -18,7 +18,9 @@ class SignalIn(serializers.Serializer):
     subject_ref = serializers.CharField(max_length=256, help_text="Your reference of the person, as linked with POST /platform/links")
     purpose = serializers.CharField(help_text="Code of an approved purpose the person consented to on your platform")
     category = serializers.CharField(help_text="Taxonomy category path, e.g. furniture/office-chair")
-    attribute = serializers.CharField(required=False, help_text="Attribute of that category, e.g. lumbar-support (required when the purpose collects it)")
+    attribute = serializers.CharField(
+        required=False, help_text="Attribute of that category, e.g. lumbar-support (required when the purpose collects it)"
+    )
     signal = serializers.ChoiceField(choices=["view", "wishlist", "cart", "purchase", "rating", "survey"])
     value = serializers.IntegerField(required=False, help_text="Within the purpose's value bounds, only if the purpose collects it")
     age_band = serializers.CharField(required=False)

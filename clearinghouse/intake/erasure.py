@@ -9,15 +9,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from clearinghouse.accounts.models import Consumer
+from clearinghouse.audit.actions import AuditAction
 from clearinghouse.audit.services import audit_append
+from clearinghouse.consent.models import ConsentState, Purpose
 from clearinghouse.core.actors import Actor
 from clearinghouse.intake.locks import intake_lock_exclusive
 from clearinghouse.intake.models import Erasure, Signal
-from consent.models import ConsentState, Purpose
 
 
-def erasure_request(*, consumer_id: int, purpose_code: str, platform_id: int) -> Erasure | None:
-    """consent.services.WITHDRAWAL_HOOKS entry, called inside the withdrawal's transaction.
+def erasure_request(*, consumer_id: int, purpose_code: str, platform_id: int, **_signal) -> Erasure | None:
+    """Receiver of consent.signals.consent_withdrawn, called inside the withdrawal's transaction.
 
     The Erasure row commits with the withdrawal, so the work is never lost even if the
     broker is down; the task is sent only once it has committed. An account being deleted
@@ -61,7 +62,7 @@ def erasure_run(*, erasure_id: int, actor: Actor | None = None) -> int | None:
         Erasure.objects.filter(pk=erasure.pk).update(signals=deleted)
         audit_append(
             actor=actor,
-            action="erasure.completed",
+            action=AuditAction.ERASURE_COMPLETED,
             target=f"platform:{erasure.platform.slug}",
             details={
                 "reason": Erasure.WITHDRAWAL,
@@ -101,15 +102,13 @@ def erasures_resend(*, older_than: timedelta = timedelta(minutes=5)) -> int:
 
 
 def consumer_signals_erase(*, consumer: Consumer) -> dict[str, int]:
-    """accounts.services.CONSUMER_ERASURE_HOOKS entry: every signal of a consumer being
-    deleted, on every platform, inside the deletion's transaction."""
+    """Every signal of a consumer being deleted, on every platform, inside the deletion's
+    transaction (subjects.services.consumer_erase)."""
     intake_lock_exclusive(platform_ids=None)
     signals = Signal.objects.filter(consumer_id=consumer.pk)
     deleted, _ = signals.delete()
     now = timezone.now()
-    Erasure.objects.create(
-        consumer=consumer, reason=Erasure.ACCOUNT_DELETION, requested_at=now, completed_at=now, signals=deleted
-    )
+    Erasure.objects.create(consumer=consumer, reason=Erasure.ACCOUNT_DELETION, requested_at=now, completed_at=now, signals=deleted)
     # Withdrawal erasures still queued have nothing left to do; close them so that the
     # register does not show them as pending forever.
     Erasure.objects.filter(consumer=consumer, completed_at__isnull=True).update(completed_at=now, signals=0)
@@ -138,7 +137,7 @@ def signals_retention_purge(*, now: datetime | None = None, actor: Actor | None 
             if deleted or purpose.status != Purpose.DRAFT:
                 audit_append(
                     actor=actor,
-                    action="retention.purged",
+                    action=AuditAction.RETENTION_PURGED,
                     target=f"purpose:{purpose.code}@{purpose.version}",
                     details={
                         "purpose": purpose.code,

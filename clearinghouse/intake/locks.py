@@ -24,6 +24,8 @@ from collections.abc import Iterable
 
 from django.db import connection
 
+from clearinghouse.accounts.models import Platform
+
 # First key of the two-int advisory lock form; the second is the platform id. The audit
 # chain uses the one-bigint form, which PostgreSQL keeps in a separate key space.
 INTAKE_LOCK_CLASS = 0x496E  # "In"
@@ -47,8 +49,6 @@ def intake_lock_exclusive(*, platform_ids: Iterable[int] | None = None) -> None:
     if connection.vendor != "postgresql":
         return
     if platform_ids is None:
-        from clearinghouse.accounts.models import Platform
-
         platform_ids = Platform.objects.values_list("id", flat=True)
     with connection.cursor() as cursor:
         # Ascending order: two callers locking several platforms can never cross.

@@ -3,7 +3,7 @@ import uuid
 from django.db import models
 
 from clearinghouse.accounts.models import Consumer, Platform
-from consent.models import Purpose
+from clearinghouse.consent.models import Purpose
 
 
 class Signal(models.Model):

@@ -3,8 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 from clearinghouse.accounts.models import Consumer
+from clearinghouse.consent.models import Purpose, TaxonomyTerm
 from clearinghouse.intake.models import Erasure, Signal
-from consent.models import Purpose, TaxonomyTerm
 
 
 def _iso(moment) -> str | None:
@@ -44,7 +44,7 @@ def consumer_erasures_list(*, consumer: Consumer) -> list[Erasure]:
 
 
 def consumer_intake_export(*, consumer: Consumer) -> dict[str, Any]:
-    """accounts.selectors.EXPORT_SECTIONS entry: the signals held and the erasures done."""
+    """The export's intake section (subjects.selectors.consumer_export): the signals held and the erasures done."""
     return {
         "signals": consumer_signals_export(consumer=consumer),
         "erasures": [

@@ -16,10 +16,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.fields import DateTimeField
 
-from clearinghouse.accounts.models import Platform
+from clearinghouse.accounts.models import Platform, PlatformLink
+from clearinghouse.accounts.pseudonyms import platform_pseudonym_key
+from clearinghouse.audit.actions import AuditAction
 from clearinghouse.audit.services import audit_append, audit_record
+from clearinghouse.consent.models import ConsentState, Purpose
+from clearinghouse.consent.taxonomy import taxonomy_index
 from clearinghouse.core.actors import Actor
-from clearinghouse.core.crypto import platform_pseudonym_key
 from clearinghouse.core.errors import DomainError, NotFound, TooLarge
 from clearinghouse.intake.locks import intake_lock_shared
 from clearinghouse.intake.models import IntakeBatch
@@ -33,8 +36,6 @@ from clearinghouse.intake.validation import (
     batch_items_parse,
     items_check,
 )
-from consent.models import Purpose
-from consent.taxonomy import taxonomy_index
 
 
 @dataclass
@@ -56,7 +57,7 @@ class BatchOutcome:
 
 
 def subject_pseudonyms(*, platform_id: int, subject_refs: Iterable[str]) -> dict[str, str]:
-    """subject_ref → the per-platform pseudonym (core.crypto.subject_pseudonym, in bulk:
+    """subject_ref → the per-platform pseudonym (accounts.pseudonyms.subject_pseudonym, in bulk:
     the standard library's HMAC is several times faster per call than building a
     cryptography HMAC object, and yields the same bytes)."""
     key = platform_pseudonym_key(platform_id)
@@ -79,7 +80,6 @@ def _links(*, platform_id: int, pseudonyms: list[str]) -> dict[str, int]:
                 [platform_id, pseudonyms],
             )
             return dict(cursor.fetchall())
-    from clearinghouse.accounts.models import PlatformLink
 
     return dict(
         PlatformLink.objects.filter(
@@ -93,17 +93,15 @@ def _active_consents(*, platform_id: int, consumer_ids: list[int]) -> set[tuple[
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT consumer_id, purpose_code, version FROM consent_consentstate "
-                "WHERE platform_id = %s AND granted AND consumer_id = ANY(%s)",
+                f"SELECT consumer_id, purpose_code, version FROM {ConsentState._meta.db_table} s "
+                f"WHERE s.platform_id = %s AND {ConsentState.objects.granted_sql('s')} AND s.consumer_id = ANY(%s)",
                 [platform_id, consumer_ids],
             )
             return set(cursor.fetchall())
-    from consent.models import ConsentState
-
     return set(
-        ConsentState.objects.filter(platform_id=platform_id, granted=True, consumer_id__in=consumer_ids).values_list(
-            "consumer_id", "purpose_code", "version"
-        )
+        ConsentState.objects.granted()
+        .filter(platform_id=platform_id, consumer_id__in=consumer_ids)
+        .values_list("consumer_id", "purpose_code", "version")
     )
 
 
@@ -158,7 +156,7 @@ def signals_ingest(*, platform: Platform, items: list, actor: Actor, now: dateti
         # Last: an event sealed inline holds the audit log's sealing lock until commit.
         audit_append(
             actor=actor,
-            action="intake.batch",
+            action=AuditAction.INTAKE_BATCH,
             target=f"platform:{platform.slug}",
             details={
                 "batch": str(batch.public_id),
@@ -200,7 +198,7 @@ def signals_submit(*, platform: Platform, actor: Actor, body_size: int, read_bod
     except DomainError as error:
         audit_record(
             actor=actor,
-            action="intake.batch",
+            action=AuditAction.INTAKE_BATCH,
             target=f"platform:{platform.slug}",
             outcome="denied",
             details={"error": error.code, "accepted": 0, "duplicates": 0, "rejected": {}},
@@ -224,7 +222,7 @@ def intake_batch_get(*, platform: Platform, batch_id: str, actor: Actor) -> Inta
     if batch is not None:
         audit_record(
             actor=actor,
-            action="platform.cross_access_blocked",
+            action=AuditAction.PLATFORM_CROSS_ACCESS_BLOCKED,
             target=f"platform:{platform.slug}",
             outcome="denied",
             details={"object": "intake_batch", "owner": batch.platform.slug},

@@ -69,8 +69,7 @@ def _write_postgresql(rows: list[tuple]) -> int:
         )
         _copy(cursor.cursor, _STAGE, rows)
         cursor.execute(
-            f"INSERT INTO intake_signal ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_STAGE} "
-            "ON CONFLICT (platform_id, event_id) DO NOTHING"
+            f"INSERT INTO intake_signal ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_STAGE} ON CONFLICT (platform_id, event_id) DO NOTHING"
         )
         inserted = cursor.rowcount
         # ON COMMIT DELETE ROWS empties it at commit; a later batch in the same transaction

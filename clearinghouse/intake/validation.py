@@ -14,9 +14,9 @@ from typing import Any
 
 import orjson
 
-from clearinghouse.core.errors import Invalid
-from consent.models import Purpose
-from consent.taxonomy import TaxonomyIndex
+from clearinghouse.consent.models import Purpose
+from clearinghouse.consent.taxonomy import TaxonomyIndex
+from clearinghouse.core.errors import Invalid, TooLarge
 
 # The order in which fields are reported when more than one is at fault.
 FIELD_ORDER = ("category", "attribute", "signal", "value", "age_band", "region", "occurred_at")
@@ -106,7 +106,6 @@ Candidate = tuple
 def batch_items_parse(body: bytes, *, max_items: int) -> list:
     """The list of items of a request body, or a 400 that names what is wrong (413 when
     there are too many items; counted right after parsing, before any item is looked at)."""
-    from clearinghouse.core.errors import TooLarge
 
     if not body:
         raise malformed('The body is empty; send {"signals": [...]} as JSON.')
@@ -118,7 +117,7 @@ def batch_items_parse(body: bytes, *, max_items: int) -> list:
         raise malformed('The body must be a JSON object {"signals": [...]}.')
     unknown = sorted(set(document) - {"signals"})
     if unknown:
-        raise malformed(f"Unknown top-level field {_clip(unknown[0])!r}; the body is {{\"signals\": [...]}}.", field=_clip(unknown[0]))
+        raise malformed(f'Unknown top-level field {_clip(unknown[0])!r}; the body is {{"signals": [...]}}.', field=_clip(unknown[0]))
     items = document.get("signals")
     if not isinstance(items, list):
         raise malformed('"signals" must be a list of signal objects.', field="signals")
@@ -176,14 +175,20 @@ def items_check(
             and (text is None or type(text) is str)
         ):
             field = next(f for f in STRING_FIELDS if get(f) is not None and type(get(f)) is not str)
-            raise _shape_error(index, field, "must be an ISO 8601 time string" if field == "occurred_at" else "must be a string (a code from the taxonomy)")
+            raise _shape_error(
+                index, field, "must be an ISO 8601 time string" if field == "occurred_at" else "must be a string (a code from the taxonomy)"
+            )
         if value is not None and type(value) is not int:
             raise _shape_error(index, "value", "must be a whole number")
 
         rule = rules.get(purpose)
         if rule is None:
             approved = ", ".join(sorted(rules)) or "none"
-            reject(Rejection(index, event_id, UNKNOWN_PURPOSE, f"purpose {_clip(purpose)!r} is not an approved purpose (approved: {approved})."))
+            reject(
+                Rejection(
+                    index, event_id, UNKNOWN_PURPOSE, f"purpose {_clip(purpose)!r} is not an approved purpose (approved: {approved})."
+                )
+            )
             continue
         if not rule.allowed_keys.issuperset(item):
             extra = [key for key in item.keys() - rule.allowed_keys if item[key] is not None]
@@ -203,7 +208,14 @@ def items_check(
 
         category_id = categories.get(category) if category is not None else None
         if category_id is None:
-            reject(_invalid(index, event_id, "category", "required" if category is None else f"{_clip(category)!r} is not a category of the taxonomy"))
+            reject(
+                _invalid(
+                    index,
+                    event_id,
+                    "category",
+                    "required" if category is None else f"{_clip(category)!r} is not a category of the taxonomy",
+                )
+            )
             continue
         if attribute is not None:
             attribute_id = attributes.get((category_id, attribute))
@@ -217,10 +229,21 @@ def items_check(
             attribute_id = None
         signal_id = signals.get(kind) if kind is not None else None
         if signal_id is None:
-            reject(_invalid(index, event_id, "signal", "required" if kind is None else f"{_clip(kind)!r} is not a signal kind ({', '.join(signals)})"))
+            reject(
+                _invalid(
+                    index,
+                    event_id,
+                    "signal",
+                    "required" if kind is None else f"{_clip(kind)!r} is not a signal kind ({', '.join(signals)})",
+                )
+            )
             continue
         if value is not None and not rule.value_min <= value <= rule.value_max:
-            reject(_invalid(index, event_id, "value", f"{value} is outside {rule.value_min}..{rule.value_max}, the bounds of purpose {rule.label}"))
+            reject(
+                _invalid(
+                    index, event_id, "value", f"{value} is outside {rule.value_min}..{rule.value_max}, the bounds of purpose {rule.label}"
+                )
+            )
             continue
         if age_band is not None:
             age_band_id = age_bands.get(age_band)
@@ -249,7 +272,11 @@ def items_check(
                 reject(_invalid(index, event_id, "occurred_at", "is in the future"))
                 continue
             if occurred_at < rule.oldest:
-                reject(_invalid(index, event_id, "occurred_at", f"is older than the {rule.retention_days}-day retention of purpose {rule.label}"))
+                reject(
+                    _invalid(
+                        index, event_id, "occurred_at", f"is older than the {rule.retention_days}-day retention of purpose {rule.label}"
+                    )
+                )
                 continue
         elif rule.needs_occurred_at:
             reject(_invalid(index, event_id, "occurred_at", f"required by purpose {rule.label}"))

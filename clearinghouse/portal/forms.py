@@ -10,6 +10,7 @@ from django.forms.utils import ErrorDict
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
+from clearinghouse.audit.actions import AuditAction
 from clearinghouse.audit.services import audit_record
 from clearinghouse.core.actors import Actor
 from clearinghouse.portal.throttle import login_failure_record, login_success_record, login_throttled
@@ -43,8 +44,7 @@ class LoginForm(AuthenticationForm):
         "invalid_login": _("The username or password is not right. Check them and try again."),
         "inactive": _("This account is closed."),
         "throttled": _(
-            "Too many failed attempts. For your safety, logging in to this account is paused for %(minutes)s minutes. "
-            "Try again later."
+            "Too many failed attempts. For your safety, logging in to this account is paused for %(minutes)s minutes. Try again later."
         ),
     }
 
@@ -64,7 +64,7 @@ class LoginForm(AuthenticationForm):
             self.throttled = True
             audit_record(
                 actor=Actor.anonymous(),
-                action="auth.login_refused",
+                action=AuditAction.AUTH_LOGIN_REFUSED,
                 outcome="denied",
                 details={"channel": "portal", "reason": "throttled"},
             )
@@ -76,7 +76,7 @@ class LoginForm(AuthenticationForm):
                 login_failure_record(username=username, address=address)
                 audit_record(
                     actor=Actor.anonymous(),
-                    action="auth.login_refused",
+                    action=AuditAction.AUTH_LOGIN_REFUSED,
                     outcome="denied",
                     details={"channel": "portal", "reason": "invalid_credentials"},
                 )
@@ -110,8 +110,7 @@ class SignupForm(forms.Form):
         choices=[(AGE_14_OR_OVER, _("I am 14 or older")), (AGE_UNDER_14, _("I am under 14"))],
         widget=forms.RadioSelect,
         help_text=_(
-            "Chinese law (PIPL Art. 31) needs a parent's or guardian's consent for anyone under 14, "
-            "which this service cannot collect."
+            "Chinese law (PIPL Art. 31) needs a parent's or guardian's consent for anyone under 14, which this service cannot collect."
         ),
         error_messages={"required": _("Please tell us whether you are 14 or older.")},
     )

@@ -13,9 +13,10 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+
+from clearinghouse.consent.taxonomy import taxonomy_index
 
 FIELD_LABELS = {
     "category": gettext_lazy("which kind of product (for example office chairs)"),
@@ -63,7 +64,6 @@ def sector_label(code: str) -> str:
     if code in SECTOR_LABELS:
         return str(SECTOR_LABELS[code])
     # A sector deeper than the top level ("food/bird-nest") is named by its taxonomy label.
-    from consent.taxonomy import taxonomy_index
 
     index = taxonomy_index()
     term_id = index.categories.get(code)

@@ -27,14 +27,15 @@ from clearinghouse.accounts import selectors as account_selectors
 from clearinghouse.accounts import services as account_services
 from clearinghouse.accounts.models import Platform
 from clearinghouse.api.actors import request_actor
+from clearinghouse.consent import selectors as consent_selectors
+from clearinghouse.consent.models import ConsentEvent, Purpose
+from clearinghouse.consent.services import ConsentRequest, consent_change
 from clearinghouse.core.crypto import published_keys
 from clearinghouse.core.errors import Conflict, DomainError, Invalid, NotFound
 from clearinghouse.portal import presentation as words
 from clearinghouse.portal.forms import ConsentChangeForm, EraseConfirmForm, LinkCodeForm, LoginForm, SignupForm
 from clearinghouse.releases.selectors import privacy_loss_statement
-from consent import selectors as consent_selectors
-from consent.models import ConsentEvent, Purpose
-from consent.services import ConsentRequest, consent_change
+from clearinghouse.subjects import services as subject_services
 
 # --- Access --------------------------------------------------------------------------------
 
@@ -124,9 +125,7 @@ def signup(request):
             login(request, user)
             messages.success(
                 request,
-                _(
-                    "Welcome! Your account is ready. Nothing is shared until you say so: every switch below starts off."
-                ),
+                _("Welcome! Your account is ready. Nothing is shared until you say so: every switch below starts off."),
             )
             return redirect("portal:dashboard")
     if form.has_error("age", code="under_14"):
@@ -182,7 +181,12 @@ def dashboard(request):
     return render(
         request,
         "portal/dashboard.html",
-        {"cards": cards, "done": done, "done_title": words.in_language(done.purpose.title, language) if done else "", "any_linked": bool(linked)},
+        {
+            "cards": cards,
+            "done": done,
+            "done_title": words.in_language(done.purpose.title, language) if done else "",
+            "any_linked": bool(linked),
+        },
     )
 
 
@@ -442,7 +446,7 @@ def my_data(request):
 @require_GET
 @consumer_required
 def export(request):
-    document = account_services.consumer_export_issue(consumer=request.consumer, actor=request_actor(request), channel="portal")
+    document = subject_services.consumer_export_issue(consumer=request.consumer, actor=request_actor(request), channel="portal")
     body = json.dumps(document, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2)
     response = HttpResponse(body, content_type="application/json; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
@@ -456,7 +460,7 @@ def export(request):
 def erase(request):
     form = EraseConfirmForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
-        account_services.consumer_erase(consumer=request.consumer, actor=request_actor(request), channel="portal")
+        subject_services.consumer_erase(consumer=request.consumer, actor=request_actor(request), channel="portal")
         logout(request)
         return redirect("portal:erased")
     return render(request, "portal/erase.html", {"form": form}, status=400 if form.errors else 200)
@@ -471,4 +475,3 @@ def csrf_failure(request, reason: str = ""):
     """settings.CSRF_FAILURE_VIEW: a plain explanation instead of Django's technical page.
     The API keeps DRF's JSON error (it enforces CSRF itself for session-authenticated calls)."""
     return render(request, "portal/csrf_failure.html", status=403)
-

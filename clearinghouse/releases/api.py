@@ -18,9 +18,11 @@ class ReleaseIn(serializers.Serializer):
 
     purpose = serializers.CharField(help_text="Purpose code from the catalogue")
     measure = serializers.ChoiceField(choices=["consumers", "signals", "sum_value", "mean_value", "top_k"])
-    group_by = serializers.ListField(child=serializers.CharField(), required=False, help_text="Dimensions, e.g. [\"category\", \"age_band\"]")
+    group_by = serializers.ListField(child=serializers.CharField(), required=False, help_text='Dimensions, e.g. ["category", "age_band"]')
     filters = serializers.DictField(required=False, help_text="{category, signals, since, until}")
-    epsilon = serializers.CharField(help_text="ε to spend: a decimal string such as \"0.5\" (a JSON number is accepted too), at most 4 decimal places")
+    epsilon = serializers.CharField(
+        help_text='ε to spend: a decimal string such as "0.5" (a JSON number is accepted too), at most 4 decimal places'
+    )
     k = serializers.IntegerField(required=False, help_text="top_k only: how many attributes")
 
 
@@ -124,7 +126,9 @@ class PrivacyLossOut(serializers.Serializer):
 
 
 class ReleasesView(APIView):
-    @extend_schema(request=ReleaseIn, responses={202: ReleaseOut, 200: ReleaseDetailOut, 409: OpenApiResponse(description="budget_exhausted")})
+    @extend_schema(
+        request=ReleaseIn, responses={202: ReleaseOut, 200: ReleaseDetailOut, 409: OpenApiResponse(description="budget_exhausted")}
+    )
     def post(self, request):
         # DRF reads an empty body as {}; the service must see that no object was sent.
         body = None if request.stream is None else request.data

@@ -19,14 +19,15 @@ from django.db.models import F
 from django.utils import timezone
 
 from clearinghouse.accounts.models import Manufacturer
+from clearinghouse.audit.actions import AuditAction
 from clearinghouse.audit.services import audit_append
+from clearinghouse.consent.models import Purpose
+from clearinghouse.consent.purposes import purpose_current
+from clearinghouse.consent.taxonomy import taxonomy_index
 from clearinghouse.core.actors import Actor
 from clearinghouse.core.errors import Conflict, Invalid, NotFound
 from clearinghouse.releases.models import Allocation, PurposeBudget
 from clearinghouse.releases.plans import epsilon_text, parse_epsilon, queryable_categories
-from consent.models import Purpose
-from consent.purposes import purpose_current
-from consent.taxonomy import taxonomy_index
 
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -43,9 +44,7 @@ def period_parse(text: str, *, field_name: str = "period") -> str:
 
 
 def purpose_budget_get_or_create(*, purpose: Purpose, period: str) -> PurposeBudget:
-    budget, _ = PurposeBudget.objects.get_or_create(
-        purpose_code=purpose.code, period=period, defaults={"cap": purpose.period_epsilon_cap}
-    )
+    budget, _ = PurposeBudget.objects.get_or_create(purpose_code=purpose.code, period=period, defaults={"cap": purpose.period_epsilon_cap})
     return budget
 
 
@@ -92,7 +91,7 @@ def budget_allocate(*, manufacturer_slug: str, purpose_code: str, epsilon, perio
             allocation.save(update_fields=["allocated", "updated_at"])
         audit_append(
             actor=actor,
-            action="budget.allocated",
+            action=AuditAction.BUDGET_ALLOCATED,
             target=f"manufacturer:{manufacturer.slug}",
             details={
                 "manufacturer": manufacturer.slug,
@@ -123,7 +122,7 @@ def _roll_over_one(*, manufacturer_id: int, purpose_code: str, period: str, acto
     if created:
         audit_append(
             actor=actor,
-            action="budget.rolled_over",
+            action=AuditAction.BUDGET_ROLLED_OVER,
             target=f"manufacturer:{latest.manufacturer.slug}",
             details={
                 "manufacturer": latest.manufacturer.slug,

@@ -19,16 +19,16 @@ import hmac
 import json
 from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
+from clearinghouse.consent.models import ConsentState, Purpose
 from clearinghouse.core.crypto import derived_key
 from clearinghouse.intake.models import Signal
 from clearinghouse.releases.plans import ReleasePlan
-from consent.models import ConsentState, Purpose
 
 _SIGNED_64 = 1 << 63
 _SUM_LIMIT = 1 << 62
@@ -70,9 +70,7 @@ def _sqlite_functions(raw, plan: ReleasePlan, seed: int) -> tuple[str, str]:
             return None
         moment = text if isinstance(text, datetime) else parse_datetime(str(text).replace(" ", "T"))
         if moment.tzinfo is None:
-            from datetime import timezone as dt_timezone
-
-            moment = moment.replace(tzinfo=dt_timezone.utc)
+            moment = moment.replace(tzinfo=UTC)
         return bisect_right(starts, moment.timestamp())
 
     raw.create_function("ch_hash", 2, keyed, deterministic=True)
@@ -133,9 +131,9 @@ def ranked_sql(plan: ReleasePlan, *, seed: int, excluded: np.ndarray, postgres: 
     # Consent active now: a semi-join (one state row per consumer, purpose and platform).
     where.append(
         f"EXISTS (SELECT 1 FROM {consent_table} c WHERE c.consumer_id = s.consumer_id AND c.platform_id = s.platform_id "
-        "AND c.purpose_code = %s AND c.granted = %s AND c.version = %s)"
+        f"AND {ConsentState.objects.active_sql('c')})"
     )
-    where_params.extend([plan.purpose.code, True, plan.purpose.version])
+    where_params.extend([plan.purpose.code, plan.purpose.version])
     where.append(_in("s.category", plan.categories, where_params, postgres))
     if plan.attributes is not None:
         where.append(_in("s.attribute", plan.attributes, where_params, postgres))

@@ -57,9 +57,7 @@ def count_sensitivity(*, rows_per_consumer: int) -> int:
     """L1 sensitivity of a vector of per-cell counts when one consumer adds at most
     ``rows_per_consumer`` rows (make_count_by_categories; the category list does not
     enter its map)."""
-    transformation = dp.t.make_count_by_categories(
-        *_SYMMETRIC, categories=[0], null_category=True, MO="L1Distance<i64>", TOA=_I64
-    )
+    transformation = dp.t.make_count_by_categories(*_SYMMETRIC, categories=[0], null_category=True, MO="L1Distance<i64>", TOA=_I64)
     return int(transformation.map(rows_per_consumer))
 
 

@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from clearinghouse.accounts.models import Manufacturer
-from consent.models import Purpose
+from clearinghouse.consent.models import Purpose
 
 EPSILON = {"max_digits": 10, "decimal_places": 4}
 
@@ -51,9 +51,7 @@ class Allocation(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["manufacturer", "purpose_code", "period"], name="allocation_unique"),
-            models.CheckConstraint(
-                name="allocation_within_allocated", condition=Q(spent__gte=0) & Q(spent__lte=F("allocated"))
-            ),
+            models.CheckConstraint(name="allocation_within_allocated", condition=Q(spent__gte=0) & Q(spent__lte=F("allocated"))),
         ]
 
     def __str__(self) -> str:

@@ -19,10 +19,10 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 
 from clearinghouse.accounts.models import Manufacturer
+from clearinghouse.consent.models import Purpose
+from clearinghouse.consent.taxonomy import TaxonomyIndex, taxonomy_index
 from clearinghouse.core.crypto import canonical_json, sha256_hex
 from clearinghouse.core.errors import Invalid
-from consent.models import Purpose
-from consent.taxonomy import TaxonomyIndex, taxonomy_index
 
 DIMENSION_ORDER = ("category", "attribute", "signal", "age_band", "region", "week")
 MEASURES = ("consumers", "signals", "sum_value", "mean_value", "top_k")
@@ -69,7 +69,11 @@ def parse_epsilon(value: Any, *, field_name: str = "epsilon", maximum: Decimal |
     if number != number.quantize(EPSILON_QUANTUM):
         raise _fail(field_name, "may have at most 4 decimal places")
     if maximum is not None and number > maximum:
-        raise _fail(field_name, f"{epsilon_text(number)} is more than this purpose allows per release ({epsilon_text(maximum)})", "epsilon_too_large")
+        raise _fail(
+            field_name,
+            f"{epsilon_text(number)} is more than this purpose allows per release ({epsilon_text(maximum)})",
+            "epsilon_too_large",
+        )
     return number.quantize(EPSILON_QUANTUM)
 
 
@@ -155,7 +159,9 @@ class ReleasePlan:
         return cells * self.purpose.max_signals_per_cell
 
 
-def _filters_validate(raw: Any, *, purpose: Purpose, allowed: list[int], index: TaxonomyIndex) -> tuple[dict, list[int], list[int] | None, date | None, date | None]:
+def _filters_validate(
+    raw: Any, *, purpose: Purpose, allowed: list[int], index: TaxonomyIndex
+) -> tuple[dict, list[int], list[int] | None, date | None, date | None]:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -185,7 +191,7 @@ def _filters_validate(raw: Any, *, purpose: Purpose, allowed: list[int], index: 
     if "signals" in raw:
         value = raw["signals"]
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-            raise _fail("filters.signals", "must be a non-empty list of signal kinds, e.g. [\"purchase\", \"wishlist\"]")
+            raise _fail("filters.signals", 'must be a non-empty list of signal kinds, e.g. ["purchase", "wishlist"]')
         unknown_kinds = [v for v in value if v not in index.signals]
         if unknown_kinds:
             raise _fail("filters.signals", f"unknown signal kind {unknown_kinds[0]!r} (known: {', '.join(index.signals)})")
@@ -245,13 +251,17 @@ def release_plan_build(*, manufacturer: Manufacturer, purpose: Purpose | None, b
         if dimension not in DIMENSION_ORDER:
             raise _fail("group_by", f"unknown dimension {dimension!r} (known: {', '.join(DIMENSION_ORDER)})")
         if dimension not in purpose.dimensions:
-            raise _fail("group_by", f"{purpose.code} does not allow grouping by {dimension!r} (allowed: {', '.join(purpose.dimensions)})", "dimension_not_allowed")
+            raise _fail(
+                "group_by",
+                f"{purpose.code} does not allow grouping by {dimension!r} (allowed: {', '.join(purpose.dimensions)})",
+                "dimension_not_allowed",
+            )
     group_by = [d for d in DIMENSION_ORDER if d in group_by]
 
     filters, categories, signals, since, until = _filters_validate(body.get("filters"), purpose=purpose, allowed=allowed, index=index)
     epsilon = parse_epsilon(body.get("epsilon"), maximum=purpose.max_epsilon_per_release) if "epsilon" in body else None
     if epsilon is None:
-        raise _fail("epsilon", "required: the ε this release may spend, e.g. \"0.5\"")
+        raise _fail("epsilon", 'required: the ε this release may spend, e.g. "0.5"')
 
     if measure == "mean_value" and epsilon < Decimal("0.0002"):
         raise _fail("epsilon", "mean_value spends half on the sum and half on the count: give at least 0.0002")
@@ -339,7 +349,11 @@ def _axes(plan: ReleasePlan, index: TaxonomyIndex) -> list[Axis]:
             )
         else:
             axes.append(
-                Axis(("attribute",), tuple((a,) for _, a in pairs), tuple({"category": index.codes[c], "attribute": index.codes[a]} for c, a in pairs))
+                Axis(
+                    ("attribute",),
+                    tuple((a,) for _, a in pairs),
+                    tuple({"category": index.codes[c], "attribute": index.codes[a]} for c, a in pairs),
+                )
             )
     elif "category" in dims:
         axes.append(Axis(("category",), tuple((c,) for c in plan.categories), tuple({"category": index.codes[c]} for c in plan.categories)))

@@ -10,13 +10,13 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from clearinghouse.accounts.models import Consumer, Manufacturer
+from clearinghouse.consent.models import Purpose
+from clearinghouse.consent.taxonomy import taxonomy_index
 from clearinghouse.core.errors import NotFound
 from clearinghouse.releases.budgets import period_of
 from clearinghouse.releases.ledger import WINDOW_DAYS, consumer_charges, window_start
 from clearinghouse.releases.models import Allocation, PurposeBudget, Release
 from clearinghouse.releases.plans import FILTER_KEYS, epsilon_text, queryable_categories
-from consent.models import Purpose
-from consent.taxonomy import taxonomy_index
 
 ZERO = Decimal(0)
 
@@ -32,7 +32,9 @@ def _budget_row(*, manufacturer: Manufacturer, purpose_code: str, period: str, c
     if allocation is not None:
         allocated, spent = allocation.allocated, allocation.spent
     else:
-        latest = Allocation.objects.filter(manufacturer=manufacturer, purpose_code=purpose_code, period__lt=period).order_by("-period").first()
+        latest = (
+            Allocation.objects.filter(manufacturer=manufacturer, purpose_code=purpose_code, period__lt=period).order_by("-period").first()
+        )
         allocated, spent = (latest.allocated if latest else ZERO), ZERO
     purpose_budget = PurposeBudget.objects.filter(purpose_code=purpose_code, period=period).first()
     global_cap = purpose_budget.cap if purpose_budget else cap

@@ -21,9 +21,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import ROUND_DOWN, Decimal
-from fractions import Fraction
-from importlib.metadata import version as package_version
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -32,22 +30,22 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from clearinghouse.accounts.models import Manufacturer
+from clearinghouse.audit.actions import AuditAction
 from clearinghouse.audit.services import audit_append, audit_record
+from clearinghouse.consent.models import Purpose
+from clearinghouse.consent.purposes import purpose_current
 from clearinghouse.core.actors import Actor
 from clearinghouse.core.crypto import signer_get
 from clearinghouse.core.errors import Conflict, DomainError, Invalid, Unavailable
-from clearinghouse.releases import mechanisms
 from clearinghouse.releases.budgets import BudgetExhausted, budget_refund, budget_reserve, period_of
 from clearinghouse.releases.compute import aggregate_compute, bounding_seed
+from clearinghouse.releases.document import release_document
 from clearinghouse.releases.ledger import chunks_encode, consumers_over
 from clearinghouse.releases.models import ChargeChunk, Release
 from clearinghouse.releases.plans import ReleasePlan, epsilon_text, release_plan_build
-from consent.models import Purpose
-from consent.purposes import purpose_current
 
 logger = logging.getLogger(__name__)
 SYSTEM = Actor.system("releases")
-DOCUMENT_SCHEMA = "clearinghouse-release/1"
 
 
 def _details(release: Release, **extra) -> dict[str, Any]:
@@ -88,6 +86,7 @@ def release_request(*, manufacturer: Manufacturer, body: Any, actor: Actor) -> t
     """Validate, reserve, queue. Returns (release, created); a repeat of a live release
     of this period returns that release and spends nothing."""
     purpose_code = body.get("purpose") if isinstance(body, dict) else None
+
     def given(value):  # what the manufacturer sent, cut short: the audit log is no dump
         return value[:64] if isinstance(value, str) else None
 
@@ -110,7 +109,7 @@ def release_request(*, manufacturer: Manufacturer, body: Any, actor: Actor) -> t
     except Invalid as exc:
         audit_record(
             actor=actor,
-            action="release.refused",
+            action=AuditAction.RELEASE_REFUSED,
             target=f"manufacturer:{manufacturer.slug}",
             outcome="denied",
             details=refusal_details | {"code": exc.code, "field": exc.details.get("field")},
@@ -143,10 +142,10 @@ def release_request(*, manufacturer: Manufacturer, body: Any, actor: Actor) -> t
             except BudgetExhausted as exc:
                 refused = exc
             if refused is None:
-                audit_append(actor=actor, action="release.requested", target=f"release:{release.id}", details=_details(release))
+                audit_append(actor=actor, action=AuditAction.RELEASE_REQUESTED, target=f"release:{release.id}", details=_details(release))
                 audit_append(
                     actor=actor,
-                    action="budget.reserved",
+                    action=AuditAction.BUDGET_RESERVED,
                     target=f"release:{release.id}",
                     details=_details(release, period=period),
                 )
@@ -158,7 +157,12 @@ def release_request(*, manufacturer: Manufacturer, body: Any, actor: Actor) -> t
             raise
         return existing, False
     except BrokerUnavailable:
-        _release_close(release_id=release.id, status=Release.FAILED, code="broker_unavailable", message="The job queue is unreachable; nothing was spent.")
+        _release_close(
+            release_id=release.id,
+            status=Release.FAILED,
+            code="broker_unavailable",
+            message="The job queue is unreachable; nothing was spent.",
+        )
         raise Unavailable(
             "The job queue is unreachable right now; your budget was not charged. Try again shortly.", code="broker_unavailable"
         ) from None
@@ -166,10 +170,11 @@ def release_request(*, manufacturer: Manufacturer, body: Any, actor: Actor) -> t
         scope = "your allocation" if refused.scope == "allocation" else "the purpose's cap for all manufacturers"
         audit_record(
             actor=actor,
-            action="release.refused",
+            action=AuditAction.RELEASE_REFUSED,
             target=f"manufacturer:{manufacturer.slug}",
             outcome="denied",
-            details=refusal_details | {"code": "budget_exhausted", "scope": refused.scope, "epsilon": epsilon_text(plan.epsilon), "period": period},
+            details=refusal_details
+            | {"code": "budget_exhausted", "scope": refused.scope, "epsilon": epsilon_text(plan.epsilon), "period": period},
         )
         raise Conflict(
             f"Not enough budget: {epsilon_text(plan.epsilon)} ε requested, {epsilon_text(max(refused.remaining, Decimal(0)))} left in {scope} for {period}.",
@@ -196,15 +201,22 @@ def _release_close(*, release_id, status: str, code: str, message: str) -> Relea
         release.refunded_at = now
         release.lease_until = None
         release.save(update_fields=["status", "error_code", "error_message", "completed_at", "refunded_at", "lease_until"])
-        budget_refund(manufacturer_id=release.manufacturer_id, purpose_code=release.purpose_code, period=release.period, epsilon=release.epsilon)
+        budget_refund(
+            manufacturer_id=release.manufacturer_id, purpose_code=release.purpose_code, period=release.period, epsilon=release.epsilon
+        )
         audit_append(
             actor=SYSTEM,
-            action="release.refused" if status == Release.REFUSED else "release.failed",
+            action=AuditAction.RELEASE_REFUSED if status == Release.REFUSED else AuditAction.RELEASE_FAILED,
             target=f"release:{release.id}",
             outcome="denied" if status == Release.REFUSED else "error",
             details=_details(release, code=code),
         )
-        audit_append(actor=SYSTEM, action="budget.refunded", target=f"release:{release.id}", details=_details(release, period=release.period))
+        audit_append(
+            actor=SYSTEM,
+            action=AuditAction.BUDGET_REFUNDED,
+            target=f"release:{release.id}",
+            details=_details(release, period=release.period),
+        )
     return release
 
 
@@ -270,7 +282,13 @@ def _tune_statement() -> None:
 
 def release_plan_for(release: Release) -> ReleasePlan:
     """Rebuild the plan of a stored release (purpose version as requested)."""
-    body = {"purpose": release.purpose_code, "measure": release.measure, "group_by": release.group_by, "filters": release.filters, "epsilon": str(release.epsilon)}
+    body = {
+        "purpose": release.purpose_code,
+        "measure": release.measure,
+        "group_by": release.group_by,
+        "filters": release.filters,
+        "epsilon": str(release.epsilon),
+    }
     if release.k is not None:
         body["k"] = release.k
     return release_plan_build(manufacturer=release.manufacturer, purpose=release.purpose, body=body, purpose_code=release.purpose_code)
@@ -281,14 +299,24 @@ def release_compute(*, release_id) -> Release | None:
     if attempt is None:
         return Release.objects.filter(pk=release_id).first()
     if attempt > settings.CH_RELEASE_MAX_ATTEMPTS:
-        return _release_close(release_id=release_id, status=Release.FAILED, code="too_many_attempts", message="The job was interrupted too often; nothing was spent.")
+        return _release_close(
+            release_id=release_id,
+            status=Release.FAILED,
+            code="too_many_attempts",
+            message="The job was interrupted too often; nothing was spent.",
+        )
     try:
         return _compute(release_id=release_id, attempt=attempt)
     except _Refusal as refusal:
         return _release_close(release_id=release_id, status=Release.REFUSED, code=refusal.code, message=refusal.message)
     except Exception:
         logger.exception("release %s failed before its answer was committed", release_id)
-        return _release_close(release_id=release_id, status=Release.FAILED, code="internal_error", message="The job failed before any result was released; nothing was spent.")
+        return _release_close(
+            release_id=release_id,
+            status=Release.FAILED,
+            code="internal_error",
+            message="The job failed before any result was released; nothing was spent.",
+        )
 
 
 def _compute(*, release_id, attempt: int) -> Release:
@@ -300,7 +328,10 @@ def _compute(*, release_id, attempt: int) -> Release:
         if release.status != Release.RUNNING or release.attempts != attempt:
             return release  # another attempt took over (or finished) meanwhile
         if release.purpose.status != Purpose.APPROVED:
-            raise _Refusal("purpose_not_approved", f"{release.purpose_code} version {release.purpose.version} is no longer approved; nothing was spent.")
+            raise _Refusal(
+                "purpose_not_approved",
+                f"{release.purpose_code} version {release.purpose.version} is no longer approved; nothing was spent.",
+            )
         try:
             plan = release_plan_for(release)
         except DomainError as exc:
@@ -322,133 +353,9 @@ def _compute(*, release_id, attempt: int) -> Release:
         if not done:  # pragma: no cover - the row lock above makes this unreachable
             transaction.set_rollback(True)
             return Release.objects.get(pk=release.pk)
-        audit_append(actor=SYSTEM, action="release.completed", target=f"release:{release.id}", details=_details(release))
+        audit_append(actor=SYSTEM, action=AuditAction.RELEASE_COMPLETED, target=f"release:{release.id}", details=_details(release))
     release.refresh_from_db()
     return release
-
-
-# --- The signed document ------------------------------------------------------------------
-
-
-def _decimal_text(value: Fraction | Decimal | float, places: int = 4) -> str:
-    quantum = Decimal(1).scaleb(-places)
-    if isinstance(value, Fraction):
-        value = Decimal(value.numerator) / Decimal(value.denominator)
-    return str(Decimal(value).quantize(quantum))
-
-
-def _mechanism_doc(mechanism, *, measure: str) -> dict[str, Any]:
-    return {
-        "measure": measure,
-        "name": mechanism.name,
-        "library": f"OpenDP {package_version('opendp')}",
-        "scale": mechanism_text(mechanism.scale),
-        "sensitivity": {"metric": "l1" if mechanism.name == "discrete_laplace" else "linf_monotonic", "value": int(mechanism.sensitivity)},
-        "epsilon": epsilon_text(mechanism.epsilon),
-        "epsilon_privacy_map": mechanism_text(mechanism.epsilon_used),
-    }
-
-
-def mechanism_text(value: float) -> str:
-    return mechanisms.float_text(value)
-
-
-def _split_epsilon(epsilon: Decimal) -> tuple[Decimal, Decimal]:
-    half = (epsilon / 2).quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
-    return half, epsilon - half
-
-
-def release_document(*, release: Release, plan: ReleasePlan, aggregate_values, snapshot_at) -> dict[str, Any]:
-    """Noise the exact aggregate (the only random draws of a release, all OpenDP) and
-    build the document that is signed. Integers stay integers; everything fractional is a
-    decimal string."""
-    purpose = plan.purpose
-    cells_per_consumer = min(purpose.max_cells_per_consumer, plan.cell_count)
-    labels = plan.cell_labels()
-    document: dict[str, Any] = {
-        "schema": DOCUMENT_SCHEMA,
-        "release_id": str(release.id),
-        "manufacturer": release.manufacturer.slug,
-        "purpose": purpose.code,
-        "purpose_version": purpose.version,
-        "period": release.period,
-        "measure": plan.measure,
-        "group_by": plan.group_by,
-        "filters": plan.filters,
-        "k": plan.k,
-        "epsilon": epsilon_text(plan.epsilon),
-        "privacy_unit": "one consumer, across all platforms",
-        "contribution_bounds": {
-            "max_cells": purpose.max_cells_per_consumer,
-            "max_signals_per_cell": purpose.max_signals_per_cell,
-            "value_bounds": [purpose.value_min, purpose.value_max] if plan.measure in ("sum_value", "mean_value") else None,
-        },
-        "snapshot_at": snapshot_at.isoformat(),
-        "taxonomy_version": plan.taxonomy_version,
-        "confidence": "0.95",
-    }
-    if plan.measure in ("consumers", "signals", "sum_value"):
-        rows = cells_per_consumer * (1 if plan.measure == "consumers" else purpose.max_signals_per_cell)
-        if plan.measure == "sum_value":
-            sensitivity = mechanisms.sum_sensitivity(rows_per_consumer=rows, lower=purpose.value_min, upper=purpose.value_max)
-        else:
-            sensitivity = mechanisms.count_sensitivity(rows_per_consumer=rows)
-        mechanism = mechanisms.laplace_mechanism(sensitivity=sensitivity, epsilon=plan.epsilon)
-        noisy = mechanism.release(aggregate_values.vector().tolist())
-        half_width = mechanism.half_width
-        document["mechanisms"] = [_mechanism_doc(mechanism, measure=plan.measure)]
-        document["accuracy"] = {"half_width": half_width, "meaning": "each cell's released value is within half_width of its bounded true value with probability 0.95"}
-        document["cells"] = [label | {"value": int(value), "half_width": half_width} for label, value in zip(labels, noisy)]
-    elif plan.measure == "mean_value":
-        rows = cells_per_consumer * purpose.max_signals_per_cell
-        eps_sum, eps_count = _split_epsilon(plan.epsilon)
-        sum_mech = mechanisms.laplace_mechanism(
-            sensitivity=mechanisms.sum_sensitivity(rows_per_consumer=rows, lower=purpose.value_min, upper=purpose.value_max), epsilon=eps_sum
-        )
-        count_mech = mechanisms.laplace_mechanism(sensitivity=mechanisms.count_sensitivity(rows_per_consumer=rows), epsilon=eps_count)
-        noisy_sums = sum_mech.release(aggregate_values.sums.tolist())
-        noisy_counts = count_mech.release(aggregate_values.counts.tolist())
-        # Each of the two intervals at 97.5% -> both hold with probability >= 95%.
-        alpha = (1 - mechanisms.CONFIDENCE) / 2
-        sum_h, count_h = sum_mech.half_width_at(alpha), count_mech.half_width_at(alpha)
-        low, high = Fraction(purpose.value_min), Fraction(purpose.value_max)
-        cells = []
-        for label, total, count in zip(labels, noisy_sums, noisy_counts):
-            cells.append(label | _mean_cell(int(total), int(count), sum_h, count_h, low, high))
-        document["mechanisms"] = [_mechanism_doc(sum_mech, measure="sum_value"), _mechanism_doc(count_mech, measure="signals")]
-        document["accuracy"] = {
-            "sum_half_width": sum_h,
-            "count_half_width": count_h,
-            "meaning": "mean = noisy sum / noisy count (post-processing, no extra ε), clamped to the value bounds; "
-            "'interval' holds the bounded true mean with probability >= 0.95 (two 97.5% intervals)",
-        }
-        document["cells"] = cells
-    else:  # top_k
-        mechanism = mechanisms.top_k_mechanism(k=plan.k, candidates=plan.cell_count, epsilon=plan.epsilon)
-        chosen = mechanism.release(aggregate_values.counts.tolist())
-        document["mechanisms"] = [_mechanism_doc(mechanism, measure="top_k")]
-        document["accuracy"] = {
-            "score_gap": mechanism.score_gap,
-            "meaning": "with probability 0.95, the r-th returned attribute has at least as many consumers as the r-th most popular one minus score_gap",
-        }
-        category = labels[0].get("category") if labels else None
-        document["category"] = plan.filters.get("category", category)
-        document["ranking"] = [{"rank": rank, "attribute": labels[index]["attribute"]} for rank, index in enumerate(chosen, start=1)]
-    return document
-
-
-def _mean_cell(total: int, count: int, sum_h: int, count_h: int, low: Fraction, high: Fraction) -> dict[str, Any]:
-    def clamp(x: Fraction) -> Fraction:
-        return min(max(x, low), high)
-
-    value = _decimal_text(clamp(Fraction(total, count))) if count >= 1 else None
-    count_low = count - count_h
-    if count_low >= 1:
-        corners = [Fraction(s, c) for s in (total - sum_h, total + sum_h) for c in (count_low, count + count_h)]
-        interval = [_decimal_text(clamp(min(corners))), _decimal_text(clamp(max(corners)))]
-    else:
-        interval = [_decimal_text(low), _decimal_text(high)]
-    return {"value": value, "sum": total, "count": count, "interval": interval}
 
 
 # --- Upkeep -------------------------------------------------------------------------------
@@ -469,7 +376,12 @@ def release_sweep(*, now=None) -> SweepReport:
     expired = Q(status=Release.RUNNING, lease_until__lt=now)
     for release_id, attempts in Release.objects.filter(stale_queued | expired).values_list("id", "attempts"):
         if attempts >= settings.CH_RELEASE_MAX_ATTEMPTS:
-            _release_close(release_id=release_id, status=Release.FAILED, code="too_many_attempts", message="The job was interrupted too often; nothing was spent.")
+            _release_close(
+                release_id=release_id,
+                status=Release.FAILED,
+                code="too_many_attempts",
+                message="The job was interrupted too often; nothing was spent.",
+            )
             report.failed += 1
             continue
         try:
@@ -479,4 +391,3 @@ def release_sweep(*, now=None) -> SweepReport:
             break
         report.resent += 1
     return report
-

@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from clearinghouse.accounts.models import LinkCode, PlatformLink
+from clearinghouse.accounts.pseudonyms import subject_pseudonym
 from clearinghouse.audit.models import AuditEvent
-from clearinghouse.core.crypto import subject_pseudonym
 from tests.conftest import grant_body, link_subject
 
 

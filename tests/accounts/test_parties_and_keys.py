@@ -105,7 +105,9 @@ def test_a_weak_officer_password_is_refused_in_english(db, monkeypatch):
 
 def test_consumer_registration_and_token(db):
     client = APIClient()
-    created = client.post("/api/v1/consumers", {"username": "carol", "password": "long-enough-secret", "age_confirmed": True}, format="json")
+    created = client.post(
+        "/api/v1/consumers", {"username": "carol", "password": "long-enough-secret", "age_confirmed": True}, format="json"
+    )
     assert created.status_code == 201
     assert set(created.json()) == {"id", "token"}
     assert bearer(created.json()["token"]).get("/api/v1/me/consents").status_code == 200
@@ -168,7 +170,9 @@ def test_token_endpoint_is_throttled(consumer_a, settings):
     SimpleRateThrottle.THROTTLE_RATES = rates
     try:
         client = APIClient()
-        statuses = [client.post("/api/v1/auth/token", {"username": "alice", "password": "nope"}, format="json").status_code for _ in range(4)]
+        statuses = [
+            client.post("/api/v1/auth/token", {"username": "alice", "password": "nope"}, format="json").status_code for _ in range(4)
+        ]
     finally:
         SimpleRateThrottle.THROTTLE_RATES = original
         cache.clear()

@@ -40,7 +40,7 @@ def test_validation_errors_name_the_field(consumer_a):
 
 
 def test_unhandled_errors_are_a_json_500_without_internals(consumer_a, monkeypatch):
-    from consent import api
+    from clearinghouse.consent import api
 
     def explode(**kwargs):
         raise RuntimeError("secret internals")
@@ -131,7 +131,9 @@ def test_framework_messages_are_english_when_no_supported_language_is_asked_for(
     assert unsupported.json()["error"]["message"] == 'Unsupported media type "text/plain" in request.'
     blank = client.post("/api/v1/me/consents", {"purpose": "", "platform": "p", "action": "grant"}, format="json", **headers)
     assert blank.json()["error"]["message"] == "purpose: This field may not be blank."
-    weak = APIClient().post("/api/v1/consumers", {"username": "weakling", "password": "12345", "age_confirmed": True}, format="json", **headers)
+    weak = APIClient().post(
+        "/api/v1/consumers", {"username": "weakling", "password": "12345", "age_confirmed": True}, format="json", **headers
+    )
     assert weak.status_code == 400
     assert "This password is too short." in weak.json()["error"]["message"]
 

@@ -56,7 +56,7 @@ def consumers_only(ok: int, *, b: int | None = None) -> dict[str, int]:
 
 
 def everyone(status: int) -> dict[str, int]:
-    return {actor: status for actor in ACTORS}
+    return dict.fromkeys(ACTORS, status)
 
 
 def platforms_only(*, p: int, q: int) -> dict[str, int]:
@@ -84,7 +84,7 @@ def manufacturers_only(ok: int) -> dict[str, int]:
 
 
 def compliance_only(ok: int) -> dict[str, int]:
-    return {actor: 403 for actor in ACTORS} | {"anonymous": 401, "officer": ok}
+    return dict.fromkeys(ACTORS, 403) | {"anonymous": 401, "officer": ok}
 
 
 def new_consumer_body(world: World) -> dict:
@@ -98,14 +98,32 @@ def link_code_of_a_for_p(world: World) -> dict:
 
 ROWS = [
     Row("POST", "/api/v1/consumers", everyone(201), new_consumer_body, "api:consumers"),
-    Row("POST", "/api/v1/auth/token", everyone(200), lambda w: {"username": "alice", "password": "correct-horse-battery-9"}, "api:auth-token"),
+    Row(
+        "POST",
+        "/api/v1/auth/token",
+        everyone(200),
+        lambda w: {"username": "alice", "password": "correct-horse-battery-9"},
+        "api:auth-token",
+    ),
     Row("GET", "/api/v1/keys", everyone(200), name="api:keys"),
     Row("PUT", "/api/v1/keys", everyone(405), lambda w: {}, "api:keys"),
     Row("GET", "/healthz", everyone(200), name="healthz"),
     Row("GET", "/api/v1/me/purposes", consumers_only(200), name="api:me-purposes"),
     Row("GET", "/api/v1/me/consents", consumers_only(200), name="api:me-consents"),
-    Row("POST", "/api/v1/me/consents", consumers_only(201), lambda w: grant_body(w.purposes["c2m-product-design"], "shop-q"), "api:me-consents"),
-    Row("PATCH", "/api/v1/me/consents", consumers_only(405, b=405) | {"anonymous": 405, "platform_p": 405, "platform_q": 405, "manufacturer": 405, "officer": 405}, lambda w: {}, "api:me-consents"),
+    Row(
+        "POST",
+        "/api/v1/me/consents",
+        consumers_only(201),
+        lambda w: grant_body(w.purposes["c2m-product-design"], "shop-q"),
+        "api:me-consents",
+    ),
+    Row(
+        "PATCH",
+        "/api/v1/me/consents",
+        consumers_only(405, b=405) | {"anonymous": 405, "platform_p": 405, "platform_q": 405, "manufacturer": 405, "officer": 405},
+        lambda w: {},
+        "api:me-consents",
+    ),
     Row("GET", "/api/v1/me/consents/history", consumers_only(200), name="api:me-consent-history"),
     Row("GET", "/api/v1/me/links", consumers_only(200), name="api:me-links"),
     Row("POST", "/api/v1/me/links", consumers_only(201), lambda w: {"platform": "shop-q"}, "api:me-links"),
@@ -125,7 +143,12 @@ ROWS = [
     Row("POST", "/api/v1/platform/signals", platforms_only(p=200, q=200), lambda w: {"signals": []}, "api:platform-signals"),
     Row("GET", "/api/v1/platform/batches", platforms_only(p=200, q=200), name="api:platform-batches"),
     # A batch id nobody issued: 404 for both platforms (tests/intake/test_wall.py covers another's).
-    Row("GET", "/api/v1/platform/batches/5f0c6b8e-2d0a-4c53-9d4e-7d1c1f6a0b11", platforms_only(p=404, q=404), name="api:platform-batch-detail"),
+    Row(
+        "GET",
+        "/api/v1/platform/batches/5f0c6b8e-2d0a-4c53-9d4e-7d1c1f6a0b11",
+        platforms_only(p=404, q=404),
+        name="api:platform-batch-detail",
+    ),
     Row("GET", "/api/v1/me/privacy-loss", consumers_only(200), name="api:me-privacy-loss"),
     Row("GET", "/api/v1/catalog", manufacturers_only(200), name="api:catalog"),
     Row("GET", "/api/v1/budget", manufacturers_only(200), name="api:budget"),

@@ -249,5 +249,10 @@ def test_bad_proof_requests_name_the_field(db, officer, url, status, field):
 
 def test_schema_documents_the_audit_endpoints(db):
     schema = APIClient().get("/api/schema/?format=json").json()
-    for path in ("/api/v1/audit/events", "/api/v1/audit/checkpoints/latest", "/api/v1/audit/proofs/inclusion", "/api/v1/audit/proofs/consistency"):
+    for path in (
+        "/api/v1/audit/events",
+        "/api/v1/audit/checkpoints/latest",
+        "/api/v1/audit/proofs/inclusion",
+        "/api/v1/audit/proofs/consistency",
+    ):
         assert path in schema["paths"]

@@ -62,7 +62,7 @@ def test_every_step_of_the_walkthrough_is_audited_in_order(consumer_a, platform_
 def test_setup_commands_are_audited(db):
     call_command("register_platform", "shop-z", "--name", "Z", stdout=StringIO(), stderr=StringIO())
     call_command("rotate_key", "shop-z", stdout=StringIO(), stderr=StringIO())
-    call_command("publish_purpose", "consent/purposes/c2m-product-design.json", "--approve", stdout=StringIO())
+    call_command("publish_purpose", "clearinghouse/consent/purposes/c2m-product-design.json", "--approve", stdout=StringIO())
     assert actions() == ["platform.registered", "credential.rotated", "purpose.published", "purpose.approved"]
     assert {e.actor_kind for e in AuditEvent.objects.all()} == {"operator"}
 

@@ -146,7 +146,10 @@ def test_parallel_verification_in_worker_processes_agrees_and_names_the_break():
     parallel = audit_chain_verify(workers=3, chunk=256)
     assert sequential.ok and parallel.ok
     assert (parallel.checked, parallel.root_hash, parallel.head_hash, parallel.checkpoints_checked) == (
-        sequential.checked, sequential.root_hash, sequential.head_hash, 2,
+        sequential.checked,
+        sequential.root_hash,
+        sequential.head_hash,
+        2,
     )
     with transaction.atomic():
         tamper("UPDATE audit_auditevent SET outcome = 'error' WHERE seq = 600")
@@ -217,7 +220,10 @@ def test_with_a_dedicated_sealer_writers_do_nothing_after_commit_and_the_sealer_
     stop = threading.Event()
     sealer, sealer_errors = in_thread(lambda: audit_sealer_run(stop=stop.is_set, idle_seconds=0.2))
     try:
-        writers = [in_thread(lambda n=n: [audit_record(actor=SYSTEM, action="test.concurrent", details={"w": n, "i": i}) for i in range(20)]) for n in range(6)]
+        writers = [
+            in_thread(lambda n=n: [audit_record(actor=SYSTEM, action="test.concurrent", details={"w": n, "i": i}) for i in range(20)])
+            for n in range(6)
+        ]
         for writer, writer_errors in writers:
             writer.join(60)
             assert not writer_errors
@@ -244,9 +250,20 @@ def test_the_sealer_command_stops_on_sigterm(tmp_path):
     import time
 
     db = connection.settings_dict
-    env = dict(os.environ, CH_ENV="test", DJANGO_SETTINGS_MODULE="tests.settings", DATABASE_URL=f"postgres://{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}")
+    env = dict(
+        os.environ,
+        CH_ENV="test",
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        DATABASE_URL=f"postgres://{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+    )
     env.pop("DATABASE_TEST_NAME", None)
-    process = subprocess.Popen([sys.executable, "manage.py", "audit_sealer", "--idle-seconds", "0.2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "audit_sealer", "--idle-seconds", "0.2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         time.sleep(3)
         with transaction.atomic(), connection.cursor() as cursor:

@@ -148,7 +148,10 @@ def test_sealing_happens_once_and_only_sets_the_position(db):
             )
             event_id = cursor.fetchone()[0]
     with pytest.raises(Exception, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("UPDATE audit_auditevent SET seq = 1, prev_hash = %s, hash = %s, target = 'forged' WHERE id = %s", [GENESIS_HASH, "cd" * 32, event_id])
+        cursor.execute(
+            "UPDATE audit_auditevent SET seq = 1, prev_hash = %s, hash = %s, target = 'forged' WHERE id = %s",
+            [GENESIS_HASH, "cd" * 32, event_id],
+        )
     audit_seal()
     event = AuditEvent.objects.get(id=event_id)
     assert event.seq == 1

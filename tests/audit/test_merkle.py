@@ -187,7 +187,11 @@ def test_published_consistency_proofs_verify_and_every_corruption_fails(impl, ve
     assert impl.consistency_ok(first, second, ROOTS[first - 1], ROOTS[second - 1], proof)
     if not proof:
         return
-    accepted = [name for name, *probe in consistency_probes(first, second, ROOTS[first - 1], ROOTS[second - 1], proof) if impl.consistency_ok(*probe)]
+    accepted = [
+        name
+        for name, *probe in consistency_probes(first, second, ROOTS[first - 1], ROOTS[second - 1], proof)
+        if impl.consistency_ok(*probe)
+    ]
     assert accepted == []
 
 

@@ -9,8 +9,8 @@ import sys
 import uuid
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearinghouse.audit.selectors import EventFilter, audit_consistency_proof, audit_export_lines, audit_inclusion_proof
 from clearinghouse.audit.services import audit_checkpoint_sign
@@ -112,14 +112,18 @@ def test_export_mutations_are_each_named(world, offline):
         "edited row": (edit(lines, 5, target="forged"), [new], None, "content_mismatch"),
         "edited row, leaf hash recomputed": (
             edit(lines, 5, target="forged", leaf_hash=offline.entry_leaf_hash(dict(json.loads(lines[5]), target="forged")).hex()),
-            [new], None, "broken_link",
+            [new],
+            None,
+            "broken_link",
         ),
         "deleted row": ([*lines[:7], *lines[8:]], [new], None, "sequence_gap"),
         "deleted first row": (lines[1:], [new], None, "sequence_gap"),
         "reordered rows": ([*lines[:9], lines[10], lines[9], *lines[11:]], [new], None, "sequence_gap"),
         "reordered rows, renumbered": (
             [*lines[:9], *edit([lines[10]], 0, seq=10), *edit([lines[9]], 0, seq=11), *lines[11:]],
-            [new], None, "broken_link",
+            [new],
+            None,
+            "broken_link",
         ),
         "inserted row": ([*lines[:4], lines[4], *lines[4:]], [new], None, "sequence_gap"),
         "truncated tail": (truncated, [new], None, "truncated"),
@@ -128,10 +132,16 @@ def test_export_mutations_are_each_named(world, offline):
         "checkpoint beyond the export": (lines[:30], [new], None, "truncated"),
         "checkpoints from two logs": (lines, [old, real_sign(dict(new["payload"], log_id=str(uuid.uuid4())))], None, "different_log"),
         "a new log presented to a verifier that pinned the old one": (
-            lines, [real_sign(dict(new["payload"], log_id=str(uuid.uuid4())))], old, "different_log",
+            lines,
+            [real_sign(dict(new["payload"], log_id=str(uuid.uuid4())))],
+            old,
+            "different_log",
         ),
         "the same log id, a different history, against the pinned checkpoint": (
-            _rewritten_history(offline, lines), [], old, "root_mismatch",
+            _rewritten_history(offline, lines),
+            [],
+            old,
+            "root_mismatch",
         ),
         "no checkpoint at all": (lines, [], None, "malformed"),
         "unknown field in a row": (edit(lines, 3, note="trust me"), [new], None, "malformed"),
@@ -227,9 +237,15 @@ def test_each_path_element_of_an_inclusion_proof_matters(world, offline):
 def test_inclusion_proof_against_another_size_or_for_another_event_is_rejected(world, offline):
     assert rejects(offline, lambda: offline.verify_inclusion_proof(world["inclusion"], world["old"], world["keys"])) == "wrong_size"
     other_event = json.loads(world["lines"][17])
-    assert rejects(offline, lambda: offline.verify_inclusion_proof(world["inclusion"], world["new"], world["keys"], other_event)) == "wrong_index"
+    assert (
+        rejects(offline, lambda: offline.verify_inclusion_proof(world["inclusion"], world["new"], world["keys"], other_event))
+        == "wrong_index"
+    )
     edited = dict(world["event"], target="forged")
-    assert rejects(offline, lambda: offline.verify_inclusion_proof(world["inclusion"], world["new"], world["keys"], edited)) == "content_mismatch"
+    assert (
+        rejects(offline, lambda: offline.verify_inclusion_proof(world["inclusion"], world["new"], world["keys"], edited))
+        == "content_mismatch"
+    )
 
 
 # --- Consistency proofs -----------------------------------------------------------------------
@@ -258,7 +274,10 @@ def test_each_element_of_a_consistency_proof_matters_and_order_matters(world, of
         proof = copy.deepcopy(world["consistency"])
         item = proof["proof"][position]
         proof["proof"][position] = ("0" if item[0] != "0" else "1") + item[1:]
-        assert rejects(offline, lambda: offline.verify_consistency_proof(proof, world["old"], world["new"], world["keys"])) in {"inconsistent", "bad_proof"}
+        assert rejects(offline, lambda: offline.verify_consistency_proof(proof, world["old"], world["new"], world["keys"])) in {
+            "inconsistent",
+            "bad_proof",
+        }
     swapped = rejects(offline, lambda: offline.verify_consistency_proof(world["consistency"], world["new"], world["old"], world["keys"]))
     assert swapped == "wrong_size"
 
@@ -267,9 +286,18 @@ def test_a_rewritten_log_cannot_prove_consistency_with_the_pinned_checkpoint(wor
     # The operator re-signs (with the real key) a checkpoint over a different history of
     # the same length and serves a proof from the real tree: the pinned old root exposes it.
     forged_old = real_sign(dict(world["old"]["payload"], root_hash="9" * 64))
-    assert rejects(offline, lambda: offline.verify_consistency_proof(world["consistency"], forged_old, world["new"], world["keys"])) == "inconsistent"
+    assert (
+        rejects(offline, lambda: offline.verify_consistency_proof(world["consistency"], forged_old, world["new"], world["keys"]))
+        == "inconsistent"
+    )
     new_log = real_sign(dict(world["new"]["payload"], log_id=str(uuid.uuid4())))
-    assert rejects(offline, lambda: offline.verify_consistency_proof(world["consistency"], world["old"], new_log, world["keys"], pinned=world["old"])) == "different_log"
+    assert (
+        rejects(
+            offline,
+            lambda: offline.verify_consistency_proof(world["consistency"], world["old"], new_log, world["keys"], pinned=world["old"]),
+        )
+        == "different_log"
+    )
 
 
 # --- The command line and the single-file promise ---------------------------------------------------
@@ -320,9 +348,18 @@ def test_the_worked_example_in_docs_audit_md(offline):
     from clearinghouse.audit.chain import chain_hash, entry_leaf_hash
 
     entry = {
-        "time": "2026-11-22T06:15:04.288289Z", "actor_kind": "consumer", "actor_id": "3f1c2a9e-8d4b-4f6a-9b7e-2c5d1e0a7b64",
-        "action": "consent.granted", "target": "purpose:c2m-product-design@platform:shop-p", "outcome": "ok",
-        "details": {"subject": "3f1c2a9e-8d4b-4f6a-9b7e-2c5d1e0a7b64", "purpose_version": 1, "receipt_id": "9a0e7c1b-52f3-4d8e-a6b1-0f4c3d2e1b90", "channel": "portal"},
+        "time": "2026-11-22T06:15:04.288289Z",
+        "actor_kind": "consumer",
+        "actor_id": "3f1c2a9e-8d4b-4f6a-9b7e-2c5d1e0a7b64",
+        "action": "consent.granted",
+        "target": "purpose:c2m-product-design@platform:shop-p",
+        "outcome": "ok",
+        "details": {
+            "subject": "3f1c2a9e-8d4b-4f6a-9b7e-2c5d1e0a7b64",
+            "purpose_version": 1,
+            "receipt_id": "9a0e7c1b-52f3-4d8e-a6b1-0f4c3d2e1b90",
+            "channel": "portal",
+        },
     }
     leaf = "f9803e733b21fce66e58eebc01d25eabfdd02578099881bb8596d70085e30362"
     first_hash = "4bef8b9ee716a55f5995fcc22f816e6f5445148f31d7a9677eeea542997d8031"

@@ -35,8 +35,13 @@ def rewrite_from(seq: int, target: str):
         if event.seq == seq:
             event.target = target
         entry = {
-            "time": format_time(event.time), "actor_kind": event.actor_kind, "actor_id": event.actor_id, "action": event.action,
-            "target": event.target, "outcome": event.outcome, "details": event.details,
+            "time": format_time(event.time),
+            "actor_kind": event.actor_kind,
+            "actor_id": event.actor_id,
+            "action": event.action,
+            "target": event.target,
+            "outcome": event.outcome,
+            "details": event.details,
         }
         leaf = entry_leaf_hash(entry)
         current = chain_hash(prev, bytes.fromhex(leaf)).hex()
@@ -66,22 +71,38 @@ def test_empty_log_verifies(db):
 TAMPERING = {
     "edited row": (
         lambda: tamper("UPDATE audit_auditevent SET target = 'forged' WHERE seq = 3"),
-        3, "row content does not match its leaf hash",
+        3,
+        "row content does not match its leaf hash",
     ),
     "edited details": (
         lambda: tamper("""UPDATE audit_auditevent SET details = '{"n": 99}' WHERE seq = 4"""),
-        4, "row content does not match its leaf hash",
+        4,
+        "row content does not match its leaf hash",
     ),
     "edited time": (
         lambda: tamper("UPDATE audit_auditevent SET time = time + interval '1 second' WHERE seq = 5"),
-        5, "row content does not match its leaf hash",
+        5,
+        "row content does not match its leaf hash",
     ),
     "edited row with recomputed leaf hash": (
         lambda: tamper(
             "UPDATE audit_auditevent SET target = 'forged', leaf_hash = %s WHERE seq = 3",
-            [entry_leaf_hash({"time": "x", "actor_kind": "system", "actor_id": "tests", "action": "test.event", "target": "forged", "outcome": "ok", "details": {}})],
+            [
+                entry_leaf_hash(
+                    {
+                        "time": "x",
+                        "actor_kind": "system",
+                        "actor_id": "tests",
+                        "action": "test.event",
+                        "target": "forged",
+                        "outcome": "ok",
+                        "details": {},
+                    }
+                )
+            ],
         ),
-        3, "row content does not match its leaf hash",
+        3,
+        "row content does not match its leaf hash",
     ),
     "deleted row": (lambda: tamper("DELETE FROM audit_auditevent WHERE seq = 6"), 6, "sequence number 6 is missing"),
     "reordered rows": (
@@ -90,11 +111,20 @@ TAMPERING = {
             tamper("UPDATE audit_auditevent SET seq = 7 WHERE seq = 8"),
             tamper("UPDATE audit_auditevent SET seq = 8 WHERE seq = -7"),
         ),
-        7, "previous-hash link does not match",
+        7,
+        "previous-hash link does not match",
     ),
     "broken link": (lambda: tamper("UPDATE audit_auditevent SET prev_hash = repeat('a', 64) WHERE seq = 9"), 9, "previous-hash link"),
-    "first link not even hex": (lambda: tamper("UPDATE audit_auditevent SET prev_hash = repeat('z', 64) WHERE seq = 1"), 1, "previous-hash link"),
-    "forged chain hash": (lambda: tamper("UPDATE audit_auditevent SET hash = repeat('b', 64) WHERE seq = 10"), 10, "chain hash does not match"),
+    "first link not even hex": (
+        lambda: tamper("UPDATE audit_auditevent SET prev_hash = repeat('z', 64) WHERE seq = 1"),
+        1,
+        "previous-hash link",
+    ),
+    "forged chain hash": (
+        lambda: tamper("UPDATE audit_auditevent SET hash = repeat('b', 64) WHERE seq = 10"),
+        10,
+        "chain hash does not match",
+    ),
 }
 
 
@@ -181,7 +211,9 @@ def test_a_later_checkpoint_for_a_smaller_log_is_caught(db):
     from clearinghouse.audit.tree import TreeReader
     from clearinghouse.core.crypto import signer_get
 
-    smaller = AuditCheckpoint(log_id=later.log_id, tree_size=10, root_hash=TreeReader(10).root().hex(), time=later.time, key_id=later.key_id)
+    smaller = AuditCheckpoint(
+        log_id=later.log_id, tree_size=10, root_hash=TreeReader(10).root().hex(), time=later.time, key_id=later.key_id
+    )
     smaller.signature = signer_get("checkpoints").sign(smaller.payload())
     smaller.save()
     result = audit_chain_verify()
@@ -204,8 +236,8 @@ def test_erasing_a_person_leaves_the_log_intact_and_free_of_their_identity(db, m
     response = alice.client().post("/api/v1/me/consents", grant_body(purposes["c2m-product-design"], platform_p.slug), format="json")
     assert response.status_code == 201, response.content
     audit_checkpoint_sign()
-    from clearinghouse.accounts.services import consumer_erase
     from clearinghouse.core.actors import Actor
+    from clearinghouse.subjects.services import consumer_erase
 
     consumer = alice.consumer
     consumer_erase(consumer=consumer, actor=Actor(kind="consumer", id=str(consumer.pseudonym)))
@@ -239,7 +271,15 @@ def test_canonical_encoding_is_what_is_hashed(db):
     event = AuditEvent.objects.get(pk=event.pk)
     import hashlib
 
-    entry = {"action": "test.event", "actor_id": "tests", "actor_kind": "system", "details": {"n": 0}, "outcome": "ok", "target": "", "time": format_time(event.time)}
+    entry = {
+        "action": "test.event",
+        "actor_id": "tests",
+        "actor_kind": "system",
+        "details": {"n": 0},
+        "outcome": "ok",
+        "target": "",
+        "time": format_time(event.time),
+    }
     assert canonical_json(entry) == (
         b'{"action":"test.event","actor_id":"tests","actor_kind":"system","details":{"n":0},"outcome":"ok","target":"","time":"'
         + format_time(event.time).encode()

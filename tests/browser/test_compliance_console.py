@@ -20,12 +20,12 @@ pytestmark = pytest.mark.browser
 def world(transactional_db, officer):
     """Both purposes approved, one new draft, and a log with something in every report."""
     from clearinghouse.audit.services import audit_checkpoint_sign, audit_record
+    from clearinghouse.consent.purposes import purpose_file_read, purpose_publish
     from clearinghouse.core.actors import Actor
-    from consent.purposes import purpose_file_read, purpose_publish
 
     for code in ("c2m-product-design", "c2m-demand-forecast"):
-        purpose_publish(document=purpose_file_read(f"consent/purposes/{code}.json"), actor=Actor.operator(), approve=True)
-    draft = purpose_file_read("consent/purposes/c2m-product-design.json") | {"version": 2}
+        purpose_publish(document=purpose_file_read(f"clearinghouse/consent/purposes/{code}.json"), actor=Actor.operator(), approve=True)
+    draft = purpose_file_read("clearinghouse/consent/purposes/c2m-product-design.json") | {"version": 2}
     purpose_publish(document=draft, actor=Actor.operator())
     subject = "5b2c0a5e-0000-4000-8000-000000000001"
 
@@ -38,12 +38,38 @@ def world(transactional_db, officer):
     for n in range(3):
         emit("intake.batch", "platform", "shop-p", accepted=100, duplicates=0, rejected={"consent_required": 3 + n, "not_necessary": n})
     emit("platform.cross_access_blocked", "platform", "shop-q", outcome="denied", object="intake_batch", owner="shop-p")
-    emit("release.refused", "manufacturer", "chairco", outcome="denied", code="budget_exhausted", purpose="c2m-product-design", epsilon="0.5")
+    emit(
+        "release.refused", "manufacturer", "chairco", outcome="denied", code="budget_exhausted", purpose="c2m-product-design", epsilon="0.5"
+    )
     emit("budget.allocated", manufacturer="chairco", purpose="c2m-product-design", period="2026-11", epsilon="3.0")
-    emit("budget.reserved", release_id="r1", manufacturer="chairco", purpose="c2m-product-design", measure="consumers", epsilon="0.5", period="2026-11")
-    emit("release.completed", target="release:r1", release_id="r1", manufacturer="chairco", purpose="c2m-product-design", measure="consumers", epsilon="0.5")
+    emit(
+        "budget.reserved",
+        release_id="r1",
+        manufacturer="chairco",
+        purpose="c2m-product-design",
+        measure="consumers",
+        epsilon="0.5",
+        period="2026-11",
+    )
+    emit(
+        "release.completed",
+        target="release:r1",
+        release_id="r1",
+        manufacturer="chairco",
+        purpose="c2m-product-design",
+        measure="consumers",
+        epsilon="0.5",
+    )
     emit("retention.purged", target="purpose:c2m-product-design@1", purpose="c2m-product-design", signals=40)
-    emit("erasure.completed", target="platform:shop-p", reason="withdrawal", subject=subject, purpose="c2m-product-design", signals=7, latency_ms=850)
+    emit(
+        "erasure.completed",
+        target="platform:shop-p",
+        reason="withdrawal",
+        subject=subject,
+        purpose="c2m-product-design",
+        signals=7,
+        latency_ms=850,
+    )
     emit("export.completed", "consumer", subject, channel="portal")
     for n in range(55):
         emit("test.filler", n=n)
@@ -203,7 +229,7 @@ def _png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
 
 def _palette_pixels(png: bytes) -> dict[str, int]:
     """How many pixels show each chart colour (bars and lines are drawn in these)."""
-    from clearinghouse.audit.charts import PALETTE
+    from clearinghouse.console.charts import PALETTE
 
     colours = {tuple(int(code[i : i + 2], 16) for i in (1, 3, 5)): code for code in PALETTE}
     width, channels, rows = _png_pixels(png)
@@ -247,7 +273,9 @@ def test_every_report_renders_its_chart(page, world, login_as, slug, heading, co
 
 
 @pytest.mark.parametrize("language", ["zh-hans", "en"])
-def test_the_budget_ledger_shows_every_column_on_a_desktop_and_scrolls_in_its_box_on_a_phone(browser, live_server, world, login_as, language):
+def test_the_budget_ledger_shows_every_column_on_a_desktop_and_scrolls_in_its_box_on_a_phone(
+    browser, live_server, world, login_as, language
+):
     for width in (1280, 375):
         context = browser.new_context(viewport={"width": width, "height": 900})
         try:

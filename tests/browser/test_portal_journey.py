@@ -52,11 +52,11 @@ TEXT = {
 def world(transactional_db):
     """The two shipped purposes approved and two platforms, as after `seed_demo`."""
     from clearinghouse.accounts.services import platform_register
+    from clearinghouse.consent.purposes import purpose_file_read, purpose_publish
     from clearinghouse.core.actors import Actor
-    from consent.purposes import purpose_file_read, purpose_publish
 
     for code in (DESIGN, "c2m-demand-forecast"):
-        purpose_publish(document=purpose_file_read(f"consent/purposes/{code}.json"), actor=Actor.operator(), approve=True)
+        purpose_publish(document=purpose_file_read(f"clearinghouse/consent/purposes/{code}.json"), actor=Actor.operator(), approve=True)
     platforms = {}
     for slug, name in (("maomall", "猫猫商城 MaoMall"), ("livebuy", "直播购 LiveBuy")):
         platforms[slug], _ = platform_register(slug=slug, name=name, actor=Actor.operator())
@@ -72,7 +72,7 @@ def platform_redeems(platform, code: str, subject_ref: str) -> None:
 
 
 def consent_state(username: str, platform: str, purpose: str = DESIGN) -> bool | None:
-    from consent.models import ConsentState
+    from clearinghouse.consent.models import ConsentState
 
     state = ConsentState.objects.filter(consumer__user__username=username, platform__slug=platform, purpose_code=purpose).first()
     return None if state is None else state.granted
@@ -223,22 +223,29 @@ def linked_person(world, make_consumer):
 
     handle = make_consumer("lin")
     for slug, platform in world.items():
-        code, _ = link_code_issue(consumer=handle.consumer, platform_slug=slug, actor=Actor(kind="consumer", id=str(handle.consumer.pseudonym)))
+        code, _ = link_code_issue(
+            consumer=handle.consumer, platform_slug=slug, actor=Actor(kind="consumer", id=str(handle.consumer.pseudonym))
+        )
         platform_redeems(platform, code, subject_ref=f"lin@{slug}")
     return handle
 
 
 def test_phone_screen_has_no_horizontal_scroll(browser, live_server, linked_person, login_as, monkeypatch):
-    from tests.portal.statements import sample_statement
-
+    from clearinghouse.consent.models import Purpose
+    from clearinghouse.consent.services import ConsentRequest, consent_change
     from clearinghouse.core.actors import Actor
-    from consent.models import Purpose
-    from consent.services import ConsentRequest, consent_change
+    from tests.portal.statements import sample_statement
 
     purpose = Purpose.objects.get(code=DESIGN, status="approved")
     consent_change(
         consumer=linked_person.consumer,
-        request=ConsentRequest(purpose_code=DESIGN, platform_slug="maomall", action="grant", version=purpose.version, notice_digest=purpose.notice_digests["zh-hans"]),
+        request=ConsentRequest(
+            purpose_code=DESIGN,
+            platform_slug="maomall",
+            action="grant",
+            version=purpose.version,
+            notice_digest=purpose.notice_digests["zh-hans"],
+        ),
         channel="portal",
         actor=Actor(kind="consumer", id=str(linked_person.consumer.pseudonym)),
     )
@@ -348,7 +355,9 @@ def test_reloading_after_getting_a_link_code_neither_resends_nor_shows_it_again(
     # The old form address, opened directly, shows the list instead of a blank error page.
     response = page.goto(live_server.url + "/platforms/code/")
     assert response.status == 200 and page.url == live_server.url + "/platforms/"
-    assert page.locator("#platform-maomall").inner_text().count("Linked") + page.locator("#platform-maomall").inner_text().count("已关联") == 1
+    assert (
+        page.locator("#platform-maomall").inner_text().count("Linked") + page.locator("#platform-maomall").inner_text().count("已关联") == 1
+    )
 
 
 def statement_with_long_names():
@@ -380,7 +389,9 @@ LINES_JS = """
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
-def test_privacy_loss_numbers_stay_on_one_line_and_names_break_only_between_words(page, live_server, linked_person, login_as, monkeypatch, language):
+def test_privacy_loss_numbers_stay_on_one_line_and_names_break_only_between_words(
+    page, live_server, linked_person, login_as, monkeypatch, language
+):
     from django.conf import settings
 
     monkeypatch.setattr("clearinghouse.portal.views._privacy_statement", lambda consumer: statement_with_long_names())
@@ -481,14 +492,20 @@ def test_two_purposes_with_the_same_spending_are_both_visible(page, live_server,
 
 
 def grant(handle, slug: str, purpose_code: str = DESIGN) -> None:
+    from clearinghouse.consent.models import Purpose
+    from clearinghouse.consent.services import ConsentRequest, consent_change
     from clearinghouse.core.actors import Actor
-    from consent.models import Purpose
-    from consent.services import ConsentRequest, consent_change
 
     purpose = Purpose.objects.get(code=purpose_code, status="approved")
     consent_change(
         consumer=handle.consumer,
-        request=ConsentRequest(purpose_code=purpose_code, platform_slug=slug, action="grant", version=purpose.version, notice_digest=purpose.notice_digests["zh-hans"]),
+        request=ConsentRequest(
+            purpose_code=purpose_code,
+            platform_slug=slug,
+            action="grant",
+            version=purpose.version,
+            notice_digest=purpose.notice_digests["zh-hans"],
+        ),
         channel="portal",
         actor=Actor(kind="consumer", id=str(handle.consumer.pseudonym)),
     )

@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from clearinghouse.audit.models import AuditEvent
+from clearinghouse.consent.models import ConsentEvent, ConsentState
+from clearinghouse.consent.purposes import purpose_file_read, purpose_publish
+from clearinghouse.consent.selectors import consent_fold
+from clearinghouse.consent.services import ConsentRequest, consent_change
 from clearinghouse.core.actors import Actor
-from consent.models import ConsentEvent, ConsentState
-from consent.purposes import purpose_file_read, purpose_publish
-from consent.selectors import consent_fold
-from consent.services import ConsentRequest, consent_change
 from tests.conftest import grant_body
 
 DESIGN = "c2m-product-design"
@@ -92,7 +92,7 @@ def test_a_stale_digest_is_refused(consumer_a, platform_p, purposes):
 def test_a_new_version_needs_new_consent(consumer_a, platform_p, purposes):
     client = consumer_a.client()
     assert post(client, grant_body(purposes[DESIGN], platform_p.slug)).status_code == 201
-    document = purpose_file_read(f"consent/purposes/{DESIGN}.json") | {"version": 2}
+    document = purpose_file_read(f"clearinghouse/consent/purposes/{DESIGN}.json") | {"version": 2}
     document["notice"] = dict(document["notice"], en=document["notice"]["en"] + " We now also keep data 30 days longer.")
     v2, _ = purpose_publish(document=document, actor=Actor.operator(), approve=True)
 
@@ -106,7 +106,7 @@ def test_a_new_version_needs_new_consent(consumer_a, platform_p, purposes):
 
 
 def test_only_approved_purposes_accept_grants_but_withdrawal_is_always_accepted(consumer_a, platform_p, purposes):
-    document = purpose_file_read(f"consent/purposes/{DESIGN}.json") | {"code": "draft-purpose"}
+    document = purpose_file_read(f"clearinghouse/consent/purposes/{DESIGN}.json") | {"code": "draft-purpose"}
     draft, _ = purpose_publish(document=document, actor=Actor.operator())
     client = consumer_a.client()
     response = post(client, grant_body(draft, platform_p.slug))
@@ -190,9 +190,25 @@ def test_receipt_verifies_offline_with_the_published_key_and_fails_when_any_fiel
     assert _verify(receipt, keys)
 
     payload = receipt["payload"]
-    for field in ("receipt_id", "schema_version", "jurisdiction", "controller", "subject", "purpose", "lawful_basis",
-                  "data_categories", "recipients", "retention_days", "state", "issued_at", "language",
-                  "withdrawal_method", "supersedes", "notice_digest", "collection_platform"):
+    for field in (
+        "receipt_id",
+        "schema_version",
+        "jurisdiction",
+        "controller",
+        "subject",
+        "purpose",
+        "lawful_basis",
+        "data_categories",
+        "recipients",
+        "retention_days",
+        "state",
+        "issued_at",
+        "language",
+        "withdrawal_method",
+        "supersedes",
+        "notice_digest",
+        "collection_platform",
+    ):
         assert field in payload, field
     assert payload["subject"] == {"pseudonym": str(consumer_a.consumer.pseudonym)}
     assert consumer_a.username not in json.dumps(payload)
@@ -252,8 +268,7 @@ def test_state_table_equals_the_fold_of_events(consumer_a, consumer_b, platform_
 
         folded = consent_fold(ConsentEvent.objects.select_related("purpose"))
         table = {
-            (s.consumer_id, s.purpose_code, s.platform_id): (s.version, s.granted, s.last_event_id)
-            for s in ConsentState.objects.all()
+            (s.consumer_id, s.purpose_code, s.platform_id): (s.version, s.granted, s.last_event_id) for s in ConsentState.objects.all()
         }
         assert table == {key: (f.version, f.granted, f.last_event_id) for key, f in folded.items()}
         slugs = {platform_p.obj.pk: "shop-p", platform_q.obj.pk: "shop-q"}

@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from clearinghouse.audit.models import AuditEvent
-from consent.models import Purpose, TaxonomyTerm
-from consent.purposes import notice_digest, purpose_file_read
+from clearinghouse.consent.models import Purpose, TaxonomyTerm
+from clearinghouse.consent.purposes import notice_digest, purpose_file_read
 
 SHIPPED = ["c2m-product-design", "c2m-demand-forecast"]
 
@@ -29,12 +29,12 @@ def publish(*args) -> str:
 
 @pytest.fixture
 def design() -> dict:
-    return purpose_file_read("consent/purposes/c2m-product-design.json")
+    return purpose_file_read("clearinghouse/consent/purposes/c2m-product-design.json")
 
 
 @pytest.mark.parametrize("code", SHIPPED)
 def test_shipped_purposes_publish_and_approve(db, code):
-    output = publish(f"consent/purposes/{code}.json", "--approve")
+    output = publish(f"clearinghouse/consent/purposes/{code}.json", "--approve")
     assert f"{code} version 1 (approved)" in output
     purpose = Purpose.objects.get(code=code)
     assert purpose.notice_digests == {lang: notice_digest(text) for lang, text in purpose.notice.items()}
@@ -43,8 +43,8 @@ def test_shipped_purposes_publish_and_approve(db, code):
 
 
 def test_shipped_purposes_collect_what_the_issue_says(db):
-    design = purpose_file_read("consent/purposes/c2m-product-design.json")
-    forecast = purpose_file_read("consent/purposes/c2m-demand-forecast.json")
+    design = purpose_file_read("clearinghouse/consent/purposes/c2m-product-design.json")
+    forecast = purpose_file_read("clearinghouse/consent/purposes/c2m-demand-forecast.json")
     assert design["fields"] == ["category", "attribute", "signal", "value", "age_band", "region"]
     assert design["retention_days"] == 365
     assert forecast["fields"] == ["category", "attribute", "signal", "region", "occurred_at"]
@@ -114,11 +114,19 @@ BAD = [
     ("dimension without its field", lambda d: _with(d, ["dimensions"], d["dimensions"] + ["week"]), "'week' needs the field 'occurred_at'"),
     ("unknown dimension", lambda d: _with(d, ["dimensions"], ["colour"]), "'colour' is not one of"),
     ("attribute without category", lambda d: _with(d, ["dimensions"], ["attribute"]), "'category' must be a dimension too"),
-    ("measure without value", lambda d: _with(_with(d, ["fields"], ["category", "signal"]), ["dimensions"], ["category"]), "'sum_value' needs the field 'value'"),
+    (
+        "measure without value",
+        lambda d: _with(_with(d, ["fields"], ["category", "signal"]), ["dimensions"], ["category"]),
+        "'sum_value' needs the field 'value'",
+    ),
     ("unknown measure", lambda d: _with(d, ["measures"], ["median"]), "'median' is not one of"),
     ("inverted bounds", lambda d: _with(d, ["value_bounds"], {"min": 5, "max": 1}), "min (5) must be less than max (1)"),
     ("float bound", lambda d: _with(d, ["value_bounds"], {"min": 0.5, "max": 1}), "value_bounds.min: must be an integer"),
-    ("bounds without value", lambda d: _with(_with(_with(d, ["fields"], ["category", "signal"]), ["dimensions"], ["category"]), ["measures"], ["consumers"]), "value_bounds: only applies"),
+    (
+        "bounds without value",
+        lambda d: _with(_with(_with(d, ["fields"], ["category", "signal"]), ["dimensions"], ["category"]), ["measures"], ["consumers"]),
+        "value_bounds: only applies",
+    ),
     ("zero retention", lambda d: _with(d, ["retention_days"], 0), "retention_days: must be a whole number from 1 to 3650"),
     ("sector outside taxonomy", lambda d: _with(d, ["recipient_sectors"], ["furniture", "weapons"]), "'weapons' matches no category"),
     ("negative epsilon", lambda d: _with(d, ["epsilon", "per_release_max"], -1), "epsilon.per_release_max: must be greater than 0"),
@@ -154,7 +162,7 @@ def test_load_taxonomy_is_idempotent_and_never_deletes_terms(db, tmp_path):
     out = StringIO()
     call_command("load_taxonomy", stdout=out)
     assert "0 new terms, 0 deactivated" in out.getvalue()
-    document = json.loads(open("consent/data/taxonomy.json", encoding="utf-8").read())
+    document = json.loads(open("clearinghouse/consent/data/taxonomy.json", encoding="utf-8").read())
     document["version"] = "2026.2"
     document["categories"] = [c for c in document["categories"] if c["path"] != "watch/custom"]
     path = tmp_path / "taxonomy.json"
@@ -174,15 +182,25 @@ def test_load_taxonomy_rejects_bad_documents(db, tmp_path):
 
 
 def test_default_taxonomy_has_the_spec_domains(db):
-    from consent.taxonomy import taxonomy_index
+    from clearinghouse.consent.taxonomy import taxonomy_index
 
     index = taxonomy_index()
     assert len(index.regions) == 34
     assert set(index.age_bands) == {"18-24", "25-34", "35-44", "45-54", "55-64", "65+"}
     assert set(index.signals) == {"view", "wishlist", "cart", "purchase", "rating", "survey"}
-    for path in ("furniture/office-chair", "food/bird-nest", "electronics/gaming-phone", "electronics/senior-phone",
-                 "electronics/laptop", "appliance/fresh-air-ac", "apparel/shirt", "apparel/hoodie", "flowers/fresh-cut",
-                 "beauty/lipstick", "watch/custom"):
+    for path in (
+        "furniture/office-chair",
+        "food/bird-nest",
+        "electronics/gaming-phone",
+        "electronics/senior-phone",
+        "electronics/laptop",
+        "appliance/fresh-air-ac",
+        "apparel/shirt",
+        "apparel/hoodie",
+        "flowers/fresh-cut",
+        "beauty/lipstick",
+        "watch/custom",
+    ):
         assert path in index.categories
     chair = index.categories["furniture/office-chair"]
     assert (chair, "lumbar-support") in index.attributes

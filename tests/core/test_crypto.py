@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
+from clearinghouse.accounts import pseudonyms
 from clearinghouse.core import crypto
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -44,9 +45,9 @@ def test_pseudonyms_differ_per_platform_and_are_stable(tmp_path):
     with override_settings(CH_KEY_DIR=str(tmp_path), CH_GENERATE_KEYS=True):
         crypto.reset_key_cache()
         try:
-            a1 = crypto.subject_pseudonym(platform_id=1, subject_ref="user-1")
-            assert a1 == crypto.subject_pseudonym(platform_id=1, subject_ref="user-1")
-            assert a1 != crypto.subject_pseudonym(platform_id=2, subject_ref="user-1")
+            a1 = pseudonyms.subject_pseudonym(platform_id=1, subject_ref="user-1")
+            assert a1 == pseudonyms.subject_pseudonym(platform_id=1, subject_ref="user-1")
+            assert a1 != pseudonyms.subject_pseudonym(platform_id=2, subject_ref="user-1")
             assert len(a1) == 64 and "user-1" not in a1
         finally:
             crypto.reset_key_cache()
@@ -55,11 +56,7 @@ def test_pseudonyms_differ_per_platform_and_are_stable(tmp_path):
 def _rotate_in_another_process(key_dir, use: str) -> str:
     """Run the rotation the way `manage.py rotate_signing_key` does, in a separate process,
     so this process's key cache only sees the files change underneath it."""
-    code = (
-        "import django; django.setup()\n"
-        "from clearinghouse.core import crypto\n"
-        f"print(crypto.signing_key_rotate({use!r}).key_id)\n"
-    )
+    code = f"import django; django.setup()\nfrom clearinghouse.core import crypto\nprint(crypto.signing_key_rotate({use!r}).key_id)\n"
     env = os.environ | {"CH_KEY_DIR": str(key_dir), "DJANGO_SETTINGS_MODULE": "tests.settings", "CH_GENERATE_KEYS": "1"}
     done = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

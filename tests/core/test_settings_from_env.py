@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 from clearinghouse.core import env
-from django.core.exceptions import ImproperlyConfigured
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,9 +54,7 @@ def start(tmp_path, **overrides) -> subprocess.CompletedProcess:
     """Start Django as the service would (manage.py check) with a given environment."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("CH_", "DJANGO_", "DATABASE", "REDIS", "CELERY"))}
     environment.update(CH_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="clearinghouse.settings", **overrides)
-    return subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
-    )
+    return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.parametrize(

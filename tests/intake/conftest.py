@@ -92,8 +92,8 @@ def submit(platform, items, **extra):
 
 def store_signals(*, consumer, platform, purpose, count: int, prefix: str) -> None:
     """Rows written straight to the table, for tests of what happens to stored signals."""
+    from clearinghouse.consent.taxonomy import taxonomy_index
     from clearinghouse.intake.models import Signal
-    from consent.taxonomy import taxonomy_index
 
     index = taxonomy_index()
     category = index.categories["furniture/office-chair"]

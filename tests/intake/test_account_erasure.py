@@ -10,8 +10,8 @@ from django.contrib.auth.models import User
 from clearinghouse.accounts.models import Consumer, Credential, LinkCode, PlatformLink
 from clearinghouse.audit.models import AuditEvent
 from clearinghouse.audit.selectors import audit_chain_verify
+from clearinghouse.consent.models import ConsentEvent, ConsentState
 from clearinghouse.intake.models import Erasure, Signal
-from consent.models import ConsentEvent, ConsentState
 from tests.conftest import PASSWORD
 from tests.intake.conftest import store_signals
 
@@ -36,7 +36,12 @@ def test_delete_me_erases_signals_links_and_account_but_keeps_the_pseudonymous_l
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["subject"] == pseudonym
-    assert (body["signals"], body["links"], body["link_codes"], body["consents_withdrawn"]) == (50, 2, 3, 3)  # two used codes and one unused
+    assert (body["signals"], body["links"], body["link_codes"], body["consents_withdrawn"]) == (
+        50,
+        2,
+        3,
+        3,
+    )  # two used codes and one unused
     assert body["credentials"] == 1
 
     assert not Signal.objects.filter(consumer_id=consumer_id).exists()

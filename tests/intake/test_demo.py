@@ -10,11 +10,11 @@ from django.core.management import call_command
 
 from clearinghouse.accounts.models import Consumer, PlatformLink
 from clearinghouse.audit.models import AuditEvent
+from clearinghouse.consent.models import ConsentEvent, ConsentState, Purpose
+from clearinghouse.consent.selectors import consent_fold
+from clearinghouse.consent.taxonomy import taxonomy_index
 from clearinghouse.core.crypto import public_key_for, verify_signature
 from clearinghouse.intake.models import IntakeBatch, Signal
-from consent.models import ConsentEvent, ConsentState, Purpose
-from consent.selectors import consent_fold
-from consent.taxonomy import taxonomy_index
 
 
 @pytest.fixture
@@ -36,9 +36,7 @@ def _every_signal_is_consented_linked_and_valid(seeded):
     assert Signal.objects.count() == 30_000
     purposes = {p.pk: p for p in Purpose.objects.all()}
     index = taxonomy_index()
-    states = set(
-        ConsentState.objects.filter(granted=True).values_list("consumer_id", "purpose_code", "platform_id")
-    )
+    states = set(ConsentState.objects.filter(granted=True).values_list("consumer_id", "purpose_code", "platform_id"))
     links = set(PlatformLink.objects.values_list("consumer_id", "platform_id"))
     for s in Signal.objects.all().iterator(chunk_size=5000):
         purpose = purposes[s.purpose_id]

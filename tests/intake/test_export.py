@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from clearinghouse.accounts.models import PlatformLink
-from clearinghouse.accounts.selectors import EXPORT_SECTIONS, consumer_export
 from clearinghouse.audit.models import AuditEvent
 from clearinghouse.core.crypto import public_key_for, verify_signature
+from clearinghouse.subjects.selectors import consumer_export
 from tests.intake.conftest import store_signals, withdraw
 
 
@@ -65,16 +65,12 @@ def test_export_lists_erasures_after_a_withdrawal(world, django_capture_on_commi
     ]
 
 
-def test_other_apps_add_sections_through_the_registry(world):
-    def ledger(*, consumer):
-        return {"privacy_ledger": {"subject": str(consumer.pseudonym), "charges": []}}
+def test_the_export_carries_the_privacy_ledger_beside_the_signals(world):
+    export = consumer_export(consumer=world.alice.consumer)
 
-    EXPORT_SECTIONS.append(ledger)
-    try:
-        export = consumer_export(consumer=world.alice.consumer)
-    finally:
-        EXPORT_SECTIONS.remove(ledger)
-    assert export["privacy_ledger"]["subject"] == str(world.alice.consumer.pseudonym)
+    assert export["privacy_loss"]["window_days"] == 365
+    assert export["privacy_loss"]["charges"] == []
+    assert "signals" in export and "erasures" in export
 
 
 def test_only_the_consumer_reads_their_export(world):

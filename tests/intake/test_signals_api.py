@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 
 from clearinghouse.audit.models import AuditEvent
+from clearinghouse.consent.taxonomy import taxonomy_index
 from clearinghouse.intake.models import IntakeBatch, Signal
-from consent.taxonomy import taxonomy_index
 from tests.intake.conftest import design_item, forecast_item, submit, withdraw
 
 URL = "/api/v1/platform/signals"
@@ -67,27 +67,123 @@ def _long_ago():
 
 REJECTIONS = [
     # (case, item factory, code, field, words the message must contain)
-    ("unknown purpose", lambda: design_item("x", "alice-at-p", purpose="c2m-mind-reading"), "unknown_purpose", None, ["c2m-mind-reading", "not an approved purpose"]),
+    (
+        "unknown purpose",
+        lambda: design_item("x", "alice-at-p", purpose="c2m-mind-reading"),
+        "unknown_purpose",
+        None,
+        ["c2m-mind-reading", "not an approved purpose"],
+    ),
     ("unlinked subject", lambda: design_item("x", "nobody-here"), "unknown_subject", None, ["not linked to your platform"]),
-    ("no consent for this purpose", lambda: forecast_item("x", "bob-at-p"), "consent_required", None, ["no active consent", "c2m-demand-forecast v1"]),
-    ("field the purpose does not collect", lambda: design_item("x", "alice-at-p", occurred_at=timezone.now().isoformat()), "not_necessary", "occurred_at", ["occurred_at: not necessary", "c2m-product-design v1"]),
-    ("value for a purpose without values", lambda: forecast_item("x", "alice-at-p", value=3), "not_necessary", "value", ["value: not necessary"]),
-    ("age band for the forecast purpose", lambda: forecast_item("x", "alice-at-p", age_band="18-24"), "not_necessary", "age_band", ["age_band: not necessary"]),
-    ("a field no purpose knows", lambda: design_item("x", "alice-at-p", phone="13800000000"), "not_necessary", "phone", ["phone: not necessary", "Leave it out"]),
-    ("unknown category", lambda: design_item("x", "alice-at-p", category="furniture/throne"), "invalid_value", "category", ["'furniture/throne' is not a category"]),
+    (
+        "no consent for this purpose",
+        lambda: forecast_item("x", "bob-at-p"),
+        "consent_required",
+        None,
+        ["no active consent", "c2m-demand-forecast v1"],
+    ),
+    (
+        "field the purpose does not collect",
+        lambda: design_item("x", "alice-at-p", occurred_at=timezone.now().isoformat()),
+        "not_necessary",
+        "occurred_at",
+        ["occurred_at: not necessary", "c2m-product-design v1"],
+    ),
+    (
+        "value for a purpose without values",
+        lambda: forecast_item("x", "alice-at-p", value=3),
+        "not_necessary",
+        "value",
+        ["value: not necessary"],
+    ),
+    (
+        "age band for the forecast purpose",
+        lambda: forecast_item("x", "alice-at-p", age_band="18-24"),
+        "not_necessary",
+        "age_band",
+        ["age_band: not necessary"],
+    ),
+    (
+        "a field no purpose knows",
+        lambda: design_item("x", "alice-at-p", phone="13800000000"),
+        "not_necessary",
+        "phone",
+        ["phone: not necessary", "Leave it out"],
+    ),
+    (
+        "unknown category",
+        lambda: design_item("x", "alice-at-p", category="furniture/throne"),
+        "invalid_value",
+        "category",
+        ["'furniture/throne' is not a category"],
+    ),
     ("missing category", lambda: design_item("x", "alice-at-p", category=...), "invalid_value", "category", ["category: required"]),
-    ("attribute of another category", lambda: design_item("x", "alice-at-p", attribute="rose"), "invalid_value", "attribute", ["'rose' is not an attribute of 'furniture/office-chair'"]),
-    ("attribute missing where collected", lambda: design_item("x", "alice-at-p", attribute=...), "invalid_value", "attribute", ["attribute: required by purpose"]),
-    ("unknown signal kind", lambda: design_item("x", "alice-at-p", signal="stare"), "invalid_value", "signal", ["'stare' is not a signal kind"]),
+    (
+        "attribute of another category",
+        lambda: design_item("x", "alice-at-p", attribute="rose"),
+        "invalid_value",
+        "attribute",
+        ["'rose' is not an attribute of 'furniture/office-chair'"],
+    ),
+    (
+        "attribute missing where collected",
+        lambda: design_item("x", "alice-at-p", attribute=...),
+        "invalid_value",
+        "attribute",
+        ["attribute: required by purpose"],
+    ),
+    (
+        "unknown signal kind",
+        lambda: design_item("x", "alice-at-p", signal="stare"),
+        "invalid_value",
+        "signal",
+        ["'stare' is not a signal kind"],
+    ),
     ("value above the bounds", lambda: design_item("x", "alice-at-p", value=6), "invalid_value", "value", ["6 is outside 1..5"]),
     ("value below the bounds", lambda: design_item("x", "alice-at-p", value=0), "invalid_value", "value", ["0 is outside 1..5"]),
-    ("unknown age band", lambda: design_item("x", "alice-at-p", age_band="12-17"), "invalid_value", "age_band", ["'12-17' is not an age band"]),
+    (
+        "unknown age band",
+        lambda: design_item("x", "alice-at-p", age_band="12-17"),
+        "invalid_value",
+        "age_band",
+        ["'12-17' is not an age band"],
+    ),
     ("unknown region", lambda: design_item("x", "alice-at-p", region="US-CA"), "invalid_value", "region", ["'US-CA' is not a region code"]),
-    ("occurred in the future", lambda: forecast_item("x", "alice-at-p", occurred_at=_soon()), "invalid_value", "occurred_at", ["is in the future"]),
-    ("older than retention", lambda: forecast_item("x", "alice-at-p", occurred_at=_long_ago()), "invalid_value", "occurred_at", ["older than the 180-day retention"]),
-    ("time without zone", lambda: forecast_item("x", "alice-at-p", occurred_at="2026-11-20T10:00:00"), "invalid_value", "occurred_at", ["needs a time zone"]),
-    ("not a time", lambda: forecast_item("x", "alice-at-p", occurred_at="last tuesday"), "invalid_value", "occurred_at", ["'last tuesday' is not an ISO 8601 time"]),
-    ("time missing where collected", lambda: forecast_item("x", "alice-at-p", occurred_at=...), "invalid_value", "occurred_at", ["occurred_at: required by purpose"]),
+    (
+        "occurred in the future",
+        lambda: forecast_item("x", "alice-at-p", occurred_at=_soon()),
+        "invalid_value",
+        "occurred_at",
+        ["is in the future"],
+    ),
+    (
+        "older than retention",
+        lambda: forecast_item("x", "alice-at-p", occurred_at=_long_ago()),
+        "invalid_value",
+        "occurred_at",
+        ["older than the 180-day retention"],
+    ),
+    (
+        "time without zone",
+        lambda: forecast_item("x", "alice-at-p", occurred_at="2026-11-20T10:00:00"),
+        "invalid_value",
+        "occurred_at",
+        ["needs a time zone"],
+    ),
+    (
+        "not a time",
+        lambda: forecast_item("x", "alice-at-p", occurred_at="last tuesday"),
+        "invalid_value",
+        "occurred_at",
+        ["'last tuesday' is not an ISO 8601 time"],
+    ),
+    (
+        "time missing where collected",
+        lambda: forecast_item("x", "alice-at-p", occurred_at=...),
+        "invalid_value",
+        "occurred_at",
+        ["occurred_at: required by purpose"],
+    ),
 ]
 
 
@@ -118,10 +214,10 @@ def test_consent_is_checked_at_the_moment_of_intake(world, django_capture_on_com
 
 
 def test_draft_and_retired_purposes_are_unknown(world):
+    from clearinghouse.consent.purposes import purpose_file_read, purpose_publish, purpose_retire
     from clearinghouse.core.actors import Actor
-    from consent.purposes import purpose_file_read, purpose_publish, purpose_retire
 
-    document = purpose_file_read("consent/purposes/c2m-product-design.json") | {"version": 2}
+    document = purpose_file_read("clearinghouse/consent/purposes/c2m-product-design.json") | {"version": 2}
     draft, _ = purpose_publish(document=document, actor=Actor.operator())
     assert draft.status == "draft"
     purpose_retire(purpose=world.forecast, actor=Actor.operator())
@@ -132,10 +228,10 @@ def test_draft_and_retired_purposes_are_unknown(world):
 
 
 def test_consent_for_an_older_version_does_not_count(world):
+    from clearinghouse.consent.purposes import purpose_file_read, purpose_publish
     from clearinghouse.core.actors import Actor
-    from consent.purposes import purpose_file_read, purpose_publish
 
-    document = purpose_file_read("consent/purposes/c2m-product-design.json") | {"version": 2}
+    document = purpose_file_read("clearinghouse/consent/purposes/c2m-product-design.json") | {"version": 2}
     purpose_publish(document=document, actor=Actor.operator(), approve=True)
 
     body = submit(world.p, [design_item("d", "alice-at-p")]).json()
@@ -245,7 +341,11 @@ MALFORMED = [
     ("value a boolean", lambda: [design_item("a", "alice-at-p", value=True)], "signals[1].value: must be a whole number"),
     ("value a fraction", lambda: [design_item("a", "alice-at-p", value=4.5)], "signals[1].value: must be a whole number"),
     ("category a number", lambda: [design_item("a", "alice-at-p", category=3)], "signals[1].category: must be a string"),
-    ("occurred_at a number", lambda: [forecast_item("a", "alice-at-p", occurred_at=1700000000)], "signals[1].occurred_at: must be an ISO 8601"),
+    (
+        "occurred_at a number",
+        lambda: [forecast_item("a", "alice-at-p", occurred_at=1700000000)],
+        "signals[1].occurred_at: must be an ISO 8601",
+    ),
 ]
 
 

@@ -90,7 +90,16 @@ def batch_receipt_garbage_id(w):
     return w.p.client().get(url.format(w.q_batch)), w.p.client().get(url.format("not-a-batch-id"))
 
 
-WALL = [subject_consent, subject_in_signals, link_code, consent_state, consent_check, signal_event_id, batch_receipt, batch_receipt_garbage_id]
+WALL = [
+    subject_consent,
+    subject_in_signals,
+    link_code,
+    consent_state,
+    consent_check,
+    signal_event_id,
+    batch_receipt,
+    batch_receipt_garbage_id,
+]
 
 
 @pytest.mark.parametrize("case", WALL, ids=[c.__name__ for c in WALL])
@@ -190,4 +199,4 @@ def test_every_404_on_the_api_is_the_same_bytes_whatever_produced_it(walled, man
     for name, (client, path) in cases.items():
         response = client.get(path)
         answers[name] = (response.status_code, response["Content-Type"], response.content)
-    assert answers == {name: (404, "application/json", NOT_FOUND_BYTES) for name in cases}
+    assert answers == dict.fromkeys(cases, (404, "application/json", NOT_FOUND_BYTES))

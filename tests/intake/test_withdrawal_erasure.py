@@ -31,7 +31,12 @@ def test_withdrawal_erases_exactly_that_purpose_on_that_platform(world, django_c
     assert _count(world.alice, world.q, world.design) == 3
     assert _count(world.bob, world.p, world.design) == 2
     erasure = Erasure.objects.get()
-    assert (erasure.reason, erasure.purpose_code, erasure.platform_id, erasure.signals) == ("withdrawal", "c2m-product-design", world.p.obj.pk, 5)
+    assert (erasure.reason, erasure.purpose_code, erasure.platform_id, erasure.signals) == (
+        "withdrawal",
+        "c2m-product-design",
+        world.p.obj.pk,
+        5,
+    )
     audit = AuditEvent.objects.get(action="erasure.completed")
     assert audit.details["reason"] == "withdrawal" and audit.details["signals"] == 5
     assert audit.details["subject"] == str(world.alice.consumer.pseudonym) and audit.target == "platform:shop-p"
@@ -40,8 +45,8 @@ def test_withdrawal_erases_exactly_that_purpose_on_that_platform(world, django_c
 def test_the_task_is_not_sent_when_the_withdrawal_rolls_back(world, django_capture_on_commit_callbacks):
     from django.db import transaction
 
+    from clearinghouse.consent.services import ConsentRequest, consent_change
     from clearinghouse.core.actors import Actor
-    from consent.services import ConsentRequest, consent_change
 
     store_signals(consumer=world.alice, platform=world.p, purpose=world.design, count=5, prefix="a")
     with django_capture_on_commit_callbacks(execute=True) as callbacks:

@@ -10,11 +10,11 @@ import time
 import pytest
 from django.db import connection, connections
 
+from clearinghouse.consent.services import ConsentRequest, consent_change
 from clearinghouse.core.actors import Actor
 from clearinghouse.intake import services as intake_services
 from clearinghouse.intake.models import Erasure, Signal
 from clearinghouse.intake.services import signals_ingest
-from consent.services import ConsentRequest, consent_change
 from tests.intake.conftest import design_item
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
 
-from consent.models import ConsentEvent
+from clearinghouse.consent.models import ConsentEvent
 from tests.conftest import grant_body
 
 # Every consumer page: (url name, kwargs, method).
@@ -59,7 +59,7 @@ def test_non_consumer_accounts_are_turned_away(officer, name, kwargs, method):
         assert response.status_code == 302 and response["Location"] == console
     else:
         assert response.status_code == 403
-        assert "These pages are for consumers".encode() in response.content or "这些页面供消费者使用".encode() in response.content
+        assert b"These pages are for consumers" in response.content or "这些页面供消费者使用".encode() in response.content
 
 
 @pytest.mark.django_db
@@ -131,7 +131,13 @@ def test_state_changes_need_the_csrf_token(linked_consumer, portal_client, name,
     from clearinghouse.accounts.models import PlatformLink
 
     client = portal_client(linked_consumer, enforce_csrf_checks=True)
-    data = {"purpose": "c2m-product-design", "platform": "shop-p", "action": "withdraw", "password": linked_consumer.password, "understood": "on"}
+    data = {
+        "purpose": "c2m-product-design",
+        "platform": "shop-p",
+        "action": "withdraw",
+        "password": linked_consumer.password,
+        "understood": "on",
+    }
     response = client.post(reverse(name, kwargs=kwargs), data)
     assert response.status_code == 403
     assert "表单已失效" in response.content.decode()  # a plain explanation, not Django's technical page

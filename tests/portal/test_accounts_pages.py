@@ -127,9 +127,13 @@ def test_failed_logins_are_throttled_per_address(make_consumer, settings):
     handles = [make_consumer() for _ in range(4)]
     for handle in handles[:3]:
         Client(REMOTE_ADDR="10.0.0.5").post(reverse("portal:login"), {"username": handle.username, "password": "nope-nope-1"})
-    blocked = Client(REMOTE_ADDR="10.0.0.5").post(reverse("portal:login"), {"username": handles[3].username, "password": handles[3].password})
+    blocked = Client(REMOTE_ADDR="10.0.0.5").post(
+        reverse("portal:login"), {"username": handles[3].username, "password": handles[3].password}
+    )
     assert blocked.status_code == 429
-    elsewhere = Client(REMOTE_ADDR="10.0.0.6").post(reverse("portal:login"), {"username": handles[3].username, "password": handles[3].password})
+    elsewhere = Client(REMOTE_ADDR="10.0.0.6").post(
+        reverse("portal:login"), {"username": handles[3].username, "password": handles[3].password}
+    )
     assert elsewhere.status_code == 302
 
 
@@ -160,6 +164,8 @@ def test_every_page_has_the_language_switch_and_a_strict_csp(linked_consumer, po
         html = response.content.decode()
         assert 'action="/i18n/setlang/"' in html and 'name="language" value="en"' in html, name
         assert 'name="csrfmiddlewaretoken"' in html
-        assert "script-src 'self'" in response["Content-Security-Policy"] and "frame-ancestors 'none'" in response["Content-Security-Policy"]
+        assert (
+            "script-src 'self'" in response["Content-Security-Policy"] and "frame-ancestors 'none'" in response["Content-Security-Policy"]
+        )
         assert response["X-Frame-Options"] == "DENY"
     assert "Content-Security-Policy" not in client.get("/api/v1/keys")

@@ -7,8 +7,8 @@ import pytest
 from django.urls import reverse
 
 from clearinghouse.audit.models import AuditEvent
+from clearinghouse.consent.models import ConsentEvent, ConsentState
 from clearinghouse.core.crypto import b64decode, verify_signature
-from consent.models import ConsentEvent, ConsentState
 
 pytestmark = pytest.mark.django_db
 
@@ -134,7 +134,15 @@ def test_refusing_every_consent_blocks_nothing_else(linked_consumer, portal_clie
     client.post(reverse("portal:consent-update"), _form_for(client.get("/").content.decode(), "shop-p", "withdraw"))
     assert not ConsentState.objects.filter(granted=True).exists()
 
-    for name in ("portal:dashboard", "portal:history", "portal:platforms", "portal:privacy-loss", "portal:my-data", "portal:erase", "portal:verify"):
+    for name in (
+        "portal:dashboard",
+        "portal:history",
+        "portal:platforms",
+        "portal:privacy-loss",
+        "portal:my-data",
+        "portal:erase",
+        "portal:verify",
+    ):
         assert client.get(reverse(name)).status_code == 200, name
     issued = client.post(reverse("portal:link-code"), {"platform": "shop-p"}, follow=True)
     assert issued.status_code == 200 and b'id="link-code"' in issued.content
@@ -142,12 +150,12 @@ def test_refusing_every_consent_blocks_nothing_else(linked_consumer, portal_clie
 
 
 def test_a_new_notice_version_asks_again_and_the_old_consent_can_still_be_withdrawn(linked_consumer, portal_client):
+    from clearinghouse.consent.purposes import purpose_file_read, purpose_publish
     from clearinghouse.core.actors import Actor
-    from consent.purposes import purpose_file_read, purpose_publish
 
     client = portal_client(linked_consumer, language="en")
     client.post(reverse("portal:consent-update"), _form_for(client.get("/").content.decode(), "shop-p", "grant"))
-    document = purpose_file_read("consent/purposes/c2m-product-design.json")
+    document = purpose_file_read("clearinghouse/consent/purposes/c2m-product-design.json")
     document["version"] = 2
     document["notice"]["en"] += "\n\nVersion 2 adds nothing new but says it more clearly."
     purpose_publish(document=document, actor=Actor.operator(), approve=True)

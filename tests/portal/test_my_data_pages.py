@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from clearinghouse.accounts.models import Consumer, PlatformLink
 from clearinghouse.audit.models import AuditEvent
-from consent.models import ConsentState
+from clearinghouse.consent.models import ConsentState
 from tests.conftest import grant_body
 
 pytestmark = pytest.mark.django_db

@@ -47,7 +47,9 @@ def test_chart_and_numbers_are_localised_in_chinese(linked_consumer, portal_clie
     assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}", html)  # dates in Chinese form
 
 
-def test_a_real_release_appears_on_the_statement(linked_consumer, purposes, platform_p, manufacturer, portal_client, django_capture_on_commit_callbacks):
+def test_a_real_release_appears_on_the_statement(
+    linked_consumer, purposes, platform_p, manufacturer, portal_client, django_capture_on_commit_callbacks
+):
     """End to end with the release engine: a release that used alice's data is charged to
     her ledger and shows on her page, with the manufacturer, the measure and ε."""
     from clearinghouse.core.actors import Actor
@@ -61,7 +63,15 @@ def test_a_real_release_appears_on_the_statement(linked_consumer, purposes, plat
     world.signals([{"consumer": alice, "category": "furniture/office-chair", "attribute": "lumbar-support", "value": 5}])
     with django_capture_on_commit_callbacks(execute=True):
         response = manufacturer.client().post(
-            "/api/v1/releases", {"purpose": PRODUCT, "measure": "consumers", "group_by": ["attribute"], "filters": {"category": "furniture/office-chair"}, "epsilon": "0.5"}, format="json"
+            "/api/v1/releases",
+            {
+                "purpose": PRODUCT,
+                "measure": "consumers",
+                "group_by": ["attribute"],
+                "filters": {"category": "furniture/office-chair"},
+                "epsilon": "0.5",
+            },
+            format="json",
         )
     assert response.status_code == 202, response.content
     assert manufacturer.client().get(f"/api/v1/releases/{response.json()['id']}").json()["status"] == "done"
@@ -84,7 +94,10 @@ def test_the_chart_runs_up_to_the_limit_so_spending_is_visible(linked_consumer, 
     assert labels == ["0.00", "2.00", "4.00", "6.00"]
     assert "10.00" not in svg
 
-    tick_y = {label: float(y) for y, label in re.findall(r'<text x="[\d.-]+" y="([\d.]+)" text-anchor="end" dominant-baseline="middle"[^>]*>([\d.]+)<', svg)}
+    tick_y = {
+        label: float(y)
+        for y, label in re.findall(r'<text x="[\d.-]+" y="([\d.]+)" text-anchor="end" dominant-baseline="middle"[^>]*>([\d.]+)<', svg)
+    }
     cap_y = float(re.search(r'<line [^>]*y1="([\d.]+)"[^>]*stroke-dasharray="1 4"', svg).group(1))
     assert cap_y == tick_y["6.00"]  # the limit is the top of the scale
     design = re.findall(r'<path d="([^"]+)"', svg)[1]

@@ -29,9 +29,22 @@ def colour(name: str) -> str:
 
 
 TEXT_PAIRS = [
-    ("ink", "paper"), ("ink", "wash"), ("muted", "paper"), ("muted", "wash"), ("brand", "paper"), ("brand", "wash"),
-    ("#ffffff", "brand"), ("#ffffff", "brand-dark"), ("#ffffff", "danger"), ("ok", "ok-wash"), ("off", "off-wash"),
-    ("danger", "danger-wash"), ("danger", "paper"), ("ink", "focus"), ("brand", "#e1e8ef"), ("muted", "#e8f0f8"),
+    ("ink", "paper"),
+    ("ink", "wash"),
+    ("muted", "paper"),
+    ("muted", "wash"),
+    ("brand", "paper"),
+    ("brand", "wash"),
+    ("#ffffff", "brand"),
+    ("#ffffff", "brand-dark"),
+    ("#ffffff", "danger"),
+    ("ok", "ok-wash"),
+    ("off", "off-wash"),
+    ("danger", "danger-wash"),
+    ("danger", "paper"),
+    ("ink", "focus"),
+    ("brand", "#e1e8ef"),
+    ("muted", "#e8f0f8"),
 ]
 
 

@@ -10,11 +10,11 @@ import pytest
 from django.utils import timezone
 
 from clearinghouse.accounts.models import Consumer
+from clearinghouse.consent.models import ConsentEvent, ConsentState
+from clearinghouse.consent.taxonomy import taxonomy_index
 from clearinghouse.core.actors import Actor
 from clearinghouse.intake.models import Signal
 from clearinghouse.releases.budgets import budget_allocate
-from consent.models import ConsentEvent, ConsentState
-from consent.taxonomy import taxonomy_index
 
 PRODUCT = "c2m-product-design"
 FORECAST = "c2m-demand-forecast"

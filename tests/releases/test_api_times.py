@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from django.test import Client
 from django.utils import timezone
 
-from consent.models import ConsentEvent
+from clearinghouse.consent.models import ConsentEvent
 from tests.conftest import grant_body, link_subject
 from tests.releases.conftest import PRODUCT
 

@@ -29,7 +29,13 @@ def test_allocate_budget_sets_the_allocation_and_audits(purposes, manufacturer):
     allocation = Allocation.objects.get(manufacturer=manufacturer.obj, purpose_code=PRODUCT, period=period_of())
     assert allocation.allocated == Decimal("2.5") and allocation.spent == 0
     event = AuditEvent.objects.filter(action="budget.allocated").get()
-    assert event.details == {"manufacturer": manufacturer.slug, "purpose": PRODUCT, "period": period_of(), "epsilon": "2.5000", "previous": None}
+    assert event.details == {
+        "manufacturer": manufacturer.slug,
+        "purpose": PRODUCT,
+        "period": period_of(),
+        "epsilon": "2.5000",
+        "previous": None,
+    }
     allocate(manufacturer.slug, PRODUCT, "--epsilon", "4")
     allocation.refresh_from_db()
     assert allocation.allocated == Decimal("4")
@@ -83,7 +89,9 @@ def test_budget_endpoint_and_refusal_at_zero(purposes, manufacturer, django_capt
     spent = []
     for epsilon, group_by in (("1", ["category"]), ("0.5", ["signal"])):
         with django_capture_on_commit_callbacks(execute=True):
-            response = client.post("/api/v1/releases", {"purpose": PRODUCT, "measure": "signals", "group_by": group_by, "epsilon": epsilon}, format="json")
+            response = client.post(
+                "/api/v1/releases", {"purpose": PRODUCT, "measure": "signals", "group_by": group_by, "epsilon": epsilon}, format="json"
+            )
         assert response.status_code == 202, response.content
         spent.append(epsilon)
     budget = {row["purpose"]: row for row in client.get("/api/v1/budget").json()["budgets"] if row["period"] == period_of()}
@@ -91,7 +99,9 @@ def test_budget_endpoint_and_refusal_at_zero(purposes, manufacturer, django_capt
     assert budget[PRODUCT]["global_spent"] == "1.5000"
 
     jobs_before = Release.objects.count()
-    response = client.post("/api/v1/releases", {"purpose": PRODUCT, "measure": "signals", "group_by": ["region"], "epsilon": "0.1"}, format="json")
+    response = client.post(
+        "/api/v1/releases", {"purpose": PRODUCT, "measure": "signals", "group_by": ["region"], "epsilon": "0.1"}, format="json"
+    )
     assert response.status_code == 409
     error = response.json()["error"]
     assert error["code"] == "budget_exhausted" and error["details"]["scope"] == "allocation" and error["details"]["remaining"] == "0.0000"
@@ -107,7 +117,10 @@ def test_global_cap_binds_across_manufacturers(purposes, make_manufacturer, djan
     for maker in (first, second):
         allocate(maker.slug, PRODUCT, "--epsilon", "1")
     with django_capture_on_commit_callbacks(execute=True):
-        assert first.client().post("/api/v1/releases", {"purpose": PRODUCT, "measure": "consumers", "epsilon": "1"}, format="json").status_code == 202
+        assert (
+            first.client().post("/api/v1/releases", {"purpose": PRODUCT, "measure": "consumers", "epsilon": "1"}, format="json").status_code
+            == 202
+        )
     response = second.client().post("/api/v1/releases", {"purpose": PRODUCT, "measure": "consumers", "epsilon": "1"}, format="json")
     assert response.status_code == 409
     assert response.json()["error"]["details"]["scope"] == "purpose"
@@ -141,7 +154,9 @@ def test_a_request_in_a_new_month_rolls_over_lazily(purposes, manufacturer, monk
     later = datetime(2999, 5, 3, 12, tzinfo=ZoneInfo("Asia/Shanghai"))
     monkeypatch.setattr(services, "period_of", lambda moment=None: period_of(later))
     with django_capture_on_commit_callbacks(execute=True):
-        response = manufacturer.client().post("/api/v1/releases", {"purpose": PRODUCT, "measure": "consumers", "epsilon": "1"}, format="json")
+        response = manufacturer.client().post(
+            "/api/v1/releases", {"purpose": PRODUCT, "measure": "consumers", "epsilon": "1"}, format="json"
+        )
     assert response.status_code == 202, response.content
     rolled = Allocation.objects.get(manufacturer=manufacturer.obj, period="2999-05")
     assert rolled.spent == Decimal("1") and rolled.allocated == Decimal("1")

@@ -13,12 +13,12 @@ from django.db import connection
 from django.utils import timezone
 
 from clearinghouse.audit.models import AuditEvent
+from clearinghouse.consent.purposes import purpose_retire
 from clearinghouse.core.actors import Actor
 from clearinghouse.releases import services
 from clearinghouse.releases.models import Allocation, ChargeChunk, PurposeBudget, Release
 from clearinghouse.releases.services import release_compute, release_sweep
 from clearinghouse.releases.tasks import release_compute_task
-from consent.purposes import purpose_retire
 from tests.releases.conftest import PRODUCT
 
 BODY = {"purpose": PRODUCT, "measure": "consumers", "group_by": ["category"], "epsilon": "0.5"}
@@ -27,7 +27,12 @@ BODY = {"purpose": PRODUCT, "measure": "consumers", "group_by": ["category"], "e
 def with_data(world, n=3):
     people = world.consumers(n)
     world.consent(people)
-    world.signals([{"consumer": p, "category": "furniture/sofa", "attribute": "fabric", "age_band": "25-34", "region": "CN-SH", "value": 2} for p in people])
+    world.signals(
+        [
+            {"consumer": p, "category": "furniture/sofa", "attribute": "fabric", "age_band": "25-34", "region": "CN-SH", "value": 2}
+            for p in people
+        ]
+    )
     return people
 
 
@@ -86,7 +91,9 @@ def _request_without_job(world):
     original = services._publish
     services._publish = sent.append
     try:
-        release, created = services.release_request(manufacturer=world.manufacturer.obj, body=BODY, actor=Actor(kind="manufacturer", id="chairco"))
+        release, created = services.release_request(
+            manufacturer=world.manufacturer.obj, body=BODY, actor=Actor(kind="manufacturer", id="chairco")
+        )
     finally:
         services._publish = original
     assert created
@@ -167,8 +174,12 @@ def test_sweeper_resends_lost_jobs_and_gives_up_with_a_refund(world, settings):
     report = release_sweep(now=timezone.now() + timedelta(seconds=settings.CH_RELEASE_RESEND_SECONDS + 1))
     assert report.resent == 1
     assert Release.objects.get(pk=lost.pk).status == Release.DONE
-    other = services.release_request(manufacturer=world.manufacturer.obj, body=BODY | {"epsilon": "0.25"}, actor=Actor(kind="manufacturer", id="chairco"))[0]
-    Release.objects.filter(pk=other.pk).update(status=Release.RUNNING, attempts=settings.CH_RELEASE_MAX_ATTEMPTS, lease_until=timezone.now() - timedelta(seconds=1))
+    other = services.release_request(
+        manufacturer=world.manufacturer.obj, body=BODY | {"epsilon": "0.25"}, actor=Actor(kind="manufacturer", id="chairco")
+    )[0]
+    Release.objects.filter(pk=other.pk).update(
+        status=Release.RUNNING, attempts=settings.CH_RELEASE_MAX_ATTEMPTS, lease_until=timezone.now() - timedelta(seconds=1)
+    )
     assert release_sweep().failed == 1
     other.refresh_from_db()
     assert other.status == Release.FAILED and other.error_code == "too_many_attempts" and other.refunded_at
@@ -186,7 +197,10 @@ def test_worker_killed_after_drawing_noise_completes_once_with_one_answer(world,
     people = with_data(world, 5)
     settings_dict = connection.settings_dict
     holder = psycopg.connect(
-        host=settings_dict["HOST"] or "127.0.0.1", port=settings_dict["PORT"] or 5432, dbname=settings_dict["NAME"], user=settings_dict["USER"] or None
+        host=settings_dict["HOST"] or "127.0.0.1",
+        port=settings_dict["PORT"] or 5432,
+        dbname=settings_dict["NAME"],
+        user=settings_dict["USER"] or None,
     )
     try:
         response = world.manufacturer.client().post("/api/v1/releases", BODY, format="json")  # queued on Redis, no worker yet

@@ -19,12 +19,30 @@ def test_consumers_release_is_computed_signed_and_charged(world, django_capture_
     world.consent(people)
     world.signals(
         [
-            {"consumer": people[0], "category": "furniture/office-chair", "attribute": "lumbar-support", "age_band": "25-34", "region": "CN-SH", "value": 5},
-            {"consumer": people[1], "category": "furniture/office-chair", "attribute": "footrest", "age_band": "35-44", "region": "CN-BJ", "value": 3},
+            {
+                "consumer": people[0],
+                "category": "furniture/office-chair",
+                "attribute": "lumbar-support",
+                "age_band": "25-34",
+                "region": "CN-SH",
+                "value": 5,
+            },
+            {
+                "consumer": people[1],
+                "category": "furniture/office-chair",
+                "attribute": "footrest",
+                "age_band": "35-44",
+                "region": "CN-BJ",
+                "value": 3,
+            },
         ]
     )
     client = world.manufacturer.client()
-    response = request(client, {"purpose": PRODUCT, "measure": "consumers", "group_by": ["category", "attribute"], "epsilon": "0.5"}, django_capture_on_commit_callbacks)
+    response = request(
+        client,
+        {"purpose": PRODUCT, "measure": "consumers", "group_by": ["category", "attribute"], "epsilon": "0.5"},
+        django_capture_on_commit_callbacks,
+    )
     assert response.status_code == 202, response.content
     release_id = response.json()["id"]
     detail = client.get(f"/api/v1/releases/{release_id}").json()
@@ -48,7 +66,11 @@ def test_release_list_is_paginated_and_scoped_to_the_manufacturer(world, make_ma
     ids = []
     for epsilon in ("0.1", "0.2", "0.3"):
         with django_capture_on_commit_callbacks(execute=True):
-            ids.append(request(client, {"purpose": PRODUCT, "measure": "signals", "epsilon": epsilon}, django_capture_on_commit_callbacks).json()["id"])
+            ids.append(
+                request(client, {"purpose": PRODUCT, "measure": "signals", "epsilon": epsilon}, django_capture_on_commit_callbacks).json()[
+                    "id"
+                ]
+            )
     page = client.get("/api/v1/releases?page_size=2").json()
     assert page["count"] == 3 and len(page["results"]) == 2 and page["next"]
     assert {r["id"] for r in page["results"]} <= set(ids)

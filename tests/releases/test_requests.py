@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 
 from clearinghouse.audit.models import AuditEvent
+from clearinghouse.consent.purposes import purpose_file_read, purpose_publish
 from clearinghouse.core.actors import Actor
 from clearinghouse.releases.models import Allocation, PurposeBudget, Release
-from consent.purposes import purpose_file_read, purpose_publish
 from tests.releases.conftest import FORECAST, PRODUCT
 
 GOOD = {"purpose": PRODUCT, "measure": "consumers", "group_by": ["category"], "epsilon": "0.5"}
@@ -89,9 +89,7 @@ def test_bad_request_is_400_naming_the_field_and_spends_nothing(world, name, req
     assert refused.first().details["code"] == code and refused.first().outcome == "denied"
 
 
-@pytest.mark.parametrize(
-    "raw", [b'["consumers"]', b"", b"null", b'"consumers"', b"42"], ids=["array", "empty", "null", "string", "number"]
-)
+@pytest.mark.parametrize("raw", [b'["consumers"]', b"", b"null", b'"consumers"', b"42"], ids=["array", "empty", "null", "string", "number"])
 def test_body_that_is_not_an_object_is_400(world, raw):
     response = world.manufacturer.client().post("/api/v1/releases", raw, content_type="application/json")
     assert response.status_code == 400 and not Release.objects.exists()
@@ -125,7 +123,7 @@ def test_epsilon_nan_as_a_bare_json_constant_is_not_json(world):
 
 
 def test_purpose_outside_the_manufacturers_sectors_is_refused(world, make_manufacturer):
-    document = purpose_file_read("consent/purposes/c2m-product-design.json")
+    document = purpose_file_read("clearinghouse/consent/purposes/c2m-product-design.json")
     document = document | {"code": "flower-only", "recipient_sectors": ["flowers"]}
     purpose_publish(document=document, actor=Actor.operator(), approve=True)
     response = world.manufacturer.client().post("/api/v1/releases", body(purpose="flower-only"), format="json")
@@ -136,7 +134,9 @@ def test_purpose_outside_the_manufacturers_sectors_is_refused(world, make_manufa
 def test_week_grouping_counts_the_weeks_in_the_cell_limit(world):
     response = world.manufacturer.client().post(
         "/api/v1/releases",
-        body(purpose=FORECAST, group_by=["category", "attribute", "region", "week"], filters={"since": "2026-01-01", "until": "2026-03-01"}),
+        body(
+            purpose=FORECAST, group_by=["category", "attribute", "region", "week"], filters={"since": "2026-01-01", "until": "2026-03-01"}
+        ),
         format="json",
     )
     assert response.status_code == 400

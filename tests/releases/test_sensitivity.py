@@ -28,7 +28,14 @@ signal_rows = st.tuples(
     st.sampled_from(["CN-SH", "CN-BJ"]),
     st.one_of(st.none(), st.integers(min_value=1, max_value=5)),
 )
-GROUPINGS = [[], ["category"], ["category", "attribute"], ["attribute", "signal"], ["age_band", "region"], ["category", "attribute", "signal", "age_band"]]
+GROUPINGS = [
+    [],
+    ["category"],
+    ["category", "attribute"],
+    ["attribute", "signal"],
+    ["age_band", "region"],
+    ["category", "attribute", "signal", "age_band"],
+]
 
 
 def stated_sensitivity(plan) -> int:
@@ -42,7 +49,11 @@ def stated_sensitivity(plan) -> int:
     return mechanisms.sum_sensitivity(rows_per_consumer=rows, lower=purpose.value_min, upper=purpose.value_max)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(
     others=st.lists(st.lists(signal_rows, min_size=1, max_size=6), min_size=0, max_size=4),
     # Light and heavy contributors alike; a heavy one touches far more cells than C.
@@ -58,7 +69,17 @@ def test_one_consumer_moves_the_aggregate_by_at_most_the_stated_bound(world, oth
         rows = []
         for person, signals in zip(people, [target, *others]):
             for (category, attribute), kind, band, region, value in signals:
-                rows.append({"consumer": person, "category": category, "attribute": attribute, "signal": kind, "age_band": band, "region": region, "value": value})
+                rows.append(
+                    {
+                        "consumer": person,
+                        "category": category,
+                        "attribute": attribute,
+                        "signal": kind,
+                        "age_band": band,
+                        "region": region,
+                        "value": value,
+                    }
+                )
         world.signals(rows)
         body = {"purpose": PRODUCT, "measure": measure, "epsilon": "1"}
         if measure == "top_k":

@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,76 +15,122 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Manufacturer',
+            name="Manufacturer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=64, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('sectors', models.JSONField(default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("slug", models.SlugField(max_length=64, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("sectors", models.JSONField(default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Platform',
+            name="Platform",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=64, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("slug", models.SlugField(max_length=64, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Consumer',
+            name="Consumer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('pseudonym', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('age_confirmed_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('erased_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='consumer', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("pseudonym", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("age_confirmed_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("erased_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="consumer",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='LinkCode',
+            name="LinkCode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code_hash', models.CharField(max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('expires_at', models.DateTimeField()),
-                ('used_at', models.DateTimeField(blank=True, null=True)),
-                ('consumer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='link_codes', to='accounts.consumer')),
-                ('platform', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.platform')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code_hash", models.CharField(max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("expires_at", models.DateTimeField()),
+                ("used_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "consumer",
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="link_codes", to="accounts.consumer"),
+                ),
+                ("platform", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.platform")),
             ],
         ),
         migrations.CreateModel(
-            name='Credential',
+            name="Credential",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('consumer', 'consumer token'), ('platform', 'platform key'), ('manufacturer', 'manufacturer key')], max_length=16)),
-                ('key_id', models.CharField(max_length=24, unique=True)),
-                ('secret_hash', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL)),
-                ('manufacturer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to='accounts.manufacturer')),
-                ('platform', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to='accounts.platform')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("consumer", "consumer token"), ("platform", "platform key"), ("manufacturer", "manufacturer key")],
+                        max_length=16,
+                    ),
+                ),
+                ("key_id", models.CharField(max_length=24, unique=True)),
+                ("secret_hash", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL),
+                ),
+                (
+                    "manufacturer",
+                    models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to="accounts.manufacturer"),
+                ),
+                ("platform", models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to="accounts.platform")),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('kind', 'consumer'), ('manufacturer__isnull', True), ('platform__isnull', True), ('user__isnull', False)), models.Q(('kind', 'platform'), ('manufacturer__isnull', True), ('platform__isnull', False), ('user__isnull', True)), models.Q(('kind', 'manufacturer'), ('manufacturer__isnull', False), ('platform__isnull', True), ('user__isnull', True)), _connector='OR'), name='credential_has_exactly_one_owner')],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(
+                                ("kind", "consumer"), ("manufacturer__isnull", True), ("platform__isnull", True), ("user__isnull", False)
+                            ),
+                            models.Q(
+                                ("kind", "platform"), ("manufacturer__isnull", True), ("platform__isnull", False), ("user__isnull", True)
+                            ),
+                            models.Q(
+                                ("kind", "manufacturer"),
+                                ("manufacturer__isnull", False),
+                                ("platform__isnull", True),
+                                ("user__isnull", True),
+                            ),
+                            _connector="OR",
+                        ),
+                        name="credential_has_exactly_one_owner",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PlatformLink',
+            name="PlatformLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('subject_pseudonym', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('consumer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='links', to='accounts.consumer')),
-                ('platform', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='links', to='accounts.platform')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("subject_pseudonym", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("consumer", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="links", to="accounts.consumer")),
+                ("platform", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="links", to="accounts.platform")),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('platform', 'subject_pseudonym'), name='link_unique_subject_per_platform'), models.UniqueConstraint(fields=('platform', 'consumer'), name='link_unique_consumer_per_platform')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("platform", "subject_pseudonym"), name="link_unique_subject_per_platform"),
+                    models.UniqueConstraint(fields=("platform", "consumer"), name="link_unique_consumer_per_platform"),
+                ],
             },
         ),
     ]

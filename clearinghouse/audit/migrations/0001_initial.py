@@ -4,30 +4,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('seq', models.BigIntegerField(primary_key=True, serialize=False)),
-                ('time', models.DateTimeField()),
-                ('actor_kind', models.CharField(max_length=16)),
-                ('actor_id', models.CharField(blank=True, max_length=64)),
-                ('action', models.CharField(max_length=64)),
-                ('target', models.CharField(blank=True, max_length=128)),
-                ('outcome', models.CharField(choices=[('ok', 'ok'), ('denied', 'denied'), ('error', 'error')], max_length=8)),
-                ('details', models.JSONField(default=dict)),
-                ('prev_hash', models.CharField(max_length=64)),
-                ('hash', models.CharField(max_length=64, unique=True)),
+                ("seq", models.BigIntegerField(primary_key=True, serialize=False)),
+                ("time", models.DateTimeField()),
+                ("actor_kind", models.CharField(max_length=16)),
+                ("actor_id", models.CharField(blank=True, max_length=64)),
+                ("action", models.CharField(max_length=64)),
+                ("target", models.CharField(blank=True, max_length=128)),
+                ("outcome", models.CharField(choices=[("ok", "ok"), ("denied", "denied"), ("error", "error")], max_length=8)),
+                ("details", models.JSONField(default=dict)),
+                ("prev_hash", models.CharField(max_length=64)),
+                ("hash", models.CharField(max_length=64, unique=True)),
             ],
             options={
-                'ordering': ['seq'],
-                'indexes': [models.Index(fields=['action', 'seq'], name='audit_audit_action_4839b2_idx'), models.Index(fields=['actor_kind', 'actor_id', 'seq'], name='audit_audit_actor_k_b62477_idx'), models.Index(fields=['time'], name='audit_audit_time_269e8d_idx'), models.Index(fields=['outcome', 'seq'], name='audit_audit_outcome_f93846_idx')],
+                "ordering": ["seq"],
+                "indexes": [
+                    models.Index(fields=["action", "seq"], name="audit_audit_action_4839b2_idx"),
+                    models.Index(fields=["actor_kind", "actor_id", "seq"], name="audit_audit_actor_k_b62477_idx"),
+                    models.Index(fields=["time"], name="audit_audit_time_269e8d_idx"),
+                    models.Index(fields=["outcome", "seq"], name="audit_audit_outcome_f93846_idx"),
+                ],
             },
         ),
     ]

@@ -30,7 +30,12 @@ class Migration(migrations.Migration):
             name="AuditEvent",
             fields=[
                 ("id", models.BigAutoField(primary_key=True, serialize=False)),
-                ("xid", models.BigIntegerField(blank=True, db_default=clearinghouse.audit.models.CurrentTransactionId(), editable=False, null=True)),
+                (
+                    "xid",
+                    models.BigIntegerField(
+                        blank=True, db_default=clearinghouse.audit.models.CurrentTransactionId(), editable=False, null=True
+                    ),
+                ),
                 ("seq", models.BigIntegerField(blank=True, null=True)),
                 ("time", models.DateTimeField()),
                 ("actor_kind", models.CharField(max_length=16)),

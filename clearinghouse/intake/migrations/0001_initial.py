@@ -5,35 +5,37 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('consent', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("consent", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Signal',
+            name="Signal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_id', models.CharField(max_length=128)),
-                ('category', models.IntegerField()),
-                ('attribute', models.IntegerField(null=True)),
-                ('signal', models.IntegerField()),
-                ('value', models.BigIntegerField(null=True)),
-                ('age_band', models.IntegerField(null=True)),
-                ('region', models.IntegerField(null=True)),
-                ('occurred_at', models.DateTimeField(null=True)),
-                ('received_at', models.DateTimeField()),
-                ('consumer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.consumer')),
-                ('platform', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.platform')),
-                ('purpose', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='consent.purpose')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("event_id", models.CharField(max_length=128)),
+                ("category", models.IntegerField()),
+                ("attribute", models.IntegerField(null=True)),
+                ("signal", models.IntegerField()),
+                ("value", models.BigIntegerField(null=True)),
+                ("age_band", models.IntegerField(null=True)),
+                ("region", models.IntegerField(null=True)),
+                ("occurred_at", models.DateTimeField(null=True)),
+                ("received_at", models.DateTimeField()),
+                ("consumer", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.consumer")),
+                ("platform", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.platform")),
+                ("purpose", models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="+", to="consent.purpose")),
             ],
             options={
-                'indexes': [models.Index(fields=['consumer', 'purpose', 'platform'], name='signal_consumer_purpose'), models.Index(fields=['purpose', 'received_at'], name='signal_purpose_received')],
-                'constraints': [models.UniqueConstraint(fields=('platform', 'event_id'), name='signal_unique_event_per_platform')],
+                "indexes": [
+                    models.Index(fields=["consumer", "purpose", "platform"], name="signal_consumer_purpose"),
+                    models.Index(fields=["purpose", "received_at"], name="signal_purpose_received"),
+                ],
+                "constraints": [models.UniqueConstraint(fields=("platform", "event_id"), name="signal_unique_event_per_platform")],
             },
         ),
     ]

@@ -6,62 +6,78 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('consent', '0002_append_only_and_taxonomy'),
-        ('intake', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("consent", "0002_append_only_and_taxonomy"),
+        ("intake", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='signal',
-            name='consumer',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.consumer'),
+            model_name="signal",
+            name="consumer",
+            field=models.ForeignKey(
+                db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.consumer"
+            ),
         ),
         migrations.AlterField(
-            model_name='signal',
-            name='platform',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.platform'),
+            model_name="signal",
+            name="platform",
+            field=models.ForeignKey(
+                db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.platform"
+            ),
         ),
         migrations.AlterField(
-            model_name='signal',
-            name='purpose',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='consent.purpose'),
+            model_name="signal",
+            name="purpose",
+            field=models.ForeignKey(
+                db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name="+", to="consent.purpose"
+            ),
         ),
         migrations.CreateModel(
-            name='Erasure',
+            name="Erasure",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.CharField(choices=[('withdrawal', 'consent withdrawn'), ('account_deletion', 'account deleted')], max_length=24)),
-                ('purpose_code', models.SlugField(blank=True, db_index=False, max_length=64)),
-                ('requested_at', models.DateTimeField()),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('signals', models.PositiveIntegerField(blank=True, null=True)),
-                ('consumer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.consumer')),
-                ('platform', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.platform')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "reason",
+                    models.CharField(choices=[("withdrawal", "consent withdrawn"), ("account_deletion", "account deleted")], max_length=24),
+                ),
+                ("purpose_code", models.SlugField(blank=True, db_index=False, max_length=64)),
+                ("requested_at", models.DateTimeField()),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                ("signals", models.PositiveIntegerField(blank=True, null=True)),
+                ("consumer", models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="+", to="accounts.consumer")),
+                (
+                    "platform",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name="+", to="accounts.platform"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
-                'indexes': [models.Index(fields=['consumer', 'id'], name='erasure_consumer'), models.Index(fields=['completed_at', 'requested_at'], name='erasure_pending')],
+                "ordering": ["id"],
+                "indexes": [
+                    models.Index(fields=["consumer", "id"], name="erasure_consumer"),
+                    models.Index(fields=["completed_at", "requested_at"], name="erasure_pending"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='IntakeBatch',
+            name="IntakeBatch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('received_at', models.DateTimeField()),
-                ('items', models.PositiveIntegerField()),
-                ('accepted', models.PositiveIntegerField()),
-                ('duplicates', models.PositiveIntegerField()),
-                ('rejected_counts', models.JSONField(default=dict)),
-                ('rejected', models.JSONField(default=list)),
-                ('platform', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.platform')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("received_at", models.DateTimeField()),
+                ("items", models.PositiveIntegerField()),
+                ("accepted", models.PositiveIntegerField()),
+                ("duplicates", models.PositiveIntegerField()),
+                ("rejected_counts", models.JSONField(default=dict)),
+                ("rejected", models.JSONField(default=list)),
+                ("platform", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.platform")),
             ],
             options={
-                'ordering': ['-id'],
-                'indexes': [models.Index(fields=['platform', '-id'], name='batch_platform_recent')],
+                "ordering": ["-id"],
+                "indexes": [models.Index(fields=["platform", "-id"], name="batch_platform_recent")],
             },
         ),
     ]

@@ -6,105 +6,142 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('consent', '0002_append_only_and_taxonomy'),
+        ("accounts", "0001_initial"),
+        ("consent", "0002_append_only_and_taxonomy"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PurposeBudget',
+            name="PurposeBudget",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('purpose_code', models.SlugField(max_length=64)),
-                ('period', models.CharField(max_length=7)),
-                ('cap', models.DecimalField(decimal_places=4, max_digits=10)),
-                ('spent', models.DecimalField(decimal_places=4, default=0, max_digits=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("purpose_code", models.SlugField(max_length=64)),
+                ("period", models.CharField(max_length=7)),
+                ("cap", models.DecimalField(decimal_places=4, max_digits=10)),
+                ("spent", models.DecimalField(decimal_places=4, default=0, max_digits=10)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('purpose_code', 'period'), name='purpose_budget_unique'), models.CheckConstraint(condition=models.Q(('spent__gte', 0), ('spent__lte', models.F('cap'))), name='purpose_budget_within_cap')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("purpose_code", "period"), name="purpose_budget_unique"),
+                    models.CheckConstraint(
+                        condition=models.Q(("spent__gte", 0), ("spent__lte", models.F("cap"))), name="purpose_budget_within_cap"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Release',
+            name="Release",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('purpose_code', models.SlugField(max_length=64)),
-                ('period', models.CharField(max_length=7)),
-                ('measure', models.CharField(max_length=16)),
-                ('group_by', models.JSONField(default=list)),
-                ('filters', models.JSONField(default=dict)),
-                ('k', models.PositiveIntegerField(blank=True, null=True)),
-                ('epsilon', models.DecimalField(decimal_places=4, max_digits=10)),
-                ('request_digest', models.CharField(max_length=64)),
-                ('status', models.CharField(choices=[('queued', 'queued'), ('running', 'running'), ('done', 'done'), ('failed', 'failed'), ('refused', 'refused')], default='queued', max_length=8)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('lease_until', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('result', models.JSONField(blank=True, null=True)),
-                ('error_code', models.CharField(blank=True, max_length=64)),
-                ('error_message', models.TextField(blank=True)),
-                ('refunded_at', models.DateTimeField(blank=True, null=True)),
-                ('manufacturer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='releases', to='accounts.manufacturer')),
-                ('purpose', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='consent.purpose')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("purpose_code", models.SlugField(max_length=64)),
+                ("period", models.CharField(max_length=7)),
+                ("measure", models.CharField(max_length=16)),
+                ("group_by", models.JSONField(default=list)),
+                ("filters", models.JSONField(default=dict)),
+                ("k", models.PositiveIntegerField(blank=True, null=True)),
+                ("epsilon", models.DecimalField(decimal_places=4, max_digits=10)),
+                ("request_digest", models.CharField(max_length=64)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "queued"),
+                            ("running", "running"),
+                            ("done", "done"),
+                            ("failed", "failed"),
+                            ("refused", "refused"),
+                        ],
+                        default="queued",
+                        max_length=8,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("lease_until", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                ("result", models.JSONField(blank=True, null=True)),
+                ("error_code", models.CharField(blank=True, max_length=64)),
+                ("error_message", models.TextField(blank=True)),
+                ("refunded_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "manufacturer",
+                    models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="releases", to="accounts.manufacturer"),
+                ),
+                ("purpose", models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="+", to="consent.purpose")),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ChargeChunk',
+            name="ChargeChunk",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('chunk', models.IntegerField()),
-                ('bits', models.BinaryField()),
-                ('release', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='charge_chunks', to='releases.release')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("chunk", models.IntegerField()),
+                ("bits", models.BinaryField()),
+                (
+                    "release",
+                    models.ForeignKey(
+                        db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name="charge_chunks", to="releases.release"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Allocation',
+            name="Allocation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('purpose_code', models.SlugField(max_length=64)),
-                ('period', models.CharField(max_length=7)),
-                ('allocated', models.DecimalField(decimal_places=4, max_digits=10)),
-                ('spent', models.DecimalField(decimal_places=4, default=0, max_digits=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('manufacturer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='allocations', to='accounts.manufacturer')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("purpose_code", models.SlugField(max_length=64)),
+                ("period", models.CharField(max_length=7)),
+                ("allocated", models.DecimalField(decimal_places=4, max_digits=10)),
+                ("spent", models.DecimalField(decimal_places=4, default=0, max_digits=10)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "manufacturer",
+                    models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="allocations", to="accounts.manufacturer"),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('manufacturer', 'purpose_code', 'period'), name='allocation_unique'), models.CheckConstraint(condition=models.Q(('spent__gte', 0), ('spent__lte', models.F('allocated'))), name='allocation_within_allocated')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("manufacturer", "purpose_code", "period"), name="allocation_unique"),
+                    models.CheckConstraint(
+                        condition=models.Q(("spent__gte", 0), ("spent__lte", models.F("allocated"))), name="allocation_within_allocated"
+                    ),
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='release',
-            index=models.Index(fields=['manufacturer', 'created_at'], name='release_manufacturer_created'),
+            model_name="release",
+            index=models.Index(fields=["manufacturer", "created_at"], name="release_manufacturer_created"),
         ),
         migrations.AddIndex(
-            model_name='release',
-            index=models.Index(fields=['status', 'created_at'], name='release_status_created'),
+            model_name="release",
+            index=models.Index(fields=["status", "created_at"], name="release_status_created"),
         ),
         migrations.AddIndex(
-            model_name='release',
-            index=models.Index(fields=['purpose_code', 'status', 'completed_at'], name='release_purpose_completed'),
+            model_name="release",
+            index=models.Index(fields=["purpose_code", "status", "completed_at"], name="release_purpose_completed"),
         ),
         migrations.AddConstraint(
-            model_name='release',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['queued', 'running', 'done'])), fields=('manufacturer', 'request_digest', 'period'), name='release_one_live_per_request'),
+            model_name="release",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status__in", ["queued", "running", "done"])),
+                fields=("manufacturer", "request_digest", "period"),
+                name="release_one_live_per_request",
+            ),
         ),
         migrations.AddIndex(
-            model_name='chargechunk',
-            index=models.Index(fields=['chunk', 'release'], name='charge_chunk_by_chunk'),
+            model_name="chargechunk",
+            index=models.Index(fields=["chunk", "release"], name="charge_chunk_by_chunk"),
         ),
         migrations.AddConstraint(
-            model_name='chargechunk',
-            constraint=models.UniqueConstraint(fields=('release', 'chunk'), name='charge_chunk_unique'),
+            model_name="chargechunk",
+            constraint=models.UniqueConstraint(fields=("release", "chunk"), name="charge_chunk_unique"),
         ),
     ]

@@ -15,7 +15,7 @@ class Command(ServiceCommand):
 
     def handle(self, *args, **options):
         upto = audit_export_start(actor=Actor.operator(), filters={}, tree_size=options["tree_size"])
-        target = open(options["output"], "wb") if options["output"] else sys.stdout.buffer
+        target = open(options["output"], "wb") if options["output"] else sys.stdout.buffer  # noqa: SIM115 (closed below, unless stdout)
         try:
             for line in audit_export_lines(filters=EventFilter(), upto=upto):
                 target.write(line)

@@ -16,6 +16,6 @@ class Command(ServiceCommand):
             for use in crypto.SIGNING_USES:
                 signer = crypto.signer_get(use)
                 self.stdout.write(f"{use}: {signer.key_id}")
-            crypto.platform_pseudonym_key(0)
+            crypto.master_key_load()
             self.stdout.write("pseudonym master key: present")
         crypto.reset_key_cache()

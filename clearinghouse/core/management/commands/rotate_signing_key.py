@@ -10,6 +10,4 @@ class Command(ServiceCommand):
 
     def handle(self, *args, use, **options):
         signer = crypto.signing_key_rotate(use)
-        self.stdout.write(
-            f"{use}: new key {signer.key_id}; running web and worker processes sign with it from their next signature"
-        )
+        self.stdout.write(f"{use}: new key {signer.key_id}; running web and worker processes sign with it from their next signature")

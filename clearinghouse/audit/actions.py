@@ -1,0 +1,51 @@
+"""Every action the audit log records, in one place.
+
+Product code names actions only through this enum (tests/test_architecture.py checks every
+``audit_append`` / ``audit_record`` call), so the console's action filter, the reports and
+the documentation derive from one list that cannot drift from what is written.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AuditAction(StrEnum):
+    CONSUMER_REGISTERED = "consumer.registered"
+    CONSUMER_ERASED = "consumer.erased"
+    AUTH_TOKEN_ISSUED = "auth.token_issued"
+    AUTH_TOKEN_REFUSED = "auth.token_refused"
+    AUTH_LOGIN_REFUSED = "auth.login_refused"
+    CONSENT_GRANTED = "consent.granted"
+    CONSENT_WITHDRAWN = "consent.withdrawn"
+    CONSENT_REFUSED = "consent.refused"
+    LINK_CODE_ISSUED = "link.code_issued"
+    LINK_CREATED = "link.created"
+    LINK_REPLACED = "link.replaced"
+    LINK_REFUSED = "link.refused"
+    LINK_REMOVED = "link.removed"
+    LINK_CODES_PURGED = "link.codes_purged"
+    PURPOSE_PUBLISHED = "purpose.published"
+    PURPOSE_APPROVED = "purpose.approved"
+    PURPOSE_RETIRED = "purpose.retired"
+    PLATFORM_REGISTERED = "platform.registered"
+    PLATFORM_CROSS_ACCESS_BLOCKED = "platform.cross_access_blocked"
+    MANUFACTURER_REGISTERED = "manufacturer.registered"
+    CREDENTIAL_ROTATED = "credential.rotated"
+    CREDENTIAL_REVOKED = "credential.revoked"
+    COMPLIANCE_OFFICER_CREATED = "compliance.officer_created"
+    TAXONOMY_LOADED = "taxonomy.loaded"
+    INTAKE_BATCH = "intake.batch"
+    ERASURE_COMPLETED = "erasure.completed"
+    RETENTION_PURGED = "retention.purged"
+    EXPORT_COMPLETED = "export.completed"
+    RELEASE_REQUESTED = "release.requested"
+    RELEASE_REFUSED = "release.refused"
+    RELEASE_COMPLETED = "release.completed"
+    RELEASE_FAILED = "release.failed"
+    BUDGET_ALLOCATED = "budget.allocated"
+    BUDGET_RESERVED = "budget.reserved"
+    BUDGET_REFUNDED = "budget.refunded"
+    BUDGET_ROLLED_OVER = "budget.rolled_over"
+    AUDIT_EXPORTED = "audit.exported"
+    AUDIT_VERIFIED = "audit.verified"

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from clearinghouse.accounts.models import Consumer, Platform
+from clearinghouse.consent.models import ConsentEvent, ConsentState, Purpose
+
+
+@dataclass(frozen=True)
+class FoldedState:
+    version: int
+    granted: bool
+    last_event_id: int
+
+
+def consent_fold(events: Iterable[ConsentEvent]) -> dict[tuple[int, str, int], FoldedState]:
+    """The state the ledger implies: the last event per (consumer, purpose code, platform)."""
+    state: dict[tuple[int, str, int], FoldedState] = {}
+    for event in sorted(events, key=lambda e: e.id):
+        state[(event.consumer_id, event.purpose.code, event.platform_id)] = FoldedState(
+            version=event.purpose.version, granted=event.action == ConsentEvent.GRANT, last_event_id=event.id
+        )
+    return state
+
+
+def consent_states_list(*, consumer: Consumer) -> list[ConsentState]:
+    return list(
+        ConsentState.objects.filter(consumer=consumer).select_related("platform", "last_event").order_by("purpose_code", "platform__slug")
+    )
+
+
+def consent_events_list(*, consumer: Consumer) -> list[ConsentEvent]:
+    return list(ConsentEvent.objects.filter(consumer=consumer).select_related("purpose", "platform").order_by("id"))
+
+
+def consent_is_active(*, consumer: Consumer, purpose: Purpose, platform: Platform) -> bool:
+    """Active means granted for the purpose's current approved version (ConsentStateQuerySet.active)."""
+    return ConsentState.objects.active(purpose=purpose).filter(consumer=consumer, platform=platform).exists()
+
+
+def consent_overview(*, consumer: Consumer) -> list[dict]:
+    """Approved purposes with this consumer's state on every platform (for /me/purposes
+    and the portal's dashboard)."""
+    purposes = list(Purpose.objects.filter(status=Purpose.APPROVED).order_by("code"))
+    platforms = list(Platform.objects.order_by("slug"))
+    states = {(s.purpose_code, s.platform_id): s for s in ConsentState.objects.filter(consumer=consumer)}
+    overview = []
+    for purpose in purposes:
+        per_platform = []
+        for platform in platforms:
+            state = states.get((purpose.code, platform.id))
+            # Approved purposes only (above), so this is ConsentStateQuerySet.active on one row.
+            active = bool(state and state.granted and state.version == purpose.version)
+            per_platform.append(
+                {
+                    "platform": platform,
+                    "active": active,
+                    # Granted for an older version: the notice changed and consent must be given again.
+                    "needs_renewal": bool(state and state.granted and state.version != purpose.version),
+                    "updated_at": state.updated_at if state else None,
+                }
+            )
+        overview.append({"purpose": purpose, "platforms": per_platform})
+    return overview

@@ -1,0 +1,516 @@
+"""The compliance console: server-rendered pages for officers (the compliance group).
+
+Views only translate between HTTP and the audit / consent services and selectors. The
+log is read-only here; the only changes an officer makes are purpose approvals and
+retirements (consent.purposes services), exports and verification runs, each audited.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import get_language, gettext_noop
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from clearinghouse.api.actors import request_actor
+from clearinghouse.audit import reasons, selectors, services
+from clearinghouse.audit.actions import AuditAction
+from clearinghouse.audit.chain import event_export_line, format_time
+from clearinghouse.audit.models import AuditVerificationRun
+from clearinghouse.consent.models import Purpose
+from clearinghouse.consent.purposes import purpose_approve, purpose_get, purpose_retire
+from clearinghouse.console import charts, reports, ropa
+from clearinghouse.core.errors import DomainError, NotFound
+
+# Offered as suggestions in the filter: every action the log records.
+KNOWN_ACTIONS = [action.value for action in AuditAction]
+PAGE_SIZE = 50
+# Selectors and reports keep their messages in English, as the API returns them. These are
+# the ones the console's filter and period forms can lead to; listed here (literally, so that
+# makemessages keeps them in the catalogue) to be shown in the page's language.
+FILTER_ERRORS = {
+    gettext_noop("until: must not be before since"),
+    gettext_noop("since: expected a date (2026-01-31) or an ISO 8601 time"),
+    gettext_noop("until: expected a date (2026-01-31) or an ISO 8601 time"),
+    gettext_noop("since: expected a date such as 2026-01-31"),
+    gettext_noop("until: expected a date such as 2026-01-31"),
+    gettext_noop("since: a report covers at most 1098 days"),
+}
+
+
+def _error_text(error: DomainError) -> str:
+    return _(error.message) if error.message in FILTER_ERRORS else error.message
+
+
+# consent.purposes.LAWFUL_BASES holds the codes a purpose may name; these are their words
+# for an officer, in the page's language.
+LAWFUL_BASIS_NAMES = {"consent": gettext_noop("Consent of the individual (PIPL Art. 13(1)(1))")}
+
+
+def officer_required(view):
+    """Anonymous people go to the login page; anyone logged in who is not in the
+    compliance group gets a plain refusal (403), never the log."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        actor = request_actor(request)
+        if actor.kind != "compliance":
+            return render(request, "console/forbidden.html", status=403)
+        request.actor = actor
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _language() -> str:
+    return "en" if get_language() == "en" else "zh-hans"
+
+
+def _present_purpose(purpose, names: dict[str, str]):
+    language = _language()
+    purpose.display_title = purpose.title.get(language) or purpose.title.get("en", purpose.code)
+    purpose.display_interest = purpose.legitimate_interest.get(language, "")
+    purpose.display_notice = purpose.notice.get(language, "")
+    basis = LAWFUL_BASIS_NAMES.get(purpose.lawful_basis)
+    purpose.display_lawful_basis = _(basis) if basis else purpose.lawful_basis
+    purpose.approver_name = names.get(purpose.approved_by, purpose.approved_by)
+    return purpose
+
+
+def _officer_names(actor_ids) -> dict[str, str]:
+    """officer:<pk> -> username, for showing who approved what (officers, not consumers)."""
+    pks = [
+        int(value.split(":", 1)[1]) for value in actor_ids if value and value.startswith("officer:") and value.split(":", 1)[1].isdigit()
+    ]
+    users = get_user_model().objects.filter(pk__in=pks).values_list("pk", "username")
+    return {f"officer:{pk}": username for pk, username in users}
+
+
+# --- Home -------------------------------------------------------------------------------------
+
+
+@require_GET
+@officer_required
+def home(request):
+    return render(
+        request,
+        "console/home.html",
+        {
+            "tree_size": selectors.tree_size_of_log(),
+            "checkpoint": selectors.audit_checkpoint_latest(),
+            "drafts": Purpose.objects.filter(status=Purpose.DRAFT).count(),
+            "last_run": AuditVerificationRun.objects.first(),
+            "pending": selectors.audit_pending_count(),
+        },
+    )
+
+
+# --- Purposes ---------------------------------------------------------------------------------
+
+
+@require_GET
+@officer_required
+def purposes(request):
+    rows = list(Purpose.objects.order_by("code", "-version"))
+    names = _officer_names(purpose.approved_by for purpose in rows)
+    rows = [_present_purpose(purpose, names) for purpose in rows]
+    groups = [
+        (_("Waiting for approval"), [p for p in rows if p.status == Purpose.DRAFT]),
+        (_("Approved"), [p for p in rows if p.status == Purpose.APPROVED]),
+        (_("Retired"), [p for p in rows if p.status == Purpose.RETIRED]),
+    ]
+    return render(request, "console/purposes.html", {"groups": groups, "names": names})
+
+
+def _purpose(code: str, version: int):
+    try:
+        return purpose_get(code=code, version=version)
+    except NotFound:
+        raise Http404 from None
+
+
+@require_http_methods(["GET", "POST"])
+@officer_required
+def purpose_detail(request, code: str, version: int):
+    purpose = _purpose(code, version)
+    errors: dict[str, str] = {}
+    impact = purpose.impact_assessment or purpose.source.get("impact_assessment", "")
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "approve":
+                impact = request.POST.get("impact_assessment", "")
+                purpose_approve(purpose=purpose, actor=request.actor, impact_assessment=impact)
+                messages.success(
+                    request,
+                    _("Approved %(code)s version %(version)s. Consumers can now be asked for consent to it.")
+                    % {"code": code, "version": version},
+                )
+                return redirect("compliance:purpose", code=code, version=version)
+            if action == "retire":
+                if request.POST.get("confirm") != "yes":
+                    errors["confirm"] = _("Tick the box to confirm: retiring stops all processing for this purpose version.")
+                else:
+                    purpose_retire(purpose=purpose, actor=request.actor)
+                    messages.success(request, _("Retired %(code)s version %(version)s.") % {"code": code, "version": version})
+                    return redirect("compliance:purpose", code=code, version=version)
+            else:
+                errors["action"] = _("Unknown action.")
+        except DomainError as error:
+            field = error.details.get("field", "action")
+            errors[field] = (
+                _("A personal-information impact assessment summary of at least 20 characters is required (PIPL Art. 55-56).")
+                if field == "impact_assessment"
+                else error.message
+            )
+        purpose.refresh_from_db()
+    _present_purpose(purpose, _officer_names([purpose.approved_by]))
+    return render(
+        request,
+        "console/purpose_detail.html",
+        {"purpose": purpose, "errors": errors, "impact": impact},
+        status=400 if errors else 200,
+    )
+
+
+# --- The audit browser -----------------------------------------------------------------------------
+
+
+def _int(request, name: str) -> int | None:
+    raw = (request.GET.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise DomainError(f"{name}: must be a whole number", details={"field": name})
+    return int(raw)
+
+
+@require_GET
+@officer_required
+def audit_browser(request):
+    error = None
+    page = None
+    try:
+        filters = selectors.audit_filter_parse(request.GET)
+        page = selectors.audit_event_page(filters=filters, before=_int(request, "before"), after=_int(request, "after"), size=PAGE_SIZE)
+        query = filters.as_query()
+    except DomainError as exc:
+        error, query = _error_text(exc), {}
+    base = request.GET.copy()
+    for name in ("before", "after"):
+        base.pop(name, None)
+    export_query = base.urlencode()
+    return render(
+        request,
+        "console/audit_browser.html",
+        {
+            "page": page,
+            "error": error,
+            "query": request.GET,
+            "filtered": bool(query),
+            "actor_kinds": selectors.ACTOR_KINDS,
+            "outcomes": selectors.OUTCOMES,
+            "known_actions": KNOWN_ACTIONS,
+            "older_url": f"?{base.urlencode()}&before={page.next_before}" if page and page.next_before else None,
+            "newer_url": f"?{base.urlencode()}&after={page.newer_after}" if page and page.newer_after else None,
+            "export_url": reverse("api:audit-export") + (f"?{export_query}" if export_query else ""),
+            "zone": selectors.filter_zone().key,
+        },
+        status=400 if error else 200,
+    )
+
+
+@require_GET
+@officer_required
+def audit_event(request, seq: int):
+    try:
+        event = selectors.audit_event_get(seq=seq)
+    except NotFound:
+        raise Http404 from None
+    head = selectors.tree_size_of_log()
+    return render(
+        request,
+        "console/audit_event.html",
+        {
+            "event": event,
+            "details": json.dumps(event.details, indent=2, ensure_ascii=False, sort_keys=True),
+            "hashed_time": format_time(event.time),
+            "line": json.dumps(event_export_line(event), ensure_ascii=False, sort_keys=True),
+            "previous": seq - 1 if seq > 1 else None,
+            "next": seq + 1 if seq < head else None,
+            "checkpoint": selectors.audit_checkpoint_latest(),
+        },
+    )
+
+
+@require_GET
+@officer_required
+def audit_event_proof(request, seq: int):
+    """The inclusion proof of one event against the latest checkpoint, as a file."""
+    try:
+        proof = selectors.audit_inclusion_proof(seq=seq)
+    except DomainError:
+        raise Http404 from None
+    response = JsonResponse(proof, json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="audit-proof-{seq}-of-{proof["tree_size"]}.json"'
+    return response
+
+
+# --- Verification -----------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@officer_required
+def verify(request):
+    if request.method == "POST":
+        run = services.audit_verification_request(actor=request.actor)
+        return redirect("compliance:verify-run", run_id=run.pk)
+    runs = list(AuditVerificationRun.objects.all()[:20])
+    return render(request, "console/verify.html", {"runs": runs, "names": _officer_names(run.requested_by for run in runs)})
+
+
+def _verify_reason(result: dict) -> str:
+    """The reason a run stopped, in the page's language: its template translated and
+    filled with its parameters (runs stored before templates were kept show their text)."""
+    template = result.get("reason_template")
+    if template in reasons.TEMPLATES:
+        return _(template) % result.get("reason_params", {})
+    return result.get("reason") or ""
+
+
+@require_GET
+@officer_required
+def verify_run(request, run_id: int):
+    run = AuditVerificationRun.objects.filter(pk=run_id).first()
+    if run is None:
+        raise Http404
+    names = _officer_names([run.requested_by])
+    return render(
+        request,
+        "console/verify_run.html",
+        {"run": run, "requested_by": names.get(run.requested_by, run.requested_by), "reason": _verify_reason(run.result)},
+    )
+
+
+# --- Handing the log to an outside auditor ---------------------------------------------------------------
+
+
+@require_GET
+@officer_required
+def auditor(request):
+    checkpoints = Paginator(selectors.audit_checkpoints(), 20).get_page(request.GET.get("page"))
+    return render(request, "console/auditor.html", {"checkpoint": selectors.audit_checkpoint_latest(), "checkpoints": checkpoints})
+
+
+@require_GET
+@officer_required
+def checkpoint_download(request, checkpoint_id: int):
+    checkpoint = selectors.audit_checkpoints().filter(pk=checkpoint_id).first()
+    if checkpoint is None:
+        raise Http404
+    response = JsonResponse(checkpoint.envelope(), json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="audit-checkpoint-{checkpoint.tree_size}.json"'
+    return response
+
+
+@require_POST
+@officer_required
+def checkpoint_sign(request):
+    checkpoint, created = services.audit_checkpoint_sign()
+    if created:
+        messages.success(request, _("Signed a checkpoint for %(size)s events.") % {"size": checkpoint.tree_size})
+    else:
+        messages.info(
+            request,
+            _("The log did not grow since the latest checkpoint; it still vouches for all %(size)s events.")
+            % {"size": checkpoint.tree_size},
+        )
+    return redirect("compliance:auditor")
+
+
+# --- Reports -------------------------------------------------------------------------------------------
+
+
+REPORTS = [
+    ("consent", gettext_noop("Consent grants and withdrawals")),
+    ("releases", gettext_noop("Releases register")),
+    ("budget", gettext_noop("Budget ledger")),
+    ("refusals", gettext_noop("Refused and blocked attempts")),
+    ("retention", gettext_noop("Retention purges and erasures")),
+    ("requests", gettext_noop("Data-subject requests")),
+]
+BUCKETS = {"day": gettext_noop("day"), "week": gettext_noop("week"), "month": gettext_noop("month")}
+
+
+@require_GET
+@officer_required
+def reports_index(request):
+    return render(request, "console/reports.html", {"reports": [(slug, _(title)) for slug, title in REPORTS]})
+
+
+SERIES_NAMES = {
+    "granted": gettext_noop("Granted"),
+    "withdrawn": gettext_noop("Withdrawn"),
+    "consent_required": gettext_noop("No consent (intake)"),
+    "not_necessary": gettext_noop("Field not necessary (intake)"),
+    "cross_access_blocked": gettext_noop("Cross-platform access blocked"),
+    "budget_exhausted": gettext_noop("Budget exhausted (release)"),
+    "retention": gettext_noop("Retention purge"),
+    "erasure_withdrawal": gettext_noop("Erasure after withdrawal"),
+    "erasure_account": gettext_noop("Erasure of an account"),
+    "export": gettext_noop("Export"),
+    "account_erasure": gettext_noop("Account erasure"),
+    "withdrawal_erasure": gettext_noop("Erasure after withdrawal"),
+    "cap": gettext_noop("Period cap"),
+    "allocated": gettext_noop("Allocated"),
+    "spent": gettext_noop("Spent"),
+}
+
+
+def _series(chart: reports.Chartable) -> list[charts.Series]:
+    return [charts.Series(_(SERIES_NAMES.get(name, name)), values) for name, values in chart.series.items()]
+
+
+def _table(chart: reports.Chartable) -> dict:
+    """The chart's numbers as rows, for the accessible table under each chart."""
+    names = list(chart.series)
+    return {
+        "columns": [_(SERIES_NAMES.get(name, name)) for name in names],
+        "rows": [(label, [chart.series[name][i] for name in names]) for i, label in enumerate(chart.labels)],
+    }
+
+
+@require_GET
+@officer_required
+def report(request, slug: str):
+    titles = dict(REPORTS)
+    if slug not in titles:
+        raise Http404
+    try:
+        period = reports.report_period_parse(request.GET)
+    except DomainError as error:
+        return render(request, "console/report_error.html", {"title": _(titles[slug]), "error": _error_text(error)}, status=400)
+    context = {"slug": slug, "title": _(titles[slug]), "period": period, "bucket": _(BUCKETS[period.bucket])}
+    if slug == "consent":
+        results = reports.consent_report(period=period)
+        context["sections"] = [
+            {
+                "heading": code,
+                "chart": charts.bar_chart(
+                    title=_("Consent changes for %(purpose)s") % {"purpose": code},
+                    description=_("Grants and withdrawals per %(bucket)s") % {"bucket": _(BUCKETS[period.bucket])},
+                    labels=chart.labels,
+                    series=_series(chart),
+                ),
+                "table": _table(chart),
+                "totals": chart.totals,
+            }
+            for code, chart in results.items()
+        ]
+    elif slug == "releases":
+        chart = reports.releases_register(period=period)
+        context.update(
+            chart=charts.bar_chart(
+                title=_("ε spent by releases"),
+                description=_("Sum of ε of completed releases per purpose and %(bucket)s") % {"bucket": _(BUCKETS[period.bucket])},
+                labels=chart.labels,
+                series=_series(chart),
+                stacked=True,
+            ),
+            table=_table(chart),
+            rows=chart.rows,
+            totals=chart.totals,
+        )
+    elif slug == "budget":
+        chart = reports.budget_ledger()
+        context.update(
+            chart=charts.bar_chart(
+                title=_("Privacy budget per purpose and period"),
+                description=_("Cap, allocated and spent ε"),
+                labels=chart.labels,
+                series=_series(chart),
+            )
+            if chart.rows
+            else None,
+            rows=chart.rows,
+            period=None,
+        )
+    elif slug == "refusals":
+        chart = reports.refusals_report(period=period)
+        context.update(
+            chart=charts.line_chart(
+                title=_("Refused and blocked attempts"),
+                description=_("Counts per %(bucket)s") % {"bucket": _(BUCKETS[period.bucket])},
+                labels=chart.labels,
+                series=_series(chart),
+            ),
+            table=_table(chart),
+            totals={_(SERIES_NAMES[name]): value for name, value in chart.totals.items()},
+        )
+    elif slug == "retention":
+        chart = reports.retention_report(period=period)
+        context.update(
+            chart=charts.bar_chart(
+                title=_("Signals deleted"),
+                description=_("Signals deleted by retention purges and erasures per %(bucket)s") % {"bucket": _(BUCKETS[period.bucket])},
+                labels=chart.labels,
+                series=_series(chart),
+                stacked=True,
+            ),
+            table=_table(chart),
+            rows=chart.rows,
+            totals={_(SERIES_NAMES[name]): value for name, value in chart.totals.items()},
+            kinds=SERIES_NAMES,
+        )
+    else:
+        chart = reports.subject_requests_report(period=period)
+        context.update(
+            chart=charts.bar_chart(
+                title=_("Data-subject requests"),
+                description=_("Exports and erasures per %(bucket)s") % {"bucket": _(BUCKETS[period.bucket])},
+                labels=chart.labels,
+                series=_series(chart),
+                stacked=True,
+            ),
+            table=_table(chart),
+            rows=chart.rows,
+            totals=chart.totals,
+            kinds=SERIES_NAMES,
+        )
+    return render(request, f"console/report_{slug}.html", context)
+
+
+# --- Record of processing activities --------------------------------------------------------------------
+
+
+@require_GET
+@officer_required
+def processing_records(request):
+    document = ropa.processing_records()
+    names = _officer_names(item["impact_assessment"]["approved_by"] for item in document["activities"])
+    return render(request, "console/ropa.html", {"document": document, "names": names})
+
+
+@require_GET
+@officer_required
+def processing_records_download(request, fmt: str):
+    document = ropa.processing_records()
+    stamp = document["generated_at"][:10]
+    if fmt == "json":
+        response = HttpResponse(json.dumps(document, indent=2, ensure_ascii=False), content_type="application/json; charset=utf-8")
+    else:
+        # A byte-order mark so that spreadsheet programs read the Chinese text as UTF-8.
+        response = HttpResponse("\ufeff" + ropa.processing_records_csv(document), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="record-of-processing-{stamp}.{fmt}"'
+    return response

@@ -1,0 +1,40 @@
+"""GET /api/v1/me/export and DELETE /api/v1/me."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from clearinghouse.accounts.api import current_consumer
+from clearinghouse.api.actors import request_actor
+from clearinghouse.subjects import services
+
+
+class ErasedOut(serializers.Serializer):
+    subject = serializers.UUIDField(help_text="Your pseudonymous id; consent events and audit records keep only this")
+    erased_at = serializers.DateTimeField()
+    signals = serializers.IntegerField()
+    links = serializers.IntegerField()
+    link_codes = serializers.IntegerField()
+    consents_withdrawn = serializers.IntegerField()
+    credentials = serializers.IntegerField()
+
+
+class MeView(APIView):
+    @extend_schema(
+        responses={200: ErasedOut},
+        description="Erase my data and my account at once. Consent events and audit records keep only the pseudonymous id.",
+    )
+    def delete(self, request):
+        summary = services.consumer_erase(consumer=current_consumer(request), actor=request_actor(request), channel="api")
+        return Response(summary)
+
+
+class MeExportView(APIView):
+    @extend_schema(responses={200: dict}, description="Everything held about me, as one JSON document.")
+    def get(self, request):
+        export = services.consumer_export_issue(consumer=current_consumer(request), actor=request_actor(request), channel="api")
+        filename = f"clearinghouse-export-{export['generated_at'][:10]}.json"
+        return Response(export, headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -1,6 +1,0 @@
-from django.apps import AppConfig
-
-
-class ConsentConfig(AppConfig):
-    name = "consent"
-    label = "consent"
