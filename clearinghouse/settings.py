@@ -21,6 +21,7 @@ from django.core.exceptions import ImproperlyConfigured
 from clearinghouse.core.env import (
     env_bool,
     env_choice,
+    env_float,
     env_int,
     env_list,
     env_str,
@@ -364,6 +365,13 @@ CH_INTAKE_CLOCK_SKEW_SECONDS = env_int("CH_INTAKE_CLOCK_SKEW_SECONDS", 300, mini
 CH_WALL_FLOOR_MS = env_int("CH_WALL_FLOOR_MS", 30, minimum=0)
 
 # --- Releases (differential privacy) ------------------------------------------------------
+# The one per-person guarantee: over any rolling 365 days, everything released about a
+# person, across every purpose, stays within (CH_PERSON_EPSILON_CAP, CH_PRIVACY_DELTA)-DP;
+# δ is stated as 0 while only pure-ε releases touched the person (releases/accounting.py).
+CH_PERSON_EPSILON_CAP = env_float("CH_PERSON_EPSILON_CAP", 6.0, minimum=0.0001)
+CH_PRIVACY_DELTA = env_float("CH_PRIVACY_DELTA", 1e-7, minimum=1e-15)
+if not 0 < CH_PRIVACY_DELTA < 1e-3:
+    raise ImproperlyConfigured(f"environment variable CH_PRIVACY_DELTA must be above 0 and below 0.001, got {CH_PRIVACY_DELTA!r}")
 CH_RELEASE_MAX_CELLS = env_int("CH_RELEASE_MAX_CELLS", 10_000, minimum=1)
 # A running release whose lease ran out (its worker died) is handed to another worker.
 CH_RELEASE_LEASE_SECONDS = env_int("CH_RELEASE_LEASE_SECONDS", 600, minimum=1)

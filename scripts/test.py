@@ -17,8 +17,10 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 # Redis database 0 is left to whatever else runs on the machine (make run, a developer's
@@ -68,8 +70,42 @@ def main() -> int:
     # The suite runs with eager Celery; tests that need a real worker start one on Redis.
     env.pop("CELERY_BROKER_URL", None)
     parallel = [] if workers == "0" else ["-n", workers, "--dist", "loadfile"]
-    os.chdir(ROOT)
-    os.execv(sys.executable, [sys.executable, "-m", "pytest", *parallel, *sys.argv[1:]])
+    try:
+        return subprocess.call([sys.executable, "-m", "pytest", *parallel, *sys.argv[1:]], cwd=ROOT, env=env)
+    finally:
+        leftovers_drop(env)
+
+
+def leftovers_drop(env) -> None:
+    """Drop this checkout's test databases that pytest-django could not (a session still
+    open at teardown, an interrupted run), so nothing is left behind on the server."""
+    url = env.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        for path in (ROOT / "var" / "test").glob(f"{Path(env['DATABASE_TEST_NAME']).stem}*.sqlite3*"):
+            path.unlink(missing_ok=True)
+        return
+    import psycopg
+
+    parsed = urlparse(url)
+    prefix = env["DATABASE_TEST_NAME"]
+    try:
+        with psycopg.connect(
+            host=parsed.hostname or "127.0.0.1",
+            port=parsed.port or 5432,
+            user=parsed.username,
+            password=parsed.password,
+            dbname="postgres",
+            autocommit=True,
+            connect_timeout=5,
+        ) as connection:
+            names = [
+                row[0]
+                for row in connection.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [prefix.replace("_", r"\_") + "%"])
+            ]
+            for name in names:
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except psycopg.Error as error:
+        print(f"test databases {prefix}*: not dropped ({error})", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ typo in a deployment never silently falls back to a default.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from typing import TypeVar
@@ -67,6 +68,8 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
 
 def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
     result = _parsed(name, default, float, "a number")
+    if not math.isfinite(result):
+        raise ImproperlyConfigured(f"environment variable {name} must be a finite number, got {result!r}")
     if minimum is not None and result < minimum:
         raise ImproperlyConfigured(f"environment variable {name} must be at least {minimum}, got {result}")
     return result

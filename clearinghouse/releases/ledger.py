@@ -15,6 +15,7 @@ from decimal import Decimal
 import numpy as np
 from django.db.models import Q
 
+from clearinghouse.releases import accounting
 from clearinghouse.releases.models import ChargeChunk, Release
 
 CHUNK_BITS = ChargeChunk.CHUNK_BITS
@@ -62,44 +63,71 @@ def bit_is_set(bits: bytes, offset: int) -> bool:
     return bool(bytes(bits)[offset >> 3] >> (offset & 7) & 1)
 
 
-def windowed_releases(*, purpose_code: str, moment: datetime) -> Q:
-    """Releases whose charges count against the per-consumer cap at ``moment``."""
-    return Q(purpose_code=purpose_code, status=Release.DONE, completed_at__gt=window_start(moment))
+def windowed_releases(*, moment: datetime, purpose_code: str | None = None) -> Q:
+    """Releases whose charges count against people's caps at ``moment`` (one purpose's,
+    or every purpose's for the person cap)."""
+    window = Q(status=Release.DONE, completed_at__gt=window_start(moment))
+    return window & Q(purpose_code=purpose_code) if purpose_code is not None else window
 
 
-def consumers_over(*, purpose_code: str, moment: datetime, cap: Decimal, epsilon: Decimal) -> np.ndarray:
-    """Consumer ids whose windowed total plus ``epsilon`` would pass ``cap``: the ones the
-    individual privacy filter leaves out of a release before aggregation.
+def consumers_over(*, purpose_code: str, moment: datetime, purpose_cap: Decimal, epsilon: Decimal, rho: Decimal = Decimal(0)) -> np.ndarray:
+    """Consumer ids that the individual privacy filter leaves out of a release before
+    aggregation: those whose guarantee, with this release's charge (pure ``epsilon`` or
+    zCDP ``rho``) added, would pass the person cap over every purpose
+    (settings.CH_PERSON_EPSILON_CAP) or this purpose's own sub-cap (accounting.py says how
+    pure and Gaussian charges add up).
 
-    Reads every windowed charge bitmap of the purpose once and adds ε per set bit with
-    numpy, one chunk of consumer ids at a time (memory stays one chunk wide).
+    Reads every windowed charge bitmap once and adds per set bit with numpy, one chunk of
+    consumer ids at a time (memory stays one chunk wide).
     """
-    limit = epsilon_units(cap) - epsilon_units(epsilon)
-    if limit < 0:
-        raise ValueError("epsilon is larger than the cap")
-    releases = dict(Release.objects.filter(windowed_releases(purpose_code=purpose_code, moment=moment)).values_list("id", "epsilon"))
+    cost_pure, cost_rho = epsilon_units(epsilon) if not rho else 0, accounting.rho_units(rho)
+    limits = {"all": epsilon_units(accounting.person_cap()), "purpose": epsilon_units(purpose_cap)}
+    one = accounting.filter_epsilon_units(np.array([cost_pure]), np.array([cost_rho]))[0]
+    if one > min(limits.values()):
+        raise ValueError("one release costs more than the cap")
+    releases = {
+        release_id: (code, epsilon_units(e) if not r else 0, accounting.rho_units(r))
+        for release_id, code, e, r in Release.objects.filter(windowed_releases(moment=moment)).values_list(
+            "id", "purpose_code", "epsilon", "rho"
+        )
+    }
     if not releases:
         return np.zeros(0, dtype=np.int64)
-    # Fast path: if every windowed release together cannot reach the limit, nobody can.
-    if sum(epsilon_units(e) for e in releases.values()) <= limit:
+    # Fast path: if every windowed release together cannot reach a limit, nobody can.
+    everything = accounting.filter_epsilon_units(
+        np.array([cost_pure + sum(p for _c, p, _r in releases.values())]), np.array([cost_rho + sum(r for _c, _p, r in releases.values())])
+    )[0]
+    if everything <= min(limits.values()):
         return np.zeros(0, dtype=np.int64)
     rows = ChargeChunk.objects.filter(release_id__in=list(releases)).order_by("chunk").values_list("chunk", "release_id", "bits")
     over: list[np.ndarray] = []
     current_chunk = None
-    totals = None
+    totals: dict[str, np.ndarray] = {}
 
     def flush():
-        if totals is not None:
-            hits = np.flatnonzero(totals > limit)
-            if hits.size:
-                over.append(hits.astype(np.int64) + current_chunk * CHUNK_BITS)
+        if current_chunk is None:
+            return
+        excluded = np.zeros(CHUNK_BITS, dtype=bool)
+        for scope, limit in limits.items():
+            after = accounting.filter_epsilon_units(totals[f"{scope}_pure"] + cost_pure, totals[f"{scope}_rho"] + cost_rho)
+            excluded |= after > limit
+        hits = np.flatnonzero(excluded)
+        if hits.size:
+            over.append(hits.astype(np.int64) + current_chunk * CHUNK_BITS)
 
     for chunk, release_id, bits in rows.iterator(chunk_size=64):
         if chunk != current_chunk:
             flush()
-            current_chunk, totals = chunk, np.zeros(CHUNK_BITS, dtype=np.int64)
-        flags = np.unpackbits(np.frombuffer(bytes(bits), dtype=np.uint8), bitorder="little")
-        totals += flags.astype(np.int64) * epsilon_units(releases[release_id])
+            current_chunk = chunk
+            totals = {key: np.zeros(CHUNK_BITS, dtype=np.int64) for key in ("all_pure", "all_rho", "purpose_pure", "purpose_rho")}
+        flags = np.unpackbits(np.frombuffer(bytes(bits), dtype=np.uint8), bitorder="little").astype(np.int64)
+        code, pure, rho_charge = releases[release_id]
+        scopes = ("all", "purpose") if code == purpose_code else ("all",)
+        for scope in scopes:
+            if pure:
+                totals[f"{scope}_pure"] += flags * pure
+            if rho_charge:
+                totals[f"{scope}_rho"] += flags * rho_charge
     flush()
     return np.concatenate(over) if over else np.zeros(0, dtype=np.int64)
 

@@ -76,6 +76,9 @@ class Release(models.Model):
     filters = models.JSONField(default=dict)  # normalised: only the filters given, in canonical form
     k = models.PositiveIntegerField(null=True, blank=True)
     epsilon = models.DecimalField(**EPSILON)
+    # Zero for a pure ε-DP release (Laplace, exponential); for a Gaussian one its zCDP ρ,
+    # rounded up to 1e-8, and ``epsilon`` is then what ρ states at the one δ (accounting.py).
+    rho = models.DecimalField(max_digits=16, decimal_places=8, default=0)
     request_digest = models.CharField(max_length=64)  # SHA-256 of the canonical request, for repeats
     status = models.CharField(max_length=8, choices=STATUSES, default=QUEUED)
     attempts = models.PositiveIntegerField(default=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from django.conf import settings
@@ -13,8 +14,9 @@ from clearinghouse.accounts.models import Consumer, Manufacturer
 from clearinghouse.consent.models import Purpose
 from clearinghouse.consent.taxonomy import taxonomy_index
 from clearinghouse.core.errors import NotFound
+from clearinghouse.releases import accounting
 from clearinghouse.releases.budgets import period_of
-from clearinghouse.releases.ledger import WINDOW_DAYS, consumer_charges, window_start
+from clearinghouse.releases.ledger import WINDOW_DAYS, consumer_charges, epsilon_units, window_start
 from clearinghouse.releases.models import Allocation, PurposeBudget, Release
 from clearinghouse.releases.plans import FILTER_KEYS, epsilon_text, queryable_categories
 
@@ -150,35 +152,51 @@ def release_get(*, manufacturer: Manufacturer, release_id) -> Release:
     return release
 
 
+def _guarantee(releases: list[Release]) -> accounting.Guarantee:
+    pure = [r for r in releases if not r.rho]
+    return accounting.guarantee_of(
+        pure_units=sum(epsilon_units(r.epsilon) for r in pure),
+        rho_units_total=sum(accounting.rho_units(r.rho) for r in releases if r.rho),
+        pure_squares=sum((Fraction(r.epsilon) ** 2 / 2 for r in pure), Fraction(0)),
+    )
+
+
 def privacy_loss_statement(*, consumer: Consumer) -> dict[str, Any]:
     """The consumer's own ledger over the rolling window: every release charged to them,
-    and per purpose the total against the cap. Read by the API and the portal."""
+    their one guarantee across every purpose against the person cap, and per purpose the
+    guarantee against that purpose's sub-cap. Read by the API and the portal."""
     now = timezone.now()
     charges = list(consumer_charges(consumer_id=consumer.id, since=window_start(now)))
-    spent: dict[str, Decimal] = {}
+    by_purpose: dict[str, list[Release]] = {}
     for release in charges:
-        spent[release.purpose_code] = spent.get(release.purpose_code, ZERO) + release.epsilon
+        by_purpose.setdefault(release.purpose_code, []).append(release)
     purposes = {p.code: p for p in Purpose.objects.filter(status=Purpose.APPROVED)}
-    for code in spent:
+    for code in by_purpose:
         if code not in purposes:
             latest = Purpose.objects.filter(code=code).order_by("-version").first()
             if latest is not None:
                 purposes[code] = latest
+    person_cap = accounting.person_cap()
     rows = []
     for code in sorted(purposes):
         purpose = purposes[code]
-        used = spent.get(code, ZERO)
+        stated = _guarantee(by_purpose.get(code, []))
+        # A purpose's sub-cap never allows more than the person cap does.
+        cap = min(purpose.consumer_epsilon_cap, person_cap)
         rows.append(
             {
                 "purpose": code,
                 "title": purpose.title,
-                "cap": epsilon_text(purpose.consumer_epsilon_cap),
-                "spent_in_window": epsilon_text(used),
-                "remaining": epsilon_text(max(purpose.consumer_epsilon_cap - used, ZERO)),
+                "cap": epsilon_text(cap),
+                "spent_in_window": epsilon_text(stated.epsilon),
+                "delta": stated.as_dict()["delta"],
+                "remaining": epsilon_text(max(cap - stated.epsilon, ZERO)),
             }
         )
+    total = _guarantee(charges)
     return {
         "window_days": WINDOW_DAYS,
+        "guarantee": total.as_dict() | {"cap": epsilon_text(person_cap), "remaining": epsilon_text(max(person_cap - total.epsilon, ZERO))},
         "purposes": rows,
         "charges": [
             {
@@ -187,11 +205,12 @@ def privacy_loss_statement(*, consumer: Consumer) -> dict[str, Any]:
                 "manufacturer": release.manufacturer.name,
                 "measure": release.measure,
                 "epsilon": epsilon_text(release.epsilon),
-                "charged_at": release.completed_at.isoformat(),
+                "rho": str(release.rho) if release.rho else None,
+                "charged_at": release.completed_at.isoformat() if release.completed_at else None,
             }
             for release in charges
         ],
-        "total_epsilon": epsilon_text(sum(spent.values(), ZERO)),
+        "total_epsilon": epsilon_text(total.epsilon),
     }
 
 

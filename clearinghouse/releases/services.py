@@ -245,12 +245,13 @@ def _claim(release_id) -> int | None:
         return Release.objects.filter(pk=release_id).values_list("attempts", flat=True).first()
 
 
-def _purpose_lock(purpose_code: str) -> None:
-    """Serialise, per purpose, everything that reads or writes the individual ledger: the
-    exclusion and the charge of one job must not interleave with another's. (SQLite's
-    IMMEDIATE transactions already serialise all writers.)"""
+def _ledger_lock() -> None:
+    """Serialise everything that reads or writes the individual ledger: the exclusion and
+    the charge of one job must not interleave with another's. One lock for every purpose,
+    because the person cap spans them all. (SQLite's IMMEDIATE transactions already
+    serialise all writers.)"""
     if connection.vendor == "postgresql":
-        key = int.from_bytes(hashlib.sha256(f"releases/ledger/{purpose_code}".encode()).digest()[:8], "big", signed=True)
+        key = int.from_bytes(hashlib.sha256(b"releases/ledger").digest()[:8], "big", signed=True)
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
@@ -323,7 +324,7 @@ def _compute(*, release_id, attempt: int) -> Release:
     with transaction.atomic():
         _tune_statement()
         release = Release.objects.select_related("manufacturer", "purpose").get(pk=release_id)
-        _purpose_lock(release.purpose_code)
+        _ledger_lock()
         release = Release.objects.select_for_update().select_related("manufacturer", "purpose").get(pk=release_id)
         if release.status != Release.RUNNING or release.attempts != attempt:
             return release  # another attempt took over (or finished) meanwhile
@@ -339,7 +340,11 @@ def _compute(*, release_id, attempt: int) -> Release:
 
         snapshot_at = timezone.now()
         excluded = consumers_over(
-            purpose_code=release.purpose_code, moment=snapshot_at, cap=release.purpose.consumer_epsilon_cap, epsilon=release.epsilon
+            purpose_code=release.purpose_code,
+            moment=snapshot_at,
+            purpose_cap=release.purpose.consumer_epsilon_cap,
+            epsilon=release.epsilon,
+            rho=release.rho,
         )
         aggregate = aggregate_compute(plan, seed=bounding_seed(release.id), excluded=excluded)
         payload = release_document(release=release, plan=plan, aggregate_values=aggregate, snapshot_at=snapshot_at)

@@ -68,6 +68,7 @@ def test_only_consumers_with_matching_signals_are_charged(world, django_capture_
     for person in (other_category, no_consent, nothing):
         assert privacy_loss_statement(consumer=person) | {"purposes": None} == {
             "window_days": 365,
+            "guarantee": {"epsilon": "0.0000", "delta": "0", "cap": "6.0000", "remaining": "6.0000"},
             "purposes": None,
             "charges": [],
             "total_epsilon": "0.0000",
@@ -93,8 +94,10 @@ def test_a_consumer_at_the_cap_is_left_out_and_charged_nothing(world, django_cap
         "title": world.purposes[PRODUCT].title,
         "cap": "6.0000",
         "spent_in_window": "6.0000",
+        "delta": "0",
         "remaining": "0.0000",
     }
+    assert statement["guarantee"] == {"epsilon": "6.0000", "delta": "0", "cap": "6.0000", "remaining": "0.0000"}
     # A newcomer is still used; the two at the cap are left out before aggregation.
     (newcomer,) = world.consumers(1)
     world.consent([newcomer])
@@ -102,15 +105,20 @@ def test_a_consumer_at_the_cap_is_left_out_and_charged_nothing(world, django_cap
     release = run(world, {"measure": "signals", "epsilon": "0.1"}, django_capture_on_commit_callbacks)
     assert charged_ids(release.id) == {newcomer.id}
     assert privacy_loss_statement(consumer=heavy)["total_epsilon"] == "6.0000"
-    assert set(consumers_over(purpose_code=PRODUCT, moment=release.completed_at, cap=Decimal(6), epsilon=Decimal("0.1")).tolist()) == {
+    assert set(consumers_over(purpose_code=PRODUCT, moment=release.completed_at, purpose_cap=Decimal(6), epsilon=Decimal("0.1")).tolist()) == {
         regular.id,
         heavy.id,
     }
-    # Another purpose has its own cap: the same person is still usable there.
-    world.consent([heavy], purpose_code=FORECAST)
-    world.signals([{"consumer": heavy, "category": "furniture/sofa", "signal": "view", "region": "CN-BJ"}], purpose_code=FORECAST)
+    # The person cap spans every purpose: at 6 ε the person is left out of another
+    # purpose's release too, while someone with room there is used.
+    world.consent([heavy, newcomer], purpose_code=FORECAST)
+    world.signals(
+        [{"consumer": person, "category": "furniture/sofa", "signal": "view", "region": "CN-BJ"} for person in (heavy, newcomer)],
+        purpose_code=FORECAST,
+    )
     other = run(world, {"purpose": FORECAST, "measure": "consumers", "epsilon": "1"}, django_capture_on_commit_callbacks)
-    assert charged_ids(other.id) == {heavy.id}
+    assert charged_ids(other.id) == {newcomer.id}
+    assert privacy_loss_statement(consumer=heavy)["guarantee"]["epsilon"] == "6.0000"
 
 
 def test_charges_leave_the_window_after_365_days(world, django_capture_on_commit_callbacks):
@@ -133,7 +141,8 @@ def test_privacy_loss_endpoint_shows_the_consumers_own_ledger(world, consumer_a,
     response = consumer_a.client().get("/api/v1/me/privacy-loss")
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"window_days", "purposes", "charges", "total_epsilon"}
+    assert set(body) == {"window_days", "guarantee", "purposes", "charges", "total_epsilon"}
+    assert body["guarantee"] == {"epsilon": "0.7500", "delta": "0", "cap": "6.0000", "remaining": "5.2500"}
     assert body["window_days"] == 365 and body["total_epsilon"] == "0.7500"
     assert body["charges"] == [
         {
@@ -142,6 +151,7 @@ def test_privacy_loss_endpoint_shows_the_consumers_own_ledger(world, consumer_a,
             "manufacturer": world.manufacturer.obj.name,
             "measure": "mean_value",
             "epsilon": "0.7500",
+            "rho": None,
             "charged_at": release.completed_at.isoformat(),
         }
     ]
@@ -194,8 +204,11 @@ def test_no_consumer_ever_passes_the_cap(world, make_manufacturer, monkeypatch, 
             release.refresh_from_db()
             assert release.status == Release.DONE
         for person in people:
-            for row in privacy_loss_statement(consumer=person)["purposes"]:
+            statement = privacy_loss_statement(consumer=person)
+            for row in statement["purposes"]:
                 assert Decimal(row["spent_in_window"]) <= Decimal(row["cap"]), (person.id, row)
+            # One cap across every purpose, manufacturer and period.
+            assert Decimal(statement["guarantee"]["epsilon"]) <= Decimal(statement["guarantee"]["cap"]), (person.id, statement)
         untouched = privacy_loss_statement(consumer=people[3])
         assert untouched["total_epsilon"] == "0.0000"  # no signals, never charged
         transaction.set_rollback(True)
