@@ -130,7 +130,7 @@ def test_stated_cell_variance_matches_the_empirical_variance_over_opendp_draws()
         print(f"variance {m}: stated {stated:.4f}, empirical/stated mean {ratio.mean():.4f} range {ratio.min():.3f}..{ratio.max():.3f}")
     pooled = np.concatenate(ratios)
     print(f"variance: {draws} draws, {pooled.size} cells, empirical/stated pooled {pooled.mean():.4f}")
-    assert abs(pooled.mean() - 1) < 0.035  # about 5 standard errors (the cells are correlated)
+    assert abs(pooled.mean() - 1) < 0.04  # over 4 standard errors (about 0.009: the cells are correlated)
 
 
 def test_discrete_gaussian_variance_is_exact_below_scale_two():
