@@ -62,6 +62,10 @@ class Release(models.Model):
     """A manufacturer's request for one DP aggregate, and once done its signed result."""
 
     QUEUED, RUNNING, DONE, FAILED, REFUSED = "queued", "running", "done", "failed", "refused"
+    # One ledger, one budget and one lifecycle for every kind of job: a report (several
+    # marginals answered together) and a trend (a weekly series) are releases too.
+    RELEASE, REPORT, TREND = "release", "report", "trend"
+    KINDS = [(k, k) for k in (RELEASE, REPORT, TREND)]
     STATUSES = [(s, s) for s in (QUEUED, RUNNING, DONE, FAILED, REFUSED)]
     # A release in one of these holds its reservation; a repeat of it spends nothing.
     LIVE = (QUEUED, RUNNING, DONE)
@@ -71,6 +75,7 @@ class Release(models.Model):
     purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="+")  # the version queried
     purpose_code = models.SlugField(max_length=64)
     period = models.CharField(max_length=7)
+    kind = models.CharField(max_length=8, choices=KINDS, default=RELEASE)
     measure = models.CharField(max_length=16)
     group_by = models.JSONField(default=list)
     filters = models.JSONField(default=dict)  # normalised: only the filters given, in canonical form
@@ -79,6 +84,7 @@ class Release(models.Model):
     # Zero for a pure ε-DP release (Laplace, exponential); for a Gaussian one its zCDP ρ,
     # rounded up to 1e-8, and ``epsilon`` is then what ρ states at the one δ (accounting.py).
     rho = models.DecimalField(max_digits=16, decimal_places=8, default=0)
+    spec = models.JSONField(default=dict, blank=True)  # a report's marginals, a trend's series: the normalised request
     request_digest = models.CharField(max_length=64)  # SHA-256 of the canonical request, for repeats
     status = models.CharField(max_length=8, choices=STATUSES, default=QUEUED)
     attempts = models.PositiveIntegerField(default=0)

@@ -141,7 +141,9 @@ def budget_overview(*, manufacturer: Manufacturer) -> dict[str, Any]:
 
 
 def releases_for(*, manufacturer: Manufacturer) -> QuerySet[Release]:
-    return Release.objects.filter(manufacturer=manufacturer).select_related("manufacturer").order_by("-created_at", "id")
+    return (
+        Release.objects.filter(manufacturer=manufacturer, kind=Release.RELEASE).select_related("manufacturer").order_by("-created_at", "id")
+    )
 
 
 def release_get(*, manufacturer: Manufacturer, release_id) -> Release:

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -28,6 +29,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from clearinghouse.accounts.models import Manufacturer
 from clearinghouse.audit.actions import AuditAction
@@ -55,6 +57,7 @@ def _details(release: Release, **extra) -> dict[str, Any]:
         "purpose": release.purpose_code,
         "measure": release.measure,
         "epsilon": epsilon_text(release.epsilon),
+        **({"kind": release.kind} if release.kind != Release.RELEASE else {}),
         **extra,
     }
 
@@ -66,20 +69,23 @@ class BrokerUnavailable(Exception):
     pass
 
 
-def _publish(release_id) -> None:
-    """Send the job; any failure to reach the broker becomes BrokerUnavailable."""
-    from kombu.exceptions import OperationalError as KombuOperationalError
-
-    from clearinghouse.releases.tasks import release_compute_task
-
+def publish_with(task, release_id) -> None:
+    """Send ``task`` for the job; any failure to reach the broker becomes BrokerUnavailable.
+    Engines above this app (reports, trends) pass their own task."""
     try:
-        release_compute_task.apply_async(
+        task.apply_async(
             args=[str(release_id)],
             retry=True,
             retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5},
         )
     except (KombuOperationalError, OSError, ConnectionError) as exc:
         raise BrokerUnavailable(type(exc).__name__) from exc
+
+
+def release_publish(release_id) -> None:
+    from clearinghouse.releases.tasks import release_compute_task  # tasks import this module
+
+    publish_with(release_compute_task, release_id)
 
 
 def release_request(*, manufacturer: Manufacturer, body: Any, actor: Actor) -> tuple[Release, bool]:
@@ -115,8 +121,48 @@ def release_request(*, manufacturer: Manufacturer, body: Any, actor: Actor) -> t
             details=refusal_details | {"code": exc.code, "field": exc.details.get("field")},
         )
         raise
+    return release_queue(
+        manufacturer=manufacturer,
+        order=QueueOrder(
+            purpose=plan.purpose,
+            kind=Release.RELEASE,
+            measure=plan.measure,
+            group_by=plan.group_by,
+            filters=plan.filters,
+            k=plan.k,
+            epsilon=plan.epsilon,
+            digest=plan.request_digest(),
+        ),
+        refusal_details=refusal_details,
+        actor=actor,
+        publish=release_publish,
+    )
+
+
+@dataclass(frozen=True)
+class QueueOrder:
+    """What is reserved and queued, for any kind of job (release, report, trend)."""
+
+    purpose: Purpose
+    kind: str
+    measure: str
+    epsilon: Decimal
+    digest: str
+    group_by: list = field(default_factory=list)
+    filters: dict = field(default_factory=dict)
+    k: int | None = None
+    rho: Decimal = Decimal(0)
+    spec: dict = field(default_factory=dict)
+
+
+def release_queue(
+    *, manufacturer: Manufacturer, order: QueueOrder, refusal_details: dict, actor: Actor, publish: Callable[[Any], None]
+) -> tuple[Release, bool]:
+    """Reserve the budget and queue the job in one transaction; ``publish`` sends its task
+    after commit. A repeat of a live job of this period returns that job and spends nothing.
+    Raises Conflict (budget_exhausted) or Unavailable (broker_unavailable)."""
     period = period_of()
-    digest = plan.request_digest()
+    digest = order.digest
     live = Q(manufacturer=manufacturer, request_digest=digest, period=period, status__in=Release.LIVE)
     existing = Release.objects.filter(live).first()
     if existing is not None:
@@ -126,17 +172,20 @@ def release_request(*, manufacturer: Manufacturer, body: Any, actor: Actor) -> t
         with transaction.atomic():
             try:
                 with transaction.atomic():
-                    budget_reserve(manufacturer=manufacturer, purpose=plan.purpose, period=period, epsilon=plan.epsilon, actor=actor)
+                    budget_reserve(manufacturer=manufacturer, purpose=order.purpose, period=period, epsilon=order.epsilon, actor=actor)
                     release = Release.objects.create(
                         manufacturer=manufacturer,
-                        purpose=plan.purpose,
-                        purpose_code=plan.purpose.code,
+                        purpose=order.purpose,
+                        purpose_code=order.purpose.code,
                         period=period,
-                        measure=plan.measure,
-                        group_by=plan.group_by,
-                        filters=plan.filters,
-                        k=plan.k,
-                        epsilon=plan.epsilon,
+                        kind=order.kind,
+                        measure=order.measure,
+                        group_by=order.group_by,
+                        filters=order.filters,
+                        k=order.k,
+                        epsilon=order.epsilon,
+                        rho=order.rho,
+                        spec=order.spec,
                         request_digest=digest,
                     )
             except BudgetExhausted as exc:
@@ -149,7 +198,7 @@ def release_request(*, manufacturer: Manufacturer, body: Any, actor: Actor) -> t
                     target=f"release:{release.id}",
                     details=_details(release, period=period),
                 )
-                transaction.on_commit(lambda: _publish(release.id))
+                transaction.on_commit(lambda: publish(release.id))
     except IntegrityError:
         # The same request raced us and won: answer with its release, spend nothing.
         existing = Release.objects.filter(live).first()
@@ -157,7 +206,7 @@ def release_request(*, manufacturer: Manufacturer, body: Any, actor: Actor) -> t
             raise
         return existing, False
     except BrokerUnavailable:
-        _release_close(
+        release_close(
             release_id=release.id,
             status=Release.FAILED,
             code="broker_unavailable",
@@ -174,10 +223,10 @@ def release_request(*, manufacturer: Manufacturer, body: Any, actor: Actor) -> t
             target=f"manufacturer:{manufacturer.slug}",
             outcome="denied",
             details=refusal_details
-            | {"code": "budget_exhausted", "scope": refused.scope, "epsilon": epsilon_text(plan.epsilon), "period": period},
+            | {"code": "budget_exhausted", "scope": refused.scope, "epsilon": epsilon_text(order.epsilon), "period": period},
         )
         raise Conflict(
-            f"Not enough budget: {epsilon_text(plan.epsilon)} ε requested, {epsilon_text(max(refused.remaining, Decimal(0)))} left in {scope} for {period}.",
+            f"Not enough budget: {epsilon_text(order.epsilon)} ε requested, {epsilon_text(max(refused.remaining, Decimal(0)))} left in {scope} for {period}.",
             code="budget_exhausted",
             details={"scope": refused.scope, "remaining": epsilon_text(max(refused.remaining, Decimal(0))), "period": period},
         )
@@ -187,7 +236,7 @@ def release_request(*, manufacturer: Manufacturer, body: Any, actor: Actor) -> t
 # --- Closing a release without an answer ----------------------------------------------------
 
 
-def _release_close(*, release_id, status: str, code: str, message: str) -> Release | None:
+def release_close(*, release_id, status: str, code: str, message: str) -> Release | None:
     """queued/running -> failed/refused, refunding the reservation, in one transaction.
     Only releases that never committed an answer get here, so the refund is sound: no
     noisy value of theirs ever left the job's transaction."""
@@ -230,7 +279,7 @@ class _Refusal(Exception):
         self.message = message
 
 
-def _claim(release_id) -> int | None:
+def release_claim(release_id) -> int | None:
     """queued -> running (or take over a running release whose lease expired). Returns
     the attempt number this worker owns, or None if there is nothing to do."""
     now = timezone.now()
@@ -245,7 +294,7 @@ def _claim(release_id) -> int | None:
         return Release.objects.filter(pk=release_id).values_list("attempts", flat=True).first()
 
 
-def _ledger_lock() -> None:
+def ledger_lock() -> None:
     """Serialise everything that reads or writes the individual ledger: the exclusion and
     the charge of one job must not interleave with another's. One lock for every purpose,
     because the person cap spans them all. (SQLite's IMMEDIATE transactions already
@@ -296,11 +345,11 @@ def release_plan_for(release: Release) -> ReleasePlan:
 
 
 def release_compute(*, release_id) -> Release | None:
-    attempt = _claim(release_id)
+    attempt = release_claim(release_id)
     if attempt is None:
         return Release.objects.filter(pk=release_id).first()
     if attempt > settings.CH_RELEASE_MAX_ATTEMPTS:
-        return _release_close(
+        return release_close(
             release_id=release_id,
             status=Release.FAILED,
             code="too_many_attempts",
@@ -309,10 +358,10 @@ def release_compute(*, release_id) -> Release | None:
     try:
         return _compute(release_id=release_id, attempt=attempt)
     except _Refusal as refusal:
-        return _release_close(release_id=release_id, status=Release.REFUSED, code=refusal.code, message=refusal.message)
+        return release_close(release_id=release_id, status=Release.REFUSED, code=refusal.code, message=refusal.message)
     except Exception:
         logger.exception("release %s failed before its answer was committed", release_id)
-        return _release_close(
+        return release_close(
             release_id=release_id,
             status=Release.FAILED,
             code="internal_error",
@@ -324,7 +373,7 @@ def _compute(*, release_id, attempt: int) -> Release:
     with transaction.atomic():
         _tune_statement()
         release = Release.objects.select_related("manufacturer", "purpose").get(pk=release_id)
-        _ledger_lock()
+        ledger_lock()
         release = Release.objects.select_for_update().select_related("manufacturer", "purpose").get(pk=release_id)
         if release.status != Release.RUNNING or release.attempts != attempt:
             return release  # another attempt took over (or finished) meanwhile
@@ -348,19 +397,22 @@ def _compute(*, release_id, attempt: int) -> Release:
         )
         aggregate = aggregate_compute(plan, seed=bounding_seed(release.id), excluded=excluded)
         payload = release_document(release=release, plan=plan, aggregate_values=aggregate, snapshot_at=snapshot_at)
-        envelope = signer_get("releases").envelope(payload)
-        ChargeChunk.objects.bulk_create(
-            [ChargeChunk(release=release, chunk=chunk, bits=bits) for chunk, bits in chunks_encode(aggregate.contributors)]
-        )
-        done = Release.objects.filter(pk=release.pk, status=Release.RUNNING, attempts=attempt).update(
-            status=Release.DONE, result=envelope, completed_at=snapshot_at, lease_until=None
-        )
-        if not done:  # pragma: no cover - the row lock above makes this unreachable
-            transaction.set_rollback(True)
-            return Release.objects.get(pk=release.pk)
-        audit_append(actor=SYSTEM, action=AuditAction.RELEASE_COMPLETED, target=f"release:{release.id}", details=_details(release))
+        release_finish(release=release, attempt=attempt, payload=payload, contributors=aggregate.contributors, snapshot_at=snapshot_at)
     release.refresh_from_db()
     return release
+
+
+def release_finish(*, release: Release, attempt: int, payload: dict, contributors, snapshot_at) -> None:
+    """Inside the job's transaction, under ledger_lock and the release's row lock: sign the
+    document, charge every contributor in the ledger, mark the job done, audit it."""
+    envelope = signer_get("releases").envelope(payload)
+    ChargeChunk.objects.bulk_create([ChargeChunk(release=release, chunk=chunk, bits=bits) for chunk, bits in chunks_encode(contributors)])
+    done = Release.objects.filter(pk=release.pk, status=Release.RUNNING, attempts=attempt).update(
+        status=Release.DONE, result=envelope, completed_at=snapshot_at, lease_until=None
+    )
+    if not done:  # pragma: no cover - the caller's row lock makes this unreachable
+        raise RuntimeError(f"release {release.id} changed under its row lock")
+    audit_append(actor=SYSTEM, action=AuditAction.RELEASE_COMPLETED, target=f"release:{release.id}", details=_details(release))
 
 
 # --- Upkeep -------------------------------------------------------------------------------
@@ -372,16 +424,18 @@ class SweepReport:
     failed: int = 0
 
 
-def release_sweep(*, now=None) -> SweepReport:
-    """Beat: re-send queued releases whose task never reached a worker, and running ones
-    whose worker died (lease expired); give up, with a refund, after too many attempts."""
+def release_sweep(*, now=None, kind: str = "release", publish: Callable[[Any], None] | None = None) -> SweepReport:
+    """Beat: re-send queued jobs of ``kind`` whose task never reached a worker, and running
+    ones whose worker died (lease expired); give up, with a refund, after too many attempts.
+    Reports and trends sweep their own kind with their own task."""
     now = now or timezone.now()
+    publish = publish or release_publish
     report = SweepReport()
     stale_queued = Q(status=Release.QUEUED, created_at__lt=now - timedelta(seconds=settings.CH_RELEASE_RESEND_SECONDS))
     expired = Q(status=Release.RUNNING, lease_until__lt=now)
-    for release_id, attempts in Release.objects.filter(stale_queued | expired).values_list("id", "attempts"):
+    for release_id, attempts in Release.objects.filter(stale_queued | expired, kind=kind).values_list("id", "attempts"):
         if attempts >= settings.CH_RELEASE_MAX_ATTEMPTS:
-            _release_close(
+            release_close(
                 release_id=release_id,
                 status=Release.FAILED,
                 code="too_many_attempts",
@@ -390,7 +444,7 @@ def release_sweep(*, now=None) -> SweepReport:
             report.failed += 1
             continue
         try:
-            _publish(release_id)
+            publish(release_id)
         except BrokerUnavailable:
             logger.warning("release sweep: broker unavailable, will retry")
             break

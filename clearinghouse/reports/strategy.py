@@ -333,7 +333,8 @@ def _calibrated_gaussian(*, d_in: float, rho: Fraction):
     """Discrete Gaussian whose OpenDP map at ``d_in`` is <= rho. Returns (measurement, scale, used)."""
     scale = _sqrt_at_least(Fraction(d_in) ** 2 / (2 * rho))
     for _ in range(64):
-        measurement = dp.m.make_gaussian(*_gaussian_space(), scale=scale)
+        input_domain, input_metric = _gaussian_space()
+        measurement = dp.m.make_gaussian(input_domain, input_metric, scale=scale)
         used = measurement.map(d_in)
         if Fraction(used) <= rho:
             return measurement, scale, used
@@ -400,9 +401,9 @@ def plan_marginals(
         variance = 0.0
         for residual in closure:
             if _subset(residual, axes):
-                s, cost = variance_of[residual]
+                s, weight = variance_of[residual]
                 spread = domain.size_of([a for a in axes if a not in residual])
-                variance += s * cost / spread**2
+                variance += s * weight / spread**2
         accuracies.append(
             MarginalAccuracy(
                 attributes=named,
@@ -542,13 +543,13 @@ def reconstruct(*, plan: MarginalsPlan, noisy: NoisyResiduals) -> dict[tuple[str
     if not isinstance(noisy, NoisyResiduals) or noisy.residuals != tuple(r.attributes for r in plan.residuals):
         raise ValueError("noisy must be the NoisyResiduals that measure() returned for this plan")
     estimate_of = {}
-    for residual, answer in zip(plan.residuals, noisy.answers, strict=True):
-        if answer.shape != residual.shape:
-            raise ValueError(f"answer for residual {residual.attributes!r} has shape {answer.shape}, not {residual.shape}")
+    for measured, answer in zip(plan.residuals, noisy.answers, strict=True):
+        if answer.shape != measured.shape:
+            raise ValueError(f"answer for residual {measured.attributes!r} has shape {answer.shape}, not {measured.shape}")
         centred = np.asarray(answer, dtype=np.float64)
         for position in range(centred.ndim):
             centred = centred - centred.mean(axis=position, keepdims=True)
-        estimate_of[domain.axes(residual.attributes)] = centred / max(math.prod(residual.shape), 1)
+        estimate_of[domain.axes(measured.attributes)] = centred / max(math.prod(measured.shape), 1)
 
     out = {}
     for accuracy in plan.marginals:

@@ -24,7 +24,7 @@ KINDS = ["view", "wishlist", "cart", "purchase", "rating", "survey"]
 def test_fifty_concurrent_requests_against_ten_epsilon_accept_exactly_ten(transactional_db, purposes, manufacturer, monkeypatch):
     budget_allocate(manufacturer_slug=manufacturer.slug, purpose_code=PRODUCT, epsilon="10", period=None, actor=Actor.operator())
     published = []
-    monkeypatch.setattr(services, "_publish", published.append)
+    monkeypatch.setattr(services, "release_publish", published.append)
     subsets = [list(c) for n in range(1, 7) for c in itertools.combinations(KINDS, n)][:50]
     barrier = threading.Barrier(len(subsets))
     outcomes: list[str] = []

@@ -88,14 +88,14 @@ def test_the_same_request_works_once_the_broker_is_back(transactional_db, world,
 
 def _request_without_job(world):
     sent = []
-    original = services._publish
-    services._publish = sent.append
+    original = services.release_publish
+    services.release_publish = sent.append
     try:
         release, created = services.release_request(
             manufacturer=world.manufacturer.obj, body=BODY, actor=Actor(kind="manufacturer", id="chairco")
         )
     finally:
-        services._publish = original
+        services.release_publish = original
     assert created
     return release
 

@@ -105,7 +105,9 @@ def test_a_consumer_at_the_cap_is_left_out_and_charged_nothing(world, django_cap
     release = run(world, {"measure": "signals", "epsilon": "0.1"}, django_capture_on_commit_callbacks)
     assert charged_ids(release.id) == {newcomer.id}
     assert privacy_loss_statement(consumer=heavy)["total_epsilon"] == "6.0000"
-    assert set(consumers_over(purpose_code=PRODUCT, moment=release.completed_at, purpose_cap=Decimal(6), epsilon=Decimal("0.1")).tolist()) == {
+    assert set(
+        consumers_over(purpose_code=PRODUCT, moment=release.completed_at, purpose_cap=Decimal(6), epsilon=Decimal("0.1")).tolist()
+    ) == {
         regular.id,
         heavy.id,
     }

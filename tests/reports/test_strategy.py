@@ -201,7 +201,7 @@ def test_make_consistent_gives_one_consistent_non_negative_set():
 def test_make_consistent_returns_marginals_of_a_non_negative_table_unchanged():
     data = skewed_counts(SMALL, peak=20, seed="fixed point")
     exact = truths(SMALL, SMALL_WORKLOAD, data)
-    out = make_consistent(domain_sizes=SMALL, marginals=SMALL_WORKLOAD, estimates=exact, variances={m: 1.0 for m in SMALL_WORKLOAD})
+    out = make_consistent(domain_sizes=SMALL, marginals=SMALL_WORKLOAD, estimates=exact, variances=dict.fromkeys(SMALL_WORKLOAD, 1.0))
     for m in SMALL_WORKLOAD:
         np.testing.assert_allclose(out[m], exact[m], atol=1e-6)
 
