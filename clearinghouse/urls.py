@@ -26,6 +26,7 @@ api_urlpatterns = [
     path("me/privacy-loss", releases_api.MePrivacyLossView.as_view(), name="me-privacy-loss"),
     path("catalog", releases_api.CatalogView.as_view(), name="catalog"),
     path("releases", releases_api.ReleasesView.as_view(), name="releases"),
+    path("releases/plan", releases_api.ReleasePlanView.as_view(), name="release-plan"),
     path("releases/<uuid:release_id>", releases_api.ReleaseDetailView.as_view(), name="release-detail"),
     path("budget", releases_api.BudgetView.as_view(), name="budget"),
     path("platform/links", accounts_api.PlatformLinksView.as_view(), name="platform-links"),

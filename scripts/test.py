@@ -6,7 +6,8 @@ on 127.0.0.1:6379 are used if they answer, and SQLite plus an in-process broker 
 With REQUIRE_SERVICES=1 (CI) missing services are an error, never a silent skip.
 
 Each checkout is isolated: its test databases are named after a hash of the checkout's
-path (test_ch_<hash>_gw0, _gw1, … one per pytest-xdist worker, dropped at the end) and it
+path and the run's process id (test_ch_<hash>_<pid>_gw0, _gw1, … one per pytest-xdist worker,
+dropped at the end) and it
 uses a Redis database number of its own, so two checkouts can run their suites at once on
 one machine. DATABASE_TEST_NAME and REDIS_URL override the choice. TEST_WORKERS sets the
 number of parallel workers (default: `auto`, one per core; 0 runs in this process).
@@ -54,13 +55,14 @@ def main() -> int:
             print(f"REQUIRE_SERVICES=1 but {' and '.join(missing)} unreachable: start PostgreSQL and Redis", file=sys.stderr)
             return 2
     if env.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
-        env.setdefault("DATABASE_TEST_NAME", f"test_ch_{ident}")
+        # The process id too: two runs in one checkout must not share (or drop) databases.
+        env.setdefault("DATABASE_TEST_NAME", f"test_ch_{ident}_{os.getpid()}")
     else:
         # A file, not SQLite's shared memory: a real Celery worker started by a test
         # (Redis without PostgreSQL) must open the same database from its own process.
         test_dir = ROOT / "var" / "test"
         test_dir.mkdir(parents=True, exist_ok=True)
-        env.setdefault("DATABASE_TEST_NAME", str(test_dir / f"test-{ident}.sqlite3"))
+        env.setdefault("DATABASE_TEST_NAME", str(test_dir / f"test-{ident}-{os.getpid()}.sqlite3"))
     workers = env.get("TEST_WORKERS", "auto")
     print(
         f"database: {env.get('DATABASE_URL', 'sqlite')} (test database {env['DATABASE_TEST_NAME']}, per worker)  "

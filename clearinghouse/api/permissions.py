@@ -43,6 +43,7 @@ PERMISSION_TABLE: dict[str, dict[str, frozenset[str]]] = {
     "api:catalog": {"GET": frozenset({MANUFACTURER})},
     "api:releases": {"GET": frozenset({MANUFACTURER}), "POST": frozenset({MANUFACTURER})},
     "api:release-detail": {"GET": frozenset({MANUFACTURER})},
+    "api:release-plan": {"POST": frozenset({MANUFACTURER})},
     "api:budget": {"GET": frozenset({MANUFACTURER})},
     # Compliance
     "api:audit-events": {"GET": frozenset({COMPLIANCE})},

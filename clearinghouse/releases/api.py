@@ -10,6 +10,7 @@ from clearinghouse.api.actors import request_actor
 from clearinghouse.api.pagination import Pagination
 from clearinghouse.releases import selectors
 from clearinghouse.releases.plans import epsilon_text
+from clearinghouse.releases.preview import release_plan_request
 from clearinghouse.releases.services import release_request
 
 
@@ -24,6 +25,10 @@ class ReleaseIn(serializers.Serializer):
         help_text='ε to spend: a decimal string such as "0.5" (a JSON number is accepted too), at most 4 decimal places'
     )
     k = serializers.IntegerField(required=False, help_text="top_k only: how many attributes")
+    accuracy = serializers.DictField(
+        required=False,
+        help_text='Instead of epsilon: {"half_width": H}, the 95% half-width needed in every cell; the least ε that meets it is spent',
+    )
 
 
 class ReleaseOut(serializers.Serializer):
@@ -144,6 +149,19 @@ class ReleasesView(APIView):
         paginator = Pagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(ReleaseOut(page, many=True).data)
+
+
+class ReleasePlanView(APIView):
+    @extend_schema(
+        request=ReleaseIn,
+        responses={200: dict, 400: OpenApiResponse(description="invalid request, accuracy_unreachable or accuracy_unsupported")},
+        description="The plan of a release request, free: its cells, the mechanism, each cell's 95% half-width, the cost (ε, δ, ρ) "
+        'and the budgets after it. Nothing is spent, reserved or queued. Give `"accuracy": {"half_width": H}` instead of `epsilon` '
+        "to learn the least ε that meets it.",
+    )
+    def post(self, request):
+        body = None if request.stream is None else request.data
+        return Response(release_plan_request(manufacturer=request.user.party, body=body))
 
 
 class ReleaseDetailView(APIView):

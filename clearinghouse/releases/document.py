@@ -45,12 +45,63 @@ def _split_epsilon(epsilon: Decimal) -> tuple[Decimal, Decimal]:
     return half, epsilon - half
 
 
+def plan_mechanisms(plan: ReleasePlan) -> dict[str, Any]:
+    """The noise mechanisms of a plan, built from the contribution bounds through OpenDP
+    (no draw happens here), with what the document says about them. Shared by the job and
+    by the free plan (preview.py), so a plan states exactly the half-widths the result will."""
+    purpose = plan.purpose
+    cells_per_consumer = min(purpose.max_cells_per_consumer, plan.cell_count)
+    if plan.measure in ("consumers", "signals", "sum_value"):
+        rows = cells_per_consumer * (1 if plan.measure == "consumers" else purpose.max_signals_per_cell)
+        if plan.measure == "sum_value":
+            sensitivity = mechanisms.sum_sensitivity(rows_per_consumer=rows, lower=purpose.value_min, upper=purpose.value_max)
+        else:
+            sensitivity = mechanisms.count_sensitivity(rows_per_consumer=rows)
+        mechanism = mechanisms.laplace_mechanism(sensitivity=sensitivity, epsilon=plan.epsilon)
+        return {
+            "objects": [mechanism],
+            "mechanisms": [_mechanism_doc(mechanism, measure=plan.measure)],
+            "accuracy": {
+                "half_width": mechanism.half_width,
+                "meaning": "each cell's released value is within half_width of its bounded true value with probability 0.95",
+            },
+        }
+    if plan.measure == "mean_value":
+        rows = cells_per_consumer * purpose.max_signals_per_cell
+        eps_sum, eps_count = _split_epsilon(plan.epsilon)
+        sum_mech = mechanisms.laplace_mechanism(
+            sensitivity=mechanisms.sum_sensitivity(rows_per_consumer=rows, lower=purpose.value_min, upper=purpose.value_max),
+            epsilon=eps_sum,
+        )
+        count_mech = mechanisms.laplace_mechanism(sensitivity=mechanisms.count_sensitivity(rows_per_consumer=rows), epsilon=eps_count)
+        # Each of the two intervals at 97.5% -> both hold with probability >= 95%.
+        alpha = (1 - mechanisms.CONFIDENCE) / 2
+        return {
+            "objects": [sum_mech, count_mech],
+            "mechanisms": [_mechanism_doc(sum_mech, measure="sum_value"), _mechanism_doc(count_mech, measure="signals")],
+            "accuracy": {
+                "sum_half_width": sum_mech.half_width_at(alpha),
+                "count_half_width": count_mech.half_width_at(alpha),
+                "meaning": "mean = noisy sum / noisy count (post-processing, no extra ε), clamped to the value bounds; "
+                "'interval' holds the bounded true mean with probability >= 0.95 (two 97.5% intervals)",
+            },
+        }
+    top = mechanisms.top_k_mechanism(k=plan.k, candidates=plan.cell_count, epsilon=plan.epsilon)
+    return {
+        "objects": [top],
+        "mechanisms": [_mechanism_doc(top, measure="top_k")],
+        "accuracy": {
+            "score_gap": top.score_gap,
+            "meaning": "with probability 0.95, the r-th returned attribute has at least as many consumers as the r-th most popular one minus score_gap",
+        },
+    }
+
+
 def release_document(*, release: Release, plan: ReleasePlan, aggregate_values, snapshot_at) -> dict[str, Any]:
     """Noise the exact aggregate (the only random draws of a release, all OpenDP) and
     build the document that is signed. Integers stay integers; everything fractional is a
     decimal string."""
     purpose = plan.purpose
-    cells_per_consumer = min(purpose.max_cells_per_consumer, plan.cell_count)
     labels = plan.cell_labels()
     document: dict[str, Any] = {
         "schema": DOCUMENT_SCHEMA,
@@ -74,54 +125,27 @@ def release_document(*, release: Release, plan: ReleasePlan, aggregate_values, s
         "taxonomy_version": plan.taxonomy_version,
         "confidence": "0.95",
     }
+    built = plan_mechanisms(plan)
+    document["mechanisms"] = built["mechanisms"]
+    document["accuracy"] = built["accuracy"]
     if plan.measure in ("consumers", "signals", "sum_value"):
-        rows = cells_per_consumer * (1 if plan.measure == "consumers" else purpose.max_signals_per_cell)
-        if plan.measure == "sum_value":
-            sensitivity = mechanisms.sum_sensitivity(rows_per_consumer=rows, lower=purpose.value_min, upper=purpose.value_max)
-        else:
-            sensitivity = mechanisms.count_sensitivity(rows_per_consumer=rows)
-        mechanism = mechanisms.laplace_mechanism(sensitivity=sensitivity, epsilon=plan.epsilon)
+        (mechanism,) = built["objects"]
         noisy = mechanism.release(aggregate_values.vector().tolist())
         half_width = mechanism.half_width
-        document["mechanisms"] = [_mechanism_doc(mechanism, measure=plan.measure)]
-        document["accuracy"] = {
-            "half_width": half_width,
-            "meaning": "each cell's released value is within half_width of its bounded true value with probability 0.95",
-        }
         document["cells"] = [label | {"value": int(value), "half_width": half_width} for label, value in zip(labels, noisy)]
     elif plan.measure == "mean_value":
-        rows = cells_per_consumer * purpose.max_signals_per_cell
-        eps_sum, eps_count = _split_epsilon(plan.epsilon)
-        sum_mech = mechanisms.laplace_mechanism(
-            sensitivity=mechanisms.sum_sensitivity(rows_per_consumer=rows, lower=purpose.value_min, upper=purpose.value_max),
-            epsilon=eps_sum,
-        )
-        count_mech = mechanisms.laplace_mechanism(sensitivity=mechanisms.count_sensitivity(rows_per_consumer=rows), epsilon=eps_count)
+        sum_mech, count_mech = built["objects"]
         noisy_sums = sum_mech.release(aggregate_values.sums.tolist())
         noisy_counts = count_mech.release(aggregate_values.counts.tolist())
-        # Each of the two intervals at 97.5% -> both hold with probability >= 95%.
-        alpha = (1 - mechanisms.CONFIDENCE) / 2
-        sum_h, count_h = sum_mech.half_width_at(alpha), count_mech.half_width_at(alpha)
+        sum_h, count_h = built["accuracy"]["sum_half_width"], built["accuracy"]["count_half_width"]
         low, high = Fraction(purpose.value_min), Fraction(purpose.value_max)
-        cells = []
-        for label, total, count in zip(labels, noisy_sums, noisy_counts):
-            cells.append(label | _mean_cell(int(total), int(count), sum_h, count_h, low, high))
-        document["mechanisms"] = [_mechanism_doc(sum_mech, measure="sum_value"), _mechanism_doc(count_mech, measure="signals")]
-        document["accuracy"] = {
-            "sum_half_width": sum_h,
-            "count_half_width": count_h,
-            "meaning": "mean = noisy sum / noisy count (post-processing, no extra ε), clamped to the value bounds; "
-            "'interval' holds the bounded true mean with probability >= 0.95 (two 97.5% intervals)",
-        }
-        document["cells"] = cells
+        document["cells"] = [
+            label | _mean_cell(int(total), int(count), sum_h, count_h, low, high)
+            for label, total, count in zip(labels, noisy_sums, noisy_counts)
+        ]
     else:  # top_k
-        mechanism = mechanisms.top_k_mechanism(k=plan.k, candidates=plan.cell_count, epsilon=plan.epsilon)
+        (mechanism,) = built["objects"]
         chosen = mechanism.release(aggregate_values.counts.tolist())
-        document["mechanisms"] = [_mechanism_doc(mechanism, measure="top_k")]
-        document["accuracy"] = {
-            "score_gap": mechanism.score_gap,
-            "meaning": "with probability 0.95, the r-th returned attribute has at least as many consumers as the r-th most popular one minus score_gap",
-        }
         category = labels[0].get("category") if labels else None
         document["category"] = plan.filters.get("category", category)
         document["ranking"] = [{"rank": rank, "attribute": labels[index]["attribute"]} for rank, index in enumerate(chosen, start=1)]

@@ -27,7 +27,7 @@ def _terms(index, ids) -> list[dict[str, Any]]:
     return [{"code": index.codes[i], "labels": index.labels[i]} for i in ids]
 
 
-def _budget_row(*, manufacturer: Manufacturer, purpose_code: str, period: str, cap: Decimal) -> dict[str, Any]:
+def budget_row(*, manufacturer: Manufacturer, purpose_code: str, period: str, cap: Decimal) -> dict[str, Any]:
     """Allocated/spent for (manufacturer, purpose, period); a month not opened yet shows
     what the roll-over will carry into it."""
     allocation = Allocation.objects.filter(manufacturer=manufacturer, purpose_code=purpose_code, period=period).first()
@@ -112,7 +112,7 @@ def catalog_for(*, manufacturer: Manufacturer) -> list[dict[str, Any]]:
                     "consumer_window_days": WINDOW_DAYS,
                     "max_cells": settings.CH_RELEASE_MAX_CELLS,
                 },
-                "budget": _budget_row(manufacturer=manufacturer, purpose_code=purpose.code, period=period, cap=purpose.period_epsilon_cap),
+                "budget": budget_row(manufacturer=manufacturer, purpose_code=purpose.code, period=period, cap=purpose.period_epsilon_cap),
             }
         )
     return entries
@@ -122,7 +122,7 @@ def budget_overview(*, manufacturer: Manufacturer) -> dict[str, Any]:
     """This month for every purpose it may query, then every other month it has rows for."""
     period = period_of()
     rows = [
-        _budget_row(manufacturer=manufacturer, purpose_code=p.code, period=period, cap=p.period_epsilon_cap)
+        budget_row(manufacturer=manufacturer, purpose_code=p.code, period=period, cap=p.period_epsilon_cap)
         for p in queryable_purposes(manufacturer=manufacturer)
     ]
     shown = {(row["purpose"], row["period"]) for row in rows}
@@ -130,7 +130,7 @@ def budget_overview(*, manufacturer: Manufacturer) -> dict[str, Any]:
     for allocation in Allocation.objects.filter(manufacturer=manufacturer).order_by("-period", "purpose_code"):
         if (allocation.purpose_code, allocation.period) not in shown:
             rows.append(
-                _budget_row(
+                budget_row(
                     manufacturer=manufacturer,
                     purpose_code=allocation.purpose_code,
                     period=allocation.period,

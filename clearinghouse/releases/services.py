@@ -45,6 +45,7 @@ from clearinghouse.releases.document import release_document
 from clearinghouse.releases.ledger import chunks_encode, consumers_over
 from clearinghouse.releases.models import ChargeChunk, Release
 from clearinghouse.releases.plans import ReleasePlan, epsilon_text, release_plan_build
+from clearinghouse.releases.preview import resolve_epsilon
 
 logger = logging.getLogger(__name__)
 SYSTEM = Actor.system("releases")
@@ -109,9 +110,10 @@ def release_request(*, manufacturer: Manufacturer, body: Any, actor: Actor) -> t
             )
         if not isinstance(purpose_code, str) or not purpose_code:
             raise Invalid("purpose: required, the code of a purpose in your catalogue", details={"field": "purpose"})
-        plan = release_plan_build(
-            manufacturer=manufacturer, purpose=purpose_current(code=purpose_code), body=body, purpose_code=purpose_code
-        )
+        purpose = purpose_current(code=purpose_code)
+        # An accuracy-first request becomes the least ε that meets it (or a refusal).
+        body = resolve_epsilon(manufacturer=manufacturer, purpose=purpose, body=body, purpose_code=purpose_code)
+        plan = release_plan_build(manufacturer=manufacturer, purpose=purpose, body=body, purpose_code=purpose_code)
     except Invalid as exc:
         audit_record(
             actor=actor,

@@ -162,6 +162,14 @@ ROWS = [
         "api:releases",
     ),
     Row("GET", "/api/v1/releases/5f0c6b8e-2d0a-4c53-9d4e-7d1c1f6a0b11", manufacturers_only(404), name="api:release-detail"),
+    # A plan is free: the manufacturer gets it even with no allocation.
+    Row(
+        "POST",
+        "/api/v1/releases/plan",
+        manufacturers_only(200),
+        lambda w: {"purpose": "c2m-product-design", "measure": "consumers", "epsilon": "0.5"},
+        "api:release-plan",
+    ),
     # The audit log: compliance only; checkpoints and consistency proofs are public.
     Row("GET", "/api/v1/audit/events", compliance_only(200), name="api:audit-events"),
     Row("GET", "/api/v1/audit/events/1", compliance_only(200), name="api:audit-event-detail"),

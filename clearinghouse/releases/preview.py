@@ -1,0 +1,178 @@
+"""Know before you pay: the plan of a release request, and the ε an accuracy needs.
+
+Everything here is a function of the request, the purpose, the public taxonomy and the
+budgets, never of the data, and nothing is spent, reserved or queued: a manufacturer
+can ask as often as they like. The noise mechanisms are built exactly as the job builds
+them (releases/document.py), so the half-widths a plan states are the ones the signed
+result will state.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import opendp.prelude as dp
+
+from clearinghouse.accounts.models import Manufacturer
+from clearinghouse.consent.models import Purpose
+from clearinghouse.consent.purposes import purpose_current
+from clearinghouse.core.errors import Invalid
+from clearinghouse.releases import mechanisms
+from clearinghouse.releases.budgets import period_of
+from clearinghouse.releases.document import plan_mechanisms
+from clearinghouse.releases.plans import EPSILON_QUANTUM, ReleasePlan, epsilon_text, release_plan_build
+from clearinghouse.releases.selectors import budget_row
+
+# Measures whose per-cell 95% half-width is a function of ε alone (one Laplace vector).
+ACCURACY_MEASURES = ("consumers", "signals", "sum_value")
+
+
+def _fail(field_name: str, message: str, code: str = "invalid") -> Invalid:
+    return Invalid(f"{field_name}: {message}", code=code, details={"field": field_name})
+
+
+def accuracy_half_width(body: dict) -> int:
+    """The ``accuracy`` of a request, ``{"half_width": H}`` with H a whole number ≥ 1."""
+    accuracy = body.get("accuracy")
+    if not isinstance(accuracy, dict) or set(accuracy) != {"half_width"}:
+        raise _fail("accuracy", 'must be {"half_width": H}: the 95% half-width you need in every cell')
+    value = accuracy["half_width"]
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise _fail("accuracy.half_width", "must be a whole number such as 20")
+    try:
+        number = Fraction(str(value).strip())
+    except (ValueError, ZeroDivisionError):
+        raise _fail("accuracy.half_width", "must be a whole number such as 20") from None
+    if number.denominator != 1 or number < 1 or number > 10**12:
+        raise _fail("accuracy.half_width", "must be a whole number from 1 to 10^12 (counts are whole numbers)")
+    return int(number)
+
+
+def _sensitivity(plan: ReleasePlan) -> int:
+    purpose = plan.purpose
+    cells_per_consumer = min(purpose.max_cells_per_consumer, plan.cell_count)
+    rows = cells_per_consumer * (1 if plan.measure == "consumers" else purpose.max_signals_per_cell)
+    if plan.measure == "sum_value":
+        return mechanisms.sum_sensitivity(rows_per_consumer=rows, lower=int(purpose.value_min or 0), upper=int(purpose.value_max or 0))
+    return mechanisms.count_sensitivity(rows_per_consumer=rows)
+
+
+def epsilon_for_half_width(*, plan: ReleasePlan, half_width: int) -> Decimal:
+    """The least ε (to 4 decimal places) whose discrete Laplace noise keeps every cell within
+    ``half_width`` with probability 0.95, confirmed by building the mechanism the job builds."""
+    sensitivity = _sensitivity(plan)
+
+    def meets(units: int) -> bool:
+        epsilon = Decimal(units) * EPSILON_QUANTUM
+        return mechanisms.laplace_mechanism(sensitivity=sensitivity, epsilon=epsilon).half_width <= half_width
+
+    # OpenDP's inverse accuracy helper gives the scale whose accuracy is exactly the
+    # half-width; the job states floor(accuracy), so the least ε may sit a little lower.
+    # Start from that ε (rounded up to the quantum) and search down by bisection.
+    scale = dp.accuracy_to_discrete_laplacian_scale(accuracy=float(half_width), alpha=float(mechanisms.ALPHA))
+    high = max(1, math.ceil(Fraction(sensitivity) / Fraction(scale) / Fraction(EPSILON_QUANTUM)))
+    for _ in range(64):
+        if meets(high):
+            break
+        high *= 2
+    else:  # pragma: no cover - doubling reaches any real half-width long before this
+        raise RuntimeError("no ε meets the half-width")
+    low = 0  # meets(low) is False by convention (ε must be positive)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if meets(middle):
+            high = middle
+        else:
+            low = middle
+    return (Decimal(high) * EPSILON_QUANTUM).quantize(EPSILON_QUANTUM)
+
+
+def resolve_epsilon(*, manufacturer: Manufacturer, purpose: Purpose | None, body: Any, purpose_code: str) -> dict:
+    """A request body with ``epsilon`` stays as it is; one with ``accuracy`` instead gets the
+    least ε that meets it (400 accuracy_unreachable above the purpose's per-release maximum).
+    Returns the body to plan with."""
+    if not isinstance(body, dict) or "accuracy" not in body:
+        return body
+    if "epsilon" in body:
+        raise _fail("accuracy", "give either epsilon or accuracy, not both")
+    half_width = accuracy_half_width(body)
+    measure = body.get("measure")
+    if measure not in ACCURACY_MEASURES:
+        raise _fail(
+            "accuracy",
+            f"accuracy-first requests are for the measures {', '.join(ACCURACY_MEASURES)}; give epsilon for {measure!r}",
+            "accuracy_unsupported",
+        )
+    # Plan once at the largest ε allowed: it validates everything else in the body.
+    maximum = purpose.max_epsilon_per_release if purpose is not None else Decimal(1)
+    probe = release_plan_build(
+        manufacturer=manufacturer,
+        purpose=purpose,
+        body={k: v for k, v in body.items() if k != "accuracy"} | {"epsilon": str(maximum)},
+        purpose_code=purpose_code,
+    )
+    needed = epsilon_for_half_width(plan=probe, half_width=half_width)
+    if needed > probe.purpose.max_epsilon_per_release:
+        best = mechanisms.laplace_mechanism(sensitivity=_sensitivity(probe), epsilon=probe.purpose.max_epsilon_per_release).half_width
+        raise Invalid(
+            f"accuracy: a 95% half-width of {half_width} needs ε {epsilon_text(needed)}, more than this purpose allows per release "
+            f"({epsilon_text(probe.purpose.max_epsilon_per_release)}, which gives ±{best}); ask for fewer cells or a wider half-width",
+            code="accuracy_unreachable",
+            details={"field": "accuracy", "epsilon_needed": epsilon_text(needed), "best_half_width": best},
+        )
+    return {k: v for k, v in body.items() if k != "accuracy"} | {"epsilon": epsilon_text(needed)}
+
+
+def release_plan_request(*, manufacturer: Manufacturer, body: Any) -> dict[str, Any]:
+    """POST /api/v1/releases/plan: the same body as POST /api/v1/releases, answered with
+    its plan. The same errors as the request itself, and nothing spent or recorded."""
+    if not isinstance(body, dict):
+        raise Invalid(
+            'the request body must be a JSON object such as {"purpose": …, "measure": …, "epsilon": "0.5"}', code="malformed_body"
+        )
+    purpose_code = body.get("purpose")
+    if not isinstance(purpose_code, str) or not purpose_code:
+        raise _fail("purpose", "required, the code of a purpose in your catalogue")
+    return release_plan_preview(manufacturer=manufacturer, purpose=purpose_current(code=purpose_code), body=body, purpose_code=purpose_code)
+
+
+def release_plan_preview(*, manufacturer: Manufacturer, purpose: Purpose | None, body: Any, purpose_code: str) -> dict[str, Any]:
+    """The plan of a request: its cells, the mechanism, each cell's 95% half-width, the cost
+    and the budgets after it. Spends nothing."""
+    resolved = resolve_epsilon(manufacturer=manufacturer, purpose=purpose, body=body, purpose_code=purpose_code)
+    plan = release_plan_build(manufacturer=manufacturer, purpose=purpose, body=resolved, purpose_code=purpose_code)
+    built = plan_mechanisms(plan)
+    period = period_of()
+    row = budget_row(manufacturer=manufacturer, purpose_code=plan.purpose.code, period=period, cap=plan.purpose.period_epsilon_cap)
+    after = Decimal(row["remaining"]) - plan.epsilon
+    global_after = Decimal(row["global_remaining"]) - plan.epsilon
+    budgets = {
+        "period": period,
+        "allocation_remaining_after": epsilon_text(after),
+        "purpose_remaining_after": epsilon_text(global_after),
+        "affordable": after >= 0 and global_after >= 0,
+    }
+    return {
+        "purpose": plan.purpose.code,
+        "purpose_version": plan.purpose.version,
+        "measure": plan.measure,
+        "group_by": plan.group_by,
+        "filters": plan.filters,
+        "cells": plan.cell_count,
+        "cell_labels": plan.cell_labels() if plan.cell_count <= 200 else None,
+        "mechanisms": built["mechanisms"],
+        "accuracy": built["accuracy"],
+        "cost": {"epsilon": epsilon_text(plan.epsilon), "delta": "0", "rho": _pure_rho(plan.epsilon)},
+        "accuracy_first": "accuracy" in body if isinstance(body, dict) else False,
+        "budget_after": budgets,
+    }
+
+
+def _pure_rho(epsilon: Decimal) -> str:
+    """A pure ε-DP release is also ε²/2-zCDP (Bun & Steinke 2016): what it adds to the
+    person's zCDP reading of their ledger."""
+    value = Fraction(epsilon) ** 2 / 2
+    return str(Decimal(math.ceil(value * 10**8)) / Decimal(10**8))
