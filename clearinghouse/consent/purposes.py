@@ -85,6 +85,13 @@ def _string_list(document: dict, key: str, allowed: tuple[str, ...] | None) -> l
     return value
 
 
+# No purpose keeps signals longer than the privacy ledger's rolling window
+# (releases.ledger.WINDOW_DAYS): a release never reads a signal older than its purpose's
+# retention, so once a charge leaves the window the facts it paid for are gone too, and
+# nothing can be charged twice.
+MAX_RETENTION_DAYS = 365
+
+
 def _positive_int(value: Any, field: str, maximum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
         raise _fail(field, f"must be a whole number from 1 to {maximum}")
@@ -161,7 +168,7 @@ def purpose_document_validate(document: Any) -> dict[str, Any]:
     elif "value_bounds" in document or "value_meaning" in document:
         raise _fail("value_bounds", "only applies when the purpose collects 'value'")
 
-    retention_days = _positive_int(document["retention_days"], "retention_days", 3650)
+    retention_days = _positive_int(document["retention_days"], "retention_days", MAX_RETENTION_DAYS)
 
     sectors = _string_list(document, "recipient_sectors", None)
     index = taxonomy_index()

@@ -19,7 +19,7 @@ import hmac
 import json
 from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from django.db import connection
@@ -86,7 +86,7 @@ def _in(column: str, values: list, params: list, postgres: bool) -> str:
     return f"{column} IN ({', '.join(['%s'] * len(values))})"
 
 
-def ranked_sql(plan: ReleasePlan, *, seed: int, excluded: np.ndarray, postgres: bool) -> tuple[str, list]:
+def ranked_sql(plan: ReleasePlan, *, seed: int, excluded: np.ndarray, postgres: bool, now: datetime | None = None) -> tuple[str, list]:
     """``WITH e AS (eligible signals), r AS (bounded rows with their ranks)`` and its params.
 
     Rows of r with ``rc <= C AND rs <= S`` are the bounded contribution; ``rc = 1 AND
@@ -98,7 +98,8 @@ def ranked_sql(plan: ReleasePlan, *, seed: int, excluded: np.ndarray, postgres: 
     select_params: list = []
     join_params: list = []
     where_params: list = []
-    versions = list(Purpose.objects.filter(code=plan.purpose.code).values_list("id", flat=True))
+    versions = list(Purpose.objects.filter(code=plan.purpose.code).values_list("id", "retention_days", "fields"))
+    now = now or datetime.now(UTC)
     value_measure = plan.measure in ("sum_value", "mean_value")
 
     expressions = {
@@ -123,11 +124,20 @@ def ranked_sql(plan: ReleasePlan, *, seed: int, excluded: np.ndarray, postgres: 
         low, high = int(plan.purpose.value_min), int(plan.purpose.value_max)
         select_columns.append(f"(CASE WHEN s.value < {low} THEN {low} WHEN s.value > {high} THEN {high} ELSE s.value END) AS v")
 
-    if len(versions) == 1:
-        where = ["s.purpose_id = %s"]
-        where_params.append(versions[0])
-    else:
-        where = [_in("s.purpose_id", versions, where_params, postgres)]
+    # Never a signal older than its purpose version's retention, whatever the purge job has
+    # done yet: charges leave the ledger's window after 365 days (no purpose keeps data
+    # longer, consent/purposes.py), so a fact already charged can never be read again.
+    # Age is occurred_at when the version collects it, received_at otherwise (as the purge).
+    by_version = []
+    for version_id, retention_days, fields in versions:
+        cutoff = now - timedelta(days=retention_days)
+        if "occurred_at" in fields:
+            by_version.append("(s.purpose_id = %s AND (s.occurred_at >= %s OR (s.occurred_at IS NULL AND s.received_at >= %s)))")
+            where_params.extend([version_id, cutoff, cutoff])
+        else:
+            by_version.append("(s.purpose_id = %s AND s.received_at >= %s)")
+            where_params.extend([version_id, cutoff])
+    where = [by_version[0] if len(by_version) == 1 else "(" + " OR ".join(by_version) + ")"]
     # Consent active now: a semi-join (one state row per consumer, purpose and platform).
     where.append(
         f"EXISTS (SELECT 1 FROM {consent_table} c WHERE c.consumer_id = s.consumer_id AND c.platform_id = s.platform_id "
@@ -202,7 +212,7 @@ def _keep(plan: ReleasePlan) -> str:
     return f"rc <= {cells_per_consumer} AND rs <= {plan.purpose.max_signals_per_cell}"
 
 
-def aggregate_compute(plan: ReleasePlan, *, seed: int, excluded: np.ndarray) -> Aggregate:
+def aggregate_compute(plan: ReleasePlan, *, seed: int, excluded: np.ndarray, now: datetime | None = None) -> Aggregate:
     """Run the bounded aggregation inside the caller's transaction.
 
     One statement returns, per non-empty cell, its count, its sum and the consumers whose
@@ -214,7 +224,7 @@ def aggregate_compute(plan: ReleasePlan, *, seed: int, excluded: np.ndarray) -> 
     if not postgres:
         connection.ensure_connection()
         _sqlite_functions(connection.connection, plan, seed)
-    head, params = ranked_sql(plan, seed=seed, excluded=excluded, postgres=postgres)
+    head, params = ranked_sql(plan, seed=seed, excluded=excluded, postgres=postgres, now=now)
     width = len(plan.columns)
     cell_names = [f"d{i}" for i in range(width)]
     total = "sum(v)" if value_measure else "0"

@@ -397,7 +397,7 @@ def _compute(*, release_id, attempt: int) -> Release:
             epsilon=release.epsilon,
             rho=release.rho,
         )
-        aggregate = aggregate_compute(plan, seed=bounding_seed(release.id), excluded=excluded)
+        aggregate = aggregate_compute(plan, seed=bounding_seed(release.id), excluded=excluded, now=snapshot_at)
         payload = release_document(release=release, plan=plan, aggregate_values=aggregate, snapshot_at=snapshot_at)
         release_finish(release=release, attempt=attempt, payload=payload, contributors=aggregate.contributors, snapshot_at=snapshot_at)
     release.refresh_from_db()

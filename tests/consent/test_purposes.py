@@ -127,7 +127,7 @@ BAD = [
         lambda d: _with(_with(_with(d, ["fields"], ["category", "signal"]), ["dimensions"], ["category"]), ["measures"], ["consumers"]),
         "value_bounds: only applies",
     ),
-    ("zero retention", lambda d: _with(d, ["retention_days"], 0), "retention_days: must be a whole number from 1 to 3650"),
+    ("zero retention", lambda d: _with(d, ["retention_days"], 0), "retention_days: must be a whole number from 1 to 365"),
     ("sector outside taxonomy", lambda d: _with(d, ["recipient_sectors"], ["furniture", "weapons"]), "'weapons' matches no category"),
     ("negative epsilon", lambda d: _with(d, ["epsilon", "per_release_max"], -1), "epsilon.per_release_max: must be greater than 0"),
     ("release over period cap", lambda d: _with(d, ["epsilon", "per_period_cap"], "0.5"), "cannot exceed epsilon.per_period_cap"),
