@@ -378,6 +378,9 @@ CH_RELEASE_LEASE_SECONDS = env_int("CH_RELEASE_LEASE_SECONDS", 600, minimum=1)
 # A queued release whose task never reached the broker is re-sent after this long.
 CH_RELEASE_RESEND_SECONDS = env_int("CH_RELEASE_RESEND_SECONDS", 60, minimum=1)
 CH_RELEASE_MAX_ATTEMPTS = env_int("CH_RELEASE_MAX_ATTEMPTS", 5, minimum=1)
+# A finished job is shown as done only at the next multiple of this many seconds after it
+# was requested: how long it took must not tell anyone how much data one person has.
+CH_RELEASE_VISIBLE_STEP_SECONDS = env_float("CH_RELEASE_VISIBLE_STEP_SECONDS", 2.0, minimum=0.001)
 # work_mem for the release statement's sorts and hashes (PostgreSQL), e.g. "256MB".
 CH_RELEASE_WORK_MEM = env_str("CH_RELEASE_WORK_MEM", "256MB")
 if not re.fullmatch(r"[1-9][0-9]*(kB|MB|GB)", CH_RELEASE_WORK_MEM):

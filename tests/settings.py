@@ -8,6 +8,9 @@ import os
 from pathlib import Path
 
 os.environ.setdefault("CH_ENV", "test")
+# Tests read a release right after its eager job; tests/releases/test_visible_time.py sets
+# the real step where it matters.
+os.environ.setdefault("CH_RELEASE_VISIBLE_STEP_SECONDS", "0.001")
 os.environ.setdefault("CH_VAR_DIR", str(Path(__file__).resolve().parent.parent / "var" / "test"))
 
 from clearinghouse.settings import *  # noqa: E402,F403

@@ -139,16 +139,16 @@ class ReleasesView(APIView):
         body = None if request.stream is None else request.data
         release, created = release_request(manufacturer=request.user.party, body=body, actor=request_actor(request))
         if created:
-            return Response(ReleaseOut(release).data, status=status.HTTP_202_ACCEPTED)
+            return Response(ReleaseOut(selectors.release_visible(release)).data, status=status.HTTP_202_ACCEPTED)
         # A repeat of a request already made this period: the stored release, nothing spent.
-        return Response(ReleaseDetailOut(release).data | {"repeat": True}, status=status.HTTP_200_OK)
+        return Response(ReleaseDetailOut(selectors.release_visible(release)).data | {"repeat": True}, status=status.HTTP_200_OK)
 
     @extend_schema(responses={200: ReleaseOut(many=True)})
     def get(self, request):
         queryset = selectors.releases_for(manufacturer=request.user.party)
         paginator = Pagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(ReleaseOut(page, many=True).data)
+        return paginator.get_paginated_response(ReleaseOut([selectors.release_visible(r) for r in page], many=True).data)
 
 
 class ReleasePlanView(APIView):
@@ -168,7 +168,7 @@ class ReleaseDetailView(APIView):
     @extend_schema(responses={200: ReleaseDetailOut})
     def get(self, request, release_id):
         release = selectors.release_get(manufacturer=request.user.party, release_id=release_id)
-        return Response(ReleaseDetailOut(release).data)
+        return Response(ReleaseDetailOut(selectors.release_visible(release)).data)
 
 
 class CatalogView(APIView):

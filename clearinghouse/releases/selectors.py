@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import math
+from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -144,6 +147,36 @@ def releases_for(*, manufacturer: Manufacturer) -> QuerySet[Release]:
     return (
         Release.objects.filter(manufacturer=manufacturer, kind=Release.RELEASE).select_related("manufacturer").order_by("-created_at", "id")
     )
+
+
+def visible_at(release: Release) -> datetime | None:
+    """When a finished job may be seen: the first multiple of
+    CH_RELEASE_VISIBLE_STEP_SECONDS after its request that is not before it finished.
+
+    The time from POST to done would otherwise reveal the data: one person with 150,000
+    signals measurably slowed a release. Rounding up to a step that exceeds the job's
+    usual time makes the visible time a function of the request time alone, and any
+    residue is at most which step the job fell into.
+    """
+    if release.completed_at is None:
+        return None
+    step = settings.CH_RELEASE_VISIBLE_STEP_SECONDS
+    elapsed = max((release.completed_at - release.created_at).total_seconds(), 0.0)
+    return release.created_at + timedelta(seconds=step * max(1, math.ceil(elapsed / step - 1e-9)))
+
+
+def release_visible(release: Release, *, now: datetime | None = None) -> Release:
+    """The job as its manufacturer may see it at ``now``: a done job before its visible
+    time is still running, without a result; once visible, completed_at is that time."""
+    shown = visible_at(release)
+    if shown is None or release.status != Release.DONE:
+        return release
+    masked = copy.copy(release)
+    if (now or timezone.now()) < shown:
+        masked.status, masked.result, masked.completed_at = Release.RUNNING, None, None
+    else:
+        masked.completed_at = shown
+    return masked
 
 
 def release_get(*, manufacturer: Manufacturer, release_id) -> Release:
