@@ -187,26 +187,74 @@ ROWS = [
 UNLISTED = {"schema", "api-docs"}
 
 
+@dataclass
+class SharedParties:
+    purposes: dict
+    handles: dict[str, object]
+
+
+@pytest.fixture(scope="module")
+def shared_parties(django_db_setup, django_db_blocker):
+    """The parties, links and consent every row needs, built and committed once for the
+    module (hundreds of rows × seven callers); each test then runs in its own transaction
+    that is rolled back, so what a row changes (an erasure, a grant) never reaches the next.
+    The tables are emptied when the module is done."""
+    from django.core.management import call_command
+
+    from clearinghouse.accounts.services import compliance_officer_create, consumer_register, consumer_token_obtain, platform_register
+    from clearinghouse.consent.models import TaxonomyTerm, TaxonomyVersion
+    from clearinghouse.consent.purposes import purpose_file_read, purpose_publish
+    from clearinghouse.consent.taxonomy import DEFAULT_TAXONOMY_FILE, taxonomy_cache_clear, taxonomy_file_read, taxonomy_upsert
+    from clearinghouse.core.actors import Actor
+    from clearinghouse.releases.recipients import manufacturer_register
+    from tests.conftest import PASSWORD, ConsumerHandle, PartyHandle
+
+    with django_db_blocker.unblock():
+        taxonomy_cache_clear()
+        if not TaxonomyVersion.objects.exists():
+            taxonomy_upsert(document=taxonomy_file_read(DEFAULT_TAXONOMY_FILE), term_model=TaxonomyTerm, version_model=TaxonomyVersion)
+        operator = Actor.operator()
+        purposes = {}
+        for code in ("c2m-product-design", "c2m-demand-forecast"):
+            document = purpose_file_read(f"clearinghouse/consent/purposes/{code}.json")
+            purposes[code], _ = purpose_publish(document=document, actor=operator, approve=True)
+        handles: dict[str, object] = {}
+        for name, username in (("consumer_a", "alice"), ("consumer_b", "bob")):
+            consumer, token = consumer_register(username=username, password=PASSWORD, age_confirmed=True, channel="api")
+            handles[name] = ConsumerHandle(consumer=consumer, token=token, username=username, password=PASSWORD)
+        for name, slug in (("platform_p", "shop-p"), ("platform_q", "shop-q")):
+            platform, key = platform_register(slug=slug, name=f"Platform {slug}", actor=operator)
+            handles[name] = PartyHandle(obj=platform, key=key)
+        maker, key = manufacturer_register(slug="chairco", name="Manufacturer chairco", sectors=["furniture", "food"], actor=operator)
+        handles["manufacturer"] = PartyHandle(obj=maker, key=key)
+        user = compliance_officer_create(username="officer", password=PASSWORD, actor=operator)
+        handles["officer"] = ConsumerHandle(
+            consumer=user, token=consumer_token_obtain(username="officer", password=PASSWORD), username="officer", password=PASSWORD
+        )
+        link_subject(handles["consumer_a"], handles["platform_p"], "alice-at-p")
+        link_subject(handles["consumer_b"], handles["platform_q"], "bob-at-q")
+        response = (
+            handles["consumer_a"]
+            .client()
+            .post("/api/v1/me/consents", grant_body(purposes["c2m-product-design"], handles["platform_p"].slug), format="json")
+        )
+        assert response.status_code == 201, response.content
+    yield SharedParties(purposes=purposes, handles=handles)
+    with django_db_blocker.unblock():
+        call_command("flush", interactive=False, verbosity=0)
+        taxonomy_cache_clear()
+
+
 @pytest.fixture
-def world(consumer_a, consumer_b, platform_p, platform_q, manufacturer, officer, purposes) -> World:
-    link_subject(consumer_a, platform_p, "alice-at-p")
-    link_subject(consumer_b, platform_q, "bob-at-q")
-    response = consumer_a.client().post("/api/v1/me/consents", grant_body(purposes["c2m-product-design"], platform_p.slug), format="json")
-    assert response.status_code == 201
+def world(shared_parties, db) -> World:
+    handles = shared_parties.handles
+    clients = {name: handle.client() for name, handle in handles.items()}
     return World(
-        clients={
-            "anonymous": APIClient(),
-            "consumer_a": consumer_a.client(),
-            "consumer_b": consumer_b.client(),
-            "platform_p": platform_p.client(),
-            "platform_q": platform_q.client(),
-            "manufacturer": manufacturer.client(),
-            "officer": officer.client(),
-        },
-        purposes=purposes,
-        platform_p=platform_p,
-        platform_q=platform_q,
-        consumer_a=consumer_a,
+        clients={"anonymous": APIClient(), **clients},
+        purposes=shared_parties.purposes,
+        platform_p=handles["platform_p"],
+        platform_q=handles["platform_q"],
+        consumer_a=handles["consumer_a"],
     )
 
 
