@@ -28,13 +28,20 @@ uncertainty.
 
 ``tau^2`` is not known, and plugging in an estimate makes the intervals too short when the
 DP noise is large next to ``tau^2`` (its estimate is then a difference of two similar
-numbers). We therefore average over it: the standard Bayesian linear regression with a
-flat prior on ``b`` and the reference prior ``1/(tau^2 + mean DP variance)`` on the
-variance, integrated numerically on a fixed grid (Gelman et al., *Bayesian Data Analysis*,
-3rd ed., section 14.2; the same treatment of a between-study variance with known
-within-study variances is the Bayesian random-effects meta-regression, cf. Higgins,
-Thompson & Spiegelhalter, JRSS A 2009). Without DP noise this reproduces the textbook
-regression prediction interval, Student's t with ``n - p`` degrees of freedom, exactly.
+numbers, often truncated at zero). We therefore average over it: the standard Bayesian
+linear regression (Gelman et al., *Bayesian Data Analysis*, 3rd ed., section 14.2) with a
+flat prior on ``b`` and, on the variance, the prior ``1 / (tau * sqrt(tau^2 + vbar))``
+(``vbar`` the mean DP variance), integrated numerically on a grid in ``log(tau^2)``. That
+prior is Jeffreys' ``1/tau^2`` when there is no DP noise, so the result is then exactly the
+textbook regression prediction interval (Student's t, ``n - p`` degrees of freedom), and a
+uniform prior on ``tau`` when ``tau`` is small next to the DP noise (Gelman, "Prior
+distributions for variance parameters in hierarchical models", Bayesian Analysis 2006;
+the same problem, a between-study variance with known within-study variances, is the
+random-effects meta-regression, cf. Higgins, Thompson & Spiegelhalter, JRSS A 2009).
+Measured (tests/trends/test_forecast.py): about nominal coverage once ``tau`` is at least
+half the DP noise's standard deviation; above nominal (conservative, up to ~99%) when the
+series is nothing but DP noise around a line, because the data cannot then rule out a
+``tau^2`` of the size of the noise.
 The forecast is the mean of the resulting predictive distribution and the 80% / 95%
 intervals its central quantiles. Counts cannot be negative, so by default the forecast and
 the bounds are clipped at zero, which cannot lower the coverage of the true value.

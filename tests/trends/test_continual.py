@@ -26,6 +26,7 @@ from clearinghouse.trends.continual import (
     measure,
     plan_for_half_width,
     plan_series,
+    rho_for_half_width,
 )
 
 dp.enable_features("contrib")
@@ -118,6 +119,7 @@ def test_plan_for_half_width_is_the_least_rho(target):
     cheaper = plan_series(weeks=WEEKS, series=2, rho=plan.rho - step, l2_sensitivity_sq=1)
     cheaper_width = cheaper.max_weekly_half_width if target == "weekly" else cheaper.max_running_total_half_width
     assert cheaper_width > 30.0
+    assert rho_for_half_width(weeks=WEEKS, series=2, l2_sensitivity_sq=1, half_width=30.0, target=target) == plan.rho
 
 
 # --- draws: stated variances, coverage, consistency ------------------------------------------
@@ -343,6 +345,8 @@ def test_no_randomness_outside_opendp_in_the_trends_modules():
             if isinstance(node, ast.Import):
                 assert not any(a.name == "random" or a.name.startswith("numpy.random") for a in node.names), path
             elif isinstance(node, ast.ImportFrom):
-                assert node.module not in ("random", "numpy.random") and not (node.module == "numpy" and any(a.name == "random" for a in node.names)), path
+                assert node.module not in ("random", "numpy.random") and not (
+                    node.module == "numpy" and any(a.name == "random" for a in node.names)
+                ), path
             elif isinstance(node, ast.Attribute):
                 assert not (node.attr == "random" and isinstance(node.value, ast.Name) and node.value.id in {"np", "numpy"}), path

@@ -16,7 +16,7 @@ import opendp.prelude as dp
 import pytest
 from scipy import stats
 
-from clearinghouse.trends import forecast as forecast_module
+import clearinghouse.trends.forecast as forecast_module
 from clearinghouse.trends.continual import estimate, measure, plan_series
 from clearinghouse.trends.forecast import forecast
 
@@ -93,7 +93,9 @@ def test_fan_chart_on_series_released_through_opendp():
         for i in range(series)
     ]
     c95, c80 = _coverage(truth, fits)
-    print(f"\nforecast coverage, released through OpenDP (DP weekly sd {math.sqrt(result.weekly_variance.mean()):.1f}): 95% -> {c95:.4f}, 80% -> {c80:.4f}")
+    print(
+        f"\nforecast coverage, released through OpenDP (DP weekly sd {math.sqrt(result.weekly_variance.mean()):.1f}): 95% -> {c95:.4f}, 80% -> {c80:.4f}"
+    )
     assert 0.91 <= c95 <= 0.99
     assert 0.72 <= c80 <= 0.90
 
@@ -103,7 +105,9 @@ def test_pure_dp_noise_around_a_line_is_covered_conservatively():
     series = 120
     truth = _truth(rng, series, tau=0.0)
     released = truth[:, :N_WEEKS] + rng.normal(0.0, 8.0, (series, N_WEEKS))
-    fits = [forecast(weekly_values=released[i], weekly_variances=np.full(N_WEEKS, 64.0), horizon=HORIZON, season=SEASON) for i in range(series)]
+    fits = [
+        forecast(weekly_values=released[i], weekly_variances=np.full(N_WEEKS, 64.0), horizon=HORIZON, season=SEASON) for i in range(series)
+    ]
     c95, _ = _coverage(truth, fits)
     print(f"\nforecast coverage with no variation beyond DP noise: 95% -> {c95:.4f} (conservative by design)")
     assert c95 >= 0.94
