@@ -28,7 +28,7 @@ from django.utils.dateparse import parse_datetime
 from clearinghouse.consent.models import ConsentState, Purpose
 from clearinghouse.core.crypto import derived_key
 from clearinghouse.intake.models import Signal
-from clearinghouse.releases.plans import ReleasePlan
+from clearinghouse.releases.plans import PERSON_ATTRIBUTES, ReleasePlan
 
 _SIGNED_64 = 1 << 63
 _SUM_LIMIT = 1 << 62
@@ -118,6 +118,15 @@ def ranked_sql(plan: ReleasePlan, *, seed: int, excluded: np.ndarray, postgres: 
                 select_params.append(list(plan.week_starts))
             else:
                 select_columns.append(f"ch_week(s.occurred_at) AS d{position}")
+        elif dimension in PERSON_ATTRIBUTES:
+            # A fact about a person, counted once: of the values this person's eligible
+            # signals carry, the one whose signal ranks first by the release's keyed hash
+            # (deterministic per release, unpredictable to whoever supplies data). Every
+            # row of the person then sits in that one value.
+            select_columns.append(
+                f"first_value({expressions[dimension]}) OVER (PARTITION BY s.consumer_id ORDER BY {hash_fn}(s.id, {int(seed)}), s.id) "
+                f"AS d{position}"
+            )
         else:
             select_columns.append(f"{expressions[dimension]} AS d{position}")
     if value_measure:
@@ -206,7 +215,7 @@ def ranked_sql(plan: ReleasePlan, *, seed: int, excluded: np.ndarray, postgres: 
 def _keep(plan: ReleasePlan) -> str:
     """The bounded contribution: at most C cells per consumer and, per cell, one row for
     distinct-consumer counts or at most S signals for signal counts and sums."""
-    cells_per_consumer = min(plan.purpose.max_cells_per_consumer, plan.cell_count)
+    cells_per_consumer = plan.cells_per_consumer
     if plan.measure in ("consumers", "top_k"):
         return f"rc <= {cells_per_consumer}"  # rows are distinct (consumer, cell) pairs already
     return f"rc <= {cells_per_consumer} AND rs <= {plan.purpose.max_signals_per_cell}"

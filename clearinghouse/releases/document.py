@@ -50,7 +50,7 @@ def plan_mechanisms(plan: ReleasePlan) -> dict[str, Any]:
     (no draw happens here), with what the document says about them. Shared by the job and
     by the free plan (preview.py), so a plan states exactly the half-widths the result will."""
     purpose = plan.purpose
-    cells_per_consumer = min(purpose.max_cells_per_consumer, plan.cell_count)
+    cells_per_consumer = plan.cells_per_consumer
     if plan.measure in ("consumers", "signals", "sum_value"):
         rows = cells_per_consumer * (1 if plan.measure == "consumers" else purpose.max_signals_per_cell)
         if plan.measure == "sum_value":

@@ -27,6 +27,8 @@ from clearinghouse.core.errors import Invalid
 DIMENSION_ORDER = ("category", "attribute", "signal", "age_band", "region", "week")
 MEASURES = ("consumers", "signals", "sum_value", "mean_value", "top_k")
 VALUE_MEASURES = ("sum_value", "mean_value")
+# Facts about a person rather than about a signal: one value per person per release.
+PERSON_ATTRIBUTES = frozenset({"age_band", "region"})
 FILTER_KEYS = ("category", "signals", "since", "until")
 REQUEST_KEYS = {"purpose", "measure", "filters", "group_by", "epsilon", "k"}
 EPSILON_QUANTUM = Decimal("0.0001")
@@ -150,10 +152,22 @@ class ReleasePlan:
         return sha256_hex(canonical_json(self.request_document()))
 
     @property
+    def cells_per_consumer(self) -> int:
+        """How many cells one consumer can reach after bounding: at most C, and never more
+        than the cells of the dimensions that are not facts about a person. Age band and
+        region are counted once per person per release (compute.py picks one value of each
+        per person by a keyed hash), so grouping by them alone puts a person in one cell."""
+        other = 1
+        for axis in self.axes:
+            if not set(axis.dimensions) <= PERSON_ATTRIBUTES:
+                other *= len(axis.keys)
+        return max(1, min(self.purpose.max_cells_per_consumer, other))
+
+    @property
     def rows_per_consumer(self) -> int:
         """Rows one consumer can add after bounding: one per cell for distinct-consumer
         counts, up to S per cell for signal counts and sums."""
-        cells = self.purpose.max_cells_per_consumer
+        cells = self.cells_per_consumer
         if self.measure in ("consumers", "top_k"):
             return cells
         return cells * self.purpose.max_signals_per_cell

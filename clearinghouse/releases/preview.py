@@ -53,7 +53,7 @@ def accuracy_half_width(body: dict) -> int:
 
 def _sensitivity(plan: ReleasePlan) -> int:
     purpose = plan.purpose
-    cells_per_consumer = min(purpose.max_cells_per_consumer, plan.cell_count)
+    cells_per_consumer = plan.cells_per_consumer
     rows = cells_per_consumer * (1 if plan.measure == "consumers" else purpose.max_signals_per_cell)
     if plan.measure == "sum_value":
         return mechanisms.sum_sensitivity(rows_per_consumer=rows, lower=int(purpose.value_min or 0), upper=int(purpose.value_max or 0))

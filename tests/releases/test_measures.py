@@ -17,6 +17,9 @@ from tests.releases.conftest import FORECAST, PRODUCT
 
 NONE = np.zeros(0, dtype=np.int64)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# The snapshot these tests compute at: signals dated early in 2026 are inside every
+# shipped purpose's retention then (a release never reads a signal past retention).
+SNAPSHOT = datetime(2026, 4, 1, 9, tzinfo=SHANGHAI)
 
 
 def plan_for(world, purpose_code=PRODUCT, **body):
@@ -46,7 +49,7 @@ def test_consumers_counts_each_person_once_per_cell(world):
     world.consent([a, b])
     world.signals([chair(a), chair(a), chair(a, signal="purchase"), chair(a, "footrest"), chair(b)])
     plan = plan_for(world, measure="consumers", group_by=["category", "attribute"])
-    result = aggregate_compute(plan, seed=1, excluded=NONE)
+    result = aggregate_compute(plan, seed=1, excluded=NONE, now=SNAPSHOT)
     assert values(plan, result) == {
         ("furniture/office-chair", "lumbar-support"): 2,
         ("furniture/office-chair", "footrest"): 1,
@@ -61,16 +64,17 @@ def test_signals_keep_at_most_s_per_cell_and_c_cells_per_consumer(world):
     index = taxonomy_index()
     codes = [index.codes[t] for t in attributes]  # 7 attributes
     rows = [chair(a, "lumbar-support") for _ in range(5)]  # 5 signals in one cell, S = 3
-    rows += [chair(a, code, age_band=band) for code in codes for band in ("18-24", "45-54")]  # 14 more cells
+    # 14 more cells through signal kinds (age band is a fact about the person, counted once).
+    rows += [chair(a, code, signal=kind) for code in codes for kind in ("cart", "purchase")]
     world.signals(rows)
-    plan = plan_for(world, measure="signals", group_by=["category", "attribute", "age_band"])
-    result = aggregate_compute(plan, seed=7, excluded=NONE)
+    plan = plan_for(world, measure="signals", group_by=["category", "attribute", "signal"])
+    result = aggregate_compute(plan, seed=7, excluded=NONE, now=SNAPSHOT)
     kept = values(plan, result)
     assert len(kept) == 10  # C = 10 cells of the 15 this consumer touched
     assert max(kept.values()) <= 3 and sum(kept.values()) <= 10 * 3
     # Deterministic per release: the same seed keeps the same cells, another seed others.
-    assert values(plan, aggregate_compute(plan, seed=7, excluded=NONE)) == kept
-    others = {frozenset(values(plan, aggregate_compute(plan, seed=s, excluded=NONE))) for s in range(8, 20)}
+    assert values(plan, aggregate_compute(plan, seed=7, excluded=NONE, now=SNAPSHOT)) == kept
+    others = {frozenset(values(plan, aggregate_compute(plan, seed=s, excluded=NONE, now=SNAPSHOT))) for s in range(8, 20)}
     assert len(others) > 1
     assert bounding_seed("a") != bounding_seed("b") and bounding_seed("a") == bounding_seed("a")
 
@@ -80,7 +84,7 @@ def test_bounding_does_not_follow_arrival_order(world):
     world.consent([a])
     world.signals([chair(a, value=v) for v in (1, 2, 3, 4, 5, 5)])  # six signals in one cell, S = 3
     plan = plan_for(world, measure="sum_value")
-    results = [aggregate_compute(plan, seed=s, excluded=NONE) for s in range(30)]
+    results = [aggregate_compute(plan, seed=s, excluded=NONE, now=SNAPSHOT) for s in range(30)]
     assert all(r.counts.tolist() == [3] for r in results)
     # Which three survive changes with the release (the seed), not with arrival order or id.
     assert len({int(r.sums[0]) for r in results}) > 2
@@ -91,7 +95,7 @@ def test_sum_and_mean_use_clamped_values_of_bounded_signals(world):
     world.consent([a, b])
     world.signals([chair(a, value=5), chair(a, value=1), chair(b, value=99), chair(b, value=None)])
     plan = plan_for(world, measure="sum_value", group_by=["attribute"])
-    result = aggregate_compute(plan, seed=3, excluded=NONE)
+    result = aggregate_compute(plan, seed=3, excluded=NONE, now=SNAPSHOT)
     assert values(plan, result) == {("furniture/office-chair", "lumbar-support"): 5 + 1 + 5}  # 99 clamped to 5
     assert values(plan, result, result.counts) == {("furniture/office-chair", "lumbar-support"): 3}  # the null value is not a value
 
@@ -104,7 +108,7 @@ def test_only_active_consent_for_the_current_version_counts(world, platform_q):
     world.consent([d], platform=platform_q.obj)  # consent on another platform than the signals'
     world.signals([chair(a), chair(b), chair(c), chair(d)])
     plan = plan_for(world, measure="consumers")
-    result = aggregate_compute(plan, seed=1, excluded=NONE)
+    result = aggregate_compute(plan, seed=1, excluded=NONE, now=SNAPSHOT)
     assert result.counts.tolist() == [1] and result.contributors.tolist() == [a.id]
 
 
@@ -113,7 +117,7 @@ def test_excluded_consumers_are_left_out_before_aggregation(world):
     world.consent([a, b])
     world.signals([chair(a), chair(b)])
     plan = plan_for(world, measure="consumers")
-    result = aggregate_compute(plan, seed=1, excluded=np.asarray([b.id]))
+    result = aggregate_compute(plan, seed=1, excluded=np.asarray([b.id]), now=SNAPSHOT)
     assert result.counts.tolist() == [1] and result.contributors.tolist() == [a.id]
 
 
@@ -131,11 +135,11 @@ def test_filters_category_prefix_signal_kinds_and_dates(world):
         purpose_code=FORECAST,
     )
     plan = plan_for(world, FORECAST, measure="consumers", group_by=["category"], filters={"category": "food"})
-    assert values(plan, aggregate_compute(plan, seed=1, excluded=NONE)) == {("food/bird-nest",): 1, ("food/oat-milk",): 1}
+    assert values(plan, aggregate_compute(plan, seed=1, excluded=NONE, now=SNAPSHOT)) == {("food/bird-nest",): 1, ("food/oat-milk",): 1}
     plan = plan_for(world, FORECAST, measure="consumers", filters={"signals": ["purchase"]})
-    assert aggregate_compute(plan, seed=1, excluded=NONE).contributors.tolist() == [a.id]
+    assert aggregate_compute(plan, seed=1, excluded=NONE, now=SNAPSHOT).contributors.tolist() == [a.id]
     plan = plan_for(world, FORECAST, measure="consumers", filters={"since": "2026-01-01", "until": "2026-01-31"})
-    assert aggregate_compute(plan, seed=1, excluded=NONE).contributors.tolist() == sorted([a.id, b.id])
+    assert aggregate_compute(plan, seed=1, excluded=NONE, now=SNAPSHOT).contributors.tolist() == sorted([a.id, b.id])
 
 
 def test_week_cells_follow_local_iso_weeks(world):
@@ -163,7 +167,7 @@ def test_week_cells_follow_local_iso_weeks(world):
     )
     plan = plan_for(world, FORECAST, measure="signals", group_by=["week"], filters={"since": "2026-01-01", "until": "2026-01-14"})
     assert [label["week"] for label in plan.cell_labels()] == ["2026-W01", "2026-W02", "2026-W03"]
-    assert values(plan, aggregate_compute(plan, seed=1, excluded=NONE)) == {("2026-W01",): 1, ("2026-W02",): 1}
+    assert values(plan, aggregate_compute(plan, seed=1, excluded=NONE, now=SNAPSHOT)) == {("2026-W01",): 1, ("2026-W02",): 1}
 
 
 @pytest.mark.parametrize(
@@ -210,9 +214,15 @@ def test_every_measure_produces_a_complete_signed_document(world, body, django_c
         half = payload["accuracy"]["half_width"]
         assert half > 0 and all(cell["half_width"] == half and isinstance(cell["value"], int) for cell in payload["cells"])
         assert mechanisms[0]["name"] == "discrete_laplace"
+        # Age band and region are counted once per person: only the other dimensions'
+        # cells multiply what one person can reach.
+        person_cells = {"age_band": 6, "region": 34}
+        reachable = plan.cell_count
+        for dimension in plan.group_by:
+            reachable //= person_cells.get(dimension, 1)
         expected_sensitivity = {
-            "consumers": min(10, plan.cell_count),
-            "signals": min(10, plan.cell_count) * 3,
-            "sum_value": min(10, plan.cell_count) * 3 * 5,
+            "consumers": min(10, reachable),
+            "signals": min(10, reachable) * 3,
+            "sum_value": min(10, reachable) * 3 * 5,
         }
         assert mechanisms[0]["sensitivity"]["value"] == expected_sensitivity[body["measure"]]

@@ -34,13 +34,22 @@ GROUPINGS = [
     ["category", "attribute"],
     ["attribute", "signal"],
     ["age_band", "region"],
+    ["age_band"],
+    ["region"],
     ["category", "attribute", "signal", "age_band"],
 ]
 
 
+# Domain sizes of the facts about a person: counted once per person per release.
+PERSON_DOMAINS = {"age_band": 6, "region": 34}
+
+
 def stated_sensitivity(plan) -> int:
     purpose = plan.purpose
-    cells = min(purpose.max_cells_per_consumer, plan.cell_count)
+    person_cells = 1
+    for dimension in plan.group_by:
+        person_cells *= PERSON_DOMAINS.get(dimension, 1)
+    cells = min(purpose.max_cells_per_consumer, plan.cell_count // person_cells)
     if plan.measure == "consumers":
         return mechanisms.count_sensitivity(rows_per_consumer=cells)
     rows = cells * purpose.max_signals_per_cell
@@ -95,6 +104,9 @@ def test_one_consumer_moves_the_aggregate_by_at_most_the_stated_bound(world, oth
             assert difference.min() >= 0 and difference.max() <= 1
         else:
             assert np.abs(difference).sum() <= stated_sensitivity(plan)
+            if measure == "consumers" and set(plan.group_by) <= set(PERSON_DOMAINS):
+                # Facts about a person: one consumer moves such a count by at most 1.
+                assert np.abs(difference).sum() <= 1
             if measure == "sum_value":
                 assert np.abs(with_target.counts - without_target.counts).sum() <= stated_sensitivity(plan) // 5
         # The target is charged exactly when they have a signal the release can use.
