@@ -8,6 +8,7 @@ requires every secret to come from the environment and turns on the HTTPS settin
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -89,6 +90,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Cache-Control: no-store on everything but static files (issue 12).
+    "clearinghouse.api.middleware.NoStoreMiddleware",
     "clearinghouse.portal.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -98,6 +101,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # /admin/ answers only when CH_ADMIN_ENABLED; its group changes need an officer (issue 12).
+    "clearinghouse.accounts.admin.AdminGateMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -241,6 +246,9 @@ AUTH_PASSWORD_VALIDATORS = [
 if TESTING:
     # Hashing cost is irrelevant to what the tests check and dominates their run time.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Usernames compared case-insensitively; every door checks passwords through
+# clearinghouse.accounts.lockout.login_attempt.
+AUTHENTICATION_BACKENDS = ["clearinghouse.accounts.backends.UsernameModelBackend"]
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:dashboard"
 LOGOUT_REDIRECT_URL = "portal:login"
@@ -249,6 +257,27 @@ LOGOUT_REDIRECT_URL = "portal:login"
 CH_LOGIN_FAILURES_PER_USERNAME = env_int("CH_LOGIN_FAILURES_PER_USERNAME", 5, minimum=1)
 CH_LOGIN_FAILURES_PER_ADDRESS = env_int("CH_LOGIN_FAILURES_PER_ADDRESS", 50, minimum=1)
 CH_LOGIN_FAILURE_WINDOW_SECONDS = env_int("CH_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=1)
+# --- Credential attacks (issue 12; docs/security.md) ---
+# One lockout policy for the portal, the API token endpoint and the admin
+# (clearinghouse/accounts/lockout.py). An address over its limit is still let through for a
+# username that logged in from it before (within CH_LOGIN_KNOWN_DAYS), so one address
+# cannot lock out everyone behind a shared proxy or NAT.
+CH_LOGIN_KNOWN_DAYS = env_int("CH_LOGIN_KNOWN_DAYS", 30, minimum=1)
+# "Username taken" answers per address and window at sign-up, before it answers 429.
+CH_SIGNUP_TAKEN_PER_ADDRESS = env_int("CH_SIGNUP_TAKEN_PER_ADDRESS", 10, minimum=1)
+# Proxies whose X-Forwarded-For is believed (addresses or CIDR networks, comma-separated).
+# Default none: the client address is the socket's peer, which a client cannot choose.
+CH_TRUSTED_PROXIES = env_list("CH_TRUSTED_PROXIES", [])
+for _proxy in CH_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"environment variable CH_TRUSTED_PROXIES: {_proxy!r} is not an address or network") from None
+# Django's admin at /admin/: off unless switched on (every use of it is audited).
+CH_ADMIN_ENABLED = env_bool("CH_ADMIN_ENABLED", False)
+# Denied requests are audited the 1st, 2nd, 4th, 8th... time within this window
+# (clearinghouse/audit/denials.py).
+CH_AUDIT_DENIAL_WINDOW_SECONDS = env_int("CH_AUDIT_DENIAL_WINDOW_SECONDS", 3600, minimum=1)
 COMPLIANCE_GROUP = "compliance"
 CONSUMER_TOKEN_TTL = timedelta(days=env_int("CH_CONSUMER_TOKEN_TTL_DAYS", 30, minimum=1))
 LINK_CODE_TTL = timedelta(minutes=env_int("CH_LINK_CODE_TTL_MINUTES", 10, minimum=1))
@@ -286,7 +315,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["clearinghouse.api.permissions.TablePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "clearinghouse.api.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "clearinghouse.audit.denials.api_exception_handler_audited",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "clearinghouse.api.pagination.Pagination",
     "PAGE_SIZE": 100,

@@ -8,13 +8,19 @@ from rest_framework.views import APIView
 
 from clearinghouse.accounts import selectors, services
 from clearinghouse.api.actors import request_actor
+from clearinghouse.api.addresses import client_address
 from clearinghouse.core.errors import NotFound
 
 
 class CredentialsThrottle(AnonRateThrottle):
-    """Password guessing is throttled per client address, whoever the account is."""
+    """Requests to the credential endpoints, per client address (clearinghouse.api.addresses:
+    X-Forwarded-For counts only from a trusted proxy). Per-username limits are the lockout's
+    (accounts.lockout)."""
 
     scope = "credentials"
+
+    def get_ident(self, request):
+        return client_address(request) or "unknown"
 
 
 class LinkRedeemThrottle(SimpleRateThrottle):
@@ -79,7 +85,9 @@ class TokenView(APIView):
     def post(self, request):
         data = TokenIn(data=request.data)
         data.is_valid(raise_exception=True)
-        token = services.consumer_token_obtain(username=data.validated_data["username"], password=data.validated_data["password"])
+        token = services.consumer_token_obtain(
+            username=data.validated_data["username"], password=data.validated_data["password"], address=client_address(request)
+        )
         return Response({"token": token})
 
 

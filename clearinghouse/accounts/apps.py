@@ -7,3 +7,6 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from clearinghouse.accounts import schema  # noqa: F401  (registers the OpenAPI extensions)
+        from clearinghouse.accounts.power import power_receivers_connect
+
+        power_receivers_connect()

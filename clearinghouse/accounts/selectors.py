@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from clearinghouse.accounts.models import Consumer, Credential, Platform, PlatformLink
@@ -55,3 +56,14 @@ def platform_link_for_subject(*, platform: Platform, subject_pseudonym: str) -> 
         .filter(platform=platform, subject_pseudonym=subject_pseudonym, consumer__erased_at__isnull=True)
         .first()
     )
+
+
+def user_by_username(*, username: str) -> User | None:
+    """The user with this username, compared case-insensitively. Should an old pair that
+    differs only in case still exist (``manage.py usernames_duplicates`` reports them), the
+    exact spelling wins and otherwise nobody does."""
+    exact = User.objects.filter(username=username).first()
+    if exact is not None:
+        return exact
+    matches = list(User.objects.filter(username__iexact=username)[:2])
+    return matches[0] if len(matches) == 1 else None

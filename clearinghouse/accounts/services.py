@@ -5,13 +5,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth import password_validation
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from clearinghouse.accounts.lockout import login_attempt
 from clearinghouse.accounts.models import Consumer, Credential, LinkCode, Manufacturer, Platform, PlatformLink
+from clearinghouse.accounts.power import acting_as
 from clearinghouse.accounts.pseudonyms import subject_pseudonym
 from clearinghouse.accounts.selectors import secret_hash
 from clearinghouse.audit.actions import AuditAction
@@ -85,16 +87,16 @@ def consumer_token_issue(*, user: User) -> str:
     return credential_issue(kind=Credential.KIND_CONSUMER, user=user, expires_at=timezone.now() + settings.CONSUMER_TOKEN_TTL)
 
 
-def consumer_token_obtain(*, username: str, password: str) -> str:
-    """Exchange a username and password for a bearer token (consumers and officers)."""
-    user = authenticate(username=username, password=password) if isinstance(username, str) and isinstance(password, str) else None
-    if user is None or not user.is_active:
-        audit_record(actor=Actor.anonymous(), action=AuditAction.AUTH_TOKEN_REFUSED, outcome="denied")
+def consumer_token_obtain(*, username: str, password: str, address: str = "") -> str:
+    """Exchange a username and password for a bearer token (consumers and officers), under
+    the lockout policy every door shares (accounts.lockout): 429 while locked."""
+    user = login_attempt(username=username, password=password, address=address, channel="api")
+    if user is None:
         raise Invalid("Unknown username or wrong password.", code="invalid_credentials")
     consumer = Consumer.objects.filter(user=user, erased_at__isnull=True).first()
     is_officer = user.groups.filter(name=settings.COMPLIANCE_GROUP).exists()
     if consumer is None and not is_officer:
-        audit_record(actor=Actor.anonymous(), action=AuditAction.AUTH_TOKEN_REFUSED, outcome="denied")
+        audit_record(actor=Actor.anonymous(), action=AuditAction.AUTH_TOKEN_REFUSED, outcome="denied", details={"reason": "no_api_role"})
         raise Invalid("Unknown username or wrong password.", code="invalid_credentials")
     actor = Actor(kind="compliance", id=f"officer:{user.pk}") if is_officer else Actor(kind="consumer", id=str(consumer.pseudonym))
     with transaction.atomic():
@@ -109,7 +111,8 @@ def compliance_officer_create(*, username: str, password: str, actor: Actor) -> 
         with transaction.atomic():
             user = User.objects.create_user(username=username, password=password)
             group, _ = Group.objects.get_or_create(name=settings.COMPLIANCE_GROUP)
-            user.groups.add(group)
+            with acting_as(actor, groups=True):
+                user.groups.add(group)
             audit_append(actor=actor, action=AuditAction.COMPLIANCE_OFFICER_CREATED, target=f"officer:{user.pk}")
     except IntegrityError:
         raise Conflict(f"username {username!r} is taken", code="username_taken") from None

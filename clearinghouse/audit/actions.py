@@ -49,3 +49,12 @@ class AuditAction(StrEnum):
     BUDGET_ROLLED_OVER = "budget.rolled_over"
     AUDIT_EXPORTED = "audit.exported"
     AUDIT_VERIFIED = "audit.verified"
+    # Credential attacks and every use of power (issue 12, docs/security.md)
+    AUTH_LOCKED = "auth.locked"
+    AUTH_UNLOCKED = "auth.unlocked"
+    ADMIN_LOGIN = "admin.login"
+    ADMIN_CHANGED = "admin.changed"
+    USER_GROUPS_CHANGED = "user.groups_changed"
+    USER_PERMISSIONS_CHANGED = "user.permissions_changed"
+    ACCESS_DENIED = "access.denied"
+    SIGNUP_REFUSED = "signup.refused"

@@ -54,3 +54,10 @@ class TooLarge(DomainError):
 class Unavailable(DomainError):
     status = 503
     default_code = "unavailable"
+
+
+class TooManyRequests(DomainError):
+    """Refused for now; ``details["retry_after_seconds"]`` says when to try again."""
+
+    status = 429
+    default_code = "throttled"

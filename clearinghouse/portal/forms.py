@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import math
+
 from django import forms
 from django.conf import settings
-from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -10,10 +12,9 @@ from django.forms.utils import ErrorDict
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
-from clearinghouse.audit.actions import AuditAction
-from clearinghouse.audit.services import audit_record
-from clearinghouse.core.actors import Actor
-from clearinghouse.portal.throttle import login_failure_record, login_success_record, login_throttled
+from clearinghouse.accounts.lockout import login_attempt
+from clearinghouse.api.addresses import client_address
+from clearinghouse.core.errors import TooManyRequests
 
 # Django 5.2 changed this message id and its zh_Hans catalogue has not caught up; listing it
 # here puts it in the portal's catalogue (which LOCALE_PATHS gives precedence).
@@ -29,16 +30,14 @@ AGE_14_OR_OVER = "14-or-over"
 AGE_UNDER_14 = "under-14"
 
 
-def throttle_params() -> dict:
-    return {"minutes": max(1, settings.CH_LOGIN_FAILURE_WINDOW_SECONDS // 60)}
-
-
-def client_address(request) -> str:
-    return request.META.get("REMOTE_ADDR", "") if request is not None else ""
+def throttle_params(seconds: int | None = None) -> dict:
+    seconds = settings.CH_LOGIN_FAILURE_WINDOW_SECONDS if seconds is None else seconds
+    return {"minutes": max(1, math.ceil(seconds / 60))}
 
 
 class LoginForm(AuthenticationForm):
-    """Django's login form with failed-login throttling in front of the password check."""
+    """Django's login form under the lockout policy every door shares (accounts.lockout):
+    a locked username or address is refused before the password is checked."""
 
     error_messages = {
         "invalid_login": _("The username or password is not right. Check them and try again."),
@@ -48,7 +47,13 @@ class LoginForm(AuthenticationForm):
         ),
     }
 
-    throttled = False
+    channel = "portal"
+    # Seconds until a locked attempt may be tried again, or None.
+    retry_after: int | None = None
+
+    @property
+    def throttled(self) -> bool:
+        return self.retry_after is not None
 
     def __init__(self, request=None, *args, **kwargs):
         super().__init__(request, *args, **kwargs)
@@ -58,31 +63,22 @@ class LoginForm(AuthenticationForm):
         self.fields["password"].widget.attrs.update({"autocomplete": "current-password"})
 
     def clean(self):
-        username = self.cleaned_data.get("username") or ""
-        address = client_address(self.request)
-        if username and login_throttled(username=username, address=address):
-            self.throttled = True
-            audit_record(
-                actor=Actor.anonymous(),
-                action=AuditAction.AUTH_LOGIN_REFUSED,
-                outcome="denied",
-                details={"channel": "portal", "reason": "throttled"},
-            )
-            raise ValidationError(self.error_messages["throttled"], code="throttled", params=throttle_params())
-        try:
-            cleaned = super().clean()
-        except ValidationError:
-            if username:
-                login_failure_record(username=username, address=address)
-                audit_record(
-                    actor=Actor.anonymous(),
-                    action=AuditAction.AUTH_LOGIN_REFUSED,
-                    outcome="denied",
-                    details={"channel": "portal", "reason": "invalid_credentials"},
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is not None and password:
+            try:
+                self.user_cache = login_attempt(
+                    username=username, password=password, address=client_address(self.request), channel=self.channel
                 )
-            raise
-        login_success_record(username=username)
-        return cleaned
+            except TooManyRequests as locked:
+                self.retry_after = locked.details["retry_after_seconds"]
+                raise ValidationError(
+                    self.error_messages["throttled"], code="throttled", params=throttle_params(self.retry_after)
+                ) from None
+            if self.user_cache is None:
+                raise self.get_invalid_login_error()
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
 
 
 class SignupForm(forms.Form):
@@ -176,18 +172,23 @@ class EraseConfirmForm(forms.Form):
         error_messages={"required": _("Tick this box to confirm.")},
     )
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, request=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        self.request = request
 
     def clean_password(self):
-        # Same throttle as the login form: a borrowed, logged-in device is not a free
+        # The same lockout as every login door: a borrowed, logged-in device is not a free
         # password oracle.
         password = self.cleaned_data["password"]
-        username = self.user.get_username()
-        if login_throttled(username=username, address=""):
-            raise ValidationError(LoginForm.error_messages["throttled"], code="throttled", params=throttle_params())
-        if authenticate(username=username, password=password) is None:
-            login_failure_record(username=username, address="")
+        try:
+            user = login_attempt(
+                username=self.user.get_username(), password=password, address=client_address(self.request), channel="portal-erase"
+            )
+        except TooManyRequests as locked:
+            raise ValidationError(
+                LoginForm.error_messages["throttled"], code="throttled", params=throttle_params(locked.details["retry_after_seconds"])
+            ) from None
+        if user is None or user.pk != self.user.pk:
             raise ValidationError(_("That is not your password."), code="wrong_password")
         return password

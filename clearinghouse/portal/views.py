@@ -88,6 +88,7 @@ class LoginView(auth_views.LoginView):
         response = super().form_invalid(form)
         if form.throttled:
             response.status_code = 429
+            response["Retry-After"] = str(form.retry_after)
         return response
 
     def get_default_redirect_url(self):
@@ -458,12 +459,13 @@ def export(request):
 @require_http_methods(["GET", "POST"])
 @consumer_required
 def erase(request):
-    form = EraseConfirmForm(request.POST or None, user=request.user)
+    form = EraseConfirmForm(request.POST or None, user=request.user, request=request)
     if request.method == "POST" and form.is_valid():
         subject_services.consumer_erase(consumer=request.consumer, actor=request_actor(request), channel="portal")
         logout(request)
         return redirect("portal:erased")
-    return render(request, "portal/erase.html", {"form": form}, status=400 if form.errors else 200)
+    locked = form.has_error("password", code="throttled")
+    return render(request, "portal/erase.html", {"form": form}, status=429 if locked else 400 if form.errors else 200)
 
 
 @require_GET
