@@ -15,6 +15,7 @@ from clearinghouse.subjects import api as subjects_api
 api_urlpatterns = [
     path("consumers", accounts_api.ConsumerRegisterView.as_view(), name="consumers"),
     path("auth/token", accounts_api.TokenView.as_view(), name="auth-token"),
+    path("auth/unlock", accounts_api.LoginUnlockView.as_view(), name="auth-unlock"),
     path("keys", public.KeysView.as_view(), name="keys"),
     path("me", subjects_api.MeView.as_view(), name="me"),
     path("me/export", subjects_api.MeExportView.as_view(), name="me-export"),

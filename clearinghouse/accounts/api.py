@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
 
-from clearinghouse.accounts import selectors, services
+from clearinghouse.accounts import lockout, selectors, services
 from clearinghouse.api.actors import request_actor
 from clearinghouse.api.addresses import client_address
 from clearinghouse.core.errors import NotFound
@@ -64,6 +64,7 @@ class ConsumerRegisterView(APIView):
             password=data.validated_data["password"],
             age_confirmed=data.validated_data["age_confirmed"],
             channel="api",
+            address=client_address(request),
         )
         return Response({"id": str(consumer.pseudonym), "token": token}, status=status.HTTP_201_CREATED)
 
@@ -170,3 +171,30 @@ class PlatformLinksView(APIView):
         )
         body = {"subject_ref": data.validated_data["subject_ref"], "linked_at": link.created_at}
         return Response(RedeemOut(body).data, status=status.HTTP_201_CREATED)
+
+
+class UnlockIn(serializers.Serializer):
+    username = serializers.CharField(max_length=150, required=False, help_text="Lift this username's lock")
+    address = serializers.IPAddressField(required=False, help_text="Lift this client address's lock")
+
+    def validate(self, attrs):
+        if not attrs.get("username") and not attrs.get("address"):
+            raise serializers.ValidationError({"username": "give a username, an address or both"})
+        return attrs
+
+
+class UnlockOut(serializers.Serializer):
+    was_locked = serializers.BooleanField()
+
+
+class LoginUnlockView(APIView):
+    """Compliance officers: let someone in again whom another's guessing locked out."""
+
+    @extend_schema(request=UnlockIn, responses={200: UnlockOut})
+    def post(self, request):
+        data = UnlockIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        found = lockout.login_unlock(
+            username=data.validated_data.get("username"), address=data.validated_data.get("address"), actor=request_actor(request)
+        )
+        return Response({"was_locked": found})

@@ -39,7 +39,7 @@ from clearinghouse.accounts.selectors import user_by_username
 from clearinghouse.audit.actions import AuditAction
 from clearinghouse.audit.services import audit_record
 from clearinghouse.core.actors import Actor
-from clearinghouse.core.errors import TooManyRequests
+from clearinghouse.core.errors import Invalid, TooManyRequests
 
 # The doors, as the audit log names them.
 CHANNELS = frozenset({"portal", "api", "admin", "portal-erase", "api-erase"})
@@ -208,3 +208,49 @@ def login_unlock(*, username: str | None, address: str | None, actor: Actor) -> 
         details={"scope": scope, "was_locked": found},
     )
     return found
+
+
+def password_confirm(*, user: User, password: str, address: str) -> None:
+    """The password asked again before an irreversible act (``DELETE /api/v1/me``): under
+    the same lockout as a login. Raises Invalid (``wrong_password``) or TooManyRequests."""
+    confirmed = login_attempt(username=user.get_username(), password=password, address=address, channel="api-erase")
+    if confirmed is None or confirmed.pk != user.pk:
+        raise Invalid("password: that is not your password", code="wrong_password", details={"field": "password"})
+
+
+# --- Sign-up: "this username is taken" is an answer about someone else --------------------
+
+SIGNUP_MESSAGE = "Too many sign-up attempts with usernames that are taken. Try again later."
+
+
+def _signup_key(address: str) -> str:
+    return f"signup:taken:{_digest('signup', address)}"
+
+
+def signup_probe_check(*, address: str) -> None:
+    """Refuse (429) an address that has been told "username taken" too often this window,
+    before anything is looked up: whether a username exists is told at most
+    ``CH_SIGNUP_TAKEN_PER_ADDRESS`` times per window to one client."""
+    if not address:
+        return
+    key = _signup_key(address)
+    stamp = cache.get(key + ":lock")
+    if stamp and stamp > time.time():
+        raise TooManyRequests(SIGNUP_MESSAGE, code="signup_throttled", details={"retry_after_seconds": math.ceil(stamp - time.time())})
+
+
+def signup_taken_record(*, address: str) -> None:
+    if not address:
+        return
+    key = _signup_key(address)
+    window = settings.CH_LOGIN_FAILURE_WINDOW_SECONDS
+    if cache.add(key, 1, timeout=window):
+        count = 1
+    else:
+        try:
+            count = cache.incr(key)
+        except ValueError:
+            cache.add(key, 1, timeout=window)
+            count = 1
+    if count >= settings.CH_SIGNUP_TAKEN_PER_ADDRESS:
+        cache.set(key + ":lock", time.time() + window, timeout=window)

@@ -6,12 +6,13 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth import password_validation
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from clearinghouse.accounts.lockout import login_attempt
+from clearinghouse.accounts.lockout import login_attempt, signup_probe_check, signup_taken_record
 from clearinghouse.accounts.models import Consumer, Credential, LinkCode, Manufacturer, Platform, PlatformLink
 from clearinghouse.accounts.power import acting_as
 from clearinghouse.accounts.pseudonyms import subject_pseudonym
@@ -57,9 +58,14 @@ def _validate_new_user(username: str, password: str) -> None:
         raise Invalid(f"password: {' '.join(exc.messages)}", details={"field": "password"}) from None
 
 
-def consumer_register(*, username: str, password: str, age_confirmed: bool, channel: str) -> tuple[Consumer, str | None]:
+def consumer_register(*, username: str, password: str, age_confirmed: bool, channel: str, address: str = "") -> tuple[Consumer, str | None]:
     """Create a consumer account. PIPL Art. 31 needs a guardian's consent under 14, which
-    we cannot collect, so the person must confirm they are 14 or older."""
+    we cannot collect, so the person must confirm they are 14 or older.
+
+    Usernames are unique case-insensitively. "Taken" tells the caller something about
+    another person, so it is told at most CH_SIGNUP_TAKEN_PER_ADDRESS times per window to
+    one address (then 429), and costs the same password hash as a sign-up that succeeds."""
+    signup_probe_check(address=address)
     if age_confirmed is not True:
         raise Invalid(
             "age_confirmed: you must confirm you are 14 or older (PIPL Art. 31); younger people need a guardian's consent",
@@ -67,9 +73,12 @@ def consumer_register(*, username: str, password: str, age_confirmed: bool, chan
             details={"field": "age_confirmed"},
         )
     _validate_new_user(username, password)
+    hashed = make_password(password)
     try:
         with transaction.atomic():
-            user = User.objects.create_user(username=username, password=password)
+            if User.objects.filter(username__iexact=username).exists():
+                raise IntegrityError("username taken (case-insensitively)")
+            user = User.objects.create(username=username, password=hashed)
             consumer = Consumer.objects.create(user=user, age_confirmed_at=timezone.now())
             token = consumer_token_issue(user=user) if channel == "api" else None
             audit_append(
@@ -79,6 +88,13 @@ def consumer_register(*, username: str, password: str, age_confirmed: bool, chan
                 details={"channel": channel},
             )
     except IntegrityError:
+        signup_taken_record(address=address)
+        audit_record(
+            actor=Actor.anonymous(),
+            action=AuditAction.SIGNUP_REFUSED,
+            outcome="denied",
+            details={"channel": channel, "reason": "username_taken"},
+        )
         raise Conflict("username: this username is taken", code="username_taken", details={"field": "username"}) from None
     return consumer, token
 
@@ -109,6 +125,8 @@ def compliance_officer_create(*, username: str, password: str, actor: Actor) -> 
     _validate_new_user(username, password)
     try:
         with transaction.atomic():
+            if User.objects.filter(username__iexact=username).exists():
+                raise IntegrityError("username taken (case-insensitively)")
             user = User.objects.create_user(username=username, password=password)
             group, _ = Group.objects.get_or_create(name=settings.COMPLIANCE_GROUP)
             with acting_as(actor, groups=True):

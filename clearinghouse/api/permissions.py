@@ -51,6 +51,7 @@ PERMISSION_TABLE: dict[str, dict[str, frozenset[str]]] = {
     "api:audit-verify": {"GET": frozenset({COMPLIANCE})},
     "api:audit-export": {"GET": frozenset({COMPLIANCE})},
     "api:audit-inclusion-proof": {"GET": frozenset({COMPLIANCE})},
+    "api:auth-unlock": {"POST": frozenset({COMPLIANCE})},
     # Public, for outside auditors: signed tree heads and consistency proofs reveal no
     # entry, only the log's size and tree hashes (docs/audit.md).
     "api:audit-checkpoints": {"GET": frozenset({ANYONE})},

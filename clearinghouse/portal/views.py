@@ -27,11 +27,13 @@ from clearinghouse.accounts import selectors as account_selectors
 from clearinghouse.accounts import services as account_services
 from clearinghouse.accounts.models import Platform
 from clearinghouse.api.actors import request_actor
+from clearinghouse.api.addresses import client_address
+from clearinghouse.audit.denials import denial_record
 from clearinghouse.consent import selectors as consent_selectors
 from clearinghouse.consent.models import ConsentEvent, Purpose
 from clearinghouse.consent.services import ConsentRequest, consent_change
 from clearinghouse.core.crypto import published_keys
-from clearinghouse.core.errors import Conflict, DomainError, Invalid, NotFound
+from clearinghouse.core.errors import Conflict, DomainError, Invalid, NotFound, TooManyRequests
 from clearinghouse.portal import presentation as words
 from clearinghouse.portal.forms import ConsentChangeForm, EraseConfirmForm, LinkCodeForm, LoginForm, SignupForm
 from clearinghouse.releases.selectors import privacy_loss_statement
@@ -114,7 +116,13 @@ def signup(request):
                 password=form.cleaned_data["password1"],
                 age_confirmed=True,
                 channel="portal",
+                address=client_address(request),
             )
+        except TooManyRequests as error:
+            form.add_error(None, _("Too many tries with usernames that are taken. Please wait a few minutes and try again."))
+            response = render(request, "portal/signup.html", {"form": form}, status=429)
+            response["Retry-After"] = str(error.details["retry_after_seconds"])
+            return response
         except Conflict as error:
             if error.code != "username_taken":
                 raise
@@ -476,4 +484,5 @@ def erased(request):
 def csrf_failure(request, reason: str = ""):
     """settings.CSRF_FAILURE_VIEW: a plain explanation instead of Django's technical page.
     The API keeps DRF's JSON error (it enforces CSRF itself for session-authenticated calls)."""
+    denial_record(request=request, reason="csrf", status=403)
     return render(request, "portal/csrf_failure.html", status=403)

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from clearinghouse.accounts.api import current_consumer
 from clearinghouse.api.actors import request_actor
 from clearinghouse.api.pagination import Pagination
-from clearinghouse.releases import selectors
+from clearinghouse.releases import selectors, services
 from clearinghouse.releases.plans import epsilon_text
 from clearinghouse.releases.preview import release_plan_request
 from clearinghouse.releases.services import release_request
@@ -167,7 +167,7 @@ class ReleasePlanView(APIView):
 class ReleaseDetailView(APIView):
     @extend_schema(responses={200: ReleaseDetailOut})
     def get(self, request, release_id):
-        release = selectors.release_get(manufacturer=request.user.party, release_id=release_id)
+        release = services.release_read(manufacturer=request.user.party, release_id=release_id, actor=request_actor(request))
         return Response(ReleaseDetailOut(selectors.release_visible(release)).data)
 
 

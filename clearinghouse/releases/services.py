@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -38,7 +39,7 @@ from clearinghouse.consent.models import Purpose
 from clearinghouse.consent.purposes import purpose_current
 from clearinghouse.core.actors import Actor
 from clearinghouse.core.crypto import signer_get
-from clearinghouse.core.errors import Conflict, DomainError, Invalid, Unavailable
+from clearinghouse.core.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
 from clearinghouse.releases.budgets import BudgetExhausted, budget_refund, budget_reserve, period_of
 from clearinghouse.releases.compute import aggregate_compute, bounding_seed
 from clearinghouse.releases.document import release_document
@@ -452,3 +453,26 @@ def release_sweep(*, now=None, kind: str = "release", publish: Callable[[Any], N
             break
         report.resent += 1
     return report
+
+
+def release_read(*, manufacturer: Manufacturer, release_id, actor: Actor) -> Release:
+    """One of the manufacturer's own releases. Another manufacturer's answers exactly like
+    a missing one (404), no sooner than CH_WALL_FLOOR_MS after the request began so that
+    the audit write of the attempt cannot be timed, and is audited as ``access.denied``
+    (reason ``cross_party``)."""
+    started = time.monotonic()
+    release = Release.objects.select_related("manufacturer").filter(pk=release_id).first()
+    if release is not None and release.manufacturer_id == manufacturer.pk:
+        return release
+    if release is not None:
+        audit_record(
+            actor=actor,
+            action=AuditAction.ACCESS_DENIED,
+            target=f"manufacturer:{manufacturer.slug}",
+            outcome="denied",
+            details={"reason": "cross_party", "object": "release", "owner": release.manufacturer.slug, "status": 404},
+        )
+    remaining = settings.CH_WALL_FLOOR_MS / 1000 - (time.monotonic() - started)
+    if remaining > 0:
+        time.sleep(remaining)
+    raise NotFound()

@@ -7,8 +7,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from clearinghouse.accounts import lockout as account_lockout
 from clearinghouse.accounts.api import current_consumer
 from clearinghouse.api.actors import request_actor
+from clearinghouse.api.addresses import client_address
 from clearinghouse.subjects import services
 
 
@@ -22,13 +24,26 @@ class ErasedOut(serializers.Serializer):
     credentials = serializers.IntegerField()
 
 
+class EraseIn(serializers.Serializer):
+    password = serializers.CharField(max_length=256, trim_whitespace=False, help_text="Your password, asked again like the portal does")
+
+
 class MeView(APIView):
     @extend_schema(
+        request=EraseIn,
         responses={200: ErasedOut},
-        description="Erase my data and my account at once. Consent events and audit records keep only the pseudonymous id.",
+        description=(
+            "Erase my data and my account at once; the body carries my password (a token alone is not enough). "
+            "Consent events and audit records keep only the pseudonymous id. Wrong passwords count towards the "
+            "sign-in lockout (429 with Retry-After once locked)."
+        ),
     )
     def delete(self, request):
-        summary = services.consumer_erase(consumer=current_consumer(request), actor=request_actor(request), channel="api")
+        data = EraseIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        consumer = current_consumer(request)
+        account_lockout.password_confirm(user=request.user, password=data.validated_data["password"], address=client_address(request))
+        summary = services.consumer_erase(consumer=consumer, actor=request_actor(request), channel="api")
         return Response(summary)
 
 

@@ -139,7 +139,7 @@ ROWS = [
         name="api:platform-subject-consent",
     ),
     Row("GET", "/api/v1/me/export", consumers_only(200), name="api:me-export"),
-    Row("DELETE", "/api/v1/me", consumers_only(200), name="api:me"),
+    Row("DELETE", "/api/v1/me", consumers_only(200), lambda w: {"password": w.consumer_a.password}, "api:me"),
     Row("POST", "/api/v1/platform/signals", platforms_only(p=200, q=200), lambda w: {"signals": []}, "api:platform-signals"),
     Row("GET", "/api/v1/platform/batches", platforms_only(p=200, q=200), name="api:platform-batches"),
     # A batch id nobody issued: 404 for both platforms (tests/intake/test_wall.py covers another's).
@@ -177,6 +177,7 @@ ROWS = [
     Row("GET", "/api/v1/audit/export", compliance_only(200), name="api:audit-export"),
     Row("GET", "/api/v1/audit/proofs/inclusion?seq=1", compliance_only(200), name="api:audit-inclusion-proof"),
     Row("POST", "/api/v1/audit/events", everyone(405), lambda w: {}, "api:audit-events"),
+    Row("POST", "/api/v1/auth/unlock", compliance_only(200), lambda w: {"username": "someone"}, "api:auth-unlock"),
     Row("GET", "/api/v1/audit/checkpoints", everyone(200), name="api:audit-checkpoints"),
     Row("GET", "/api/v1/audit/checkpoints/latest", everyone(404), name="api:audit-checkpoint-latest"),  # none signed yet
     Row("GET", "/api/v1/audit/proofs/consistency?first=1&second=2", everyone(200), name="api:audit-consistency-proof"),

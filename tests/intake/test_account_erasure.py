@@ -31,7 +31,7 @@ def test_delete_me_erases_signals_links_and_account_but_keeps_the_pseudonymous_l
     consumer_id, pseudonym = alice.consumer.pk, str(alice.consumer.pseudonym)
     events_before = ConsentEvent.objects.filter(consumer_id=consumer_id).count()
 
-    response = alice.client().delete("/api/v1/me")
+    response = alice.client().delete("/api/v1/me", {"password": PASSWORD}, format="json")
 
     assert response.status_code == 200, response.content
     body = response.json()
@@ -76,10 +76,10 @@ def test_delete_me_erases_signals_links_and_account_but_keeps_the_pseudonymous_l
 
 def test_after_deletion_the_token_and_password_stop_working_and_the_username_is_free(stored, make_consumer):
     client = stored.alice.client()
-    assert client.delete("/api/v1/me").status_code == 200
+    assert client.delete("/api/v1/me", {"password": PASSWORD}, format="json").status_code == 200
 
     assert client.get("/api/v1/me/consents").status_code == 401
-    assert client.delete("/api/v1/me").status_code == 401
+    assert client.delete("/api/v1/me", {"password": PASSWORD}, format="json").status_code == 401
     login = stored.alice.client().post("/api/v1/auth/token", {"username": "alice", "password": PASSWORD}, format="json")
     assert login.status_code == 400
     # A new account under the same name is a different, unlinked person.
@@ -89,7 +89,7 @@ def test_after_deletion_the_token_and_password_stop_working_and_the_username_is_
 
 
 def test_platform_can_no_longer_address_an_erased_subject(stored):
-    assert stored.alice.client().delete("/api/v1/me").status_code == 200
+    assert stored.alice.client().delete("/api/v1/me", {"password": PASSWORD}, format="json").status_code == 200
     response = stored.p.client().get("/api/v1/platform/subjects/alice-at-p/consent", {"purpose": "c2m-product-design"})
     assert response.status_code == 404
 
@@ -99,6 +99,6 @@ def test_only_a_consumer_can_delete_their_account(who, stored, officer):
     from rest_framework.test import APIClient
 
     client = {"anonymous": APIClient(), "platform": stored.p.client(), "officer": officer.client()}[who]
-    response = client.delete("/api/v1/me")
+    response = client.delete("/api/v1/me", {"password": PASSWORD}, format="json")
     assert response.status_code == (401 if who == "anonymous" else 403)
     assert Signal.objects.filter(consumer=stored.alice.consumer).count() == 50

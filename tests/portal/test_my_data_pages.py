@@ -71,5 +71,5 @@ def test_repeated_wrong_passwords_on_the_erase_form_are_throttled(linked_consume
     for _ in range(settings.CH_LOGIN_FAILURES_PER_USERNAME):
         client.post(reverse("portal:erase"), {"password": "guess-guess-1", "understood": "on"})
     response = client.post(reverse("portal:erase"), {"password": linked_consumer.password, "understood": "on"})
-    assert response.status_code == 400 and "Too many failed attempts" in response.content.decode()
+    assert response.status_code == 429 and "Too many failed attempts" in response.content.decode()
     assert Consumer.objects.get(pk=linked_consumer.consumer.pk).erased_at is None
