@@ -323,3 +323,14 @@ def celery_worker_factory(transactional_db, tmp_path):
     for handle in handles:
         handle.stop()
     app.conf.task_always_eager, app.conf.task_default_queue = previous
+
+
+@pytest.fixture(autouse=True)
+def _fresh_lockout_counts():
+    """Sign-in lockouts, sign-up and denial counters live in the cache: one test's
+    failures must not lock another's user."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
