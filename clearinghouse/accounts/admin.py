@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 from django.conf import settings
 from django.contrib import admin
@@ -21,6 +22,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 
 from clearinghouse.accounts.lockout import login_attempt, user_target
 from clearinghouse.accounts.power import acting_as
@@ -32,6 +34,10 @@ from clearinghouse.core.actors import Actor
 from clearinghouse.core.errors import TooManyRequests
 
 ADMIN_PREFIX = "/admin/"
+# The portal's wording (its catalogue, in LOCALE_PATHS, translates it).
+THROTTLED = _(
+    "Too many failed attempts. For your safety, logging in to this account is paused for %(minutes)s minutes. Try again later."
+)
 
 
 def _user_actor(user: User) -> Actor:
@@ -50,7 +56,8 @@ class AdminLoginForm(AdminAuthenticationForm):
             except TooManyRequests as locked:
                 if self.request is not None:
                     self.request._ch_retry_after = locked.details["retry_after_seconds"]
-                raise ValidationError(locked.message, code="throttled") from None
+                seconds = locked.details["retry_after_seconds"]
+                raise ValidationError(THROTTLED, code="throttled", params={"minutes": max(1, math.ceil(seconds / 60))}) from None
             if self.user_cache is None:
                 raise self.get_invalid_login_error()
             try:
