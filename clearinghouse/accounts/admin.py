@@ -35,9 +35,7 @@ from clearinghouse.core.errors import TooManyRequests
 
 ADMIN_PREFIX = "/admin/"
 # The portal's wording (its catalogue, in LOCALE_PATHS, translates it).
-THROTTLED = _(
-    "Too many failed attempts. For your safety, logging in to this account is paused for %(minutes)s minutes. Try again later."
-)
+THROTTLED = _("Too many failed attempts. For your safety, logging in to this account is paused for %(minutes)s minutes. Try again later.")
 
 
 def _user_actor(user: User) -> Actor:
