@@ -136,10 +136,6 @@ def _failure_record(*, keys: _Keys, username: str, channel: str) -> None:
             )
 
 
-def _refused_action(channel: str) -> AuditAction:
-    return AuditAction.AUTH_TOKEN_REFUSED if channel == "api" else AuditAction.AUTH_LOGIN_REFUSED
-
-
 def login_attempt(*, username: str, password: str, address: str, channel: str) -> User | None:
     """Check a password under the lockout policy.
 
@@ -152,7 +148,7 @@ def login_attempt(*, username: str, password: str, address: str, channel: str) -
     if not isinstance(username, str) or not isinstance(password, str) or not username.strip():
         audit_record(
             actor=Actor.anonymous(),
-            action=_refused_action(channel),
+            action=AuditAction.AUTH_TOKEN_REFUSED if channel == "api" else AuditAction.AUTH_LOGIN_REFUSED,
             outcome="denied",
             details={"channel": channel, "reason": "invalid_credentials"},
         )
@@ -161,7 +157,7 @@ def login_attempt(*, username: str, password: str, address: str, channel: str) -
     if remaining is not None:
         audit_record(
             actor=Actor.anonymous(),
-            action=_refused_action(channel),
+            action=AuditAction.AUTH_TOKEN_REFUSED if channel == "api" else AuditAction.AUTH_LOGIN_REFUSED,
             outcome="denied",
             details={"channel": channel, "reason": "throttled"},
         )
@@ -172,7 +168,7 @@ def login_attempt(*, username: str, password: str, address: str, channel: str) -
         _failure_record(keys=keys, username=username, channel=channel)
         audit_record(
             actor=Actor.anonymous(),
-            action=_refused_action(channel),
+            action=AuditAction.AUTH_TOKEN_REFUSED if channel == "api" else AuditAction.AUTH_LOGIN_REFUSED,
             outcome="denied",
             details={"channel": channel, "reason": "invalid_credentials"},
         )

@@ -25,6 +25,7 @@ from clearinghouse.api.actors import request_actor
 from clearinghouse.audit import reasons, selectors, services
 from clearinghouse.audit.actions import AuditAction
 from clearinghouse.audit.chain import event_export_line, format_time
+from clearinghouse.audit.denials import denial_record
 from clearinghouse.audit.models import AuditVerificationRun
 from clearinghouse.consent.models import Purpose
 from clearinghouse.consent.purposes import purpose_approve, purpose_get, purpose_retire
@@ -66,6 +67,7 @@ def officer_required(view):
             return redirect_to_login(request.get_full_path())
         actor = request_actor(request)
         if actor.kind != "compliance":
+            denial_record(request=request, reason="forbidden", status=403)
             return render(request, "console/forbidden.html", status=403)
         request.actor = actor
         return view(request, *args, **kwargs)

@@ -64,6 +64,7 @@ def consumer_required(view):
             home = _officer_home() if actor.kind == "compliance" else None
             if home:
                 return redirect(home)
+            denial_record(request=request, reason="forbidden", status=403)
             return render(request, "portal/not_consumer.html", status=403)
         consumer = account_selectors.consumer_for_user(user=request.user)
         if consumer is None:

@@ -211,3 +211,12 @@ def test_another_manufacturers_release_is_not_found_and_audited(make_manufacture
     assert response.status_code == missing.status_code == 404 and response.content == missing.content
     event = AuditEvent.objects.get(action="access.denied")
     assert event.actor_id == "ours-co" and event.details["reason"] == "cross_party" and event.details["owner"] == "theirs-co"
+
+
+def test_a_consumer_at_the_compliance_console_is_refused_and_audited(consumer_a):
+    client = Client()
+    client.force_login(consumer_a.consumer.user)
+    assert client.get(reverse("compliance:home")).status_code == 403
+    event = AuditEvent.objects.get(action="access.denied")
+    assert event.actor_kind == "consumer" and event.details["reason"] == "forbidden"
+    assert event.details["endpoint"] == "compliance:home"
