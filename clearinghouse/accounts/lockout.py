@@ -37,6 +37,7 @@ from django.core.cache import cache
 from clearinghouse.accounts.models import Consumer
 from clearinghouse.accounts.selectors import user_by_username
 from clearinghouse.audit.actions import AuditAction
+from clearinghouse.audit.denials import audit_sampled
 from clearinghouse.audit.services import audit_record
 from clearinghouse.core.actors import Actor
 from clearinghouse.core.errors import Invalid, TooManyRequests
@@ -155,10 +156,11 @@ def login_attempt(*, username: str, password: str, address: str, channel: str) -
         return None
     remaining = login_lock_remaining(username=username, address=address)
     if remaining is not None:
-        audit_record(
+        # Sampled (audit.denials): a guesser hammering a lock must not flood the log.
+        audit_sampled(
             actor=Actor.anonymous(),
             action=AuditAction.AUTH_TOKEN_REFUSED if channel == "api" else AuditAction.AUTH_LOGIN_REFUSED,
-            outcome="denied",
+            sample_key=_digest("throttled", channel, username_normal(username), address),
             details={"channel": channel, "reason": "throttled"},
         )
         raise TooManyRequests(LOCKED_MESSAGE, code="login_locked", details={"retry_after_seconds": remaining})

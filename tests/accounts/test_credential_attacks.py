@@ -170,3 +170,12 @@ def test_the_erase_confirmation_counts_towards_the_same_lock(consumer_a, setting
     assert client.delete("/api/v1/me", {"password": PASSWORD}, format="json").status_code == 429
     assert _try("portal", "alice", PASSWORD).status_code == 429
     assert User.objects.filter(username="alice").exists()
+
+
+def test_hammering_a_lock_writes_a_sampled_trace_not_a_flood(consumer_a, settings):
+    for _ in range(settings.CH_LOGIN_FAILURES_PER_USERNAME):
+        _try("api", "alice", WRONG)
+    for _ in range(20):
+        assert _try("api", "alice", WRONG).status_code == 429
+    throttled = AuditEvent.objects.filter(action="auth.token_refused", details__reason="throttled")
+    assert sorted(throttled.values_list("details__count", flat=True)) == [1, 2, 4, 8, 16]
