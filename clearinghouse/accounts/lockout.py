@@ -86,16 +86,24 @@ def user_target(user: User | None) -> str:
     return f"consumer:{consumer.pseudonym}" if consumer is not None else f"user:{user.pk}"
 
 
-def login_lock_remaining(*, username: str, address: str) -> int | None:
-    """Seconds until this username may try again from this address, or None."""
+def _lock_state(*, username: str, address: str) -> tuple[int, str] | None:
+    """(seconds left, "username" or "address") while locked, else None."""
     keys = _keys(username=username, address=address)
     names = [key for key in (keys.username_lock, keys.address_lock, keys.known) if key]
     found = cache.get_many(names)
     now = time.time()
-    until = found.get(keys.username_lock) or 0
-    if keys.address_lock and not found.get(keys.known):
-        until = max(until, found.get(keys.address_lock) or 0)
-    return math.ceil(until - now) if until > now else None
+    by_name = found.get(keys.username_lock) or 0
+    by_place = found.get(keys.address_lock) or 0 if keys.address_lock and not found.get(keys.known) else 0
+    until = max(by_name, by_place)
+    if until <= now:
+        return None
+    return math.ceil(until - now), "username" if by_name > now else "address"
+
+
+def login_lock_remaining(*, username: str, address: str) -> int | None:
+    """Seconds until this username may try again from this address, or None."""
+    state = _lock_state(username=username, address=address)
+    return state[0] if state else None
 
 
 def _failure_count(key: str) -> int:
@@ -154,14 +162,16 @@ def login_attempt(*, username: str, password: str, address: str, channel: str) -
             details={"channel": channel, "reason": "invalid_credentials"},
         )
         return None
-    remaining = login_lock_remaining(username=username, address=address)
-    if remaining is not None:
-        # Sampled (audit.denials): a guesser hammering a lock must not flood the log.
+    state = _lock_state(username=username, address=address)
+    if state is not None:
+        remaining, scope = state
+        # Sampled per lock (audit.denials): a guesser hammering a lock, even with a new
+        # username each time, must not flood the log.
         audit_sampled(
             actor=Actor.anonymous(),
             action=AuditAction.AUTH_TOKEN_REFUSED if channel == "api" else AuditAction.AUTH_LOGIN_REFUSED,
-            sample_key=_digest("throttled", channel, username_normal(username), address),
-            details={"channel": channel, "reason": "throttled"},
+            sample_key=_digest("throttled", channel, scope, username_normal(username) if scope == "username" else address),
+            details={"channel": channel, "reason": "throttled", "scope": scope},
         )
         raise TooManyRequests(LOCKED_MESSAGE, code="login_locked", details={"retry_after_seconds": remaining})
     keys = _keys(username=username, address=address)

@@ -179,3 +179,14 @@ def test_hammering_a_lock_writes_a_sampled_trace_not_a_flood(consumer_a, setting
         assert _try("api", "alice", WRONG).status_code == 429
     throttled = AuditEvent.objects.filter(action="auth.token_refused", details__reason="throttled")
     assert sorted(throttled.values_list("details__count", flat=True)) == [1, 2, 4, 8, 16]
+
+
+def test_a_spray_with_new_usernames_at_a_locked_address_is_sampled_per_address(db, settings):
+    settings.CH_LOGIN_FAILURES_PER_ADDRESS = 3
+    for n in range(3):
+        _try("api", f"first{n}", WRONG, address="192.0.2.5")
+    for n in range(20):
+        assert _try("api", f"spray{n}", WRONG, address="192.0.2.5").status_code == 429
+    throttled = AuditEvent.objects.filter(action="auth.token_refused", details__reason="throttled")
+    assert sorted(throttled.values_list("details__count", flat=True)) == [1, 2, 4, 8, 16]
+    assert set(throttled.values_list("details__scope", flat=True)) == {"address"}
