@@ -39,7 +39,10 @@ BAD_BODIES = [
     pytest.param(body(marginals=[["attribute", "colour"]]), "marginals[0]", "unknown_dimension", id="unknown-dimension"),
     pytest.param(body(marginals=[["attribute"], ["week"]]), "marginals[1]", "dimension_not_allowed", id="dimension-not-allowed"),
     pytest.param(
-        body(marginals=[["attribute", "age_band"], ["age_band", "attribute"]]), "marginals[1]", "duplicate_marginal", id="duplicate-marginals"
+        body(marginals=[["attribute", "age_band"], ["age_band", "attribute"]]),
+        "marginals[1]",
+        "duplicate_marginal",
+        id="duplicate-marginals",
     ),
     pytest.param(body(marginals=[]), "marginals", "invalid", id="empty-list"),
     pytest.param(body(marginals=...), "marginals", "invalid", id="no-marginals"),
@@ -181,7 +184,10 @@ def test_accuracy_first_spends_the_least_that_meets_the_half_width(world, django
 
     sizes = {"attribute": 7, "age_band": 6, "region": 34}
     marginals = [tuple(m) for m in SIX]
-    assert plan_marginals(domain_sizes=sizes, marginals=marginals, rho=rho - Decimal("0.00000002"), l2_sensitivity_sq=100).max_half_width > wanted
+    assert (
+        plan_marginals(domain_sizes=sizes, marginals=marginals, rho=rho - Decimal("0.00000002"), l2_sensitivity_sq=100).max_half_width
+        > wanted
+    )
     epsilon = Decimal(plan["cost"]["epsilon"])
     assert plan["budget"]["allocation"]["remaining_after"] == str(Decimal("20.0000") - epsilon)
 
@@ -229,7 +235,16 @@ def test_a_repeat_in_the_same_period_returns_the_stored_report_and_spends_once(w
         first = client.post("/api/v1/reports", body(), format="json")
     assert first.status_code == 202
     # The same request, written differently (marginal order inside, category folded in).
-    again = body(marginals=[["attribute"], ["age_band"], ["region"], ["age_band", "attribute"], ["category", "attribute", "region"], ["age_band", "region"]])
+    again = body(
+        marginals=[
+            ["attribute"],
+            ["age_band"],
+            ["region"],
+            ["age_band", "attribute"],
+            ["category", "attribute", "region"],
+            ["age_band", "region"],
+        ]
+    )
     with django_capture_on_commit_callbacks(execute=True):
         second = client.post("/api/v1/reports", again, format="json")
     assert second.status_code == 200 and second.json()["repeat"] is True
@@ -242,7 +257,9 @@ def test_reports_are_listed_and_read_only_by_their_manufacturer(world, make_manu
     client = world.manufacturer.client()
     with django_capture_on_commit_callbacks(execute=True):
         report_id = client.post("/api/v1/reports", body(), format="json").json()["id"]
-        release_id = client.post("/api/v1/releases", {"purpose": PRODUCT, "measure": "signals", "epsilon": "0.1"}, format="json").json()["id"]
+        release_id = client.post("/api/v1/releases", {"purpose": PRODUCT, "measure": "signals", "epsilon": "0.1"}, format="json").json()[
+            "id"
+        ]
     listed = client.get("/api/v1/reports").json()
     assert [r["id"] for r in listed["results"]] == [report_id]
     assert listed["results"][0]["marginals"] == SIX and listed["results"][0]["status"] == "done"
