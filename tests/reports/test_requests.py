@@ -280,3 +280,19 @@ def test_a_week_marginal_needs_the_range_and_its_sensitivity_counts_signals(worl
     assert plan["marginals"][0]["cell_count"] == 12
     # A consumer adds at most min(20 cells, 12 weeks) cells of at most 5 signals each.
     assert plan["mechanism"]["sensitivity"]["value"] == 12 * 5
+
+
+def test_the_worker_knows_the_report_tasks_and_beat_sweeps_lost_reports(settings):
+    """In a fresh process, as a worker starts: the report tasks are registered (a worker that
+    does not know them discards the message and the report waits for the sweeper)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import django; django.setup(); from clearinghouse.celery import app; app.loader.import_default_modules(); "
+        "print('\\n'.join(sorted(app.tasks)))"
+    )
+    tasks = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120).stdout.split()
+    assert "clearinghouse.reports.tasks.report_compute_task" in tasks
+    assert "clearinghouse.reports.tasks.report_sweep_task" in tasks
+    assert settings.CELERY_BEAT_SCHEDULE["reports-sweep"]["task"] == "clearinghouse.reports.tasks.report_sweep_task"
