@@ -201,3 +201,42 @@ def test_a_signals_report_counts_every_kept_signal(world, measure, django_captur
     release = Release.objects.get(pk=report["id"])
     charged = np.concatenate([chunk_decode(c.chunk, c.bits) for c in ChargeChunk.objects.filter(release=release)])
     assert sorted(charged.tolist()) == sorted(c.id for c in consumers)
+
+
+def test_a_report_verifies_offline_with_the_release_tool(tmp_path, world, django_capture_on_commit_callbacks):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from rest_framework.test import APIClient
+
+    seed_world(world, people=20, seed="reports-tool")
+    client = world.manufacturer.client()
+    with django_capture_on_commit_callbacks(execute=True):
+        created = client.post(
+            "/api/v1/reports",
+            {
+                "purpose": PRODUCT,
+                "measure": "consumers",
+                "filters": {"category": CHAIR},
+                "marginals": [["attribute"], ["age_band"]],
+                "epsilon": "0.4",
+            },
+            format="json",
+        )
+    report = client.get(f"/api/v1/reports/{created.json()['id']}").json()
+    (tmp_path / "keys.json").write_text(json.dumps(APIClient().get("/api/v1/keys").json()))
+    tool = Path(__file__).resolve().parents[2] / "tools" / "verify_release.py"
+
+    def verify(document) -> subprocess.CompletedProcess:
+        (tmp_path / "report.json").write_text(json.dumps(document, ensure_ascii=False))
+        return subprocess.run(
+            [sys.executable, str(tool), str(tmp_path / "report.json"), str(tmp_path / "keys.json")], capture_output=True, text=True
+        )
+
+    result = verify(report)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"report {report['id']}" in result.stdout and "attribute ±" in result.stdout and "δ 1e-07" in result.stdout
+    report["result"]["payload"]["marginals"][0]["cells"][0]["value"] = "999.00"
+    assert verify(report).returncode == 1
