@@ -26,6 +26,7 @@ budgets are charged is ρ→ε at δ rounded up to 0.0001 (releases/accounting.p
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
@@ -104,8 +105,6 @@ class ReportSpec:
 
     def marginal_labels(self, marginal: tuple[str, ...]) -> list[dict[str, str]]:
         """Cell labels of one marginal, in the order of its flattened (C order) estimate."""
-        import itertools
-
         axes = {axis.dimensions[-1]: axis for axis in self.release_plan.axes}
         return [
             {name: code for part in combination for name, code in part.items()}
@@ -202,7 +201,9 @@ def _domain(
     """The release engine's plan grouped by the union of the marginals' dimensions (it checks
     the purpose, the measure and the filters); a group_by complaint is about the marginals."""
     union = [d for d in DIMENSION_ORDER if any(d in m for m in marginals)]
-    body: dict[str, Any] = {"purpose": purpose_code, "measure": measure, "group_by": union, "epsilon": "1"}
+    # The release plan needs an ε to validate; the report's own cost is worked out apart.
+    epsilon = epsilon_text(purpose.max_epsilon_per_release) if purpose is not None else "1"
+    body: dict[str, Any] = {"purpose": purpose_code, "measure": measure, "group_by": union, "epsilon": epsilon}
     if filters is not None:
         body["filters"] = filters
     try:
