@@ -312,7 +312,10 @@ def _spec(
         if rho <= 0:
             raise _fail("epsilon", "is too small to buy any Gaussian noise at the stated δ")
     elif rho is None and half_width is not None:
-        needed = rho_for_half_width(domain_sizes=domain_sizes, marginals=marginals, half_width=half_width, l2_sensitivity_sq=delta_sq)
+        # Half-widths are stated rounded up to 0.1: aim at H rounded down to 0.1, so the
+        # stated figure never exceeds what was asked.
+        target = math.floor(half_width * 10) / 10 if half_width >= 0.1 else half_width
+        needed = rho_for_half_width(domain_sizes=domain_sizes, marginals=marginals, half_width=target, l2_sensitivity_sq=delta_sq)
         rho = _rho_up(needed)
         half_width_text = _number_text(half_width)
         epsilon_needed = stated_epsilon(rho)

@@ -296,3 +296,9 @@ def test_the_worker_knows_the_report_tasks_and_beat_sweeps_lost_reports(settings
     assert "clearinghouse.reports.tasks.report_compute_task" in tasks
     assert "clearinghouse.reports.tasks.report_sweep_task" in tasks
     assert settings.CELERY_BEAT_SCHEDULE["reports-sweep"]["task"] == "clearinghouse.reports.tasks.report_sweep_task"
+
+
+def test_stated_half_widths_never_exceed_a_requested_one_with_decimals(world):
+    for wanted in (600.05, 500.55, 450.99):
+        plan = _plan(world, body(epsilon=..., accuracy={"half_width": wanted}))
+        assert all(Decimal(m["half_width"]) <= Decimal(str(wanted)) for m in plan["marginals"]), (wanted, plan["marginals"])
