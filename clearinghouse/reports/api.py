@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 from clearinghouse.api.actors import request_actor
 from clearinghouse.api.pagination import Pagination
 from clearinghouse.releases.plans import epsilon_text
+from clearinghouse.releases.selectors import release_visible
 from clearinghouse.reports import selectors
 from clearinghouse.reports.services import report_request
 
@@ -82,22 +83,24 @@ class ReportsView(APIView):
         body = None if request.stream is None else request.data
         report, created = report_request(manufacturer=request.user.party, body=body, actor=request_actor(request))
         if created:
-            return Response(ReportOut(report).data, status=status.HTTP_202_ACCEPTED)
+            return Response(ReportOut(release_visible(report)).data, status=status.HTTP_202_ACCEPTED)
         # A repeat of a request already made this period: the stored report, nothing spent.
-        return Response(ReportDetailOut(report).data | {"repeat": True}, status=status.HTTP_200_OK)
+        return Response(ReportDetailOut(release_visible(report)).data | {"repeat": True}, status=status.HTTP_200_OK)
 
     @extend_schema(responses={200: ReportOut(many=True)})
     def get(self, request):
         queryset = selectors.reports_for(manufacturer=request.user.party)
         paginator = Pagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(ReportOut(page, many=True).data)
+        return paginator.get_paginated_response(ReportOut([release_visible(r) for r in page], many=True).data)
 
 
 class ReportDetailView(APIView):
     @extend_schema(responses={200: ReportDetailOut})
     def get(self, request, report_id):
-        return Response(ReportDetailOut(selectors.report_get(manufacturer=request.user.party, report_id=report_id)).data)
+        # A done report is shown on the same data-independent grid as a release (issue 11, item 7).
+        report = selectors.report_get(manufacturer=request.user.party, report_id=report_id)
+        return Response(ReportDetailOut(release_visible(report)).data)
 
 
 class ReportPlanView(APIView):

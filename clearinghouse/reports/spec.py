@@ -12,11 +12,13 @@ category (cells carry both labels) and a marginal that lists both is the attribu
 marginal; a marginal on "category" alone cannot be answered in a report that also groups by
 attribute (the pairs are nested, not a product) and is refused.
 
-Sensitivity. The job's bounding keeps at most ``C = min(max_cells, cells of the domain)``
-cells per consumer, each counting 1 (``consumers``) or at most ``S = max_signals_per_cell``
-(``signals``), so one person changes the data vector by at most ``Δ = C`` or ``C·S`` in L1
-norm; the plan is calibrated with ``Δ²`` (strategy.py explains why the L1 bound is the one
-that counts).
+Sensitivity. Age band and region are facts about a person: the release statement gives all
+of a person's rows one value of each (``ReleasePlan.cells_per_consumer``), so a person reaches
+at most ``C = min(max_cells, cells of the other dimensions)`` cells of the full domain, each
+counting 1 (``consumers``) or at most ``S = max_signals_per_cell`` (``signals``): one person
+changes the data vector by at most ``Δ = C`` or ``C·S`` in L1 norm, and the plan is calibrated
+with ``Δ²`` (strategy.py explains why the L1 bound is the one that counts). A report over
+person attributes alone has ``Δ = 1`` (``S`` for signals).
 
 Cost. Gaussian noise is charged as zCDP ρ. From ``epsilon`` the report takes the largest ρ
 (rounded down to 1e-8) whose ε at the stated δ is at most what was asked; from ``accuracy``
@@ -302,7 +304,7 @@ def _spec(
     half_width_text: str | None = None,
 ) -> ReportSpec:
     domain_sizes = {axis.dimensions[-1]: len(axis.keys) for axis in release_plan.axes}
-    cells_per_consumer = min(purpose.max_cells_per_consumer, release_plan.cell_count)
+    cells_per_consumer = release_plan.cells_per_consumer  # person attributes count once (releases/plans.py)
     l1 = cells_per_consumer * (1 if measure == "consumers" else purpose.max_signals_per_cell)
     delta_sq = l1 * l1
     if rho is None and epsilon_asked is not None:

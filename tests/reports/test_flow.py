@@ -131,7 +131,7 @@ def test_report_end_to_end_covers_the_truth_agrees_with_itself_and_charges_each_
 
     payload = reports[0]["result"]["payload"]
     assert payload["kind"] == "report" and payload["mechanism"]["noise"] == "discrete_gaussian"
-    assert payload["contribution_bounds"]["cells_per_consumer"] == 10
+    assert payload["contribution_bounds"]["cells_per_consumer"] == 7  # the attributes; age band and region once
     assert payload["epsilon"] == "0.5000" and payload["delta"] == "1e-07"
     assert payload["marginals"][0]["cells"][0]["category"] == CHAIR
 
@@ -196,7 +196,7 @@ def test_a_signals_report_counts_every_kept_signal(world, measure, django_captur
         )
     report = world.manufacturer.client().get(f"/api/v1/reports/{response.json()['id']}").json()
     payload = report["result"]["payload"]
-    assert payload["mechanism"]["sensitivity"]["value"] == 10 * 3
+    assert payload["mechanism"]["sensitivity"]["value"] == 7 * 3
     check_consistent(payload)
     release = Release.objects.get(pk=report["id"])
     charged = np.concatenate([chunk_decode(c.chunk, c.bits) for c in ChargeChunk.objects.filter(release=release)])

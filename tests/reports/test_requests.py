@@ -140,7 +140,10 @@ def test_the_plan_states_cells_mechanism_half_widths_cost_and_budgets_and_spends
     assert plan["mechanism"]["name"] == "residual_planner_discrete_gaussian"
     assert plan["mechanism"]["noise"] == "discrete_gaussian" and "OpenDP" in plan["mechanism"]["library"]
     assert "NeurIPS 2023" in plan["mechanism"]["reference"]
-    assert plan["mechanism"]["sensitivity"]["value"] == 10  # ten cells a consumer may add, counted once each
+    # A person has one age band and one region per report, so they reach at most the 7
+    # attribute cells (of their age band and region), each counted once.
+    assert plan["mechanism"]["sensitivity"]["value"] == 7
+    assert plan["contribution_bounds"]["cells_per_consumer"] == 7
     cost = plan["cost"]
     assert cost["epsilon"] == "0.5000" and cost["delta"] == "1e-07"
     assert accounting.zcdp_to_epsilon(float(cost["rho"]), 1e-7) <= 0.5
@@ -184,10 +187,9 @@ def test_accuracy_first_spends_the_least_that_meets_the_half_width(world, django
 
     sizes = {"attribute": 7, "age_band": 6, "region": 34}
     marginals = [tuple(m) for m in SIX]
-    assert (
-        plan_marginals(domain_sizes=sizes, marginals=marginals, rho=rho - Decimal("0.00000002"), l2_sensitivity_sq=100).max_half_width
-        > wanted
-    )
+    less = plan_marginals(domain_sizes=sizes, marginals=marginals, rho=rho - Decimal("0.00000002"), l2_sensitivity_sq=49)
+    assert less.max_half_width > wanted
+    assert plan_marginals(domain_sizes=sizes, marginals=marginals, rho=rho, l2_sensitivity_sq=49).max_half_width <= wanted
     epsilon = Decimal(plan["cost"]["epsilon"])
     assert plan["budget"]["allocation"]["remaining_after"] == str(Decimal("20.0000") - epsilon)
 
@@ -302,3 +304,33 @@ def test_stated_half_widths_never_exceed_a_requested_one_with_decimals(world):
     for wanted in (600.05, 500.55, 450.99):
         plan = _plan(world, body(epsilon=..., accuracy={"half_width": wanted}))
         assert all(Decimal(m["half_width"]) <= Decimal(str(wanted)) for m in plan["marginals"]), (wanted, plan["marginals"])
+
+
+def test_person_attributes_alone_have_sensitivity_one(world):
+    plan = _plan(world, body(marginals=[["age_band"], ["region"], ["age_band", "region"]]))
+    assert plan["mechanism"]["sensitivity"]["value"] == 1
+    signals = _plan(world, body(measure="signals", marginals=[["age_band"], ["region"]]))
+    assert signals["mechanism"]["sensitivity"]["value"] == 3  # one cell, at most three signals in it
+
+
+def test_a_done_report_is_shown_only_at_its_data_independent_visible_time(world, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.test import override_settings
+    from django.utils import timezone
+
+    client = world.manufacturer.client()
+    with override_settings(CH_RELEASE_VISIBLE_STEP_SECONDS=60.0), django_capture_on_commit_callbacks(execute=True):
+        report_id = client.post("/api/v1/reports", body(), format="json").json()["id"]
+    assert Release.objects.get(pk=report_id).status == Release.DONE
+    with override_settings(CH_RELEASE_VISIBLE_STEP_SECONDS=60.0):
+        detail = client.get(f"/api/v1/reports/{report_id}").json()
+        assert detail["status"] == "running" and detail["result"] is None and detail["completed_at"] is None
+        listed = client.get("/api/v1/reports").json()["results"][0]
+        assert listed["status"] == "running" and listed["completed_at"] is None
+        repeat = client.post("/api/v1/reports", body(), format="json").json()
+        assert repeat["status"] == "running" and repeat["result"] is None
+    Release.objects.filter(pk=report_id).update(created_at=timezone.now() - timedelta(seconds=120))
+    with override_settings(CH_RELEASE_VISIBLE_STEP_SECONDS=60.0):
+        detail = client.get(f"/api/v1/reports/{report_id}").json()
+    assert detail["status"] == "done" and detail["result"]["payload"]["release_id"] == report_id
