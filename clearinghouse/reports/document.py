@@ -57,6 +57,16 @@ def mechanism_section(spec: ReportSpec) -> dict[str, Any]:
     }
 
 
+def counts_meaning(spec: ReportSpec) -> str:
+    """What a cell counts, in words (the same in the plan and the document)."""
+    unit = "consumers" if spec.measure == "consumers" else "signals (at most max_signals_per_cell per consumer and cell)"
+    return (
+        f"{unit} in each cell of the full domain ({' × '.join(spec.domain_sizes)}); every table sums that one table, so a "
+        "consumer in several cells of the full domain counts once per cell in a table that leaves their differences out; "
+        "age band and region take one value per consumer"
+    )
+
+
 def cost_section(spec: ReportSpec) -> dict[str, str]:
     return {"rho": str(spec.rho), "epsilon": epsilon_text(spec.epsilon), "delta": f"{accounting.delta():g}"}
 
@@ -91,6 +101,7 @@ def report_document(*, release: Release, spec: ReportSpec, counts: np.ndarray, s
         "purpose_version": purpose.version,
         "period": release.period,
         "measure": spec.measure,
+        "counts": counts_meaning(spec),
         "filters": spec.filters,
         "epsilon": epsilon_text(spec.epsilon),
         "delta": f"{accounting.delta():g}",

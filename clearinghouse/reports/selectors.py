@@ -12,7 +12,7 @@ from clearinghouse.core.errors import NotFound
 from clearinghouse.releases.models import Release
 from clearinghouse.releases.plans import epsilon_text
 from clearinghouse.releases.selectors import budget_overview
-from clearinghouse.reports.document import cost_section, mechanism_section
+from clearinghouse.reports.document import cost_section, counts_meaning, mechanism_section
 from clearinghouse.reports.spec import half_width_text, report_spec_parse
 
 
@@ -46,6 +46,7 @@ def report_plan_preview(*, manufacturer: Manufacturer, body: Any) -> dict[str, A
         "purpose": spec.purpose.code,
         "purpose_version": spec.purpose.version,
         "measure": spec.measure,
+        "counts": counts_meaning(spec),
         "filters": spec.filters,
         "mechanism": mechanism_section(spec),
         "cost": cost_section(spec),

@@ -137,6 +137,7 @@ def test_the_plan_states_cells_mechanism_half_widths_cost_and_budgets_and_spends
     # Finer marginals get more cells, each less accurate than a coarse one would be alone,
     # but every marginal has its own stated half-width, all positive.
     assert all(Decimal(m["half_width"]) > 0 for m in plan["marginals"])
+    assert "counts once per cell" in plan["counts"] and plan["counts"].startswith("consumers")
     assert plan["mechanism"]["name"] == "residual_planner_discrete_gaussian"
     assert plan["mechanism"]["noise"] == "discrete_gaussian" and "OpenDP" in plan["mechanism"]["library"]
     assert "NeurIPS 2023" in plan["mechanism"]["reference"]
