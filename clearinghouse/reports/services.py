@@ -175,7 +175,7 @@ def _compute(*, release_id, attempt: int) -> Release:
             epsilon=release.epsilon,
             rho=release.rho,
         )
-        aggregate = aggregate_compute(spec.release_plan, seed=bounding_seed(release.id), excluded=excluded)
+        aggregate = aggregate_compute(spec.release_plan, seed=bounding_seed(release.id), excluded=excluded, now=snapshot_at)
         payload = report_document(release=release, spec=spec, counts=aggregate.counts, snapshot_at=snapshot_at)
         release_finish(release=release, attempt=attempt, payload=payload, contributors=aggregate.contributors, snapshot_at=snapshot_at)
     release.refresh_from_db()
