@@ -13,6 +13,7 @@ app.autodiscover_tasks(
         "clearinghouse.audit",
         "clearinghouse.intake",
         "clearinghouse.releases",
+        "clearinghouse.reports",
         "clearinghouse.consent",
     ]
 )

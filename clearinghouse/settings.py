@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "clearinghouse.consent",
     "clearinghouse.intake",
     "clearinghouse.releases",
+    "clearinghouse.reports",
     "clearinghouse.subjects",
     "clearinghouse.console",
     "clearinghouse.portal",
@@ -210,6 +211,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Re-send release jobs that never reached a worker or whose worker died.
     "releases-sweep": {
         "task": "clearinghouse.releases.tasks.release_sweep_task",
+        "schedule": timedelta(minutes=1),
+    },
+    # Re-send report jobs that never reached a worker or whose worker died.
+    "reports-sweep": {
+        "task": "clearinghouse.reports.tasks.report_sweep_task",
         "schedule": timedelta(minutes=1),
     },
     # Open the new budget period (idempotent; hourly so a missed run heals itself).

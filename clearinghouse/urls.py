@@ -8,6 +8,7 @@ from clearinghouse.audit import api as audit_api
 from clearinghouse.consent import api as consent_api
 from clearinghouse.intake import api as intake_api
 from clearinghouse.releases import api as releases_api
+from clearinghouse.reports import api as reports_api
 from clearinghouse.subjects import api as subjects_api
 
 # The JSON API: every app's HTTP module, under one namespace ("api:<name>"), whose names
@@ -30,6 +31,9 @@ api_urlpatterns = [
     path("releases/plan", releases_api.ReleasePlanView.as_view(), name="release-plan"),
     path("releases/<uuid:release_id>", releases_api.ReleaseDetailView.as_view(), name="release-detail"),
     path("budget", releases_api.BudgetView.as_view(), name="budget"),
+    path("reports", reports_api.ReportsView.as_view(), name="reports"),
+    path("reports/plan", reports_api.ReportPlanView.as_view(), name="report-plan"),
+    path("reports/<uuid:report_id>", reports_api.ReportDetailView.as_view(), name="report-detail"),
     path("platform/links", accounts_api.PlatformLinksView.as_view(), name="platform-links"),
     path(
         "platform/subjects/<str:subject_ref>/consent",

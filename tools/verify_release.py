@@ -113,6 +113,14 @@ def main(argv: list) -> int:
     print(message)
     if ok:
         payload = envelope["payload"]
+        if payload.get("kind") == "report":
+            tables = "; ".join(" x ".join(m["dimensions"]) + f" ±{m['half_width']}" for m in payload["marginals"])
+            print(
+                f"report {payload['release_id']} for {payload['manufacturer']}: {payload['measure']} of {payload['purpose']} "
+                f"v{payload['purpose_version']}, {tables}; ρ {payload['rho']} = (ε {payload['epsilon']}, δ {payload['delta']}) "
+                f"({payload['mechanism']['name']}), data as of {payload['snapshot_at']}"
+            )
+            return 0
         mechanisms = ", ".join(f"{m['name']} scale {readable_scale(m['scale'])}" for m in payload.get("mechanisms", []))
         print(
             f"release {payload['release_id']} for {payload['manufacturer']}: {payload['measure']} of {payload['purpose']} "

@@ -45,6 +45,10 @@ PERMISSION_TABLE: dict[str, dict[str, frozenset[str]]] = {
     "api:release-detail": {"GET": frozenset({MANUFACTURER})},
     "api:release-plan": {"POST": frozenset({MANUFACTURER})},
     "api:budget": {"GET": frozenset({MANUFACTURER})},
+    # Reports (clearinghouse/reports): many marginals answered together
+    "api:reports": {"GET": frozenset({MANUFACTURER}), "POST": frozenset({MANUFACTURER})},
+    "api:report-plan": {"POST": frozenset({MANUFACTURER})},
+    "api:report-detail": {"GET": frozenset({MANUFACTURER})},
     # Compliance
     "api:audit-events": {"GET": frozenset({COMPLIANCE})},
     "api:audit-event-detail": {"GET": frozenset({COMPLIANCE})},

@@ -170,6 +170,23 @@ ROWS = [
         lambda w: {"purpose": "c2m-product-design", "measure": "consumers", "epsilon": "0.5"},
         "api:release-plan",
     ),
+    # Reports: with no allocation a report is budget_exhausted; a plan spends nothing and answers.
+    Row("GET", "/api/v1/reports", manufacturers_only(200), name="api:reports"),
+    Row(
+        "POST",
+        "/api/v1/reports",
+        manufacturers_only(409),
+        lambda w: {"purpose": "c2m-product-design", "measure": "consumers", "marginals": [["age_band"]], "epsilon": "0.5"},
+        "api:reports",
+    ),
+    Row(
+        "POST",
+        "/api/v1/reports/plan",
+        manufacturers_only(200),
+        lambda w: {"purpose": "c2m-product-design", "measure": "consumers", "marginals": [["age_band"]], "epsilon": "0.5"},
+        "api:report-plan",
+    ),
+    Row("GET", "/api/v1/reports/5f0c6b8e-2d0a-4c53-9d4e-7d1c1f6a0b11", manufacturers_only(404), name="api:report-detail"),
     # The audit log: compliance only; checkpoints and consistency proofs are public.
     Row("GET", "/api/v1/audit/events", compliance_only(200), name="api:audit-events"),
     Row("GET", "/api/v1/audit/events/1", compliance_only(200), name="api:audit-event-detail"),

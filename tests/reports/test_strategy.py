@@ -443,14 +443,18 @@ def _django_imports(source: str) -> list[str]:
     ]
 
 
-def test_reports_code_draws_only_through_opendp_and_imports_no_django():
+def test_reports_code_draws_only_through_opendp_and_the_mechanism_imports_no_django():
+    """Every module of the app draws only through OpenDP; the mechanism itself (strategy,
+    consistency and the package's exports) stays pure: no Django, no database."""
     files = sorted(REPORTS.glob("*.py"))
-    assert {p.name for p in files} >= {"__init__.py", "strategy.py", "consistency.py"}
+    pure = {"__init__.py", "strategy.py", "consistency.py"}
+    assert {p.name for p in files} >= pure
     for path in files:
         source = path.read_text(encoding="utf-8")
         assert not _random_imports(source), path
         assert "secrets" not in source and "urandom" not in source, path
-        assert not _django_imports(source), path
+        if path.name in pure:
+            assert not _django_imports(source), path
     assert "dp.m.make_gaussian(" in (REPORTS / "strategy.py").read_text(encoding="utf-8")
 
 
