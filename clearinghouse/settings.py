@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "clearinghouse.consent",
     "clearinghouse.intake",
     "clearinghouse.releases",
+    "clearinghouse.trends",
     "clearinghouse.subjects",
     "clearinghouse.console",
     "clearinghouse.portal",
@@ -205,6 +206,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Re-send release jobs that never reached a worker or whose worker died.
     "releases-sweep": {
         "task": "clearinghouse.releases.tasks.release_sweep_task",
+        "schedule": timedelta(minutes=1),
+    },
+    # Re-send trend jobs that never reached a worker or whose worker died.
+    "trends-sweep": {
+        "task": "clearinghouse.trends.tasks.trend_sweep_task",
         "schedule": timedelta(minutes=1),
     },
     # Open the new budget period (idempotent; hourly so a missed run heals itself).

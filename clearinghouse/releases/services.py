@@ -332,6 +332,12 @@ def _tune_statement() -> None:
             cursor.execute("SET LOCAL enable_mergejoin = off")
 
 
+def release_statement_tune() -> None:
+    """The release statement's session settings, for the engines above (reports, trends)
+    that run the same statement through aggregate_compute."""
+    _tune_statement()
+
+
 def release_plan_for(release: Release) -> ReleasePlan:
     """Rebuild the plan of a stored release (purpose version as requested)."""
     body = {
