@@ -18,7 +18,9 @@ class TrendIn(serializers.Serializer):
 
     purpose = serializers.CharField(help_text="Purpose code from the catalogue (one that collects occurred_at)")
     measure = serializers.ChoiceField(choices=["consumers", "signals"])
-    filters = serializers.DictField(help_text="{since, until} (required, YYYY-MM-DD, widened to whole ISO weeks), optional category, signals")
+    filters = serializers.DictField(
+        help_text="{since, until} (required, YYYY-MM-DD, widened to whole ISO weeks), optional category, signals"
+    )
     by = serializers.CharField(required=False, help_text="Optional: one more dimension, one series per value (e.g. attribute)")
     epsilon = serializers.CharField(required=False, help_text='ε to spend, e.g. "0.5" (give this or accuracy)')
     accuracy = serializers.DictField(

@@ -18,7 +18,9 @@ from clearinghouse.trends.spec import trend_spec_parse
 
 
 def trends_for(*, manufacturer: Manufacturer) -> QuerySet[Release]:
-    return Release.objects.filter(manufacturer=manufacturer, kind=Release.TREND).select_related("manufacturer").order_by("-created_at", "id")
+    return (
+        Release.objects.filter(manufacturer=manufacturer, kind=Release.TREND).select_related("manufacturer").order_by("-created_at", "id")
+    )
 
 
 def trend_get(*, manufacturer: Manufacturer, trend_id) -> Release:

@@ -41,7 +41,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.utils import timezone
 
 from clearinghouse.accounts.models import Manufacturer
@@ -148,7 +150,8 @@ def rho_for_stated_epsilon(epsilon: Decimal) -> Decimal:
 
 
 def _today() -> date:
-    return timezone.localtime(timezone.now()).date()
+    """Today in settings.TIME_ZONE, the zone of the week buckets (the API itself speaks UTC)."""
+    return timezone.now().astimezone(ZoneInfo(settings.TIME_ZONE)).date()
 
 
 def _day(raw: dict, name: str) -> date:
@@ -389,4 +392,3 @@ def week_after(start: date, weeks: int) -> str:
     day = start + timedelta(days=7 * weeks)
     iso = day.isocalendar()
     return f"{iso.year}-W{iso.week:02d}"
-

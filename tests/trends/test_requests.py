@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from clearinghouse.audit.models import AuditEvent
@@ -39,7 +41,7 @@ def spent(world) -> tuple[Decimal, Decimal]:
 
 
 def _future() -> str:
-    return (timezone.localdate() + timedelta(days=3)).isoformat()
+    return (timezone.localdate(timezone=ZoneInfo(settings.TIME_ZONE)) + timedelta(days=3)).isoformat()
 
 
 BAD_BODIES = [
@@ -160,7 +162,9 @@ def test_the_plan_states_weeks_series_mechanism_half_widths_cost_and_budgets_and
 
 def test_plans_do_not_depend_on_the_data(world):
     # The last twelve whole weeks, where the signals below fall.
-    last_sunday = timezone.localdate() - timedelta(days=timezone.localdate().weekday() + 1)
+    last_sunday = timezone.localdate(timezone=ZoneInfo(settings.TIME_ZONE)) - timedelta(
+        days=timezone.localdate(timezone=ZoneInfo(settings.TIME_ZONE)).weekday() + 1
+    )
     recent = {"category": "flowers", "since": (last_sunday - timedelta(days=83)).isoformat(), "until": last_sunday.isoformat()}
     first = _plan(world, body(filters=recent))
     accuracy_first = _plan(world, body(filters=recent, epsilon=..., accuracy={"half_width": 200, "of": "running_total"}))
@@ -168,7 +172,11 @@ def test_plans_do_not_depend_on_the_data(world):
     world.consent(people, purpose_code=FORECAST)
     moment = timezone.now() - timedelta(days=30)
     world.signals(
-        [{"consumer": p, "category": "flowers/fresh-cut", "attribute": "rose", "signal": "purchase", "occurred_at": moment} for p in people], purpose_code=FORECAST
+        [
+            {"consumer": p, "category": "flowers/fresh-cut", "attribute": "rose", "signal": "purchase", "occurred_at": moment}
+            for p in people
+        ],
+        purpose_code=FORECAST,
     )
     assert _plan(world, body(filters=recent)) == first
     assert _plan(world, body(filters=recent, epsilon=..., accuracy={"half_width": 200, "of": "running_total"})) == accuracy_first
