@@ -14,9 +14,11 @@ dimension (one series per value) and the week buckets, and its exact bounded agg
 (``releases.compute.aggregate_compute``) answers the counts in the plan's cell order,
 series-major, weeks last.
 
-Sensitivity. The aggregation keeps at most ``C = min(max_cells_per_consumer, cells)``
-(series, week) cells per consumer, each counting 1 (``consumers``: distinct consumers) or at
-most ``k = max_signals_per_cell`` (``signals``). Adding or removing one person therefore
+Sensitivity. The aggregation keeps at most ``C = ReleasePlan.cells_per_consumer`` (series,
+week) cells per consumer: ``max_cells_per_consumer``, never more than the cells, and with
+``by`` = region (a fact about a person, one value per person per release) never more than
+the weeks. Each kept cell counts 1 (``consumers``: distinct consumers) or at most
+``k = max_signals_per_cell`` (``signals``). Adding or removing one person therefore
 changes the (series x weeks) count matrix by ``d`` with at most ``C`` non-zero entries, each
 ``|d| <= k``: ``sum d^2 <= C k^2`` (``l2_sensitivity_sq`` of the continual plan), and a person
 touches at most ``min(C, weeks)`` weeks of any one series (``max_weeks_per_person``). The
@@ -322,7 +324,7 @@ def _spec(
     assert week_axis.dimensions == ("week",) and release_plan.week_starts is not None
     weeks = len(week_axis.keys)
     series_labels = [dict(codes) for codes in release_plan.axes[0].codes] if by else [{}]
-    cells_per_consumer = min(purpose.max_cells_per_consumer, release_plan.cell_count)
+    cells_per_consumer = release_plan.cells_per_consumer  # the aggregation's own bound (C, person attributes once)
     per_cell_max = 1 if measure == "consumers" else purpose.max_signals_per_cell
     shape = {
         "weeks": weeks,

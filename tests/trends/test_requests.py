@@ -160,6 +160,17 @@ def test_the_plan_states_weeks_series_mechanism_half_widths_cost_and_budgets_and
     assert AuditEvent.objects.count() == events  # a plan writes nothing at all
 
 
+def test_region_is_a_fact_about_a_person_so_a_region_split_costs_no_more_than_one_series(world):
+    # One region per person per release: a person is in one region series, in at most 12 weeks.
+    by_region = _plan(world, body(by="region"))
+    assert len(by_region["series"]) > 10
+    assert by_region["contribution_bounds"]["cells_per_consumer"] == 12
+    assert by_region["mechanism"]["sensitivity"]["squared_bound_counts"] == 12
+    # By signal kind a person may be in several series: the purpose's 20 cells bound it.
+    assert _plan(world, body(by="signal"))["mechanism"]["sensitivity"]["squared_bound_counts"] == 20
+    assert by_region["accuracy"]["max_weekly_half_width"] == _plan(world, body())["accuracy"]["max_weekly_half_width"]
+
+
 def test_plans_do_not_depend_on_the_data(world):
     # The last twelve whole weeks, where the signals below fall.
     last_sunday = timezone.localdate(timezone=ZoneInfo(settings.TIME_ZONE)) - timedelta(
