@@ -340,8 +340,8 @@ def _spec(
     elif rho is None and accuracy is not None:
         half_width, target = accuracy
         needed = plan_for_half_width(half_width=half_width, target=target, **shape)  # type: ignore[arg-type]
-        rho = _rho_up(needed.rho)
         strategy = needed.strategy
+        rho = _least_rho(needed.rho, strategy=strategy, shape=shape, half_width=half_width, target=target)
         accuracy_doc = {"half_width": _number_text(half_width), "of": target}
         epsilon_needed = stated_epsilon(rho)
         if epsilon_needed > purpose.max_epsilon_per_release:
@@ -377,6 +377,28 @@ def _spec(
         accuracy=accuracy_doc,
         plan=plan,
     )
+
+
+def _least_rho(found: Decimal, *, strategy: str, shape: dict[str, int], half_width: float, target: str) -> Decimal:
+    """The least ρ in 1e-8 units that meets the half-width: ``found`` (six significant
+    digits, rounded up, from plan_for_half_width) refined by bisection below it."""
+
+    def meets(rho: Decimal) -> bool:
+        plan = plan_series(rho=rho, strategy=strategy, **shape)  # type: ignore[arg-type]
+        achieved = plan.max_weekly_half_width if target == "weekly" else plan.max_running_total_half_width
+        return achieved <= half_width
+
+    high = _rho_up(found)
+    low = high - _rho_up(Decimal(1).scaleb(found.adjusted() - 5))  # one step of the six digits below
+    if low <= 0 or meets(low):  # pragma: no cover - plan_for_half_width returns the least at six digits
+        return high
+    while high - low > RHO_UNIT:
+        middle = (((low + high) / 2) / RHO_UNIT).to_integral_value(rounding=ROUND_FLOOR) * RHO_UNIT
+        if meets(middle):
+            high = middle
+        else:
+            low = middle
+    return high.quantize(RHO_UNIT)
 
 
 def _number_text(value: float) -> str:

@@ -201,9 +201,9 @@ def test_accuracy_first_spends_the_least_that_meets_the_half_width(world, target
     assert plan["accuracy"]["requested"] == {"half_width": str(wanted), "of": target}
     key = "max_weekly_half_width" if target == "weekly" else "max_running_total_half_width"
     assert Decimal(plan["accuracy"][key]) <= wanted
-    # The least: two 1e-8 less ρ would miss the target.
+    # The least: 1e-8 less ρ would miss the target.
     rho = Decimal(plan["cost"]["rho"])
-    less = plan_series(weeks=12, series=1, rho=rho - Decimal("0.00000002"), l2_sensitivity_sq=20, max_weeks_per_person=12)
+    less = plan_series(weeks=12, series=1, rho=rho - Decimal("0.00000001"), l2_sensitivity_sq=20, max_weeks_per_person=12)
     assert (less.max_weekly_half_width if target == "weekly" else less.max_running_total_half_width) > wanted
     epsilon = Decimal(plan["cost"]["epsilon"])
     assert plan["budget"]["allocation"]["remaining_after"] == str(Decimal("20.0000") - epsilon)
