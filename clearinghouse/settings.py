@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "clearinghouse.intake",
     "clearinghouse.releases",
     "clearinghouse.reports",
+    "clearinghouse.trends",
     "clearinghouse.subjects",
     "clearinghouse.console",
     "clearinghouse.portal",
@@ -216,6 +217,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Re-send report jobs that never reached a worker or whose worker died.
     "reports-sweep": {
         "task": "clearinghouse.reports.tasks.report_sweep_task",
+        "schedule": timedelta(minutes=1),
+    },
+    # Re-send trend jobs that never reached a worker or whose worker died.
+    "trends-sweep": {
+        "task": "clearinghouse.trends.tasks.trend_sweep_task",
         "schedule": timedelta(minutes=1),
     },
     # Open the new budget period (idempotent; hourly so a missed run heals itself).

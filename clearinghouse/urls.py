@@ -10,6 +10,7 @@ from clearinghouse.intake import api as intake_api
 from clearinghouse.releases import api as releases_api
 from clearinghouse.reports import api as reports_api
 from clearinghouse.subjects import api as subjects_api
+from clearinghouse.trends import api as trends_api
 
 # The JSON API: every app's HTTP module, under one namespace ("api:<name>"), whose names
 # are the keys of clearinghouse.api.permissions.PERMISSION_TABLE.
@@ -27,6 +28,9 @@ api_urlpatterns = [
     path("me/links/<slug:platform>", accounts_api.MeLinkDetailView.as_view(), name="me-link-detail"),
     path("me/privacy-loss", releases_api.MePrivacyLossView.as_view(), name="me-privacy-loss"),
     path("catalog", releases_api.CatalogView.as_view(), name="catalog"),
+    path("trends", trends_api.TrendsView.as_view(), name="trends"),
+    path("trends/plan", trends_api.TrendPlanView.as_view(), name="trend-plan"),
+    path("trends/<uuid:trend_id>", trends_api.TrendDetailView.as_view(), name="trend-detail"),
     path("releases", releases_api.ReleasesView.as_view(), name="releases"),
     path("releases/plan", releases_api.ReleasePlanView.as_view(), name="release-plan"),
     path("releases/<uuid:release_id>", releases_api.ReleaseDetailView.as_view(), name="release-detail"),

@@ -41,6 +41,10 @@ PERMISSION_TABLE: dict[str, dict[str, frozenset[str]]] = {
     "api:platform-batch-detail": {"GET": frozenset({PLATFORM})},
     # Manufacturers
     "api:catalog": {"GET": frozenset({MANUFACTURER})},
+    # Trends (clearinghouse/trends): weekly series by continual release, with a forecast
+    "api:trends": {"GET": frozenset({MANUFACTURER}), "POST": frozenset({MANUFACTURER})},
+    "api:trend-plan": {"POST": frozenset({MANUFACTURER})},
+    "api:trend-detail": {"GET": frozenset({MANUFACTURER})},
     "api:releases": {"GET": frozenset({MANUFACTURER}), "POST": frozenset({MANUFACTURER})},
     "api:release-detail": {"GET": frozenset({MANUFACTURER})},
     "api:release-plan": {"POST": frozenset({MANUFACTURER})},

@@ -96,6 +96,8 @@ def link_code_of_a_for_p(world: World) -> dict:
     return {"code": response.json()["code"], "subject_ref": f"fresh-ref-{next(_unique)}"}
 
 
+TREND_WEEKS = {"since": "2026-01-05", "until": "2026-03-01"}  # whole weeks, long past
+
 ROWS = [
     Row("POST", "/api/v1/consumers", everyone(201), new_consumer_body, "api:consumers"),
     Row(
@@ -151,6 +153,23 @@ ROWS = [
     ),
     Row("GET", "/api/v1/me/privacy-loss", consumers_only(200), name="api:me-privacy-loss"),
     Row("GET", "/api/v1/catalog", manufacturers_only(200), name="api:catalog"),
+    # Trends: with no allocation a trend is budget_exhausted; a plan spends nothing and answers.
+    Row("GET", "/api/v1/trends", manufacturers_only(200), name="api:trends"),
+    Row(
+        "POST",
+        "/api/v1/trends",
+        manufacturers_only(409),
+        lambda w: {"purpose": "c2m-demand-forecast", "measure": "consumers", "filters": TREND_WEEKS, "epsilon": "0.5"},
+        "api:trends",
+    ),
+    Row(
+        "POST",
+        "/api/v1/trends/plan",
+        manufacturers_only(200),
+        lambda w: {"purpose": "c2m-demand-forecast", "measure": "consumers", "filters": TREND_WEEKS, "epsilon": "0.5"},
+        "api:trend-plan",
+    ),
+    Row("GET", "/api/v1/trends/5f0c6b8e-2d0a-4c53-9d4e-7d1c1f6a0b11", manufacturers_only(404), name="api:trend-detail"),
     Row("GET", "/api/v1/budget", manufacturers_only(200), name="api:budget"),
     Row("GET", "/api/v1/releases", manufacturers_only(200), name="api:releases"),
     # The manufacturer reaches the service; with no allocation the answer is budget_exhausted.
