@@ -66,6 +66,8 @@ class PlatformSignalsView(APIView):
     # parsed by the service (size checked first, then orjson), because DRF's parser and
     # serializers cost more than the whole intake for 10,000 items.
     parser_classes = [JSONParser]
+    # The service refuses a body over CH_SIGNAL_BATCH_MAX_BYTES itself, and audits it.
+    checks_body_size = True
 
     @extend_schema(request=BatchIn, responses={200: SubmitOut})
     def post(self, request):
