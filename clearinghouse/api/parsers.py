@@ -7,8 +7,8 @@ overflowing the interpreter's stack). Here they are refused whole, with 400 and 
 format naming the field:
 
 * nesting deeper than ``MAX_DEPTH`` objects/arrays (``malformed_body``);
-* ``NaN``, ``Infinity``, ``-Infinity`` and numbers that overflow a float, such as
-  ``1e400`` (``invalid_number``);
+* ``NaN``, ``Infinity``, ``-Infinity`` (not JSON: ``malformed_body``) and numbers that
+  overflow a float, such as ``1e400`` (``invalid``, naming the field);
 * a NUL character or a lone UTF-16 surrogate in any string or object key
   (``invalid_string``).
 
@@ -28,6 +28,10 @@ from clearinghouse.core.errors import Invalid
 
 # Deeper than any body an endpoint accepts (release filters are the deepest: 3).
 MAX_DEPTH = 32
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _bad_character(text: str) -> str | None:
@@ -56,7 +60,7 @@ def document_check(document: Any, *, max_depth: int = MAX_DEPTH) -> None:
         value, path, depth = stack.pop()
         if isinstance(value, float) and not math.isfinite(value):
             field = _path(path)
-            raise Invalid(f"{field}: must be a finite number.", code="invalid_number", details={"field": field})
+            raise Invalid(f"{field}: must be a finite number", details={"field": field})
         if isinstance(value, str):
             problem = _bad_character(value)
             if problem:
@@ -94,8 +98,9 @@ class StrictJSONParser(JSONParser):
         except (UnicodeDecodeError, LookupError):
             raise Invalid(f"The body is not valid {encoding} text.", code="malformed_body") from None
         try:
-            # NaN, Infinity and 1e400 parse to non-finite floats, refused below by field.
-            document = json.loads(text)
+            # NaN and Infinity are not JSON (RFC 8259); 1e400 parses to an infinite float,
+            # refused below naming its field.
+            document = json.loads(text, parse_constant=_not_json)
         except RecursionError:
             raise Invalid(
                 f"The body is nested more than {MAX_DEPTH} levels deep.", code="malformed_body", details={"max_depth": MAX_DEPTH}
