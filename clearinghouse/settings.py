@@ -328,6 +328,11 @@ SPECTACULAR_SETTINGS = {
     # localhost: nothing on the page may call outside.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
+    # Every operation's error answers (400, 401, 403, 404, 413, 429, 503, ...) in the schema.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "clearinghouse.api.schema.error_responses_hook",
+    ],
 }
 
 # --- Security -------------------------------------------------------------------------

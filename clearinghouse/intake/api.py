@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clearinghouse.api.actors import request_actor
-from clearinghouse.api.pagination import Pagination
+from clearinghouse.api.pagination import Pagination, paginated_schema
 from clearinghouse.intake import selectors, services
 
 
@@ -86,7 +86,7 @@ class PlatformSignalsView(APIView):
 
 
 class PlatformBatchesView(APIView):
-    @extend_schema(responses={200: BatchOut(many=True)})
+    @extend_schema(**paginated_schema(BatchOut, name="PaginatedBatchOut"))
     def get(self, request):
         paginator = Pagination()
         page = paginator.paginate_queryset(selectors.platform_batches_list(platform=request.user.party), request, view=self)
