@@ -11,10 +11,13 @@ class Pagination(PageNumberPagination):
     max_page_size = 1000
 
 
-def paginated_schema(item: type[serializers.Serializer], *, name: str) -> dict[str, Any]:
-    """extend_schema(**paginated_schema(ItemOut, name=...)) for a view that pages with
-    Pagination by hand (an APIView): the envelope and its query parameters."""
+def paginated_schema(item: type[serializers.Serializer], *, name: str, operation_id: str) -> dict[str, Any]:
+    """extend_schema(**paginated_schema(ItemOut, name=..., operation_id=...)) for a view
+    that pages with Pagination by hand (an APIView): the envelope and its query parameters
+    (and an explicit operation id: with parameters, drf-spectacular takes it for a
+    retrieve and names it like the detail view)."""
     return {
+        "operation_id": operation_id,
         "parameters": [
             OpenApiParameter("page", OpenApiTypes.INT, description="page number, from 1"),
             OpenApiParameter("page_size", OpenApiTypes.INT, description=f"items per page (at most {Pagination.max_page_size})"),

@@ -86,7 +86,7 @@ class PlatformSignalsView(APIView):
 
 
 class PlatformBatchesView(APIView):
-    @extend_schema(**paginated_schema(BatchOut, name="PaginatedBatchOut"))
+    @extend_schema(**paginated_schema(BatchOut, name="PaginatedBatchOut", operation_id="api_v1_platform_batches_list"))
     def get(self, request):
         paginator = Pagination()
         page = paginator.paginate_queryset(selectors.platform_batches_list(platform=request.user.party), request, view=self)

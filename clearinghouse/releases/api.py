@@ -143,7 +143,7 @@ class ReleasesView(APIView):
         # A repeat of a request already made this period: the stored release, nothing spent.
         return Response(ReleaseDetailOut(selectors.release_visible(release)).data | {"repeat": True}, status=status.HTTP_200_OK)
 
-    @extend_schema(**paginated_schema(ReleaseOut, name="PaginatedReleaseOut"))
+    @extend_schema(**paginated_schema(ReleaseOut, name="PaginatedReleaseOut", operation_id="api_v1_releases_list"))
     def get(self, request):
         queryset = selectors.releases_for(manufacturer=request.user.party)
         paginator = Pagination()
