@@ -9,25 +9,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from clearinghouse.core.actors import Actor
 from clearinghouse.releases import services
 from clearinghouse.releases.models import Release
 from clearinghouse.releases.services import release_compute, release_sweep
-from tests.releases.test_faults import BODY
+from tests.releases.test_faults import _request_without_job
 
 
 def _queued_release(world) -> Release:
-    sent: list = []
-    original = services._publish
-    services._publish = sent.append
-    try:
-        release, created = services.release_request(
-            manufacturer=world.manufacturer.obj, body=BODY, actor=Actor(kind="manufacturer", id="chairco")
-        )
-    finally:
-        services._publish = original
-    assert created
-    return release
+    return _request_without_job(world)
 
 
 @pytest.mark.django_db(transaction=True)
