@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-16)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv migrate seed serve clean lint fmt typecheck check
+.PHONY: run test venv migrate seed serve clean lint fmt typecheck check fuzz
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ run: seed
 
 test: venv
 	$(PY) scripts/test.py $(ARGS)
+
+# schemathesis against gunicorn, as every actor; fails on any 5xx or off-schema answer.
+fuzz: venv
+	$(PY) scripts/fuzz.py
 
 # The floor plan (tools/import_contract.py), ruff's rules and its formatting.
 lint: venv

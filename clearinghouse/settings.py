@@ -101,6 +101,8 @@ MIDDLEWARE = [
     # browser's Accept-Language says, and the API, which honours it, falls back to English.
     "clearinghouse.portal.middleware.PortalLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Body size (413), NUL in the URL (400), Redis/broker down (503): before CSRF reads a form.
+    "clearinghouse.api.middleware.RequestGuardMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # /admin/ answers only when CH_ADMIN_ENABLED; its group changes need an officer (issue 12).
@@ -156,7 +158,14 @@ if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured(f"environment variable REDIS_URL must start with redis://, got {REDIS_URL!r}")
 
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Short timeouts: with Redis unreachable a request answers 503 in seconds, not never.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
 elif TESTING:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 else:
@@ -195,6 +204,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_EAGER", TESTING)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "Asia/Shanghai"
+# An erasure still open this long after its withdrawal is sent to the worker again.
+CH_ERASURE_RESEND_SECONDS = env_int("CH_ERASURE_RESEND_SECONDS", 30, minimum=5)
+CH_RELEASE_SWEEP_SECONDS = env_int("CH_RELEASE_SWEEP_SECONDS", 20, minimum=1)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Other apps add their periodic jobs here; keep one schedule in one place.
     "link-codes-expire": {
@@ -205,14 +217,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "clearinghouse.intake.tasks.signals_retention_purge_task",
         "schedule": crontab(hour=3, minute=30),
     },
+    # The Erasure row is the outbox of a withdrawal: re-send the ones still open (a broker
+    # that was down when the withdrawal committed) so they run within a minute of its return.
     "intake-erasures-resend": {
         "task": "clearinghouse.intake.tasks.erasures_resend_task",
-        "schedule": timedelta(minutes=10),
+        "schedule": timedelta(seconds=CH_ERASURE_RESEND_SECONDS),
     },
-    # Re-send release jobs that never reached a worker or whose worker died.
+    # Re-send release jobs that never reached a worker or whose worker died (its heartbeat
+    # stopped and the lease ran out): lease + sweep interval stays under a minute.
     "releases-sweep": {
         "task": "clearinghouse.releases.tasks.release_sweep_task",
-        "schedule": timedelta(minutes=1),
+        "schedule": timedelta(seconds=CH_RELEASE_SWEEP_SECONDS),
     },
     # Re-send report jobs that never reached a worker or whose worker died.
     "reports-sweep": {
@@ -326,7 +341,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["clearinghouse.api.permissions.TablePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["clearinghouse.api.parsers.StrictJSONParser"],
+    # The error format (clearinghouse.api.errors), with denials audited on the way out.
     "EXCEPTION_HANDLER": "clearinghouse.audit.denials.api_exception_handler_audited",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "clearinghouse.api.pagination.Pagination",
@@ -354,6 +370,11 @@ SPECTACULAR_SETTINGS = {
     # localhost: nothing on the page may call outside.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
+    # Every operation's error answers (400, 401, 403, 404, 413, 429, 503, ...) in the schema.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "clearinghouse.api.schema.error_responses_hook",
+    ],
 }
 
 # --- Security -------------------------------------------------------------------------
@@ -394,6 +415,9 @@ CH_CONTROLLER = {
     "contact": env_str("CH_CONTROLLER_CONTACT", "privacy@clearinghouse.example"),
     "jurisdiction": "CN",
 }
+# Any request body above this is refused with 413 before it is read (views that check
+# their own limit, like signal intake below, say so: clearinghouse/api/middleware.py).
+CH_REQUEST_MAX_BYTES = env_int("CH_REQUEST_MAX_BYTES", 1024 * 1024, minimum=1024)
 CH_SIGNAL_BATCH_MAX = env_int("CH_SIGNAL_BATCH_MAX", 10_000, minimum=1)
 # A body above this is refused (413) before it is read; 10,000 items of the largest legal
 # size fit with room to spare.
@@ -414,8 +438,9 @@ CH_PRIVACY_DELTA = env_float("CH_PRIVACY_DELTA", 1e-7, minimum=1e-15)
 if not 0 < CH_PRIVACY_DELTA < 1e-3:
     raise ImproperlyConfigured(f"environment variable CH_PRIVACY_DELTA must be above 0 and below 0.001, got {CH_PRIVACY_DELTA!r}")
 CH_RELEASE_MAX_CELLS = env_int("CH_RELEASE_MAX_CELLS", 10_000, minimum=1)
-# A running release whose lease ran out (its worker died) is handed to another worker.
-CH_RELEASE_LEASE_SECONDS = env_int("CH_RELEASE_LEASE_SECONDS", 600, minimum=1)
+# A running release whose lease ran out (its worker died: the job renews the lease every
+# third of it while alive) is handed to another worker by the next sweep.
+CH_RELEASE_LEASE_SECONDS = env_int("CH_RELEASE_LEASE_SECONDS", 30, minimum=1)
 # A queued release whose task never reached the broker is re-sent after this long.
 CH_RELEASE_RESEND_SECONDS = env_int("CH_RELEASE_RESEND_SECONDS", 60, minimum=1)
 CH_RELEASE_MAX_ATTEMPTS = env_int("CH_RELEASE_MAX_ATTEMPTS", 5, minimum=1)

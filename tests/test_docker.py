@@ -104,3 +104,15 @@ def test_every_gunicorn_we_start_runs_without_the_shared_control_socket():
     assert {path.relative_to(ROOT).as_posix() for path in starters} >= {"scripts/run_embedded.py", "bench/intake"}
     for path in starters:
         assert '"--no-control-socket"' in path.read_text(), path
+
+
+def test_only_init_uses_the_superuser_and_it_protects_the_log_after_migrating():
+    services = COMPOSE["services"]
+    init = " ".join(services["init"]["command"])
+    assert init.index("migrate") < init.index("protect_audit_log --app-role clearinghouse_app")
+    assert services["init"]["environment"]["DATABASE_URL"].startswith("postgres://clearinghouse:")
+    for name in ("web", "worker", "beat", "sealer"):
+        assert services[name]["environment"]["DATABASE_URL"].startswith("postgres://clearinghouse_app:"), name
+    init_script = (ROOT / "docker" / "postgres-init" / "10-app-role.sh").read_text()
+    assert "CREATE ROLE clearinghouse_app LOGIN" in init_script and "SUPERUSER" not in init_script
+    assert "./postgres-init:/docker-entrypoint-initdb.d:ro" in services["postgres"]["volumes"]

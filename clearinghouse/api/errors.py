@@ -12,6 +12,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from clearinghouse.core.errors import DomainError
+from clearinghouse.core.outages import RETRY_AFTER_SECONDS, is_outage
 
 logger = logging.getLogger(__name__)
 
@@ -43,12 +44,22 @@ _DRF_CODES = {
 }
 
 
+UNAVAILABLE_MESSAGE = "A service this request needs is temporarily unavailable. Try again shortly."
+
+
+def unavailable_body() -> dict[str, Any]:
+    return error_body("unavailable", UNAVAILABLE_MESSAGE, {"retry_after_seconds": RETRY_AFTER_SECONDS})
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     headers: dict[str, str] = {}
     if isinstance(exc, DomainError):
         if isinstance(exc.details.get("retry_after_seconds"), int):
             headers["Retry-After"] = str(exc.details["retry_after_seconds"])
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status, headers=headers)
+    if is_outage(exc):
+        logger.warning("dependency unavailable: %s: %s", type(exc).__name__, exc)
+        return Response(unavailable_body(), status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -80,9 +91,30 @@ def _rendered(body: dict[str, Any], *, status_code: int) -> HttpResponse:
     return HttpResponse(JSONRenderer().render(body), status=status_code, content_type=JSONRenderer.media_type)
 
 
+def json_error(*, code: str, message: str, details: dict[str, Any] | None = None, status_code: int) -> HttpResponse:
+    return _rendered(error_body(code, message, details), status_code=status_code)
+
+
 def json_404(request, exception=None):
     return _rendered(error_body("not_found", "Not found."), status_code=404)
 
 
 def json_500(request):
     return _rendered(error_body("internal_error", "Internal server error."), status_code=500)
+
+
+def json_503(request):
+    response = _rendered(unavailable_body(), status_code=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def json_413(request, *, limit: int):
+    return _rendered(
+        error_body(
+            "too_large",
+            f"The request body is larger than this endpoint accepts ({limit:,} bytes).",
+            {"max_bytes": limit},
+        ),
+        status_code=413,
+    )

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,7 +22,7 @@ class KeyOut(serializers.Serializer):
 class KeysView(APIView):
     authentication_classes: list = []
 
-    @extend_schema(responses={200: KeyOut(many=True)})
+    @extend_schema(responses={200: inline_serializer("KeysOut", fields={"keys": KeyOut(many=True)})})
     def get(self, request):
         return Response({"keys": published_keys()})
 

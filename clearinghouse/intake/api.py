@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clearinghouse.api.actors import request_actor
-from clearinghouse.api.pagination import Pagination
+from clearinghouse.api.pagination import Pagination, paginated_schema
 from clearinghouse.intake import selectors, services
 
 
@@ -66,6 +66,8 @@ class PlatformSignalsView(APIView):
     # parsed by the service (size checked first, then orjson), because DRF's parser and
     # serializers cost more than the whole intake for 10,000 items.
     parser_classes = [JSONParser]
+    # The service refuses a body over CH_SIGNAL_BATCH_MAX_BYTES itself, and audits it.
+    checks_body_size = True
 
     @extend_schema(request=BatchIn, responses={200: SubmitOut})
     def post(self, request):
@@ -84,7 +86,7 @@ class PlatformSignalsView(APIView):
 
 
 class PlatformBatchesView(APIView):
-    @extend_schema(responses={200: BatchOut(many=True)})
+    @extend_schema(**paginated_schema(BatchOut, name="PaginatedBatchOut", operation_id="api_v1_platform_batches_list"))
     def get(self, request):
         paginator = Pagination()
         page = paginator.paginate_queryset(selectors.platform_batches_list(platform=request.user.party), request, view=self)

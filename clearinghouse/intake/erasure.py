@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -13,8 +15,11 @@ from clearinghouse.audit.actions import AuditAction
 from clearinghouse.audit.services import audit_append
 from clearinghouse.consent.models import ConsentState, Purpose
 from clearinghouse.core.actors import Actor
+from clearinghouse.core.outages import OUTAGE_ERRORS
 from clearinghouse.intake.locks import intake_lock_exclusive
 from clearinghouse.intake.models import Erasure, Signal
+
+logger = logging.getLogger(__name__)
 
 
 def erasure_request(*, consumer_id: int, purpose_code: str, platform_id: int, **_signal) -> Erasure | None:
@@ -38,9 +43,16 @@ def erasure_request(*, consumer_id: int, purpose_code: str, platform_id: int, **
 
 
 def _send_erasure_task(erasure_id: int) -> None:
+    """Runs after the withdrawal committed: a broker that cannot be reached must not turn
+    the committed withdrawal into an error (the person would get no receipt). The Erasure
+    row is the outbox; ``erasures_resend`` (beat, every CH_ERASURE_RESEND_SECONDS) sends
+    it again once the broker is back."""
     from clearinghouse.intake.tasks import erasure_run_task
 
-    erasure_run_task.delay(erasure_id)
+    try:
+        erasure_run_task.delay(erasure_id)
+    except OUTAGE_ERRORS as exc:
+        logger.warning("erasure %s: broker unavailable (%s); the resend job will send it", erasure_id, type(exc).__name__)
 
 
 def erasure_run(*, erasure_id: int, actor: Actor | None = None) -> int | None:
@@ -90,9 +102,12 @@ def _withdrawal_signals(erasure: Erasure):
     return signals
 
 
-def erasures_resend(*, older_than: timedelta = timedelta(minutes=5)) -> int:
-    """Send the task again for erasures still open after ``older_than`` (a lost message,
-    a broker that was down at the time). Running one twice is harmless."""
+def erasures_resend(*, older_than: timedelta | None = None) -> int:
+    """Send the task again for erasures still open after ``older_than`` (default
+    CH_ERASURE_RESEND_SECONDS: a lost message, a broker that was down at the time).
+    Running one twice is harmless."""
+    if older_than is None:
+        older_than = timedelta(seconds=settings.CH_ERASURE_RESEND_SECONDS)
     pending = list(
         Erasure.objects.filter(completed_at__isnull=True, requested_at__lte=timezone.now() - older_than).values_list("id", flat=True)
     )

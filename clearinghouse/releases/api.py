@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from clearinghouse.accounts.api import current_consumer
 from clearinghouse.api.actors import request_actor
-from clearinghouse.api.pagination import Pagination
+from clearinghouse.api.pagination import Pagination, paginated_schema
 from clearinghouse.releases import selectors, services
 from clearinghouse.releases.plans import epsilon_text
 from clearinghouse.releases.preview import release_plan_request
@@ -143,7 +143,7 @@ class ReleasesView(APIView):
         # A repeat of a request already made this period: the stored release, nothing spent.
         return Response(ReleaseDetailOut(selectors.release_visible(release)).data | {"repeat": True}, status=status.HTTP_200_OK)
 
-    @extend_schema(responses={200: ReleaseOut(many=True)})
+    @extend_schema(**paginated_schema(ReleaseOut, name="PaginatedReleaseOut", operation_id="api_v1_releases_list"))
     def get(self, request):
         queryset = selectors.releases_for(manufacturer=request.user.party)
         paginator = Pagination()

@@ -68,6 +68,8 @@ def parse_epsilon(value: Any, *, field_name: str = "epsilon", maximum: Decimal |
         raise _fail(field_name, "must be a finite positive number such as 0.5")
     if number <= 0:
         raise _fail(field_name, "must be greater than 0")
+    if number.adjusted() >= 6:  # quantizing 1e308 to 4 places would overflow the context
+        raise _fail(field_name, "must be less than 1000000", "epsilon_too_large")
     if number != number.quantize(EPSILON_QUANTUM):
         raise _fail(field_name, "may have at most 4 decimal places")
     if maximum is not None and number > maximum:

@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
@@ -297,6 +299,41 @@ def release_claim(release_id) -> int | None:
         return Release.objects.filter(pk=release_id).values_list("attempts", flat=True).first()
 
 
+@contextmanager
+def _heartbeat(*, release_id, attempt: int) -> Iterator[None]:
+    """Keep this attempt's lease alive while the job runs: every third of
+    CH_RELEASE_LEASE_SECONDS a thread (on its own database connection, outside the job's
+    transaction) moves ``lease_until`` forward. A worker that dies stops beating, and the
+    sweeper (every CH_RELEASE_SWEEP_SECONDS) hands the release to another worker as soon
+    as the short lease ran out: within a minute, not after the longest job could take."""
+    stop = threading.Event()
+    lease = timedelta(seconds=settings.CH_RELEASE_LEASE_SECONDS)
+
+    def beat() -> None:
+        try:
+            while not stop.wait(lease.total_seconds() / 3):
+                try:
+                    Release.objects.filter(pk=release_id, status=Release.RUNNING, attempts=attempt).update(
+                        lease_until=timezone.now() + lease
+                    )
+                except DatabaseError:
+                    logger.warning("release %s: heartbeat failed, will retry", release_id, exc_info=True)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"release-heartbeat-{release_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=lease.total_seconds())
+
+
+class ReleaseTakenOver(Exception):
+    """This attempt lost the release to a later one (its lease had run out): roll back."""
+
+
 def ledger_lock() -> None:
     """Serialise everything that reads or writes the individual ledger: the exclusion and
     the charge of one job must not interleave with another's. One lock for every purpose,
@@ -365,7 +402,8 @@ def release_compute(*, release_id) -> Release | None:
             message="The job was interrupted too often; nothing was spent.",
         )
     try:
-        return _compute(release_id=release_id, attempt=attempt)
+        with _heartbeat(release_id=release_id, attempt=attempt):
+            return _compute(release_id=release_id, attempt=attempt)
     except _Refusal as refusal:
         return release_close(release_id=release_id, status=Release.REFUSED, code=refusal.code, message=refusal.message)
     except Exception:
@@ -379,11 +417,20 @@ def release_compute(*, release_id) -> Release | None:
 
 
 def _compute(*, release_id, attempt: int) -> Release:
+    try:
+        return _compute_once(release_id=release_id, attempt=attempt)
+    except ReleaseTakenOver:  # rolled back: the later attempt gives the one answer
+        return Release.objects.get(pk=release_id)
+
+
+def _compute_once(*, release_id, attempt: int) -> Release:
     with transaction.atomic():
         _tune_statement()
-        release = Release.objects.select_related("manufacturer", "purpose").get(pk=release_id)
         ledger_lock()
-        release = Release.objects.select_for_update().select_related("manufacturer", "purpose").get(pk=release_id)
+        # Read, not locked FOR UPDATE: the heartbeat must be able to renew the lease. The
+        # ledger lock serialises attempts, and release_finish's conditional update names
+        # this attempt, so one that was taken over rolls back (ReleaseTakenOver).
+        release = Release.objects.select_related("manufacturer", "purpose").get(pk=release_id)
         if release.status != Release.RUNNING or release.attempts != attempt:
             return release  # another attempt took over (or finished) meanwhile
         if release.purpose.status != Purpose.APPROVED:
@@ -412,15 +459,16 @@ def _compute(*, release_id, attempt: int) -> Release:
 
 
 def release_finish(*, release: Release, attempt: int, payload: dict, contributors, snapshot_at) -> None:
-    """Inside the job's transaction, under ledger_lock and the release's row lock: sign the
-    document, charge every contributor in the ledger, mark the job done, audit it."""
+    """Inside the job's transaction, under ledger_lock: sign the document, charge every
+    contributor in the ledger, mark the job done (only if ``attempt`` still owns it),
+    audit it. Raises ReleaseTakenOver when a later attempt took the release over."""
     envelope = signer_get("releases").envelope(payload)
     ChargeChunk.objects.bulk_create([ChargeChunk(release=release, chunk=chunk, bits=bits) for chunk, bits in chunks_encode(contributors)])
     done = Release.objects.filter(pk=release.pk, status=Release.RUNNING, attempts=attempt).update(
         status=Release.DONE, result=envelope, completed_at=snapshot_at, lease_until=None
     )
-    if not done:  # pragma: no cover - the caller's row lock makes this unreachable
-        raise RuntimeError(f"release {release.id} changed under its row lock")
+    if not done:
+        raise ReleaseTakenOver(str(release.id))
     audit_append(actor=SYSTEM, action=AuditAction.RELEASE_COMPLETED, target=f"release:{release.id}", details=_details(release))
 
 
