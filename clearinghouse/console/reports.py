@@ -258,6 +258,9 @@ def budget_ledger() -> Chartable:
                 "spent": spent,
                 "remaining": (cap - spent) if cap is not None else None,
                 "releases": releases[(purpose, budget_period)],
+                # All manufacturers together may spend more than the purpose allows: the cap
+                # still binds at release time, so someone's allocation cannot all be used.
+                "over_allocated": cap is not None and allocated > cap,
             }
         )
         rows[-1]["text"] = {
@@ -269,7 +272,7 @@ def budget_ledger() -> Chartable:
         "allocated": [float(row["allocated"]) for row in rows],
         "spent": [float(row["spent"]) for row in rows],
     }
-    return Chartable(labels=labels, series=series, rows=rows)
+    return Chartable(labels=labels, series=series, rows=rows, totals={"over_allocated": sum(1 for row in rows if row["over_allocated"])})
 
 
 # --- 4. Refused and blocked attempts ---------------------------------------------------------------

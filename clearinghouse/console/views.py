@@ -28,7 +28,9 @@ from clearinghouse.audit.chain import event_export_line, format_time
 from clearinghouse.audit.models import AuditVerificationRun
 from clearinghouse.consent.models import Purpose
 from clearinghouse.consent.purposes import purpose_approve, purpose_get, purpose_retire
+from clearinghouse.consent.selectors import consent_lapse_on_approval
 from clearinghouse.console import charts, reports, ropa
+from clearinghouse.console.purpose_diff import purpose_diff, term_list
 from clearinghouse.core.errors import DomainError, NotFound
 
 # Offered as suggestions in the filter: every action the log records.
@@ -85,6 +87,9 @@ def _present_purpose(purpose, names: dict[str, str]):
     basis = LAWFUL_BASIS_NAMES.get(purpose.lawful_basis)
     purpose.display_lawful_basis = _(basis) if basis else purpose.lawful_basis
     purpose.approver_name = names.get(purpose.approved_by, purpose.approved_by)
+    purpose.display_fields = term_list(purpose.fields)
+    purpose.display_dimensions = term_list(purpose.dimensions)
+    purpose.display_measures = term_list(purpose.measures)
     return purpose
 
 
@@ -145,7 +150,9 @@ def _purpose(code: str, version: int):
 def purpose_detail(request, code: str, version: int):
     purpose = _purpose(code, version)
     errors: dict[str, str] = {}
-    impact = purpose.impact_assessment or purpose.source.get("impact_assessment", "")
+    # Empty, never prefilled from the published file: the officer writes the assessment in
+    # their own words (the file's text is in one language and was not theirs to vouch for).
+    impact = ""
     if request.method == "POST":
         action = request.POST.get("action")
         try:
@@ -176,10 +183,15 @@ def purpose_detail(request, code: str, version: int):
             )
         purpose.refresh_from_db()
     _present_purpose(purpose, _officer_names([purpose.approved_by]))
+    lapse = diff = None
+    if purpose.status == Purpose.DRAFT:
+        lapse = consent_lapse_on_approval(draft=purpose)
+        if lapse.current is not None:
+            diff = purpose_diff(current=lapse.current, draft=purpose)
     return render(
         request,
         "console/purpose_detail.html",
-        {"purpose": purpose, "errors": errors, "impact": impact},
+        {"purpose": purpose, "errors": errors, "impact": impact, "lapse": lapse, "diff": diff},
         status=400 if errors else 200,
     )
 
@@ -444,6 +456,7 @@ def report(request, slug: str):
             if chart.rows
             else None,
             rows=chart.rows,
+            over_allocated=chart.totals["over_allocated"],
             period=None,
         )
     elif slug == "refusals":
