@@ -58,6 +58,12 @@ FILTER_PARAMETERS = [
     OpenApiParameter("action", OpenApiTypes.STR, description="exact action, e.g. consent.granted"),
     OpenApiParameter("action_prefix", OpenApiTypes.STR, description="e.g. release. for every release action"),
     OpenApiParameter("outcome", OpenApiTypes.STR, enum=list(selectors.OUTCOMES)),
+    OpenApiParameter("target", OpenApiTypes.STR, description="target prefix, e.g. purpose:c2m-product-design or consumer:<pseudonym>"),
+    OpenApiParameter(
+        "subject",
+        OpenApiTypes.STR,
+        description="a person's pseudonym: every event they did, that targets them or names them in details.subject",
+    ),
     OpenApiParameter(
         "since",
         OpenApiTypes.STR,

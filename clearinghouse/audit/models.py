@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models import Func, Q
+from django.db.models.fields.json import KeyTransform
 
 
 class CurrentTransactionId(Func):
@@ -72,6 +73,10 @@ class AuditEvent(AppendOnly):
             models.Index(fields=["actor_kind", "actor_id", "seq"], name="audit_actor_seq"),
             models.Index(fields=["outcome", "seq"], name="audit_outcome_seq"),
             models.Index(fields=["time"], name="audit_time"),
+            # Investigations (issue 15): a target prefix, and a person's trail through
+            # details.subject (the other two places a person appears have indexes above).
+            models.Index(fields=["target"], name="audit_target_prefix", opclasses=["varchar_pattern_ops"]),
+            models.Index(KeyTransform("subject", "details"), name="audit_details_subject"),
             # The sealer's queue. Sealed rows leave dead entries here until VACUUM, so the
             # sealer reads it only from its transaction-id horizon onwards.
             models.Index(fields=["xid", "id"], condition=Q(seq__isnull=True), name="audit_unsealed"),

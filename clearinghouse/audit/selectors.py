@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import sys
 import time as clock
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -12,7 +13,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from clearinghouse.audit import reasons
 from clearinghouse.audit.chain import GENESIS_HASH, entry_leaf_hash, format_time
@@ -39,10 +40,12 @@ class EventFilter:
     outcome: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    target: str | None = None  # a prefix: "purpose:c2m-product-design" finds every platform's
+    subject: str | None = None  # a person's pseudonym: every event by, on or about them
 
     def as_query(self) -> dict[str, str]:
         query = {}
-        for name in ("actor_kind", "actor_id", "action", "action_prefix", "outcome"):
+        for name in ("actor_kind", "actor_id", "action", "action_prefix", "outcome", "target", "subject"):
             value = getattr(self, name)
             if value:
                 query[name] = value
@@ -107,7 +110,17 @@ def audit_filter_parse(params) -> EventFilter:
     since, until = moment("since", False), moment("until", True)
     if since and until and since > until:
         raise Invalid("until: must not be before since", details={"field": "until"})
+    subject = text("subject", 64)
+    if subject:
+        try:
+            subject = str(uuid.UUID(subject))
+        except ValueError:
+            raise Invalid(
+                "subject: expected a pseudonym such as 5b2c0a5e-0000-4000-8000-000000000001", details={"field": "subject"}
+            ) from None
     return EventFilter(
+        target=text("target", 128),
+        subject=subject,
         actor_kind=actor_kind,
         actor_id=text("actor_id", 64),
         action=text("action", 64),
@@ -132,6 +145,16 @@ def audit_events(*, filters: EventFilter = EventFilter()) -> QuerySet[AuditEvent
         events = events.filter(action__startswith=filters.action_prefix)
     if filters.outcome:
         events = events.filter(outcome=filters.outcome)
+    if filters.target:
+        events = events.filter(target__startswith=filters.target)
+    if filters.subject:
+        # Where the log names a person (docs/architecture.md: only by pseudonym): as the
+        # actor, as the target, or under details.subject (events by platforms, the system).
+        events = events.filter(
+            Q(actor_kind="consumer", actor_id=filters.subject)
+            | Q(target=f"consumer:{filters.subject}")
+            | Q(details__subject=filters.subject)
+        )
     if filters.since:
         events = events.filter(time__gte=filters.since)
     if filters.until:

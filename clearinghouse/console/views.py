@@ -31,6 +31,7 @@ from clearinghouse.consent.purposes import purpose_approve, purpose_get, purpose
 from clearinghouse.consent.selectors import consent_lapse_on_approval
 from clearinghouse.console import charts, reports, ropa
 from clearinghouse.console.purpose_diff import purpose_diff, term_list
+from clearinghouse.console.sentences import event_sentence
 from clearinghouse.core.errors import DomainError, NotFound
 
 # Offered as suggestions in the filter: every action the log records.
@@ -46,6 +47,7 @@ FILTER_ERRORS = {
     gettext_noop("since: expected a date such as 2026-01-31"),
     gettext_noop("until: expected a date such as 2026-01-31"),
     gettext_noop("since: a report covers at most 1098 days"),
+    gettext_noop("subject: expected a pseudonym such as 5b2c0a5e-0000-4000-8000-000000000001"),
 }
 
 
@@ -208,15 +210,29 @@ def _int(request, name: str) -> int | None:
     return int(raw)
 
 
+def _browser_params(params):
+    """The console's one Action box: a known action is matched exactly, anything else
+    (``consent.``, ``release``) as a prefix, as the API's ``action_prefix``."""
+    params = params.copy()
+    action = (params.get("action") or "").strip()
+    if action and action not in KNOWN_ACTIONS and not params.get("action_prefix"):
+        params["action_prefix"] = action
+        params.pop("action")
+    return params
+
+
 @require_GET
 @officer_required
 def audit_browser(request):
     error = None
     page = None
     try:
-        filters = selectors.audit_filter_parse(request.GET)
+        filters = selectors.audit_filter_parse(_browser_params(request.GET))
         page = selectors.audit_event_page(filters=filters, before=_int(request, "before"), after=_int(request, "after"), size=PAGE_SIZE)
         query = filters.as_query()
+        for event in page.events:
+            event.sentence = event_sentence(event)
+            event.raw = json.dumps(event_export_line(event), ensure_ascii=False, sort_keys=True, indent=1)
     except DomainError as exc:
         error, query = _error_text(exc), {}
     base = request.GET.copy()
@@ -236,11 +252,23 @@ def audit_browser(request):
             "known_actions": KNOWN_ACTIONS,
             "older_url": f"?{base.urlencode()}&before={page.next_before}" if page and page.next_before else None,
             "newer_url": f"?{base.urlencode()}&after={page.newer_after}" if page and page.newer_after else None,
-            "export_url": reverse("api:audit-export") + (f"?{export_query}" if export_query else ""),
+            "export_url": reverse("api:audit-export") + (f"?{_browser_params(base).urlencode()}" if export_query else ""),
+            "subject": query.get("subject"),
+            "action_text": request.GET.get("action") or request.GET.get("action_prefix") or "",
             "zone": selectors.filter_zone().key,
         },
         status=400 if error else 200,
     )
+
+
+def _person_of(event) -> str | None:
+    """The pseudonym of the person an event is by or about, if any."""
+    if event.actor_kind == "consumer" and event.actor_id:
+        return event.actor_id
+    if event.target.startswith("consumer:"):
+        return event.target.removeprefix("consumer:")
+    subject = event.details.get("subject") if isinstance(event.details, dict) else None
+    return subject if isinstance(subject, str) else None
 
 
 @require_GET
@@ -256,6 +284,8 @@ def audit_event(request, seq: int):
         "console/audit_event.html",
         {
             "event": event,
+            "sentence": event_sentence(event),
+            "person": _person_of(event),
             "details": json.dumps(event.details, indent=2, ensure_ascii=False, sort_keys=True),
             "hashed_time": format_time(event.time),
             "line": json.dumps(event_export_line(event), ensure_ascii=False, sort_keys=True),
