@@ -49,3 +49,4 @@ class AuditAction(StrEnum):
     BUDGET_ROLLED_OVER = "budget.rolled_over"
     AUDIT_EXPORTED = "audit.exported"
     AUDIT_VERIFIED = "audit.verified"
+    REPORT_EXPORTED = "report.exported"

@@ -72,6 +72,7 @@ SENTENCES: dict[str, str] = {
     ),
     AuditAction.AUDIT_EXPORTED: gettext_noop("%(actor)s exported the audit log up to event %(upto_seq)s."),
     AuditAction.AUDIT_VERIFIED: gettext_noop("%(actor)s verified the audit log: %(checked)s events checked."),
+    AuditAction.REPORT_EXPORTED: gettext_noop("%(actor)s downloaded the report %(target)s (%(format)s)."),
 }
 OVER_CAP = gettext_noop("Over the cap: allocations add up to ε %(total)s of %(cap)s.")
 UNKNOWN = gettext_noop("%(actor)s: %(action)s on %(target)s.")

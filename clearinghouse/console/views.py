@@ -29,7 +29,7 @@ from clearinghouse.audit.models import AuditVerificationRun
 from clearinghouse.consent.models import Purpose
 from clearinghouse.consent.purposes import purpose_approve, purpose_get, purpose_retire
 from clearinghouse.consent.selectors import consent_lapse_on_approval
-from clearinghouse.console import charts, reports, ropa
+from clearinghouse.console import charts, exports, reports, ropa
 from clearinghouse.console.purpose_diff import purpose_diff, term_list
 from clearinghouse.console.sentences import event_sentence
 from clearinghouse.core.errors import DomainError, NotFound
@@ -414,6 +414,13 @@ SERIES_NAMES = {
     "export": gettext_noop("Export"),
     "account_erasure": gettext_noop("Account erasure"),
     "withdrawal_erasure": gettext_noop("Erasure after withdrawal"),
+    "intake": gettext_noop("Signals refused at intake"),
+    "cross_access": gettext_noop("Cross-platform access blocked"),
+    "release": gettext_noop("Releases refused"),
+    "consent": gettext_noop("Consent changes refused"),
+    "link": gettext_noop("Link codes refused"),
+    "login": gettext_noop("Portal logins refused"),
+    "token": gettext_noop("API tokens refused"),
     "cap": gettext_noop("Period cap"),
     "allocated": gettext_noop("Allocated"),
     "spent": gettext_noop("Spent"),
@@ -443,7 +450,14 @@ def report(request, slug: str):
         period = reports.report_period_parse(request.GET)
     except DomainError as error:
         return render(request, "console/report_error.html", {"title": _(titles[slug]), "error": _error_text(error)}, status=400)
-    context = {"slug": slug, "title": _(titles[slug]), "period": period, "bucket": _(BUCKETS[period.bucket])}
+    context = {
+        "slug": slug,
+        "title": _(titles[slug]),
+        "period": period,
+        "bucket": _(BUCKETS[period.bucket]),
+        "period_since": period.since.isoformat(),
+        "period_until": period.until.isoformat(),
+    }
     if slug == "consent":
         results = reports.consent_report(period=period)
         context["sections"] = [
@@ -499,7 +513,8 @@ def report(request, slug: str):
                 series=_series(chart),
             ),
             table=_table(chart),
-            totals={_(SERIES_NAMES[name]): value for name, value in chart.totals.items()},
+            totals={_(SERIES_NAMES[family]): sum(codes.values()) for family, codes in chart.totals.items()},
+            codes=[(_(SERIES_NAMES[row["family"]]), row["code"], row["count"]) for row in chart.rows],
         )
     elif slug == "retention":
         chart = reports.retention_report(period=period)
@@ -532,6 +547,29 @@ def report(request, slug: str):
             kinds=SERIES_NAMES,
         )
     return render(request, f"console/report_{slug}.html", context)
+
+
+@require_GET
+@officer_required
+def report_download(request, slug: str, fmt: str):
+    """The report as CSV or as a signed JSON document (tools/verify_report.py); the
+    same period as the page."""
+    if slug not in dict(REPORTS):
+        raise Http404
+    try:
+        period = reports.report_period_parse(request.GET)
+    except DomainError as error:
+        return render(request, "console/report_error.html", {"title": _(dict(REPORTS)[slug]), "error": _error_text(error)}, status=400)
+    stamp = "all" if slug == "budget" else f"{period.since.isoformat()}-{period.until.isoformat()}"
+    if fmt == "json":
+        document = exports.report_export_json(slug=slug, period=period, actor=request.actor)
+        response = HttpResponse(json.dumps(document, indent=2, ensure_ascii=False), content_type="application/json; charset=utf-8")
+    else:
+        text = exports.report_export_csv(slug=slug, period=period, actor=request.actor)
+        # A byte-order mark so that spreadsheet programs read the Chinese text as UTF-8.
+        response = HttpResponse("\ufeff" + text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="report-{slug}-{stamp}.{fmt}"'
+    return response
 
 
 # --- Record of processing activities --------------------------------------------------------------------
