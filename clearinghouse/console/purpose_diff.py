@@ -67,7 +67,7 @@ def text_diff(old: str, new: str) -> SafeString:
     """Word by word in English, character by character in Chinese: removed text in <del>,
     added text in <ins> (screen readers announce both)."""
     a, b = _TOKEN.findall(old), _TOKEN.findall(new)
-    parts = []
+    parts: list[str] = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
         if op == "equal":
             parts.append(escape("".join(a[i1:i2])))

@@ -2,8 +2,6 @@
 action prefix; events as sentences in the page's language with the raw record; a person's
 whole trail."""
 
-import json
-
 import pytest
 from django.utils import translation
 
