@@ -46,6 +46,10 @@ api_urlpatterns = [
     path("audit/checkpoints/latest", audit_api.CheckpointLatestView.as_view(), name="audit-checkpoint-latest"),
     path("audit/proofs/inclusion", audit_api.InclusionProofView.as_view(), name="audit-inclusion-proof"),
     path("audit/proofs/consistency", audit_api.ConsistencyProofView.as_view(), name="audit-consistency-proof"),
+    # The static tile view (C2SP tlog-tiles), issue 15.
+    path("audit/tlog/checkpoint", audit_api.TlogCheckpointView.as_view(), name="audit-tlog-checkpoint"),
+    path("audit/tlog/tile/entries/<path:path>", audit_api.TlogEntriesView.as_view(), name="audit-tlog-entries"),
+    path("audit/tlog/tile/<path:path>", audit_api.TlogTileView.as_view(), name="audit-tlog-tile"),
 ]
 
 urlpatterns = [

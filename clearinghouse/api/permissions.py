@@ -56,6 +56,11 @@ PERMISSION_TABLE: dict[str, dict[str, frozenset[str]]] = {
     "api:audit-checkpoints": {"GET": frozenset({ANYONE})},
     "api:audit-checkpoint-latest": {"GET": frozenset({ANYONE})},
     "api:audit-consistency-proof": {"GET": frozenset({ANYONE})},
+    # The tile view (issue 15): hash tiles and the signed checkpoint note are public like
+    # checkpoints; entry bundles are the events themselves, so compliance only.
+    "api:audit-tlog-checkpoint": {"GET": frozenset({ANYONE})},
+    "api:audit-tlog-tile": {"GET": frozenset({ANYONE})},
+    "api:audit-tlog-entries": {"GET": frozenset({COMPLIANCE})},
 }
 
 

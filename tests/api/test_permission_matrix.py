@@ -180,6 +180,9 @@ ROWS = [
     Row("GET", "/api/v1/audit/checkpoints", everyone(200), name="api:audit-checkpoints"),
     Row("GET", "/api/v1/audit/checkpoints/latest", everyone(404), name="api:audit-checkpoint-latest"),  # none signed yet
     Row("GET", "/api/v1/audit/proofs/consistency?first=1&second=2", everyone(200), name="api:audit-consistency-proof"),
+    Row("GET", "/api/v1/audit/tlog/checkpoint", everyone(404), name="api:audit-tlog-checkpoint"),  # none signed yet
+    Row("GET", "/api/v1/audit/tlog/tile/0/000.p/1", everyone(200), name="api:audit-tlog-tile"),
+    Row("GET", "/api/v1/audit/tlog/tile/entries/000.p/1", compliance_only(200), name="api:audit-tlog-entries"),
     Row("GET", "/api/v1/no-such-endpoint", everyone(404)),
 ]
 
