@@ -464,6 +464,45 @@ def verify_checkpoint_note(text: str, keys: dict[str, bytes]) -> dict:
     raise VerificationError("unknown_key", "the checkpoint carries no signature by a pinned checkpoint key")
 
 
+def parse_witness_key(text: str) -> tuple[str, bytes]:
+    """A witness's published verifier key: <name>+<key hash hex>+<base64(0x04 || key)>."""
+    try:
+        name, hash_hex, blob = text.strip().split("+", 2)
+        raw = base64.b64decode(blob, validate=True)
+    except ValueError:
+        raise VerificationError("malformed", f"{text!r} is not a witness verifier key") from None
+    if raw[:1] != b"\x04" or len(raw) != 33 or hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4].hex() != hash_hex:
+        raise VerificationError("malformed", f"{text!r} is not a cosignature/v1 verifier key")
+    return name, raw[1:]
+
+
+def count_cosignatures(text: str, witnesses: Sequence[tuple[str, bytes]]) -> list[str]:
+    """Names of the pinned witnesses with a valid cosignature/v1 on the note's checkpoint."""
+    body, _sep, signatures = text.partition("\n\n")
+    signed = []
+    for name, public_key in witnesses:
+        key_id = hashlib.sha256(name.encode() + b"\n\x04" + public_key).digest()[:4]
+        for line in signatures.split("\n"):
+            parts = line.split(" ")
+            if len(parts) != 3 or parts[0] != "\u2014" or parts[1] != name:
+                continue
+            try:
+                blob = base64.b64decode(parts[2], validate=True)
+            except ValueError:
+                continue
+            if len(blob) != 76 or blob[:4] != key_id:
+                continue
+            timestamp = int.from_bytes(blob[4:12], "big")
+            message = f"cosignature/v1\ntime {timestamp}\n{body}\n".encode()
+            try:
+                Ed25519PublicKey.from_public_bytes(public_key).verify(blob[12:], message)
+            except InvalidSignature:
+                continue
+            signed.append(name)
+            break
+    return signed
+
+
 def _read_bytes(directory: str, path: str) -> bytes:
     try:
         with open(f"{directory}/{path}", "rb") as handle:
@@ -472,14 +511,25 @@ def _read_bytes(directory: str, path: str) -> bytes:
         raise VerificationError("missing", f"{path} is missing from the mirror") from None
 
 
-def verify_tiles(directory: str, keys: dict[str, bytes], pinned: dict | None = None) -> dict:
+def verify_tiles(
+    directory: str, keys: dict[str, bytes], pinned: dict | None = None, witnesses: Sequence[tuple[str, bytes]] = (), required: int = 0
+) -> dict:
     """Every entry bundle of the checkpoint's tree, their leaf hashes against the level-0
-    tiles, every higher tile against the tiles below it, and the root against the note."""
+    tiles, every higher tile against the tiles below it, and the root against the note;
+    with ``required``, that many of the pinned ``witnesses`` cosigned the checkpoint."""
     try:
         with open(f"{directory}/checkpoint", encoding="utf-8") as handle:
-            note = verify_checkpoint_note(handle.read(), keys)
+            text = handle.read()
     except OSError:
         raise VerificationError("missing", "checkpoint is missing from the mirror") from None
+    note = verify_checkpoint_note(text, keys)
+    note["witnesses"] = count_cosignatures(text, witnesses)
+    if len(note["witnesses"]) < required:
+        raise VerificationError(
+            "not_witnessed",
+            f"the checkpoint carries {len(note['witnesses'])} valid cosignature(s) from the pinned witnesses, {required} required"
+            + (f" (valid: {', '.join(note['witnesses'])})" if note["witnesses"] else ""),
+        )
     if pinned is not None:
         check_pinned(note, verify_checkpoint(pinned, keys))
     size = note["tree_size"]
@@ -573,6 +623,8 @@ def main(argv: list[str] | None = None) -> int:
     consistency.add_argument("--new", required=True)
     tiles = sub.add_parser("tiles", help="verify a mirrored tile directory (checkpoint, tiles, entry bundles)")
     tiles.add_argument("--dir", required=True)
+    tiles.add_argument("--witness", action="append", default=[], help="a witness verifier key you pinned (repeatable)")
+    tiles.add_argument("--require-witnesses", type=int, default=0, help="how many of the pinned witnesses must have cosigned")
     for command in (log, inclusion, consistency, tiles):
         command.add_argument("--keys", required=True, help="public keys you pinned (JSON of GET /api/v1/keys)")
         command.add_argument("--pinned", help="a checkpoint you kept earlier: the log must be the same log and extend it")
@@ -597,10 +649,12 @@ def main(argv: list[str] | None = None) -> int:
             summary = verify_inclusion_proof(_read_json(args.proof), checkpoint, keys, event, pinned)
             print(f"OK: event seq {summary['seq']} is in log {summary['log_id']} at tree size {summary['tree_size']}")
         elif args.mode == "tiles":
-            summary = verify_tiles(args.dir, keys, pinned)
+            witnesses = [parse_witness_key(text) for text in args.witness]
+            summary = verify_tiles(args.dir, keys, pinned, witnesses, args.require_witnesses)
             print(
                 f"OK: log {summary['log_id']}: {summary['tree_size']} events in the mirrored tiles, every tile and entry matches "
                 f"the checkpoint signed by {summary['key_id']}, root {summary['root_hash']}"
+                + (f", cosigned by {', '.join(summary['witnesses'])}" if summary["witnesses"] else "")
             )
         else:
             summary = verify_consistency_proof(_read_json(args.proof), _read_json(args.old), _read_json(args.new), keys, pinned)

@@ -16,7 +16,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from clearinghouse.api.actors import request_actor
-from clearinghouse.audit import selectors, services, tiles
+from clearinghouse.audit import selectors, services, tiles, witnessing
 from clearinghouse.audit.chain import event_export_line
 from clearinghouse.core.errors import Invalid, NotFound
 
@@ -295,9 +295,8 @@ def _tile_response(body: bytes, *, content_type: str, immutable: bool) -> HttpRe
 class TlogCheckpointView(PublicAuditView):
     @extend_schema(operation_id="audit_tlog_checkpoint", responses={(200, "text/plain"): OpenApiTypes.STR})
     def get(self, request):
-        return _tile_response(
-            tiles.checkpoint_note(tiles.checkpoint_latest()).encode(), content_type="text/plain; charset=utf-8", immutable=False
-        )
+        note = witnessing.checkpoint_note_cosigned(tiles.checkpoint_latest())
+        return _tile_response(note.encode(), content_type="text/plain; charset=utf-8", immutable=False)
 
 
 class TlogTileView(PublicAuditView):

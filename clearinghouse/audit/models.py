@@ -153,6 +153,19 @@ class AuditCheckpoint(AppendOnly):
         return {"payload": self.payload(), "signature": self.signature, "key_id": self.key_id, "alg": "Ed25519"}
 
 
+class AuditCosignature(AppendOnly):
+    """A witness's cosignature (C2SP tlog-cosignature/v1) of a checkpoint, as the witness
+    returned it; the published checkpoint note carries these lines under the log's own."""
+
+    checkpoint = models.ForeignKey(AuditCheckpoint, on_delete=models.PROTECT, related_name="cosignatures")
+    witness = models.CharField(max_length=128)  # the witness's name
+    line = models.CharField(max_length=256)  # "— <name> <base64(key hash, time, signature)>"
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["checkpoint", "witness"], name="audit_cosignature_once")]
+
+
 class AuditVerificationRun(models.Model):
     """A verification a compliance officer started from the console (it runs as a Celery
     task: on a log of millions of events it takes a minute or more)."""

@@ -165,6 +165,9 @@ def tiles_write(*, directory: Path) -> tuple[AuditCheckpoint, int]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(tile_read(level=level, index=index, width=width, size=checkpoint.tree_size))
         written += 1
-    # The checkpoint last, so that a mirror never names tiles it does not hold yet.
-    (directory / "checkpoint").write_text(checkpoint_note(checkpoint), encoding="utf-8")
+    # The checkpoint last, so that a mirror never names tiles it does not hold yet; with the
+    # witnesses' cosignatures collected so far.
+    from clearinghouse.audit.witnessing import checkpoint_note_cosigned
+
+    (directory / "checkpoint").write_text(checkpoint_note_cosigned(checkpoint), encoding="utf-8")
     return checkpoint, written + 1
