@@ -219,8 +219,8 @@ class Witness:
 def witness_key_load_or_create(path: Path) -> Ed25519PrivateKey:
     """The witness's own key (PEM, created with mode 0600 on first use)."""
     if not path.exists():
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        new = Ed25519PrivateKey.generate()
+        pem = new.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(pem)
