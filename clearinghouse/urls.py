@@ -21,6 +21,7 @@ api_urlpatterns = [
     path("me/purposes", consent_api.MePurposesView.as_view(), name="me-purposes"),
     path("me/consents", consent_api.MeConsentsView.as_view(), name="me-consents"),
     path("me/consents/history", consent_api.MeConsentHistoryView.as_view(), name="me-consent-history"),
+    path("me/receipts/<uuid:receipt_id>/proof", audit_api.MeReceiptProofView.as_view(), name="me-receipt-proof"),
     path("me/links", accounts_api.MeLinksView.as_view(), name="me-links"),
     path("me/links/<slug:platform>", accounts_api.MeLinkDetailView.as_view(), name="me-link-detail"),
     path("me/privacy-loss", releases_api.MePrivacyLossView.as_view(), name="me-privacy-loss"),

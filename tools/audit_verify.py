@@ -646,7 +646,15 @@ def main(argv: list[str] | None = None) -> int:
         elif args.mode == "inclusion":
             checkpoint = _read_json(args.checkpoint) if args.checkpoint else None
             event = _read_json(args.event) if args.event else None
-            summary = verify_inclusion_proof(_read_json(args.proof), checkpoint, keys, event, pinned)
+            proof = _read_json(args.proof)
+            if isinstance(proof, dict) and set(proof) == {"receipt_id", "proof", "event", "checkpoint_note"}:
+                # A person's receipt proof (GET /api/v1/me/receipts/{id}/proof): the proof
+                # and the event it is about, which must be that receipt's.
+                if not isinstance(proof["event"], dict) or (proof["event"].get("details") or {}).get("receipt_id") != proof["receipt_id"]:
+                    raise VerificationError("malformed", "the event in the receipt proof does not record that receipt")
+                event = event or proof["event"]
+                proof = proof["proof"]
+            summary = verify_inclusion_proof(proof, checkpoint, keys, event, pinned)
             print(f"OK: event seq {summary['seq']} is in log {summary['log_id']} at tree size {summary['tree_size']}")
         elif args.mode == "tiles":
             witnesses = [parse_witness_key(text) for text in args.witness]

@@ -327,3 +327,12 @@ class TlogEntriesView(APIView):
             content_type="application/octet-stream",
             immutable=width == tiles.TILE_WIDTH,
         )
+
+
+class MeReceiptProofView(APIView):
+    """A consumer proves their own consent receipt is in the log (issue 15)."""
+
+    @extend_schema(operation_id="me_receipt_proof", responses={200: InclusionProofOut})
+    def get(self, request, receipt_id):
+        actor = request_actor(request)
+        return Response(selectors.audit_receipt_proof(subject=actor.id, receipt_id=str(receipt_id)))

@@ -22,7 +22,7 @@ from clearinghouse.audit.models import AuditCheckpoint, AuditEvent, AuditTreeNod
 from clearinghouse.audit.tree import STRIDE, TreeInconsistent, TreeReader, tree_size
 from clearinghouse.audit.verifier import RangeResult, verify_range_on, verify_rows
 from clearinghouse.core.crypto import public_key_for, verify_signature
-from clearinghouse.core.errors import Invalid, NotFound
+from clearinghouse.core.errors import Conflict, Invalid, NotFound
 
 # --- Reading the log ------------------------------------------------------------------------
 
@@ -607,3 +607,35 @@ def audit_export_lines(*, filters: EventFilter, upto: int, batch_size: int = 200
         for event in batch:
             yield orjson.dumps(event_export_line(event), option=orjson.OPT_SORT_KEYS) + b"\n"
         last = batch[-1].seq
+
+
+def audit_receipt_proof(*, subject: str, receipt_id: str) -> dict[str, Any]:
+    """For the person themself: the audit event that records their consent receipt
+    (details.receipt_id, under their own pseudonym; anyone else's is NotFound, exactly
+    like a missing one), with its inclusion proof against the latest checkpoint that
+    covers it, witnessed when witnesses are configured (Conflict ``not_yet_witnessed``
+    until one is). The event's own entry comes with it, so that the person can check the
+    proof is about their receipt (tools/audit_verify.py inclusion --event)."""
+    from clearinghouse.audit.chain import event_export_line
+    from clearinghouse.audit.witnessing import checkpoint_note_cosigned
+
+    event = AuditEvent.objects.filter(details__subject=subject, details__receipt_id=receipt_id, seq__isnull=False).order_by("seq").first()
+    if event is None or event.seq is None:
+        raise NotFound("no receipt with this id is recorded in the audit log for you (a new one appears within seconds)")
+    checkpoints = AuditCheckpoint.objects.filter(tree_size__gte=event.seq)
+    if settings.CH_AUDIT_WITNESSES:
+        checkpoints = checkpoints.filter(cosignatures__isnull=False).distinct()
+    checkpoint = checkpoints.order_by("-tree_size", "-id").first()
+    if checkpoint is None:
+        raise Conflict(
+            "no witnessed checkpoint covers this receipt's audit event yet; one is signed every 15 minutes, try again later",
+            code="not_yet_witnessed",
+        )
+    proof = audit_inclusion_proof(seq=event.seq, tree_size=checkpoint.tree_size)
+    proof["checkpoint"] = checkpoint.envelope()
+    return {
+        "receipt_id": receipt_id,
+        "proof": proof,
+        "event": event_export_line(event),
+        "checkpoint_note": checkpoint_note_cosigned(checkpoint),
+    }
