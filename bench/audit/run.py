@@ -4,6 +4,8 @@ the same run. Not a test: timings on a shared machine are noisy, so rounds are r
 and the median is reported.
 
     DATABASE_URL=postgres://127.0.0.1:5432/ch_audit .venv/bin/python bench/audit/run.py [--events 10000000]
+    # tile and witness figures only; tile serving needs the public throttle lifted:
+    CH_THROTTLE_AUDIT_PUBLIC=10000000/min DATABASE_URL=… .venv/bin/python bench/audit/run.py --only tiles
 
 1. appends/s with 8 concurrent writer processes through the real service
    (``audit_record``), until every event is sealed, against plain inserts of the same

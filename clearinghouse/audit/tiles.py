@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from pathlib import Path
 
 from django.db import connection
 
-from clearinghouse.audit.chain import event_entry
-from clearinghouse.audit.models import AuditCheckpoint, AuditEvent
+from clearinghouse.audit.chain import entry_document
+from clearinghouse.audit.models import AuditCheckpoint
 from clearinghouse.audit.tree import BLOCK, STRIDE
 from clearinghouse.core.crypto import canonical_json, signer_get
 from clearinghouse.core.errors import NotFound
@@ -94,10 +95,6 @@ def checkpoint_latest() -> AuditCheckpoint:
     return checkpoint
 
 
-def _sealed_size() -> int:
-    return AuditEvent.objects.filter(seq__isnull=False).order_by("-seq").values_list("seq", flat=True).first() or 0
-
-
 def _available(level: int, index: int, width: int, size: int) -> None:
     """A tile exists when the tree of ``size`` leaves has its ``width`` hashes."""
     if ((index * TILE_WIDTH + width) << (STRIDE * level)) > size:
@@ -105,25 +102,39 @@ def _available(level: int, index: int, width: int, size: int) -> None:
 
 
 def tile_read(*, level: str, index: int, width: int, size: int | None = None) -> bytes:
-    """The bytes of one tile or entry bundle, from the sealed log."""
-    size = _sealed_size() if size is None else size
+    """The bytes of one tile or entry bundle, from the sealed log: one index range scan.
+    A tile whose hashes are not all there yet (unsealed or beyond ``size``) is NotFound."""
+    if size is not None:
+        _available(0 if level == "entries" else int(level), index, width, size)
     first = index * TILE_WIDTH
-    if level == "entries":
-        _available(0, index, width, size)
-        events = AuditEvent.objects.filter(seq__gt=first, seq__lte=first + width).order_by("seq")
-        out = bytearray()
-        for event in events.iterator(chunk_size=TILE_WIDTH):
-            entry = canonical_json(event_entry(event))
-            out += len(entry).to_bytes(2, "big") + entry
-        return bytes(out)
-    height = int(level) * STRIDE
-    _available(int(level), index, width, size)
     with connection.cursor() as cursor:
-        if height == 0:
+        if level == "entries":
             cursor.execute(
-                "SELECT leaf_hash FROM audit_auditevent WHERE seq > %s AND seq <= %s ORDER BY seq",
+                "SELECT time, actor_kind, actor_id, action, target, outcome, details FROM audit_auditevent "
+                "WHERE seq > %s AND seq <= %s ORDER BY seq",
                 [first, first + width],
             )
+            rows = cursor.fetchall()
+            if len(rows) != width:
+                raise NotFound("no such tile in this log yet")
+            out = bytearray()
+            for moment, actor_kind, actor_id, action, target, outcome, details in rows:
+                entry = canonical_json(
+                    entry_document(
+                        time=moment,
+                        actor_kind=actor_kind,
+                        actor_id=actor_id,
+                        action=action,
+                        target=target,
+                        outcome=outcome,
+                        details=json.loads(details) if isinstance(details, str) else details,
+                    )
+                )
+                out += len(entry).to_bytes(2, "big") + entry
+            return bytes(out)
+        height = int(level) * STRIDE
+        if height == 0:
+            cursor.execute("SELECT leaf_hash FROM audit_auditevent WHERE seq > %s AND seq <= %s ORDER BY seq", [first, first + width])
         else:
             cursor.execute(
                 'SELECT hash FROM audit_audittreenode WHERE level = %s AND "index" >= %s AND "index" < %s ORDER BY "index"',
