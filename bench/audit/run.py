@@ -463,6 +463,7 @@ def main() -> int:
         print("|---|---|---|")
         print(tile_rows)
         print(witness_row)
+        print(f"| load average during the run (machine shared with other jobs) | {os.getloadavg()[0]:.1f} | |")
         return 0
     print(f"appends: {WRITERS} writers x {args.appends_per_writer} events, {args.rounds} rounds", flush=True)
     appends = bench_appends(args.rounds, args.appends_per_writer)
