@@ -22,6 +22,7 @@ import base64
 import hashlib
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.db import connection
@@ -101,6 +102,14 @@ def _available(level: int, index: int, width: int, size: int) -> None:
         raise NotFound("no such tile in this log yet")
 
 
+def _utc(moment) -> datetime:
+    """A raw cursor's timestamp as an aware UTC time: PostgreSQL gives one; SQLite gives
+    the stored UTC text or a naive datetime (Django stores UTC there)."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def tile_read(*, level: str, index: int, width: int, size: int | None = None) -> bytes:
     """The bytes of one tile or entry bundle, from the sealed log: one index range scan.
     A tile whose hashes are not all there yet (unsealed or beyond ``size``) is NotFound."""
@@ -121,7 +130,7 @@ def tile_read(*, level: str, index: int, width: int, size: int | None = None) ->
             for moment, actor_kind, actor_id, action, target, outcome, details in rows:
                 entry = canonical_json(
                     entry_document(
-                        time=moment,
+                        time=_utc(moment),
                         actor_kind=actor_kind,
                         actor_id=actor_id,
                         action=action,
