@@ -122,7 +122,7 @@ def _margins(series: Sequence[Series], unit: str, width: int, height: int) -> tu
     # The stacked total bounds every single value, so its tick is the widest either way.
     length = max((len(item.values) for item in series), default=0)
     peak = _nice_max(float(max((sum(float(item.values[i]) for item in series if i < len(item.values)) for i in range(length)), default=0)))
-    tick = _text_width(_tick(peak) + unit) if series else FONT
+    tick = max(_text_width(_tick(peak * step / 4) + unit) for step in range(5))  # "18.75" is wider than "25"
     left = int(max(48, tick + 14))
     return left, width - 12, 12, height - FONT - 14
 

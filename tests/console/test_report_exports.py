@@ -143,3 +143,14 @@ def test_charts_fit_the_chosen_range_and_their_text_stays_readable(officer_clien
     sizes = {int(size) for size in re.findall(r'font-size="(\d+)"', week + year)}
     assert sizes and min(sizes) >= 16
     assert "Last 7 days" in week and "Last 12 months" in week
+
+
+def test_y_axis_labels_have_room_for_their_widest_tick():
+    from clearinghouse.console import charts
+
+    svg = charts.bar_chart(title="t", description="d", labels=["a", "b"], series=[charts.Series("cap", [20, 23])])
+    import re
+
+    left = min(float(x) for x in re.findall(r'<line x1="([\d.]+)"', svg))
+    widest = max(charts._text_width(tick) for tick in re.findall(r'text-anchor="end" fill="#4a4f55">([^<]+)<', svg))
+    assert "18.75" in svg and left - 6 - widest >= 0
