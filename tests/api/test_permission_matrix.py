@@ -125,6 +125,8 @@ ROWS = [
         "api:me-consents",
     ),
     Row("GET", "/api/v1/me/consents/history", consumers_only(200), name="api:me-consent-history"),
+    # Nobody's receipt: consumers get 404 (their own receipts only), everyone else is refused.
+    Row("GET", "/api/v1/me/receipts/5b2c0a5e-0000-4000-8000-000000000001/proof", consumers_only(404), name="api:me-receipt-proof"),
     Row("GET", "/api/v1/me/links", consumers_only(200), name="api:me-links"),
     Row("POST", "/api/v1/me/links", consumers_only(201), lambda w: {"platform": "shop-q"}, "api:me-links"),
     Row("DELETE", "/api/v1/me/links", consumers_only(204), name="api:me-links"),
