@@ -457,6 +457,10 @@ if not re.fullmatch(r"[1-9][0-9]*(kB|MB|GB)", CH_RELEASE_WORK_MEM):
 # process, right after its commit: nothing else to run) or "process" (a dedicated
 # `manage.py audit_sealer`; writers then do nothing after commit, which
 # is what a high write rate needs). Either way a beat task is the backstop.
+# Witnesses that cosign checkpoints (issue 15, docs/audit.md): comma-separated
+# "<verifier key>@<url>", e.g. "w1.example+1a2b3c4d+BAb…=@http://w1.example:7380".
+CH_AUDIT_WITNESSES = [item.strip() for item in (env_str("CH_AUDIT_WITNESSES", "") or "").split(",") if item.strip()]
+CH_AUDIT_WITNESS_TIMEOUT = env_int("CH_AUDIT_WITNESS_TIMEOUT_MS", 2000, minimum=50) / 1000
 CH_AUDIT_SEALER = env_choice("CH_AUDIT_SEALER", "after_commit", {"after_commit", "process"})
 # Worker processes for verifying a large audit log (one per 2^20 events at a time).
 CH_AUDIT_VERIFY_WORKERS = env_int("CH_AUDIT_VERIFY_WORKERS", min(os.cpu_count() or 1, 8), minimum=1)

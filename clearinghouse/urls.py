@@ -24,6 +24,7 @@ api_urlpatterns = [
     path("me/purposes", consent_api.MePurposesView.as_view(), name="me-purposes"),
     path("me/consents", consent_api.MeConsentsView.as_view(), name="me-consents"),
     path("me/consents/history", consent_api.MeConsentHistoryView.as_view(), name="me-consent-history"),
+    path("me/receipts/<uuid:receipt_id>/proof", audit_api.MeReceiptProofView.as_view(), name="me-receipt-proof"),
     path("me/links", accounts_api.MeLinksView.as_view(), name="me-links"),
     path("me/links/<slug:platform>", accounts_api.MeLinkDetailView.as_view(), name="me-link-detail"),
     path("me/privacy-loss", releases_api.MePrivacyLossView.as_view(), name="me-privacy-loss"),
@@ -55,6 +56,10 @@ api_urlpatterns = [
     path("audit/checkpoints/latest", audit_api.CheckpointLatestView.as_view(), name="audit-checkpoint-latest"),
     path("audit/proofs/inclusion", audit_api.InclusionProofView.as_view(), name="audit-inclusion-proof"),
     path("audit/proofs/consistency", audit_api.ConsistencyProofView.as_view(), name="audit-consistency-proof"),
+    # The static tile view (C2SP tlog-tiles), issue 15.
+    path("audit/tlog/checkpoint", audit_api.TlogCheckpointView.as_view(), name="audit-tlog-checkpoint"),
+    path("audit/tlog/tile/entries/<path:path>", audit_api.TlogEntriesView.as_view(), name="audit-tlog-entries"),
+    path("audit/tlog/tile/<path:path>", audit_api.TlogTileView.as_view(), name="audit-tlog-tile"),
 ]
 
 urlpatterns = [

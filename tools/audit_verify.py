@@ -14,6 +14,9 @@ auditor can read and check all of it.
     # a newer checkpoint extends an older one
     python audit_verify.py consistency --proof proof.json --old old.json --new new.json --keys keys.json
 
+    # a mirrored tile directory (C2SP tlog-tiles, from manage.py audit_tiles), nothing else
+    python audit_verify.py tiles --dir mirror/ --keys keys.json
+
 `--pinned CHECKPOINT` (any mode) names a checkpoint you kept from earlier: what you are
 shown now must come from the same log and extend it. Exit status 0 when everything
 verifies, 1 with the reason otherwise, 2 on unusable input files.
@@ -409,6 +412,185 @@ def verify_consistency_proof(proof, old, new, keys: dict[str, bytes], pinned: di
 # --- Command line -----------------------------------------------------------------------------
 
 
+# --- A mirrored tile directory (C2SP tlog-tiles) --------------------------------------------------
+
+TILE_WIDTH = 256
+
+
+def tile_path(level, index: int, width: int = TILE_WIDTH) -> str:
+    digits = str(index)
+    digits = digits.zfill((len(digits) + 2) // 3 * 3)
+    groups = [digits[i : i + 3] for i in range(0, len(digits), 3)]
+    name = "/".join([*(f"x{group}" for group in groups[:-1]), groups[-1]])
+    return f"tile/{level}/{name}" + ("" if width == TILE_WIDTH else f".p/{width}")
+
+
+def verify_checkpoint_note(text: str, keys: dict[str, bytes]) -> dict:
+    """A C2SP signed note whose body is a tlog checkpoint: origin, size, base64 root. One
+    signature line must be by a pinned checkpoint key (Ed25519, signature type 0x01)."""
+    body, sep, signatures = text.partition("\n\n")
+    lines = body.split("\n")
+    if not sep or len(lines) < 3 or not signatures.endswith("\n"):
+        raise VerificationError("malformed", "the checkpoint is not a signed note (origin, size, root, blank line, signatures)")
+    origin, size_text, root_text = lines[0], lines[1], lines[2]
+    if not re.fullmatch(r"0|[1-9][0-9]*", size_text):
+        raise VerificationError("malformed", "the checkpoint's tree size is not a number")
+    try:
+        root = base64.b64decode(root_text, validate=True)
+    except ValueError:
+        root = b""
+    if len(root) != 32:
+        raise VerificationError("malformed", "the checkpoint's root hash is not 32 bytes of base64")
+    match = re.fullmatch(r"clearinghouse/audit/([0-9a-f-]{36})", origin)
+    if match is None:
+        raise VerificationError("malformed", f"the checkpoint's origin {origin!r} is not a Clearinghouse audit log")
+    message = (body + "\n").encode()
+    for line in signatures[:-1].split("\n"):
+        parts = line.split(" ")
+        if len(parts) != 3 or parts[0] != "\u2014" or parts[1] != origin:
+            continue
+        try:
+            blob = base64.b64decode(parts[2], validate=True)
+        except ValueError:
+            continue
+        for key_id, public_key in keys.items():
+            if hashlib.sha256(origin.encode() + b"\n\x01" + public_key).digest()[:4] != blob[:4]:
+                continue
+            try:
+                Ed25519PublicKey.from_public_bytes(public_key).verify(blob[4:], message)
+            except InvalidSignature:
+                raise VerificationError("bad_signature", f"the checkpoint's signature by {key_id} does not verify") from None
+            return {"log_id": match.group(1), "tree_size": int(size_text), "root_hash": root.hex(), "key_id": key_id}
+    raise VerificationError("unknown_key", "the checkpoint carries no signature by a pinned checkpoint key")
+
+
+def parse_witness_key(text: str) -> tuple[str, bytes]:
+    """A witness's published verifier key: <name>+<key hash hex>+<base64(0x04 || key)>."""
+    try:
+        name, hash_hex, blob = text.strip().split("+", 2)
+        raw = base64.b64decode(blob, validate=True)
+    except ValueError:
+        raise VerificationError("malformed", f"{text!r} is not a witness verifier key") from None
+    if raw[:1] != b"\x04" or len(raw) != 33 or hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4].hex() != hash_hex:
+        raise VerificationError("malformed", f"{text!r} is not a cosignature/v1 verifier key")
+    return name, raw[1:]
+
+
+def count_cosignatures(text: str, witnesses: Sequence[tuple[str, bytes]]) -> list[str]:
+    """Names of the pinned witnesses with a valid cosignature/v1 on the note's checkpoint."""
+    body, _sep, signatures = text.partition("\n\n")
+    signed = []
+    for name, public_key in witnesses:
+        key_id = hashlib.sha256(name.encode() + b"\n\x04" + public_key).digest()[:4]
+        for line in signatures.split("\n"):
+            parts = line.split(" ")
+            if len(parts) != 3 or parts[0] != "\u2014" or parts[1] != name:
+                continue
+            try:
+                blob = base64.b64decode(parts[2], validate=True)
+            except ValueError:
+                continue
+            if len(blob) != 76 or blob[:4] != key_id:
+                continue
+            timestamp = int.from_bytes(blob[4:12], "big")
+            message = f"cosignature/v1\ntime {timestamp}\n{body}\n".encode()
+            try:
+                Ed25519PublicKey.from_public_bytes(public_key).verify(blob[12:], message)
+            except InvalidSignature:
+                continue
+            signed.append(name)
+            break
+    return signed
+
+
+def _read_bytes(directory: str, path: str) -> bytes:
+    try:
+        with open(f"{directory}/{path}", "rb") as handle:
+            return handle.read()
+    except OSError:
+        raise VerificationError("missing", f"{path} is missing from the mirror") from None
+
+
+def verify_tiles(
+    directory: str, keys: dict[str, bytes], pinned: dict | None = None, witnesses: Sequence[tuple[str, bytes]] = (), required: int = 0
+) -> dict:
+    """Every entry bundle of the checkpoint's tree, their leaf hashes against the level-0
+    tiles, every higher tile against the tiles below it, and the root against the note;
+    with ``required``, that many of the pinned ``witnesses`` cosigned the checkpoint."""
+    try:
+        with open(f"{directory}/checkpoint", encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError:
+        raise VerificationError("missing", "checkpoint is missing from the mirror") from None
+    note = verify_checkpoint_note(text, keys)
+    note["witnesses"] = count_cosignatures(text, witnesses)
+    if len(note["witnesses"]) < required:
+        raise VerificationError(
+            "not_witnessed",
+            f"the checkpoint carries {len(note['witnesses'])} valid cosignature(s) from the pinned witnesses, {required} required"
+            + (f" (valid: {', '.join(note['witnesses'])})" if note["witnesses"] else ""),
+        )
+    if pinned is not None:
+        check_pinned(note, verify_checkpoint(pinned, keys))
+    size = note["tree_size"]
+    tree = CompactRange()
+    pending: list[list[bytes]] = []  # hashes of the current, not yet full, tile of each level
+
+    def add(level: int, value: bytes) -> None:
+        while len(pending) <= level:
+            pending.append([])
+        pending[level].append(value)
+        if len(pending[level]) == TILE_WIDTH:
+            hashes = pending[level]
+            check_tile(level, hashes)
+            pending[level] = []
+            layer = hashes
+            while len(layer) > 1:
+                layer = [node_hash(layer[i], layer[i + 1]) for i in range(0, len(layer), 2)]
+            add(level + 1, layer[0])
+
+    counters: dict[int, int] = {}
+
+    def check_tile(level: int, hashes: list[bytes]) -> None:
+        index = counters.get(level, 0)
+        counters[level] = index + 1
+        stored = _read_bytes(directory, tile_path(level, index, len(hashes)))
+        if stored != b"".join(hashes):
+            raise VerificationError("tile_mismatch", f"{tile_path(level, index, len(hashes))} does not match the hashes below it")
+
+    for index in range((size + TILE_WIDTH - 1) // TILE_WIDTH):
+        width = min(TILE_WIDTH, size - index * TILE_WIDTH)
+        path = tile_path("entries", index, width)
+        bundle, offset, count = _read_bytes(directory, path), 0, 0
+        while offset < len(bundle):
+            length = int.from_bytes(bundle[offset : offset + 2], "big")
+            entry = bundle[offset + 2 : offset + 2 + length]
+            if len(entry) != length:
+                raise VerificationError("malformed", f"{path} ends inside an entry")
+            try:
+                document = json.loads(entry)
+            except ValueError:
+                raise VerificationError("malformed", f"{path}: entry {count} is not JSON") from None
+            if canonical_json(_fields(document, frozenset(ENTRY_FIELDS), "entry")) != entry:
+                raise VerificationError("malformed", f"{path}: entry {count} is not in canonical form")
+            leaf = leaf_hash(entry)
+            tree.append(leaf)
+            add(0, leaf)
+            offset += 2 + length
+            count += 1
+        if count != width:
+            raise VerificationError("malformed", f"{path} holds {count} entries, not {width}")
+    # The rightmost, partial tile of every level.
+    for level, hashes in enumerate(pending):
+        if hashes:
+            check_tile(level, hashes)
+    if tree.root().hex() != note["root_hash"] or tree.size != size:
+        raise VerificationError(
+            "root_mismatch", f"the entries give root {tree.root().hex()}, the signed checkpoint says {note['root_hash']}"
+        )
+    return note
+
+
 def _read_json(path: str):
     try:
         with open(path, encoding="utf-8") as handle:
@@ -439,7 +621,11 @@ def main(argv: list[str] | None = None) -> int:
     consistency.add_argument("--proof", required=True)
     consistency.add_argument("--old", required=True)
     consistency.add_argument("--new", required=True)
-    for command in (log, inclusion, consistency):
+    tiles = sub.add_parser("tiles", help="verify a mirrored tile directory (checkpoint, tiles, entry bundles)")
+    tiles.add_argument("--dir", required=True)
+    tiles.add_argument("--witness", action="append", default=[], help="a witness verifier key you pinned (repeatable)")
+    tiles.add_argument("--require-witnesses", type=int, default=0, help="how many of the pinned witnesses must have cosigned")
+    for command in (log, inclusion, consistency, tiles):
         command.add_argument("--keys", required=True, help="public keys you pinned (JSON of GET /api/v1/keys)")
         command.add_argument("--pinned", help="a checkpoint you kept earlier: the log must be the same log and extend it")
     args = parser.parse_args(argv)
@@ -460,8 +646,24 @@ def main(argv: list[str] | None = None) -> int:
         elif args.mode == "inclusion":
             checkpoint = _read_json(args.checkpoint) if args.checkpoint else None
             event = _read_json(args.event) if args.event else None
-            summary = verify_inclusion_proof(_read_json(args.proof), checkpoint, keys, event, pinned)
+            proof = _read_json(args.proof)
+            if isinstance(proof, dict) and set(proof) == {"receipt_id", "proof", "event", "checkpoint_note"}:
+                # A person's receipt proof (GET /api/v1/me/receipts/{id}/proof): the proof
+                # and the event it is about, which must be that receipt's.
+                if not isinstance(proof["event"], dict) or (proof["event"].get("details") or {}).get("receipt_id") != proof["receipt_id"]:
+                    raise VerificationError("malformed", "the event in the receipt proof does not record that receipt")
+                event = event or proof["event"]
+                proof = proof["proof"]
+            summary = verify_inclusion_proof(proof, checkpoint, keys, event, pinned)
             print(f"OK: event seq {summary['seq']} is in log {summary['log_id']} at tree size {summary['tree_size']}")
+        elif args.mode == "tiles":
+            witnesses = [parse_witness_key(text) for text in args.witness]
+            summary = verify_tiles(args.dir, keys, pinned, witnesses, args.require_witnesses)
+            print(
+                f"OK: log {summary['log_id']}: {summary['tree_size']} events in the mirrored tiles, every tile and entry matches "
+                f"the checkpoint signed by {summary['key_id']}, root {summary['root_hash']}"
+                + (f", cosigned by {', '.join(summary['witnesses'])}" if summary["witnesses"] else "")
+            )
         else:
             summary = verify_consistency_proof(_read_json(args.proof), _read_json(args.old), _read_json(args.new), keys, pinned)
             print(f"OK: log {summary['log_id']} at size {summary['second']} extends its state at size {summary['first']}")

@@ -4,6 +4,8 @@ the same run. Not a test: timings on a shared machine are noisy, so rounds are r
 and the median is reported.
 
     DATABASE_URL=postgres://127.0.0.1:5432/ch_audit .venv/bin/python bench/audit/run.py [--events 10000000]
+    # tile and witness figures only; tile serving needs the public throttle lifted:
+    CH_THROTTLE_AUDIT_PUBLIC=10000000/min DATABASE_URL=… .venv/bin/python bench/audit/run.py --only tiles
 
 1. appends/s with 8 concurrent writer processes through the real service
    (``audit_record``), until every event is sealed, against plain inserts of the same
@@ -331,18 +333,138 @@ def bench_verification() -> dict:
     }
 
 
+# --- 5. Tiles and witnesses (issue 15) --------------------------------------------------------------
+
+
+def bench_tiles(samples: int) -> dict:
+    """Tile serving through the whole Django stack (URL, permission table, view): full
+    level-0 and level-1 hash tiles and entry bundles, at evenly spread indices."""
+    from django.test import Client
+
+    from clearinghouse.audit.tiles import tile_path
+    from clearinghouse.audit.tree import tree_size
+
+    size = tree_size()
+    client = Client()
+    officer = _bench_officer_client()
+    out = {}
+    for kind, level, count in (("level0", 0, size // 256), ("level1", 1, size // 65536), ("entries", "entries", size // 256)):
+        if count == 0:
+            continue
+        timings = []
+        for n in range(samples):
+            path = "/api/v1/audit/" + tile_path(level, (n * 2_654_435_761) % count).replace("tile/", "tlog/tile/", 1)
+            started = time.perf_counter()
+            response = (officer if level == "entries" else client).get(path)
+            timings.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                raise SystemExit(f"{path}: {response.status_code}")
+        out[kind] = (percentile(timings, 0.5) * 1000, percentile(timings, 0.99) * 1000)
+    return {"tree_size": size, **out}
+
+
+def _bench_officer_client():
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from clearinghouse.accounts.services import compliance_officer_create, consumer_token_obtain
+    from clearinghouse.core.actors import Actor
+
+    if not get_user_model().objects.filter(username="bench-officer").exists():
+        compliance_officer_create(username="bench-officer", password="bench-officer-passphrase-1", actor=Actor.operator())
+    token = consumer_token_obtain(username="bench-officer", password="bench-officer-passphrase-1")
+    return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+def bench_witnesses(batches: int, per_batch: int) -> dict:
+    """Two witnesses on this machine (HTTP, their own keys and state files). Each round
+    appends ``per_batch`` events at about 1,000/s, signs a checkpoint and has both
+    witnesses cosign it (with a consistency proof from their last size); reported: from
+    the last event of the round to both cosignatures stored."""
+    import tempfile
+    import threading
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from django.conf import settings
+
+    from clearinghouse.audit.services import audit_checkpoint_sign, audit_log_identity, audit_record
+    from clearinghouse.audit.tiles import checkpoint_origin
+    from clearinghouse.audit.witness import Witness, public_key_raw, verifier_key, witness_server
+    from clearinghouse.audit.witnessing import audit_checkpoint_cosign
+    from clearinghouse.core.actors import Actor
+    from clearinghouse.core.crypto import signer_get
+
+    origin = checkpoint_origin(str(audit_log_identity()))
+    directory = Path(tempfile.mkdtemp(prefix="bench-witness-"))
+    servers, configured = [], []
+    for number in (1, 2):
+        witness = Witness(
+            name=f"bench-witness-{number}",
+            private_key=Ed25519PrivateKey.generate(),
+            logs={origin: signer_get("checkpoints").public_key_raw},
+            state_path=directory / f"w{number}.json",
+        )
+        server = witness_server(witness, "127.0.0.1", 0)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        configured.append(f"{verifier_key(witness.name, public_key_raw(witness.private_key))}@http://127.0.0.1:{server.server_address[1]}")
+    settings.CH_AUDIT_WITNESSES = configured
+    actor = Actor.system("bench")
+    latencies = []
+    for _ in range(batches):
+        started = time.perf_counter()
+        for n in range(per_batch):
+            audit_record(actor=actor, action="bench.witness", details={"n": n})
+            pause = started + (n + 1) / 1000 - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+        last_event = time.perf_counter()
+        checkpoint, _ = audit_checkpoint_sign()
+        outcomes = audit_checkpoint_cosign(checkpoint_id=checkpoint.pk)
+        if set(outcomes.values()) != {"cosigned"}:
+            raise SystemExit(f"witnesses did not cosign: {outcomes}")
+        latencies.append(time.perf_counter() - last_event)
+    for server in servers:
+        server.shutdown()
+    settings.CH_AUDIT_WITNESSES = []
+    return {"p50_s": percentile(latencies, 0.5), "max_s": max(latencies), "rounds": batches}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=10_000_000, help="size of the log for proofs and verification")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--appends-per-writer", type=int, default=1500)
     parser.add_argument("--proof-samples", type=int, default=2000)
+    parser.add_argument("--only", choices=["tiles"], help="tiles: only the tile and witness figures (issue 15)")
     args = parser.parse_args()
     setup_django()
     from clearinghouse.audit.services import audit_checkpoint_sign
 
     print(f"building a log of {args.events:,} events", flush=True)
     build_log(args.events)
+    audit_checkpoint_sign()
+    print("tiles", flush=True)
+    tiles = bench_tiles(args.proof_samples)
+    print("witnesses", flush=True)
+    witnessed = bench_witnesses(5, 2000)
+    tile_rows = "\n".join(
+        f"| tile serving, {kind}, log of {tiles['tree_size']:,} | p50 {tiles[kind][0]:.2f} ms, p99 {tiles[kind][1]:.2f} ms | p99 < 20 ms |"
+        for kind in ("level0", "level1", "entries")
+        if kind in tiles
+    )
+    witness_row = (
+        f"| last event to checkpoint cosigned by 2 witnesses, 2,000 events at 1,000/s per round | "
+        f"p50 {witnessed['p50_s']:.2f} s, max {witnessed['max_s']:.2f} s over {witnessed['rounds']} rounds | < 2 s |"
+    )
+    if args.only == "tiles":
+        print()
+        print("| measure | result | goal |")
+        print("|---|---|---|")
+        print(tile_rows)
+        print(witness_row)
+        print(f"| load average during the run (machine shared with other jobs) | {os.getloadavg()[0]:.1f} | |")
+        return 0
     print(f"appends: {WRITERS} writers x {args.appends_per_writer} events, {args.rounds} rounds", flush=True)
     appends = bench_appends(args.rounds, args.appends_per_writer)
     audit_checkpoint_sign()
@@ -370,6 +492,8 @@ def main() -> int:
         f"{verification['workers']} workers) | {verification['per_s']:,.0f} events/s ({verification['seconds']:.0f} s); "
         f"{verification['per_cpu_s']:,.0f} per CPU-second of the verifier | >= 200,000/s |"
     )
+    print(tile_rows)
+    print(witness_row)
     print(f"| load average during the run (machine shared with other jobs) | {os.getloadavg()[0]:.1f} | |")
     return 0
 

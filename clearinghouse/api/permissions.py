@@ -29,6 +29,7 @@ PERMISSION_TABLE: dict[str, dict[str, frozenset[str]]] = {
     "api:me-purposes": {"GET": frozenset({CONSUMER})},
     "api:me-consents": {"GET": frozenset({CONSUMER}), "POST": frozenset({CONSUMER})},
     "api:me-consent-history": {"GET": frozenset({CONSUMER})},
+    "api:me-receipt-proof": {"GET": frozenset({CONSUMER})},  # one's own receipt's audit event (issue 15)
     "api:me-links": {"GET": frozenset({CONSUMER}), "POST": frozenset({CONSUMER}), "DELETE": frozenset({CONSUMER})},
     "api:me-link-detail": {"GET": frozenset({CONSUMER}), "DELETE": frozenset({CONSUMER})},
     "api:me-privacy-loss": {"GET": frozenset({CONSUMER})},
@@ -65,6 +66,11 @@ PERMISSION_TABLE: dict[str, dict[str, frozenset[str]]] = {
     "api:audit-checkpoints": {"GET": frozenset({ANYONE})},
     "api:audit-checkpoint-latest": {"GET": frozenset({ANYONE})},
     "api:audit-consistency-proof": {"GET": frozenset({ANYONE})},
+    # The tile view (issue 15): hash tiles and the signed checkpoint note are public like
+    # checkpoints; entry bundles are the events themselves, so compliance only.
+    "api:audit-tlog-checkpoint": {"GET": frozenset({ANYONE})},
+    "api:audit-tlog-tile": {"GET": frozenset({ANYONE})},
+    "api:audit-tlog-entries": {"GET": frozenset({COMPLIANCE})},
 }
 
 

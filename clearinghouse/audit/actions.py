@@ -58,3 +58,4 @@ class AuditAction(StrEnum):
     USER_PERMISSIONS_CHANGED = "user.permissions_changed"
     ACCESS_DENIED = "access.denied"
     SIGNUP_REFUSED = "signup.refused"
+    REPORT_EXPORTED = "report.exported"

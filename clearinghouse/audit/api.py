@@ -8,7 +8,7 @@ compliance group (docs/audit.md explains the choice).
 
 from __future__ import annotations
 
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -16,7 +16,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from clearinghouse.api.actors import request_actor
-from clearinghouse.audit import selectors, services
+from clearinghouse.audit import selectors, services, tiles, witnessing
 from clearinghouse.audit.chain import event_export_line
 from clearinghouse.core.errors import Invalid, NotFound
 
@@ -58,6 +58,12 @@ FILTER_PARAMETERS = [
     OpenApiParameter("action", OpenApiTypes.STR, description="exact action, e.g. consent.granted"),
     OpenApiParameter("action_prefix", OpenApiTypes.STR, description="e.g. release. for every release action"),
     OpenApiParameter("outcome", OpenApiTypes.STR, enum=list(selectors.OUTCOMES)),
+    OpenApiParameter("target", OpenApiTypes.STR, description="target prefix, e.g. purpose:c2m-product-design or consumer:<pseudonym>"),
+    OpenApiParameter(
+        "subject",
+        OpenApiTypes.STR,
+        description="a person's pseudonym: every event they did, that targets them or names them in details.subject",
+    ),
     OpenApiParameter(
         "since",
         OpenApiTypes.STR,
@@ -274,3 +280,59 @@ class ConsistencyProofView(PublicAuditView):
                 second=int_param(request.query_params, "second", required=True),
             )
         )
+
+
+# --- The static tile view (C2SP tlog-tiles), issue 15 ----------------------------------------------
+
+
+def _tile_response(body: bytes, *, content_type: str, immutable: bool) -> HttpResponse:
+    response = HttpResponse(body, content_type=content_type)
+    # Full tiles never change (tlog-tiles): mirrors and caches may keep them for ever.
+    response["Cache-Control"] = "public, max-age=31536000, immutable" if immutable else "no-cache"
+    return response
+
+
+class TlogCheckpointView(PublicAuditView):
+    @extend_schema(operation_id="audit_tlog_checkpoint", responses={(200, "text/plain"): OpenApiTypes.STR})
+    def get(self, request):
+        note = witnessing.checkpoint_note_cosigned(tiles.checkpoint_latest())
+        return _tile_response(note.encode(), content_type="text/plain; charset=utf-8", immutable=False)
+
+
+class TlogTileView(PublicAuditView):
+    """Hash tiles: tree hashes only, no entry (as public as checkpoints and consistency proofs)."""
+
+    @extend_schema(operation_id="audit_tlog_tile", responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request, path: str):
+        level, index, width = tiles.tile_path_parse(path)
+        if level == "entries":
+            raise NotFound("no such tile")
+        return _tile_response(
+            tiles.tile_read(level=level, index=index, width=width),
+            content_type="application/octet-stream",
+            immutable=width == tiles.TILE_WIDTH,
+        )
+
+
+class TlogEntriesView(APIView):
+    """Entry bundles hold the events themselves (pseudonymous ids, details): compliance
+    only, like the export. An outside auditor receives them as a directory written by
+    ``manage.py audit_tiles`` (docs/audit.md)."""
+
+    @extend_schema(operation_id="audit_tlog_entries", responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request, path: str):
+        level, index, width = tiles.tile_path_parse(f"entries/{path}")
+        return _tile_response(
+            tiles.tile_read(level=level, index=index, width=width),
+            content_type="application/octet-stream",
+            immutable=width == tiles.TILE_WIDTH,
+        )
+
+
+class MeReceiptProofView(APIView):
+    """A consumer proves their own consent receipt is in the log (issue 15)."""
+
+    @extend_schema(operation_id="me_receipt_proof", responses={200: InclusionProofOut})
+    def get(self, request, receipt_id):
+        actor = request_actor(request)
+        return Response(selectors.audit_receipt_proof(subject=actor.id, receipt_id=str(receipt_id)))

@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models import Func, Q
+from django.db.models.fields.json import KeyTransform
 
 
 class CurrentTransactionId(Func):
@@ -72,6 +73,10 @@ class AuditEvent(AppendOnly):
             models.Index(fields=["actor_kind", "actor_id", "seq"], name="audit_actor_seq"),
             models.Index(fields=["outcome", "seq"], name="audit_outcome_seq"),
             models.Index(fields=["time"], name="audit_time"),
+            # Investigations (issue 15): a target prefix, and a person's trail through
+            # details.subject (the other two places a person appears have indexes above).
+            models.Index(fields=["target"], name="audit_target_prefix", opclasses=["varchar_pattern_ops"]),
+            models.Index(KeyTransform("subject", "details"), name="audit_details_subject"),
             # The sealer's queue. Sealed rows leave dead entries here until VACUUM, so the
             # sealer reads it only from its transaction-id horizon onwards.
             models.Index(fields=["xid", "id"], condition=Q(seq__isnull=True), name="audit_unsealed"),
@@ -146,6 +151,19 @@ class AuditCheckpoint(AppendOnly):
 
     def envelope(self) -> dict:
         return {"payload": self.payload(), "signature": self.signature, "key_id": self.key_id, "alg": "Ed25519"}
+
+
+class AuditCosignature(AppendOnly):
+    """A witness's cosignature (C2SP tlog-cosignature/v1) of a checkpoint, as the witness
+    returned it; the published checkpoint note carries these lines under the log's own."""
+
+    checkpoint = models.ForeignKey(AuditCheckpoint, on_delete=models.PROTECT, related_name="cosignatures")
+    witness = models.CharField(max_length=128)  # the witness's name
+    line = models.CharField(max_length=256)  # "— <name> <base64(key hash, time, signature)>"
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["checkpoint", "witness"], name="audit_cosignature_once")]
 
 
 class AuditVerificationRun(models.Model):

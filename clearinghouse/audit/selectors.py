@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import sys
 import time as clock
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -12,7 +13,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from clearinghouse.audit import reasons
 from clearinghouse.audit.chain import GENESIS_HASH, entry_leaf_hash, format_time
@@ -21,7 +22,7 @@ from clearinghouse.audit.models import AuditCheckpoint, AuditEvent, AuditTreeNod
 from clearinghouse.audit.tree import STRIDE, TreeInconsistent, TreeReader, tree_size
 from clearinghouse.audit.verifier import RangeResult, verify_range_on, verify_rows
 from clearinghouse.core.crypto import public_key_for, verify_signature
-from clearinghouse.core.errors import Invalid, NotFound
+from clearinghouse.core.errors import Conflict, Invalid, NotFound
 
 # --- Reading the log ------------------------------------------------------------------------
 
@@ -39,10 +40,12 @@ class EventFilter:
     outcome: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    target: str | None = None  # a prefix: "purpose:c2m-product-design" finds every platform's
+    subject: str | None = None  # a person's pseudonym: every event by, on or about them
 
     def as_query(self) -> dict[str, str]:
         query = {}
-        for name in ("actor_kind", "actor_id", "action", "action_prefix", "outcome"):
+        for name in ("actor_kind", "actor_id", "action", "action_prefix", "outcome", "target", "subject"):
             value = getattr(self, name)
             if value:
                 query[name] = value
@@ -107,7 +110,17 @@ def audit_filter_parse(params) -> EventFilter:
     since, until = moment("since", False), moment("until", True)
     if since and until and since > until:
         raise Invalid("until: must not be before since", details={"field": "until"})
+    subject = text("subject", 64)
+    if subject:
+        try:
+            subject = str(uuid.UUID(subject))
+        except ValueError:
+            raise Invalid(
+                "subject: expected a pseudonym such as 5b2c0a5e-0000-4000-8000-000000000001", details={"field": "subject"}
+            ) from None
     return EventFilter(
+        target=text("target", 128),
+        subject=subject,
         actor_kind=actor_kind,
         actor_id=text("actor_id", 64),
         action=text("action", 64),
@@ -132,6 +145,16 @@ def audit_events(*, filters: EventFilter = EventFilter()) -> QuerySet[AuditEvent
         events = events.filter(action__startswith=filters.action_prefix)
     if filters.outcome:
         events = events.filter(outcome=filters.outcome)
+    if filters.target:
+        events = events.filter(target__startswith=filters.target)
+    if filters.subject:
+        # Where the log names a person (docs/architecture.md: only by pseudonym): as the
+        # actor, as the target, or under details.subject (events by platforms, the system).
+        events = events.filter(
+            Q(actor_kind="consumer", actor_id=filters.subject)
+            | Q(target=f"consumer:{filters.subject}")
+            | Q(details__subject=filters.subject)
+        )
     if filters.since:
         events = events.filter(time__gte=filters.since)
     if filters.until:
@@ -584,3 +607,35 @@ def audit_export_lines(*, filters: EventFilter, upto: int, batch_size: int = 200
         for event in batch:
             yield orjson.dumps(event_export_line(event), option=orjson.OPT_SORT_KEYS) + b"\n"
         last = batch[-1].seq
+
+
+def audit_receipt_proof(*, subject: str, receipt_id: str) -> dict[str, Any]:
+    """For the person themself: the audit event that records their consent receipt
+    (details.receipt_id, under their own pseudonym; anyone else's is NotFound, exactly
+    like a missing one), with its inclusion proof against the latest checkpoint that
+    covers it, witnessed when witnesses are configured (Conflict ``not_yet_witnessed``
+    until one is). The event's own entry comes with it, so that the person can check the
+    proof is about their receipt (tools/audit_verify.py inclusion --event)."""
+    from clearinghouse.audit.chain import event_export_line
+    from clearinghouse.audit.witnessing import checkpoint_note_cosigned
+
+    event = AuditEvent.objects.filter(details__subject=subject, details__receipt_id=receipt_id, seq__isnull=False).order_by("seq").first()
+    if event is None or event.seq is None:
+        raise NotFound("no receipt with this id is recorded in the audit log for you (a new one appears within seconds)")
+    checkpoints = AuditCheckpoint.objects.filter(tree_size__gte=event.seq)
+    if settings.CH_AUDIT_WITNESSES:
+        checkpoints = checkpoints.filter(cosignatures__isnull=False).distinct()
+    checkpoint = checkpoints.order_by("-tree_size", "-id").first()
+    if checkpoint is None:
+        raise Conflict(
+            "no witnessed checkpoint covers this receipt's audit event yet; one is signed every 15 minutes, try again later",
+            code="not_yet_witnessed",
+        )
+    proof = audit_inclusion_proof(seq=event.seq, tree_size=checkpoint.tree_size)
+    proof["checkpoint"] = checkpoint.envelope()
+    return {
+        "receipt_id": receipt_id,
+        "proof": proof,
+        "event": event_export_line(event),
+        "checkpoint_note": checkpoint_note_cosigned(checkpoint),
+    }

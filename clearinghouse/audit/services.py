@@ -418,6 +418,11 @@ def audit_checkpoint_sign(*, force: bool = False) -> tuple[AuditCheckpoint, bool
         )
         checkpoint.signature = signer.sign(checkpoint.payload())
         checkpoint.save(force_insert=True)
+        if settings.CH_AUDIT_WITNESSES:
+            from clearinghouse.audit.tasks import audit_checkpoint_cosign_task
+
+            checkpoint_id = checkpoint.pk
+            transaction.on_commit(lambda: audit_checkpoint_cosign_task.delay(checkpoint_id))
     return checkpoint, True
 
 

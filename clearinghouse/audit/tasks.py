@@ -18,3 +18,11 @@ def audit_checkpoint_task() -> int:
 @shared_task
 def audit_verify_task(run_id: int) -> None:
     services.audit_verification_run(run_id=run_id)
+
+
+@shared_task
+def audit_checkpoint_cosign_task(checkpoint_id: int) -> dict:
+    """Offer a signed checkpoint to the configured witnesses (clearinghouse.audit.witnessing)."""
+    from clearinghouse.audit.witnessing import audit_checkpoint_cosign
+
+    return audit_checkpoint_cosign(checkpoint_id=checkpoint_id)

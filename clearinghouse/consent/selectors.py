@@ -63,3 +63,22 @@ def consent_overview(*, consumer: Consumer) -> list[dict]:
             )
         overview.append({"purpose": purpose, "platforms": per_platform})
     return overview
+
+
+@dataclass(frozen=True)
+class ApprovalLapse:
+    """What approving a draft does to consent already given: the grants active for the
+    currently approved version stop counting (ConsentStateQuerySet.active) until each
+    person consents to the new version."""
+
+    current: Purpose | None
+    grants: int  # (person, platform) pairs
+    consumers: int
+
+
+def consent_lapse_on_approval(*, draft: Purpose) -> ApprovalLapse:
+    current = Purpose.objects.filter(code=draft.code, status=Purpose.APPROVED).exclude(pk=draft.pk).first()
+    if current is None:
+        return ApprovalLapse(current=None, grants=0, consumers=0)
+    active = ConsentState.objects.active(purpose=current)
+    return ApprovalLapse(current=current, grants=active.count(), consumers=active.values("consumer_id").distinct().count())

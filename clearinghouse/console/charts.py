@@ -15,6 +15,19 @@ from dataclasses import dataclass
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+# Text in drawing units. The drawing is 640 units wide and scales with the page: 16 units
+# stay 12 px on a 480-px-wide chart box, and larger on a desk (issue 15: 11 units in a
+# 760-unit drawing came out at 8 px on a phone).
+FONT = 16
+WIDTH = 640
+
+
+def _text_width(text: str, size: float = FONT) -> float:
+    """Roughly how wide ``text`` is drawn: CJK characters are square, Latin about 0.6 of
+    the size."""
+    return sum(size if ord(char) > 0x2E80 else size * 0.6 for char in text)
+
+
 # Distinguishable for common colour-vision deficiencies, and dark enough for white text.
 PALETTE = ["#0b4f8a", "#b35c00", "#11602c", "#a1150f", "#6a3d9a", "#00706e", "#5b4100", "#4a4f55"]
 
@@ -42,20 +55,33 @@ def _tick(value: float) -> str:
     return f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
+def _legend_rows(legend: Sequence[Series], width: int) -> int:
+    x, rows = 8.0, 1
+    for item in legend:
+        item_width = 40 + _text_width(item.name)
+        if x + item_width > width and x > 8:
+            x, rows = 8, rows + 1
+        x += item_width
+    return rows
+
+
 def _frame(*, title: str, description: str, width: int, height: int, body: list[str], legend: Sequence[Series]) -> SafeString:
+    """``height`` is the plot's; the legend's rows are added below it."""
     chart_id = "chart-" + hashlib.sha256(f"{title}|{description}".encode()).hexdigest()[:10]
     legend_items = []
-    x, row = 8, 0
+    x, row = 8.0, 0
+    legend_top = height
+    height = height + _legend_rows(legend, width) * 24 + 8
     for number, item in enumerate(legend):
         colour = PALETTE[number % len(PALETTE)]
         # Wide enough for Latin and CJK text alike; wrap to a second row when full.
-        item_width = 32 + sum(13 if ord(char) > 0x2E80 else 7 for char in item.name)
+        item_width = 40 + _text_width(item.name)
         if x + item_width > width and x > 8:
             x, row = 8, row + 1
-        y = height - 34 + row * 18
+        y = legend_top + 14 + row * 24
         legend_items.append(
-            f'<rect x="{x}" y="{y - 10}" width="12" height="12" fill="{colour}"/>'
-            f'<text x="{x + 16}" y="{y}" font-size="12" fill="#1b1b1b">{escape(item.name)}</text>'
+            f'<rect x="{x}" y="{y - 13}" width="16" height="16" fill="{colour}"/>'
+            f'<text x="{x + 22}" y="{y}" font-size="{FONT}" fill="#1b1b1b">{escape(item.name)}</text>'
         )
         x += item_width
     return mark_safe(
@@ -73,19 +99,32 @@ def _axes(*, labels: Sequence[str], top: float, left: int, right: int, plot_top:
         y = plot_bottom - (plot_bottom - plot_top) * step / 4
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="#c9ced4" stroke-width="1"/>')
         parts.append(
-            f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" fill="#4a4f55">{_tick(value)}{escape(unit)}</text>'
+            f'<text x="{left - 6}" y="{y + 5:.1f}" font-size="{FONT}" text-anchor="end" fill="#4a4f55">{_tick(value)}{escape(unit)}</text>'
         )
     count = max(len(labels), 1)
     width = (right - left) / count
-    every = max(1, math.ceil(count / 8))  # at most eight x labels, so that they never overlap
+    # As many x labels as fit side by side with a gap, evenly spaced: every bucket of a week,
+    # every few of a quarter, so that labels never overlap whatever range was chosen.
+    widest = max((_text_width(label) for label in labels), default=0) + FONT
+    every = max(1, math.ceil(widest / width))
     for index, label in enumerate(labels):
         if index % every == 0:
             x = left + width * (index + 0.5)
             parts.append(
-                f'<text x="{x:.1f}" y="{plot_bottom + 16}" font-size="11" text-anchor="middle" fill="#4a4f55">{escape(label)}</text>'
+                f'<text x="{x:.1f}" y="{plot_bottom + FONT + 6}" font-size="{FONT}" text-anchor="middle" fill="#4a4f55">{escape(label)}</text>'
             )
     parts.append(f'<line x1="{left}" y1="{plot_bottom}" x2="{right}" y2="{plot_bottom}" stroke="#1b1b1b" stroke-width="1"/>')
     return parts
+
+
+def _margins(series: Sequence[Series], unit: str, width: int, height: int) -> tuple[int, int, int, int]:
+    """Room on the left for the widest y tick, below the plot for the x labels."""
+    # The stacked total bounds every single value, so its tick is the widest either way.
+    length = max((len(item.values) for item in series), default=0)
+    peak = _nice_max(float(max((sum(float(item.values[i]) for item in series if i < len(item.values)) for i in range(length)), default=0)))
+    tick = max(_text_width(_tick(peak * step / 4) + unit) for step in range(5))  # "18.75" is wider than "25"
+    left = int(max(48, tick + 14))
+    return left, width - 12, 12, height - FONT - 14
 
 
 def bar_chart(
@@ -96,10 +135,10 @@ def bar_chart(
     series: Sequence[Series],
     unit: str = "",
     stacked: bool = False,
-    width: int = 760,
-    height: int = 300,
+    width: int = WIDTH,
+    height: int = 280,
 ) -> SafeString:
-    left, right, plot_top, plot_bottom = 64, width - 12, 16, height - 64
+    left, right, plot_top, plot_bottom = _margins(series, unit, width, height)
     if stacked:
         peak = max((sum(item.values[index] for item in series) for index in range(len(labels))), default=0)
     else:
@@ -131,9 +170,9 @@ def bar_chart(
 
 
 def line_chart(
-    *, title: str, description: str, labels: Sequence[str], series: Sequence[Series], unit: str = "", width: int = 760, height: int = 300
+    *, title: str, description: str, labels: Sequence[str], series: Sequence[Series], unit: str = "", width: int = WIDTH, height: int = 280
 ) -> SafeString:
-    left, right, plot_top, plot_bottom = 64, width - 12, 16, height - 64
+    left, right, plot_top, plot_bottom = _margins(series, unit, width, height)
     top = _nice_max(float(max((value for item in series for value in item.values), default=0)))
     body = _axes(labels=labels, top=top, left=left, right=right, plot_top=plot_top, plot_bottom=plot_bottom, unit=unit)
     slot = (right - left) / max(len(labels), 1)

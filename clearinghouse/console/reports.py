@@ -25,8 +25,8 @@ from clearinghouse.audit.models import AuditEvent
 from clearinghouse.audit.selectors import filter_zone
 from clearinghouse.consent.models import Purpose
 from clearinghouse.core.errors import Invalid
+from clearinghouse.intake.validation import ITEM_CODES as INTAKE_ITEM_CODES
 
-REFUSAL_CODES = ("consent_required", "not_necessary", "cross_access_blocked", "budget_exhausted")
 MAX_DAYS = 3 * 366
 
 
@@ -50,6 +50,14 @@ class ReportPeriod:
             keys.append(current)
             current = _next_bucket(current, self.bucket)
         return keys
+
+    def presets(self) -> list[tuple[str, str, str]]:
+        """(name, since, until) of the quick ranges offered above a chart, ending today."""
+        today = timezone.localdate()
+        return [
+            (name, (today - timedelta(days=days - 1)).isoformat(), today.isoformat())
+            for name, days in (("7d", 7), ("30d", 30), ("90d", 90), ("12m", 365), ("3y", 3 * 365))
+        ]
 
     def label_text(self, key: date) -> str:
         if self.bucket == "month":
@@ -82,7 +90,7 @@ def _next_bucket(day: date, bucket: str) -> date:
 
 def report_period_parse(params) -> ReportPeriod:
     """?since=&until= (dates, inclusive); default the last 90 days. Buckets of a day up to
-    three months, a week up to a year, a month beyond."""
+    62 days, a week up to a year, a month beyond."""
     today = timezone.localdate()
 
     def read(name: str, default: date) -> date:
@@ -104,7 +112,8 @@ def report_period_parse(params) -> ReportPeriod:
     if (until - since).days > MAX_DAYS:
         raise Invalid(f"since: a report covers at most {MAX_DAYS} days", details={"field": "since"})
     span = (until - since).days + 1
-    bucket = "day" if span <= 92 else "week" if span <= 366 else "month"
+    # At most about 60 bars or points whatever the range, each wide enough to see and point at.
+    bucket = "day" if span <= 62 else "week" if span <= 366 else "month"
     return ReportPeriod(since=since, until=until, bucket=bucket)
 
 
@@ -258,6 +267,9 @@ def budget_ledger() -> Chartable:
                 "spent": spent,
                 "remaining": (cap - spent) if cap is not None else None,
                 "releases": releases[(purpose, budget_period)],
+                # All manufacturers together may spend more than the purpose allows: the cap
+                # still binds at release time, so someone's allocation cannot all be used.
+                "over_allocated": cap is not None and allocated > cap,
             }
         )
         rows[-1]["text"] = {
@@ -269,46 +281,87 @@ def budget_ledger() -> Chartable:
         "allocated": [float(row["allocated"]) for row in rows],
         "spent": [float(row["spent"]) for row in rows],
     }
-    return Chartable(labels=labels, series=series, rows=rows)
+    return Chartable(labels=labels, series=series, rows=rows, totals={"over_allocated": sum(1 for row in rows if row["over_allocated"])})
 
 
 # --- 4. Refused and blocked attempts ---------------------------------------------------------------
 
+# Families of refusal, one line each on the chart; the table breaks each down by code.
+REFUSAL_FAMILIES = ("intake", "cross_access", "release", "consent", "link", "login", "token")
+# Codes every family can write, listed even at zero so that "none" is visible as such. A
+# code the log holds that is not listed here is counted too (it appears in the table).
+KNOWN_REFUSAL_CODES = {
+    "intake": (*INTAKE_ITEM_CODES, "batch_refused"),
+    "cross_access": ("cross_access_blocked",),
+    "release": ("budget_exhausted",),
+    "consent": ("notice_changed", "purpose_not_approved"),
+    "link": ("unknown_code", "code_used", "code_expired", "subject_already_linked"),
+    "login": ("invalid_credentials", "throttled"),
+    "token": ("invalid_credentials",),
+}
+_REFUSAL_ACTIONS = {
+    AuditAction.RELEASE_REFUSED: ("release", "code"),
+    AuditAction.CONSENT_REFUSED: ("consent", "code"),
+    AuditAction.LINK_REFUSED: ("link", "reason"),
+    AuditAction.AUTH_LOGIN_REFUSED: ("login", "reason"),
+}
+
 
 def refusals_report(*, period: ReportPeriod) -> Chartable:
+    """Every refusal the log records: items refused at intake by code (and whole batches
+    refused), cross-platform access blocked, releases, consent changes and link codes
+    refused, portal logins and API tokens refused. ``totals`` maps family to {code: n};
+    ``rows`` lists (family, code, n) with every known code, zeros included."""
     counts: dict[tuple[str, date], float] = defaultdict(float)
+    by_code: dict[str, dict[str, int]] = {family: dict.fromkeys(KNOWN_REFUSAL_CODES[family], 0) for family in REFUSAL_FAMILIES}
+
+    def add(family: str, code: str, bucket: date, n: int) -> None:
+        counts[(family, bucket)] += n
+        by_code[family][code] = by_code[family].get(code, 0) + n
+
     rejected = KeyTransform("rejected", "details")
     intake = (
         _events(period, [AuditAction.INTAKE_BATCH])
         .annotate(bucket=_trunc(period.bucket))
         .values("bucket")
-        .annotate(
-            consent_required=Sum(Cast(KeyTextTransform("consent_required", rejected), IntegerField())),
-            not_necessary=Sum(Cast(KeyTextTransform("not_necessary", rejected), IntegerField())),
-        )
+        .annotate(**{code: Sum(Cast(KeyTextTransform(code, rejected), IntegerField())) for code in INTAKE_ITEM_CODES})
     )
     for row in intake:
-        for code in ("consent_required", "not_necessary"):
-            counts[(code, _key(row["bucket"]))] += row[code] or 0
-    blocked = (
-        _events(period, [AuditAction.PLATFORM_CROSS_ACCESS_BLOCKED])
+        for code in INTAKE_ITEM_CODES:
+            if row[code]:
+                add("intake", code, _key(row["bucket"]), row[code])
+    batches = (
+        _events(period, [AuditAction.INTAKE_BATCH])
+        .filter(outcome="denied")
         .annotate(bucket=_trunc(period.bucket))
         .values("bucket")
         .annotate(n=Count("id"))
     )
-    for row in blocked:
-        counts[("cross_access_blocked", _key(row["bucket"]))] += row["n"]
-    budget = (
-        _events(period, [AuditAction.RELEASE_REFUSED])
-        .filter(details__code="budget_exhausted")
+    for row in batches:
+        add("intake", "batch_refused", _key(row["bucket"]), row["n"])
+    simple = (
+        _events(period, [AuditAction.PLATFORM_CROSS_ACCESS_BLOCKED, AuditAction.AUTH_TOKEN_REFUSED])
         .annotate(bucket=_trunc(period.bucket))
-        .values("bucket")
+        .values("bucket", "action")
         .annotate(n=Count("id"))
     )
-    for row in budget:
-        counts[("budget_exhausted", _key(row["bucket"]))] += row["n"]
-    chart = _series_from(period, counts, list(REFUSAL_CODES))
-    chart.totals = {code: int(sum(values)) for code, values in chart.series.items()}
+    for row in simple:
+        if row["action"] == AuditAction.PLATFORM_CROSS_ACCESS_BLOCKED:
+            add("cross_access", "cross_access_blocked", _key(row["bucket"]), row["n"])
+        else:
+            add("token", "invalid_credentials", _key(row["bucket"]), row["n"])
+    for action, (family, key) in _REFUSAL_ACTIONS.items():
+        grouped = (
+            _events(period, [action])
+            .annotate(bucket=_trunc(period.bucket), code=KeyTextTransform(key, "details"))
+            .values("bucket", "code")
+            .annotate(n=Count("id"))
+        )
+        for row in grouped:
+            add(family, row["code"] or "unknown", _key(row["bucket"]), row["n"])
+    chart = _series_from(period, counts, list(REFUSAL_FAMILIES))
+    chart.totals = by_code
+    chart.rows = [{"family": family, "code": code, "count": n} for family in REFUSAL_FAMILIES for code, n in by_code[family].items()]
     return chart
 
 

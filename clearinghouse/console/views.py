@@ -29,7 +29,10 @@ from clearinghouse.audit.denials import denial_record
 from clearinghouse.audit.models import AuditVerificationRun
 from clearinghouse.consent.models import Purpose
 from clearinghouse.consent.purposes import purpose_approve, purpose_get, purpose_retire
-from clearinghouse.console import charts, reports, ropa
+from clearinghouse.consent.selectors import consent_lapse_on_approval
+from clearinghouse.console import charts, exports, reports, ropa
+from clearinghouse.console.purpose_diff import purpose_diff, term_list
+from clearinghouse.console.sentences import event_sentence
 from clearinghouse.core.errors import DomainError, NotFound
 
 # Offered as suggestions in the filter: every action the log records.
@@ -45,6 +48,7 @@ FILTER_ERRORS = {
     gettext_noop("since: expected a date such as 2026-01-31"),
     gettext_noop("until: expected a date such as 2026-01-31"),
     gettext_noop("since: a report covers at most 1098 days"),
+    gettext_noop("subject: expected a pseudonym such as 5b2c0a5e-0000-4000-8000-000000000001"),
 }
 
 
@@ -87,6 +91,9 @@ def _present_purpose(purpose, names: dict[str, str]):
     basis = LAWFUL_BASIS_NAMES.get(purpose.lawful_basis)
     purpose.display_lawful_basis = _(basis) if basis else purpose.lawful_basis
     purpose.approver_name = names.get(purpose.approved_by, purpose.approved_by)
+    purpose.display_fields = term_list(purpose.fields)
+    purpose.display_dimensions = term_list(purpose.dimensions)
+    purpose.display_measures = term_list(purpose.measures)
     return purpose
 
 
@@ -147,7 +154,9 @@ def _purpose(code: str, version: int):
 def purpose_detail(request, code: str, version: int):
     purpose = _purpose(code, version)
     errors: dict[str, str] = {}
-    impact = purpose.impact_assessment or purpose.source.get("impact_assessment", "")
+    # Empty, never prefilled from the published file: the officer writes the assessment in
+    # their own words (the file's text is in one language and was not theirs to vouch for).
+    impact = ""
     if request.method == "POST":
         action = request.POST.get("action")
         try:
@@ -178,10 +187,15 @@ def purpose_detail(request, code: str, version: int):
             )
         purpose.refresh_from_db()
     _present_purpose(purpose, _officer_names([purpose.approved_by]))
+    lapse = diff = None
+    if purpose.status == Purpose.DRAFT:
+        lapse = consent_lapse_on_approval(draft=purpose)
+        if lapse.current is not None:
+            diff = purpose_diff(current=lapse.current, draft=purpose)
     return render(
         request,
         "console/purpose_detail.html",
-        {"purpose": purpose, "errors": errors, "impact": impact},
+        {"purpose": purpose, "errors": errors, "impact": impact, "lapse": lapse, "diff": diff},
         status=400 if errors else 200,
     )
 
@@ -198,15 +212,29 @@ def _int(request, name: str) -> int | None:
     return int(raw)
 
 
+def _browser_params(params):
+    """The console's one Action box: a known action is matched exactly, anything else
+    (``consent.``, ``release``) as a prefix, as the API's ``action_prefix``."""
+    params = params.copy()
+    action = (params.get("action") or "").strip()
+    if action and action not in KNOWN_ACTIONS and not params.get("action_prefix"):
+        params["action_prefix"] = action
+        params.pop("action")
+    return params
+
+
 @require_GET
 @officer_required
 def audit_browser(request):
     error = None
     page = None
     try:
-        filters = selectors.audit_filter_parse(request.GET)
+        filters = selectors.audit_filter_parse(_browser_params(request.GET))
         page = selectors.audit_event_page(filters=filters, before=_int(request, "before"), after=_int(request, "after"), size=PAGE_SIZE)
         query = filters.as_query()
+        for event in page.events:
+            event.sentence = event_sentence(event)
+            event.raw = json.dumps(event_export_line(event), ensure_ascii=False, sort_keys=True, indent=1)
     except DomainError as exc:
         error, query = _error_text(exc), {}
     base = request.GET.copy()
@@ -226,11 +254,23 @@ def audit_browser(request):
             "known_actions": KNOWN_ACTIONS,
             "older_url": f"?{base.urlencode()}&before={page.next_before}" if page and page.next_before else None,
             "newer_url": f"?{base.urlencode()}&after={page.newer_after}" if page and page.newer_after else None,
-            "export_url": reverse("api:audit-export") + (f"?{export_query}" if export_query else ""),
+            "export_url": reverse("api:audit-export") + (f"?{_browser_params(base).urlencode()}" if export_query else ""),
+            "subject": query.get("subject"),
+            "action_text": request.GET.get("action") or request.GET.get("action_prefix") or "",
             "zone": selectors.filter_zone().key,
         },
         status=400 if error else 200,
     )
+
+
+def _person_of(event) -> str | None:
+    """The pseudonym of the person an event is by or about, if any."""
+    if event.actor_kind == "consumer" and event.actor_id:
+        return event.actor_id
+    if event.target.startswith("consumer:"):
+        return event.target.removeprefix("consumer:")
+    subject = event.details.get("subject") if isinstance(event.details, dict) else None
+    return subject if isinstance(subject, str) else None
 
 
 @require_GET
@@ -246,6 +286,8 @@ def audit_event(request, seq: int):
         "console/audit_event.html",
         {
             "event": event,
+            "sentence": event_sentence(event),
+            "person": _person_of(event),
             "details": json.dumps(event.details, indent=2, ensure_ascii=False, sort_keys=True),
             "hashed_time": format_time(event.time),
             "line": json.dumps(event_export_line(event), ensure_ascii=False, sort_keys=True),
@@ -374,6 +416,13 @@ SERIES_NAMES = {
     "export": gettext_noop("Export"),
     "account_erasure": gettext_noop("Account erasure"),
     "withdrawal_erasure": gettext_noop("Erasure after withdrawal"),
+    "intake": gettext_noop("Signals refused at intake"),
+    "cross_access": gettext_noop("Cross-platform access blocked"),
+    "release": gettext_noop("Releases refused"),
+    "consent": gettext_noop("Consent changes refused"),
+    "link": gettext_noop("Link codes refused"),
+    "login": gettext_noop("Portal logins refused"),
+    "token": gettext_noop("API tokens refused"),
     "cap": gettext_noop("Period cap"),
     "allocated": gettext_noop("Allocated"),
     "spent": gettext_noop("Spent"),
@@ -403,7 +452,14 @@ def report(request, slug: str):
         period = reports.report_period_parse(request.GET)
     except DomainError as error:
         return render(request, "console/report_error.html", {"title": _(titles[slug]), "error": _error_text(error)}, status=400)
-    context = {"slug": slug, "title": _(titles[slug]), "period": period, "bucket": _(BUCKETS[period.bucket])}
+    context = {
+        "slug": slug,
+        "title": _(titles[slug]),
+        "period": period,
+        "bucket": _(BUCKETS[period.bucket]),
+        "period_since": period.since.isoformat(),
+        "period_until": period.until.isoformat(),
+    }
     if slug == "consent":
         results = reports.consent_report(period=period)
         context["sections"] = [
@@ -446,6 +502,7 @@ def report(request, slug: str):
             if chart.rows
             else None,
             rows=chart.rows,
+            over_allocated=chart.totals["over_allocated"],
             period=None,
         )
     elif slug == "refusals":
@@ -458,7 +515,8 @@ def report(request, slug: str):
                 series=_series(chart),
             ),
             table=_table(chart),
-            totals={_(SERIES_NAMES[name]): value for name, value in chart.totals.items()},
+            totals={_(SERIES_NAMES[family]): sum(codes.values()) for family, codes in chart.totals.items()},
+            codes=[(_(SERIES_NAMES[row["family"]]), row["code"], row["count"]) for row in chart.rows],
         )
     elif slug == "retention":
         chart = reports.retention_report(period=period)
@@ -491,6 +549,29 @@ def report(request, slug: str):
             kinds=SERIES_NAMES,
         )
     return render(request, f"console/report_{slug}.html", context)
+
+
+@require_GET
+@officer_required
+def report_download(request, slug: str, fmt: str):
+    """The report as CSV or as a signed JSON document (tools/verify_report.py); the
+    same period as the page."""
+    if slug not in dict(REPORTS):
+        raise Http404
+    try:
+        period = reports.report_period_parse(request.GET)
+    except DomainError as error:
+        return render(request, "console/report_error.html", {"title": _(dict(REPORTS)[slug]), "error": _error_text(error)}, status=400)
+    stamp = "all" if slug == "budget" else f"{period.since.isoformat()}-{period.until.isoformat()}"
+    if fmt == "json":
+        document = exports.report_export_json(slug=slug, period=period, actor=request.actor)
+        response = HttpResponse(json.dumps(document, indent=2, ensure_ascii=False), content_type="application/json; charset=utf-8")
+    else:
+        text = exports.report_export_csv(slug=slug, period=period, actor=request.actor)
+        # A byte-order mark so that spreadsheet programs read the Chinese text as UTF-8.
+        response = HttpResponse("\ufeff" + text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="report-{slug}-{stamp}.{fmt}"'
+    return response
 
 
 # --- Record of processing activities --------------------------------------------------------------------

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-SIGNING_USES = ("receipts", "releases", "checkpoints")
+SIGNING_USES = ("receipts", "releases", "checkpoints", "reports")
 ALGORITHM = "Ed25519"
 
 

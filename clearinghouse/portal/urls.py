@@ -14,6 +14,7 @@ urlpatterns = [
     path("consents/", views.consent_update, name="consent-update"),
     path("history/", views.history, name="history"),
     path("receipts/<str:receipt_id>.json", views.receipt_download, name="receipt"),
+    path("receipts/<str:receipt_id>/audit-proof.json", views.receipt_proof_download, name="receipt-proof"),
     path("verify/", views.verify, name="verify"),
     path("platforms/", views.platforms, name="platforms"),
     path("platforms/code/", views.link_code, name="link-code"),

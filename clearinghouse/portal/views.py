@@ -29,6 +29,7 @@ from clearinghouse.accounts.models import Platform
 from clearinghouse.api.actors import request_actor
 from clearinghouse.api.addresses import client_address
 from clearinghouse.audit.denials import denial_record
+from clearinghouse.audit import selectors as audit_selectors
 from clearinghouse.consent import selectors as consent_selectors
 from clearinghouse.consent.models import ConsentEvent, Purpose
 from clearinghouse.consent.services import ConsentRequest, consent_change
@@ -276,6 +277,22 @@ def receipt_download(request, receipt_id):
     body = json.dumps(event.receipt, ensure_ascii=False, indent=2, sort_keys=True)
     response = HttpResponse(body, content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="consent-receipt-{event.receipt_id}.json"'
+    return response
+
+
+@require_GET
+@consumer_required
+def receipt_proof_download(request, receipt_id):
+    """Proof that the audit log records this receipt (issue 15): the audit event's
+    inclusion proof against a (witnessed) checkpoint, for tools/audit_verify.py."""
+    event = _own_event(request, receipt_id)
+    try:
+        proof = audit_selectors.audit_receipt_proof(subject=str(event.consumer.pseudonym), receipt_id=str(event.receipt_id))
+    except DomainError:
+        messages.info(request, _("The audit log's next signed checkpoint will cover this receipt; try again in a quarter of an hour."))
+        return redirect("portal:history")
+    response = HttpResponse(json.dumps(proof, ensure_ascii=False, indent=2), content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="consent-receipt-{event.receipt_id}-audit-proof.json"'
     return response
 
 

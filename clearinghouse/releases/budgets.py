@@ -48,9 +48,29 @@ def purpose_budget_get_or_create(*, purpose: Purpose, period: str) -> PurposeBud
     return budget
 
 
-def budget_allocate(*, manufacturer_slug: str, purpose_code: str, epsilon, period: str | None, actor: Actor) -> Allocation:
+def budget_allocated_total(*, purpose_code: str, period: str, exclude_manufacturer_id: int | None = None) -> Decimal:
+    """What all manufacturers together may spend on a purpose in ``period``: their
+    allocations in it, and for a manufacturer without one, the latest earlier allocation
+    that the roll-over will carry into it."""
+    rows = Allocation.objects.filter(purpose_code=purpose_code, period__lte=period).order_by("manufacturer_id", "-period")
+    if exclude_manufacturer_id is not None:
+        rows = rows.exclude(manufacturer_id=exclude_manufacturer_id)
+    latest: dict[int, Decimal] = {}
+    for manufacturer_id, allocated in rows.values_list("manufacturer_id", "allocated"):
+        latest.setdefault(manufacturer_id, allocated)
+    return sum(latest.values(), Decimal(0))
+
+
+def budget_allocate(
+    *, manufacturer_slug: str, purpose_code: str, epsilon, period: str | None, actor: Actor, force: bool = False
+) -> Allocation:
     """Set a manufacturer's allocation for a purpose and period (default: this month).
-    It carries over to later months by the roll-over until changed."""
+    It carries over to later months by the roll-over until changed.
+
+    Allocations whose sum over all manufacturers passes the purpose's cap for the period
+    are refused (``over_cap``); with ``force`` the allocation is made and its audit event
+    carries ``over_cap`` (total and cap), which the console's budget report marks. The
+    cap still binds at release time either way."""
     manufacturer = Manufacturer.objects.filter(slug=manufacturer_slug).first()
     if manufacturer is None:
         raise NotFound(f"no manufacturer {manufacturer_slug!r}")
@@ -76,9 +96,22 @@ def budget_allocate(*, manufacturer_slug: str, purpose_code: str, epsilon, perio
         raise Invalid(f"period: {period} is over; allocate for {current} or later", details={"field": "period"})
     with transaction.atomic():
         purpose_budget_get_or_create(purpose=purpose, period=period)
+        # Locks in budget_reserve's order (allocation row, then the purpose's row), so that
+        # two allocations for one purpose check the sum one after the other.
         allocation, created = Allocation.objects.select_for_update().get_or_create(
             manufacturer=manufacturer, purpose_code=purpose.code, period=period, defaults={"allocated": amount}
         )
+        cap = PurposeBudget.objects.select_for_update().get(purpose_code=purpose.code, period=period).cap
+        total = amount + budget_allocated_total(purpose_code=purpose.code, period=period, exclude_manufacturer_id=manufacturer.id)
+        over_cap = total > cap
+        if over_cap and not force:
+            raise Conflict(
+                f"epsilon: allocations for {purpose.code} in {period} would add up to {epsilon_text(total)}, "
+                f"more than the purpose's cap of {epsilon_text(cap)}; allocate at most {epsilon_text(max(cap - total + amount, Decimal(0)))} "
+                "or use --force to record an over-allocation",
+                code="over_cap",
+                details={"field": "epsilon", "total": epsilon_text(total), "cap": epsilon_text(cap)},
+            )
         previous = None if created else allocation.allocated
         if not created:
             if amount < allocation.spent:
@@ -99,9 +132,20 @@ def budget_allocate(*, manufacturer_slug: str, purpose_code: str, epsilon, perio
                 "period": period,
                 "epsilon": epsilon_text(amount),
                 "previous": epsilon_text(previous) if previous is not None else None,
-            },
+            }
+            | ({"over_cap": {"total": epsilon_text(total), "cap": epsilon_text(cap)}} if over_cap else {}),
         )
     return allocation
+
+
+def budget_over_cap(*, purpose_code: str, period: str) -> dict[str, str] | None:
+    """{"total", "cap"} when the allocations for a purpose in ``period`` add up to more
+    than its cap, else None."""
+    budget = PurposeBudget.objects.filter(purpose_code=purpose_code, period=period).first()
+    if budget is None:
+        return None
+    total = budget_allocated_total(purpose_code=purpose_code, period=period)
+    return {"total": epsilon_text(total), "cap": epsilon_text(budget.cap)} if total > budget.cap else None
 
 
 def _roll_over_one(*, manufacturer_id: int, purpose_code: str, period: str, actor: Actor) -> Allocation | None:

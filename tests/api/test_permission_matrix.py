@@ -127,6 +127,8 @@ ROWS = [
         "api:me-consents",
     ),
     Row("GET", "/api/v1/me/consents/history", consumers_only(200), name="api:me-consent-history"),
+    # Nobody's receipt: consumers get 404 (their own receipts only), everyone else is refused.
+    Row("GET", "/api/v1/me/receipts/5b2c0a5e-0000-4000-8000-000000000001/proof", consumers_only(404), name="api:me-receipt-proof"),
     Row("GET", "/api/v1/me/links", consumers_only(200), name="api:me-links"),
     Row("POST", "/api/v1/me/links", consumers_only(201), lambda w: {"platform": "shop-q"}, "api:me-links"),
     Row("DELETE", "/api/v1/me/links", consumers_only(204), name="api:me-links"),
@@ -217,6 +219,9 @@ ROWS = [
     Row("GET", "/api/v1/audit/checkpoints", everyone(200), name="api:audit-checkpoints"),
     Row("GET", "/api/v1/audit/checkpoints/latest", everyone(404), name="api:audit-checkpoint-latest"),  # none signed yet
     Row("GET", "/api/v1/audit/proofs/consistency?first=1&second=2", everyone(200), name="api:audit-consistency-proof"),
+    Row("GET", "/api/v1/audit/tlog/checkpoint", everyone(404), name="api:audit-tlog-checkpoint"),  # none signed yet
+    Row("GET", "/api/v1/audit/tlog/tile/0/000.p/1", everyone(200), name="api:audit-tlog-tile"),
+    Row("GET", "/api/v1/audit/tlog/tile/entries/000.p/1", compliance_only(200), name="api:audit-tlog-entries"),
     Row("GET", "/api/v1/no-such-endpoint", everyone(404)),
 ]
 

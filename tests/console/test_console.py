@@ -453,7 +453,15 @@ def test_reports_count_what_the_log_holds(officer_client, purposes, db):
     consent = reports.consent_report(period=period)["c2m-product-design"]
     assert consent.totals == {"granted": 3, "withdrawn": 1}
     refusals = reports.refusals_report(period=period)
-    assert refusals.totals == {"consent_required": 4, "not_necessary": 2, "cross_access_blocked": 1, "budget_exhausted": 1}
+    assert refusals.totals["intake"] == {
+        "unknown_purpose": 0,
+        "not_necessary": 2,
+        "invalid_value": 0,
+        "unknown_subject": 0,
+        "consent_required": 4,
+        "batch_refused": 0,
+    }
+    assert refusals.totals["cross_access"] == {"cross_access_blocked": 1} and refusals.totals["release"] == {"budget_exhausted": 1}
     ledger = {(row["purpose"], row["period"]): row for row in reports.budget_ledger().rows}[("c2m-product-design", "2026-11")]
     assert (str(ledger["allocated"]), str(ledger["reserved"]), str(ledger["refunded"]), str(ledger["spent"])) == (
         "3.0",
@@ -491,6 +499,7 @@ def test_long_periods_are_bucketed_by_week_or_month(db):
     from clearinghouse.console import reports
 
     assert reports.report_period_parse({"since": "2026-01-01", "until": "2026-02-15"}).bucket == "day"
+    assert reports.report_period_parse({"since": "2026-01-01", "until": "2026-03-31"}).bucket == "week"
     assert reports.report_period_parse({"since": "2025-06-01", "until": "2026-02-15"}).bucket == "week"
     period = reports.report_period_parse({"since": "2024-01-01", "until": "2026-02-15"})
     assert period.bucket == "month" and period.label_text(period.labels()[0]) == "2024-01"

@@ -115,7 +115,7 @@ def test_global_cap_binds_across_manufacturers(purposes, make_manufacturer, djan
     first, second = make_manufacturer("maker-a", ["furniture"]), make_manufacturer("maker-b", ["furniture"])
     PurposeBudget.objects.create(purpose_code=PRODUCT, period=period_of(), cap=Decimal("1.5"))
     for maker in (first, second):
-        allocate(maker.slug, PRODUCT, "--epsilon", "1")
+        allocate(maker.slug, PRODUCT, "--epsilon", "1", "--force")  # 2 of a 1.5 cap: flagged, still bound below
     with django_capture_on_commit_callbacks(execute=True):
         assert (
             first.client().post("/api/v1/releases", {"purpose": PRODUCT, "measure": "consumers", "epsilon": "1"}, format="json").status_code
@@ -125,6 +125,47 @@ def test_global_cap_binds_across_manufacturers(purposes, make_manufacturer, djan
     assert response.status_code == 409
     assert response.json()["error"]["details"]["scope"] == "purpose"
     assert Allocation.objects.get(manufacturer=second.obj).spent == 0
+
+
+def test_allocations_passing_the_cap_together_are_refused(purposes, make_manufacturer):
+    first, second, third = (make_manufacturer(f"maker-{name}", ["furniture"]) for name in "abc")
+    allocate(first.slug, PRODUCT, "--epsilon", "12")
+    allocate(second.slug, PRODUCT, "--epsilon", "8")  # exactly the cap of 20: fine
+    with pytest.raises(CommandError) as error:
+        allocate(third.slug, PRODUCT, "--epsilon", "3")
+    message = str(error.value)
+    assert error.value.returncode == 2
+    assert "would add up to 23.0000" in message and "cap of 20.0000" in message and "at most 0.0000" in message and "--force" in message
+    assert not Allocation.objects.filter(manufacturer=third.obj).exists()
+    assert AuditEvent.objects.filter(action="budget.allocated").count() == 2
+    # Raising one's own allocation counts its new amount, not old plus new.
+    with pytest.raises(CommandError, match="would add up to 21.0000"):
+        allocate(second.slug, PRODUCT, "--epsilon", "9")
+    allocate(first.slug, PRODUCT, "--epsilon", "11")
+    allocate(second.slug, PRODUCT, "--epsilon", "9")
+    assert Allocation.objects.get(manufacturer=second.obj).allocated == Decimal("9")
+
+
+def test_a_carried_over_allocation_counts_towards_a_later_period(purposes, make_manufacturer):
+    first, second = make_manufacturer("maker-a", ["furniture"]), make_manufacturer("maker-b", ["furniture"])
+    allocate(first.slug, PRODUCT, "--epsilon", "15", "--period", "2999-01")
+    with pytest.raises(CommandError, match="would add up to 21.0000"):
+        allocate(second.slug, PRODUCT, "--epsilon", "6", "--period", "2999-03")  # first's 15 rolls over into March
+    allocate(second.slug, PRODUCT, "--epsilon", "5", "--period", "2999-03")
+
+
+def test_force_records_and_flags_an_over_allocation(purposes, make_manufacturer):
+    first, second = make_manufacturer("maker-a", ["furniture"]), make_manufacturer("maker-b", ["furniture"])
+    allocate(first.slug, PRODUCT, "--epsilon", "20")
+    out, err = StringIO(), StringIO()
+    call_command("allocate_budget", second.slug, PRODUCT, "--epsilon", "3", "--force", stdout=out, stderr=err)
+    assert "may spend 3.0000" in out.getvalue()
+    assert "add up to 23.0000" in err.getvalue() and "cap of 20.0000" in err.getvalue()
+    assert Allocation.objects.get(manufacturer=second.obj).allocated == Decimal("3")
+    event = AuditEvent.objects.filter(action="budget.allocated").order_by("-seq").first()
+    assert event.details["over_cap"] == {"total": "23.0000", "cap": "20.0000"}
+    first_event = AuditEvent.objects.filter(action="budget.allocated").order_by("seq").first()
+    assert "over_cap" not in first_event.details
 
 
 def test_no_allocation_is_budget_exhausted(purposes, manufacturer):

@@ -195,7 +195,9 @@ def test_no_consumer_ever_passes_the_cap(world, make_manufacturer, monkeypatch, 
         for maker in makers.values():
             for period in ("2999-01", "2999-02", "2999-03"):
                 for code in (PRODUCT, FORECAST):
-                    budget_allocate(manufacturer_slug=maker.slug, purpose_code=code, epsilon="20", period=period, actor=Actor.operator())
+                    budget_allocate(
+                        manufacturer_slug=maker.slug, purpose_code=code, epsilon="20", period=period, actor=Actor.operator(), force=True
+                    )
         for number, (maker, code, epsilon, period, category) in enumerate(steps):
             monkeypatch.setattr(services, "period_of", lambda moment=None, p=period: p)
             body = {"purpose": code, "measure": "signals", "epsilon": epsilon, "group_by": ["category"] if number % 2 else []}

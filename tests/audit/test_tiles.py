@@ -1,0 +1,152 @@
+"""Issue 15 item 2: the log as static tiles (C2SP tlog-tiles), served read-only and written
+to a directory that an auditor mirrors and verifies offline with tools/audit_verify.py."""
+
+import base64
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from rest_framework.test import APIClient
+
+from clearinghouse.audit.merkle import root_of
+from clearinghouse.audit.models import AuditEvent
+from clearinghouse.audit.services import audit_checkpoint_sign
+from clearinghouse.audit.tiles import tile_path, tile_path_parse, tiles_write
+from clearinghouse.core.errors import NotFound
+from tests.audit.conftest import TOOL_PATH, make_events
+
+
+@pytest.fixture
+def mirror(db, tmp_path):
+    make_events(600)  # two full level-0 tiles and a partial one of 88
+    checkpoint, _ = audit_checkpoint_sign()
+    directory = tmp_path / "mirror"
+    tiles_write(directory=directory)
+    keys = APIClient().get("/api/v1/keys").json()
+    (tmp_path / "keys.json").write_text(json.dumps(keys))
+    return directory, tmp_path / "keys.json", checkpoint
+
+
+def verify(directory, keys, *extra):
+    return subprocess.run(
+        [sys.executable, str(TOOL_PATH), "tiles", "--dir", str(directory), "--keys", str(keys), *extra], capture_output=True, text=True
+    )
+
+
+def test_tile_paths_follow_tlog_tiles():
+    assert tile_path(0, 0) == "tile/0/000"
+    assert tile_path(0, 1234067) == "tile/0/x001/x234/067"
+    assert tile_path("entries", 2, 88) == "tile/entries/002.p/88"
+    assert tile_path_parse("1/x001/x234/067.p/9") == ("1", 1234067, 9)
+    for bad in ("0/0", "0/000.p/256", "0/000.p/0", "0/x000/001", "9/000", "0/000/", "entries/abc"):
+        with pytest.raises(NotFound):
+            tile_path_parse(bad)
+
+
+def test_a_mirrored_directory_verifies_offline_with_nothing_else(mirror):
+    directory, keys, checkpoint = mirror
+    size = checkpoint.tree_size
+    assert size >= 600
+    result = verify(directory, keys)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{size} events in the mirrored tiles" in result.stdout and checkpoint.root_hash in result.stdout
+    leaves = [bytes.fromhex(h) for h in AuditEvent.objects.filter(seq__lte=size).order_by("seq").values_list("leaf_hash", flat=True)]
+    assert (directory / "tile/0/000").read_bytes() == b"".join(leaves[:256])
+    assert (directory / f"tile/0/002.p/{size - 512}").read_bytes() == b"".join(leaves[512:size])
+    assert (directory / "tile/1/000.p/2").read_bytes() == root_of(leaves[:256]) + root_of(leaves[256:512])
+    note = (directory / "checkpoint").read_text()
+    origin, tree_size, root = note.split("\n")[:3]
+    assert origin == f"clearinghouse/audit/{checkpoint.log_id}" and int(tree_size) == size
+    assert base64.b64decode(root).hex() == checkpoint.root_hash
+    # Entries name people only as the export does.
+    bundle = (directory / "tile/entries/000").read_bytes()
+    first = json.loads(bundle[2 : 2 + int.from_bytes(bundle[:2], "big")])
+    assert set(first) == {"time", "actor_kind", "actor_id", "action", "target", "outcome", "details"}
+
+
+def test_a_tampered_mirror_is_caught(mirror, tmp_path):
+    directory, keys, _checkpoint = mirror
+    edited = tmp_path / "edited"
+    shutil.copytree(directory, edited)
+    bundle = bytearray((edited / "tile/entries/001").read_bytes())
+    at = bundle.index(b'"n":')
+    bundle[at + 4 : at + 5] = b"9" if bundle[at + 4 : at + 5] != b"9" else b"8"
+    (edited / "tile/entries/001").write_bytes(bytes(bundle))
+    result = verify(edited, keys)
+    assert result.returncode == 1 and "tile_mismatch" in result.stderr and "tile/0/001" in result.stderr
+
+    missing = tmp_path / "missing"
+    shutil.copytree(directory, missing)
+    (missing / "tile/1/000.p/2").unlink()
+    result = verify(missing, keys)
+    assert result.returncode == 1 and "tile/1/000.p/2 is missing" in result.stderr
+
+    forged = tmp_path / "forged"
+    shutil.copytree(directory, forged)
+    note = (forged / "checkpoint").read_text().split("\n")
+    note[1] = str(int(note[1]) - 1)  # a smaller tree under the old signature
+    (forged / "checkpoint").write_text("\n".join(note))
+    result = verify(forged, keys)
+    assert result.returncode == 1 and "bad_signature" in result.stderr
+
+    other_keys = json.loads(keys.read_text())
+    other_keys["keys"] = [k for k in other_keys["keys"] if k["use"] != "checkpoints"] + [
+        dict(k, use="checkpoints") for k in other_keys["keys"] if k["use"] == "receipts"
+    ]
+    unpinned = tmp_path / "unpinned.json"
+    unpinned.write_text(json.dumps(other_keys))
+    result = verify(directory, unpinned)
+    assert result.returncode == 1 and "unknown_key" in result.stderr
+
+
+def test_rewriting_adds_only_what_is_new(mirror):
+    directory, keys, checkpoint = mirror
+    full_tile = directory / "tile/0/000"
+    before = full_tile.stat().st_mtime_ns
+    make_events(10)
+    audit_checkpoint_sign()
+    _checkpoint, written = tiles_write(directory=directory)
+    assert full_tile.stat().st_mtime_ns == before
+    assert written <= 6  # the new partial tiles of each level, their entries, the checkpoint
+    assert verify(directory, keys).returncode == 0
+
+
+def test_the_tile_view_is_served_read_only(mirror, officer, consumer_a):
+    directory, _keys, checkpoint = mirror
+    anonymous = APIClient()
+    response = anonymous.get("/api/v1/audit/tlog/checkpoint")
+    assert response.status_code == 200 and response.content == (directory / "checkpoint").read_bytes()
+    tile = anonymous.get("/api/v1/audit/tlog/tile/0/000")
+    assert tile.status_code == 200 and tile.content == (directory / "tile/0/000").read_bytes()
+    assert "immutable" in tile["Cache-Control"]
+    partial = anonymous.get(f"/api/v1/audit/tlog/tile/0/002.p/{checkpoint.tree_size - 512}")
+    assert partial.status_code == 200 and "immutable" not in partial["Cache-Control"]
+    assert anonymous.get("/api/v1/audit/tlog/tile/0/009").status_code == 404  # not in the log yet
+    assert anonymous.get("/api/v1/audit/tlog/tile/0/0").status_code == 404  # not a canonical path
+    # Entry bundles are the events themselves: compliance only, like the export.
+    assert anonymous.get("/api/v1/audit/tlog/tile/entries/000").status_code in (401, 403)
+    assert consumer_a.client().get("/api/v1/audit/tlog/tile/entries/000").status_code == 403
+    entries = officer_client_for(officer).get("/api/v1/audit/tlog/tile/entries/000")
+    assert entries.status_code == 200 and entries.content == (directory / "tile/entries/000").read_bytes()
+    assert anonymous.post("/api/v1/audit/tlog/tile/0/000").status_code in (403, 405)
+
+
+def officer_client_for(officer):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {officer.token}")
+    return client
+
+
+def test_audit_tiles_command_writes_a_directory(db, tmp_path):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    make_events(3)
+    audit_checkpoint_sign()
+    out = StringIO()
+    call_command("audit_tiles", "--output", str(tmp_path / "m"), stdout=out)
+    assert "for the checkpoint of" in out.getvalue()
+    assert (tmp_path / "m" / "checkpoint").exists()
