@@ -28,8 +28,8 @@ from clearinghouse.accounts import services as account_services
 from clearinghouse.accounts.models import Platform
 from clearinghouse.api.actors import request_actor
 from clearinghouse.api.addresses import client_address
-from clearinghouse.audit.denials import denial_record
 from clearinghouse.audit import selectors as audit_selectors
+from clearinghouse.audit.denials import denial_record
 from clearinghouse.consent import selectors as consent_selectors
 from clearinghouse.consent.models import ConsentEvent, Purpose
 from clearinghouse.consent.services import ConsentRequest, consent_change
