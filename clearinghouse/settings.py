@@ -249,6 +249,9 @@ LOGOUT_REDIRECT_URL = "portal:login"
 CH_LOGIN_FAILURES_PER_USERNAME = env_int("CH_LOGIN_FAILURES_PER_USERNAME", 5, minimum=1)
 CH_LOGIN_FAILURES_PER_ADDRESS = env_int("CH_LOGIN_FAILURES_PER_ADDRESS", 50, minimum=1)
 CH_LOGIN_FAILURE_WINDOW_SECONDS = env_int("CH_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=1)
+# Passkeys (WebAuthn): the relying-party id, a registrable domain such as
+# "clearinghouse.example"; empty means the host the portal is reached at.
+CH_WEBAUTHN_RP_ID = env_str("CH_WEBAUTHN_RP_ID", "")
 COMPLIANCE_GROUP = "compliance"
 CONSUMER_TOKEN_TTL = timedelta(days=env_int("CH_CONSUMER_TOKEN_TTL_DAYS", 30, minimum=1))
 LINK_CODE_TTL = timedelta(minutes=env_int("CH_LINK_CODE_TTL_MINUTES", 10, minimum=1))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from clearinghouse.portal import views
+from clearinghouse.portal import security, views
 
 app_name = "portal"
 
@@ -23,4 +23,15 @@ urlpatterns = [
     path("my-data/export.json", views.export, name="export"),
     path("my-data/erase/", views.erase, name="erase"),
     path("goodbye/", views.erased, name="erased"),
+    # Getting back in without personal data (issue 14).
+    path("recover/", security.recover, name="recover"),
+    path("settings/", security.settings_page, name="settings"),
+    path("settings/password/", security.password_change, name="password-change"),
+    path("settings/recovery-codes/", security.recovery_codes, name="recovery-codes"),
+    path("settings/recovery-codes/new/", security.recovery_codes_regenerate, name="recovery-codes-new"),
+    path("settings/passkeys/options/", security.passkey_register_options, name="passkey-register-options"),
+    path("settings/passkeys/", security.passkey_register, name="passkey-register"),
+    path("settings/passkeys/<int:passkey_id>/remove/", security.passkey_remove, name="passkey-remove"),
+    path("login/passkey/options/", security.passkey_login_options, name="passkey-login-options"),
+    path("login/passkey/", security.passkey_login, name="passkey-login"),
 ]

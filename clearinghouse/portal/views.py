@@ -4,6 +4,7 @@ the decisions (who may see what, what a consent means) live there."""
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
@@ -24,6 +25,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clearinghouse.accounts import selectors as account_selectors
+from clearinghouse.accounts import recovery as account_recovery
 from clearinghouse.accounts import services as account_services
 from clearinghouse.accounts.models import Platform
 from clearinghouse.api.actors import request_actor
@@ -71,6 +73,18 @@ def consumer_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+# When this session logged in with a passkey (epoch seconds): for a few minutes after, the
+# password is not asked again before erasure, a password change or new recovery codes (the
+# person may have come back with a passkey precisely because they forgot it).
+PASSKEY_AT_KEY = "portal_passkey_at"
+PASSKEY_FRESH_SECONDS = 10 * 60
+
+
+def passkey_login_is_fresh(request) -> bool:
+    at = request.session.get(PASSKEY_AT_KEY)
+    return isinstance(at, int | float) and 0 <= time.time() - at <= PASSKEY_FRESH_SECONDS
 
 
 # --- Sign up, log in, log out --------------------------------------------------------------
@@ -125,9 +139,14 @@ def signup(request):
             login(request, user)
             messages.success(
                 request,
-                _("Welcome! Your account is ready. Nothing is shared until you say so: every switch below starts off."),
+                _("Welcome! Your account is ready. Nothing is shared until you say so: every switch starts off."),
             )
-            return redirect("portal:dashboard")
+            # First stop: the recovery codes, shown once. We hold no phone or e-mail, so
+            # these (or a passkey) are how a forgotten password is survived.
+            request.session["portal_fresh_recovery_codes"] = account_recovery.recovery_codes_issue(
+                consumer=account_selectors.consumer_for_user(user=user), channel="portal"
+            )
+            return HttpResponseRedirect(reverse("portal:recovery-codes") + "?welcome=1")
     if form.has_error("age", code="under_14"):
         form = form.without_input()
     return render(request, "portal/signup.html", {"form": form}, status=400 if form.errors else 200)
@@ -458,7 +477,7 @@ def export(request):
 @require_http_methods(["GET", "POST"])
 @consumer_required
 def erase(request):
-    form = EraseConfirmForm(request.POST or None, user=request.user)
+    form = EraseConfirmForm(request.POST or None, user=request.user, password_required=not passkey_login_is_fresh(request))
     if request.method == "POST" and form.is_valid():
         subject_services.consumer_erase(consumer=request.consumer, actor=request_actor(request), channel="portal")
         logout(request)

@@ -21,7 +21,8 @@ def _signup(client: Client, **overrides):
 def test_signup_creates_a_consumer_logs_in_and_audits_the_portal_channel():
     client = Client()
     response = _signup(client)
-    assert response.status_code == 302 and response["Location"] == reverse("portal:dashboard")
+    # First stop after sign-up: the recovery codes (tests/portal/test_recovery.py).
+    assert response.status_code == 302 and response["Location"] == reverse("portal:recovery-codes") + "?welcome=1"
     consumer = Consumer.objects.get(user__username="mei")
     assert consumer.age_confirmed_at is not None
     event = AuditEvent.objects.get(action="consumer.registered")
