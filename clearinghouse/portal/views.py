@@ -24,8 +24,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from clearinghouse.accounts import selectors as account_selectors
 from clearinghouse.accounts import recovery as account_recovery
+from clearinghouse.accounts import selectors as account_selectors
 from clearinghouse.accounts import services as account_services
 from clearinghouse.accounts.models import Platform
 from clearinghouse.api.actors import request_actor
