@@ -92,8 +92,8 @@ MIDDLEWARE = [
     "clearinghouse.portal.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    # Django's LocaleMiddleware, except that portal pages start in Chinese whatever the
-    # browser's Accept-Language says, and the API, which honours it, falls back to English.
+    # Django's LocaleMiddleware, except that portal pages fall back to Chinese (any Chinese
+    # in Accept-Language counts) and the API falls back to English.
     "clearinghouse.portal.middleware.PortalLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -259,9 +259,15 @@ LINK_CODE_TTL = timedelta(minutes=env_int("CH_LINK_CODE_TTL_MINUTES", 10, minimu
 # --- Internationalisation ---------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
-# The portal's catalogue is listed here as well as found as an app catalogue so that its
-# wording wins over Django admin's for shared msgids ("Log out", "Status", ...).
-LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "clearinghouse" / "portal" / "locale"]
+# The product's catalogues are listed here as well as found as app catalogues so that their
+# wording wins over Django's and the admin's for shared msgids ("Log out", "Status", "Key"
+# 密钥 not 键, "Filter" 筛选 not 过滤器): app catalogues rank below django.contrib.admin,
+# which INSTALLED_APPS lists first; LOCALE_PATHS rank above every app.
+LOCALE_PATHS = [
+    BASE_DIR / "locale",
+    BASE_DIR / "clearinghouse" / "portal" / "locale",
+    BASE_DIR / "clearinghouse" / "console" / "locale",
+]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True

@@ -149,7 +149,8 @@ def test_a_successful_login_clears_the_username_count(consumer_a, settings):
 
 
 def test_portal_is_chinese_by_default_and_english_on_request(consumer_a):
-    client = Client(HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    # Language negotiation in detail: tests/portal/test_language.py.
+    client = Client(HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9,en;q=0.8")
     page = client.get(reverse("portal:login"))
     assert '<html lang="zh-Hans">' in page.content.decode() and "<h1>登录</h1>" in page.content.decode()
     switched = client.post(reverse("set_language"), {"language": "en", "next": "/login/"})

@@ -96,14 +96,15 @@
     section.hidden = false;
   });
 
-  document.querySelectorAll("form[data-passkey-form]").forEach(function (form) {
+  // Each [data-passkey-form] holds one button (and, to register, a name field); the
+  // button asks for options, runs the browser's passkey dialogue and posts the answer.
+  document.querySelectorAll("[data-passkey-form]").forEach(function (form) {
     var kind = form.getAttribute("data-passkey-form");
     var status = form.querySelector("[data-passkey-status]");
-    var button = form.querySelector("button[type=submit]");
-    var token = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+    var button = form.querySelector("button");
+    var token = form.getAttribute("data-csrf");
     form.hidden = false;
-    form.addEventListener("submit", function (event) {
-      event.preventDefault();
+    button.addEventListener("click", function () {
       status.textContent = "";
       button.disabled = true;
       post(form.getAttribute("data-options-url"), token)
@@ -118,7 +119,7 @@
         })
         .then(function (credential) {
           var nameInput = form.querySelector("input[name=name]");
-          return post(form.action, token, {
+          return post(form.getAttribute("data-action"), token, {
             credential: credentialJSON(credential),
             name: nameInput ? nameInput.value : "",
           });
@@ -128,7 +129,14 @@
         })
         .then(function (answer) {
           if (answer.ok) {
-            window.location.assign(answer.next);
+            var target = new URL(answer.next, window.location.href);
+            if (target.pathname === window.location.pathname && target.search === window.location.search) {
+              // Same page (settings): a hash change alone would not show the new passkey.
+              window.location.hash = target.hash;
+              window.location.reload();
+            } else {
+              window.location.assign(target.href);
+            }
             return;
           }
           status.textContent = answer.message;
@@ -136,7 +144,7 @@
         })
         .catch(function () {
           // Cancelled by the person, timed out, or no passkey for this site.
-          status.textContent = form.getAttribute("data-failed-text") || status.getAttribute("data-failed-text") || "";
+          status.textContent = status.getAttribute("data-failed-text") || "";
           button.disabled = false;
         });
     });
