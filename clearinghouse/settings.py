@@ -356,11 +356,31 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_choice("LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"})},
 }
 
+
 # --- Domain ---------------------------------------------------------------------------
+def _operator_detail(name: str, demo: str) -> str:
+    """Required from the environment in production; a visible placeholder otherwise."""
+    return env_str(name) if PRODUCTION else env_str(name, demo)
+
+
 CH_CONTROLLER = {
-    "name": env_str("CH_CONTROLLER_NAME", "Clearinghouse (demo operator)"),
-    "contact": env_str("CH_CONTROLLER_CONTACT", "privacy@clearinghouse.example"),
+    "name": _operator_detail("CH_CONTROLLER_NAME", "Clearinghouse (demo operator)"),
+    "contact": _operator_detail("CH_CONTROLLER_CONTACT", "privacy@clearinghouse.example"),
     "jurisdiction": "CN",
+}
+# Who runs the service, for the public trust page (/about/) shown before login: PIPL Art. 17
+# (the handler's name and contact) and Art. 52 (the person responsible for personal-
+# information protection). Every one is required in production; the demo has placeholders.
+CH_OPERATOR = {
+    "name": CH_CONTROLLER["name"],
+    "address": _operator_detail("CH_OPERATOR_ADDRESS", "（演示）上海市示例路 1 号 / 1 Example Road, Shanghai (demo)"),
+    "contact": CH_CONTROLLER["contact"],
+    "protection_officer": _operator_detail("CH_PROTECTION_OFFICER_NAME", "Demo Officer（演示）"),
+    "protection_officer_contact": _operator_detail("CH_PROTECTION_OFFICER_CONTACT", "dpo@clearinghouse.example"),
+    "complaints_contact": _operator_detail("CH_COMPLAINTS_CONTACT", "complaints@clearinghouse.example"),
+    # The regulator people may complain to (PIPL Art. 65); the default is the CAC's reporting
+    # centre, which takes complaints about personal-information handling nationwide.
+    "regulator_contact": env_str("CH_REGULATOR_CONTACT", "https://www.12377.cn · 12377"),
 }
 CH_SIGNAL_BATCH_MAX = env_int("CH_SIGNAL_BATCH_MAX", 10_000, minimum=1)
 # A body above this is refused (413) before it is read; 10,000 items of the largest legal

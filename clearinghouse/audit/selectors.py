@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from clearinghouse.audit import reasons
+from clearinghouse.audit.actions import AuditAction
 from clearinghouse.audit.chain import GENESIS_HASH, entry_leaf_hash, format_time
 from clearinghouse.audit.merkle import EMPTY_ROOT, ProofError, node_hash, verify_consistency
 from clearinghouse.audit.models import AuditCheckpoint, AuditEvent, AuditTreeNode
@@ -584,3 +585,8 @@ def audit_export_lines(*, filters: EventFilter, upto: int, batch_size: int = 200
         for event in batch:
             yield orjson.dumps(event_export_line(event), option=orjson.OPT_SORT_KEYS) + b"\n"
         last = batch[-1].seq
+
+
+def audit_last_verification() -> AuditEvent | None:
+    """The most recent full verification of the log (``audit.verified``), whoever ran it."""
+    return AuditEvent.objects.filter(action=AuditAction.AUDIT_VERIFIED).order_by("-id").first()

@@ -15,6 +15,7 @@ urlpatterns = [
     path("history/", views.history, name="history"),
     path("receipts/<str:receipt_id>.json", views.receipt_download, name="receipt"),
     path("verify/", views.verify, name="verify"),
+    path("about/", views.trust, name="trust"),
     path("platforms/", views.platforms, name="platforms"),
     path("platforms/code/", views.link_code, name="link-code"),
     path("platforms/<slug:platform_slug>/remove/", views.link_remove, name="link-remove"),

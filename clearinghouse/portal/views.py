@@ -29,6 +29,7 @@ from clearinghouse.accounts import selectors as account_selectors
 from clearinghouse.accounts import services as account_services
 from clearinghouse.accounts.models import Platform
 from clearinghouse.api.actors import request_actor
+from clearinghouse.audit import selectors as audit_selectors
 from clearinghouse.consent import selectors as consent_selectors
 from clearinghouse.consent.models import ConsentEvent, Purpose
 from clearinghouse.consent.services import ConsentRequest, consent_change
@@ -286,6 +287,27 @@ def receipt_download(request, receipt_id):
     response = HttpResponse(body, content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="consent-receipt-{event.receipt_id}.json"'
     return response
+
+
+@require_GET
+def trust(request):
+    """Before login: who runs the service, how it works, whom to contact and complain to,
+    and the latest signed audit checkpoint with the log's last verification."""
+    checkpoint = audit_selectors.audit_checkpoint_latest()
+    verification = audit_selectors.audit_last_verification()
+    return render(
+        request,
+        "portal/trust.html",
+        {
+            "operator": settings.CH_OPERATOR,
+            "checkpoint": checkpoint,
+            "checkpoint_json": json.dumps(checkpoint.envelope(), ensure_ascii=False, indent=2, sort_keys=True) if checkpoint else "",
+            "verification": verification,
+            "verification_ok": verification is not None and verification.outcome == "ok",
+            "verification_checked": (verification.details or {}).get("checked") if verification else None,
+            "session_minutes": settings.SESSION_COOKIE_AGE // 60,
+        },
+    )
 
 
 @require_GET
