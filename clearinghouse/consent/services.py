@@ -224,3 +224,25 @@ def consent_change(*, consumer: Consumer, request: ConsentRequest, channel: str,
         if not granted:
             consent_withdrawn.send(sender=ConsentEvent, consumer_id=consumer.pk, purpose_code=purpose.code, platform_id=platform.pk)
     return event
+
+
+def consent_withdraw_all(*, consumer: Consumer, channel: str, actor: Actor, language: str | None = None) -> list[ConsentEvent]:
+    """Withdraw every consent this person still gives, in one transaction: one event with
+    its own signed receipt per consent ended (and, through ``consent_withdrawn``, one
+    erasure each), so each can be shown and checked on its own. Nothing granted: []."""
+    with transaction.atomic():
+        Consumer.objects.select_for_update().get(pk=consumer.pk)
+        states = list(
+            ConsentState.objects.granted().filter(consumer=consumer).select_related("platform").order_by("purpose_code", "platform__slug")
+        )
+        return [
+            consent_change(
+                consumer=consumer,
+                request=ConsentRequest(
+                    purpose_code=state.purpose_code, platform_slug=state.platform.slug, action=ConsentEvent.WITHDRAW, language=language
+                ),
+                channel=channel,
+                actor=actor,
+            )
+            for state in states
+        ]

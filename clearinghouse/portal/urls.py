@@ -12,6 +12,7 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("consents/", views.consent_update, name="consent-update"),
+    path("consents/withdraw-all/", views.consent_withdraw_everything, name="consent-withdraw-all"),
     path("history/", views.history, name="history"),
     path("receipts/<str:receipt_id>.json", views.receipt_download, name="receipt"),
     path("verify/", views.verify, name="verify"),

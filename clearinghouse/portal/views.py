@@ -32,7 +32,7 @@ from clearinghouse.api.actors import request_actor
 from clearinghouse.audit import selectors as audit_selectors
 from clearinghouse.consent import selectors as consent_selectors
 from clearinghouse.consent.models import ConsentEvent, Purpose
-from clearinghouse.consent.services import ConsentRequest, consent_change
+from clearinghouse.consent.services import ConsentRequest, consent_change, consent_withdraw_all
 from clearinghouse.core.crypto import published_keys
 from clearinghouse.core.errors import Conflict, DomainError, Invalid, NotFound
 from clearinghouse.portal import presentation as words
@@ -202,6 +202,8 @@ def dashboard(request):
         request,
         "portal/dashboard.html",
         {
+            "withdrawn_all": _withdrawn_all_take(request, language),
+            "granted_count": sum(1 for state in consent_selectors.consent_states_list(consumer=request.consumer) if state.granted),
             "cards": cards,
             "done": done,
             "done_title": words.in_language(done.purpose.title, language) if done else "",
@@ -244,6 +246,30 @@ def consent_update(request):
         messages.error(request, str(_CONSENT_ERRORS.get(error.code, error.message)))
         return HttpResponseRedirect(reverse("portal:dashboard") + anchor)
     return HttpResponseRedirect(f"{reverse('portal:dashboard')}?done={event.receipt_id}{anchor}")
+
+
+# Receipt ids of a "withdraw everything", kept for one display on the dashboard.
+_WITHDRAWN_ALL_KEY = "portal_withdrawn_all"
+
+
+@require_POST
+@consumer_required
+def consent_withdraw_everything(request):
+    """One action ends every consent still given, with one signed receipt per consent."""
+    events = consent_withdraw_all(consumer=request.consumer, channel="portal", actor=request_actor(request), language=words.page_language())
+    request.session[_WITHDRAWN_ALL_KEY] = [str(event.receipt_id) for event in events]
+    return HttpResponseRedirect(reverse("portal:dashboard") + "#withdrawn-all")
+
+
+def _withdrawn_all_take(request, language: str) -> list[dict] | None:
+    ids = request.session.pop(_WITHDRAWN_ALL_KEY, None)
+    if not isinstance(ids, list):
+        return None
+    events = ConsentEvent.objects.select_related("purpose", "platform").filter(consumer=request.consumer, receipt_id__in=ids)
+    return [
+        {"event": event, "title": words.in_language(event.purpose.title, language)}
+        for event in sorted(events, key=lambda e: (e.purpose.code, e.platform.name))
+    ]
 
 
 def _own_event(request, receipt_id: str, *, missing_ok: bool = False) -> ConsentEvent | None:
