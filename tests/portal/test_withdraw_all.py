@@ -12,9 +12,24 @@ from clearinghouse.audit.models import AuditEvent
 from clearinghouse.consent.models import ConsentEvent, ConsentState
 from clearinghouse.core.crypto import b64decode, published_keys, verify_signature
 from clearinghouse.intake.models import Signal
-from tests.intake.conftest import store_signals, world  # noqa: F401 (a fixture)
+from tests.conftest import link_subject
+from tests.intake.conftest import World, grant, store_signals
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(consumer_a, consumer_b, platform_p, platform_q, purposes) -> World:
+    """alice gives three consents (both purposes on P, design on Q); bob one (design on P)."""
+    link_subject(consumer_a, platform_p, "alice-at-p")
+    link_subject(consumer_a, platform_q, "alice-at-q")
+    link_subject(consumer_b, platform_p, "bob-at-p")
+    design, forecast = purposes["c2m-product-design"], purposes["c2m-demand-forecast"]
+    grant(consumer_a, design, platform_p)
+    grant(consumer_a, forecast, platform_p)
+    grant(consumer_a, design, platform_q)
+    grant(consumer_b, design, platform_p)
+    return World(alice=consumer_a, bob=consumer_b, p=platform_p, q=platform_q, purposes=purposes)
 
 
 def _receipt_ok(receipt: dict) -> bool:
