@@ -29,6 +29,8 @@ class AuditAction(StrEnum):
     CONSENT_GRANTED = "consent.granted"
     CONSENT_WITHDRAWN = "consent.withdrawn"
     CONSENT_REFUSED = "consent.refused"
+    # The service ended a consent: its purpose version was retired or replaced (issue 14).
+    CONSENT_EXPIRED = "consent.expired"
     LINK_CODE_ISSUED = "link.code_issued"
     LINK_CREATED = "link.created"
     LINK_REPLACED = "link.replaced"

@@ -14,8 +14,7 @@ from django.utils import timezone
 from clearinghouse.accounts.models import Consumer, Platform
 from clearinghouse.audit.actions import AuditAction
 from clearinghouse.audit.services import audit_append
-from clearinghouse.consent.models import ConsentEvent, ConsentState, Purpose
-from clearinghouse.consent.purposes import LAWFUL_BASES
+from clearinghouse.consent.models import LAWFUL_BASES, ConsentEvent, ConsentState, Purpose
 from clearinghouse.consent.signals import consent_withdrawn
 from clearinghouse.core.actors import Actor
 from clearinghouse.core.crypto import signer_get
@@ -47,9 +46,10 @@ def _receipt_payload(
     notice_digest: str,
     moment,
     supersedes: uuid.UUID | None,
+    ended_because: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     controller = settings.CH_CONTROLLER
-    return {
+    payload = {
         "receipt_id": str(receipt_id),
         "schema_version": RECEIPT_SCHEMA,
         "jurisdiction": controller["jurisdiction"],
@@ -71,12 +71,20 @@ def _receipt_payload(
         },
         "retention_days": purpose.retention_days,
         "collection_platform": platform.slug,
-        "state": "granted" if action == ConsentEvent.GRANT else "withdrawn",
+        "state": _RECEIPT_STATES[action],
         "channel": channel,
         "notice_digest": {"algorithm": "sha-256", "value": notice_digest},
         "withdrawal_method": "One action at any time: the portal's dashboard switch, or POST /api/v1/me/consents with action=withdraw.",
         "supersedes": str(supersedes) if supersedes else None,
     }
+    if ended_because is not None:
+        # An expiry: the service ended the consent, and says why (the purpose version was
+        # retired, or replaced by one that needs new consent).
+        payload["ended_because"] = ended_because
+    return payload
+
+
+_RECEIPT_STATES = {ConsentEvent.GRANT: "granted", ConsentEvent.WITHDRAW: "withdrawn", ConsentEvent.EXPIRE: "expired"}
 
 
 def consent_event_build(
@@ -90,6 +98,8 @@ def consent_event_build(
     notice_digest: str,
     moment,
     supersedes: uuid.UUID | None,
+    reason: str = "",
+    ended_because: dict[str, Any] | None = None,
 ) -> ConsentEvent:
     """An unsaved event with its signed receipt. consent_change saves one under the
     consumer's lock; seed_demo bulk-creates many (and keeps ConsentState in step itself)."""
@@ -105,6 +115,7 @@ def consent_event_build(
         notice_digest=notice_digest,
         moment=moment,
         supersedes=supersedes,
+        ended_because=ended_because,
     )
     return ConsentEvent(
         receipt_id=receipt_id,
@@ -117,6 +128,7 @@ def consent_event_build(
         notice_digest=notice_digest,
         created_at=moment,
         supersedes=supersedes,
+        reason=reason,
         receipt=signer_get("receipts").envelope(payload),
     )
 
@@ -246,3 +258,58 @@ def consent_withdraw_all(*, consumer: Consumer, channel: str, actor: Actor, lang
             )
             for state in states
         ]
+
+
+def consents_expire(*, purpose: Purpose, reason: str, actor: Actor, by_version: int | None = None) -> int:
+    """End every consent given to this purpose version, inside the caller's transaction
+    (the retirement or the approval that replaces it): per consent an ``expire`` event
+    with a signed receipt (state ``expired``, ``ended_because`` naming why), the state
+    switched off, an audit event, and ``consent_withdrawn`` so that intake erases what the
+    consent let in, exactly as after a withdrawal. Returns how many ended."""
+    if reason not in (ConsentEvent.PURPOSE_RETIRED, ConsentEvent.PURPOSE_SUPERSEDED):
+        raise ValueError(f"unknown reason {reason!r}")
+    ended_because: dict[str, Any] = {"code": reason}
+    if by_version is not None:
+        ended_because["by_version"] = by_version
+    states = list(
+        ConsentState.objects.granted()
+        .filter(purpose_code=purpose.code, version=purpose.version)
+        .select_related("consumer", "platform", "last_event")
+        .order_by("consumer_id", "platform_id")
+    )
+    for state in states:
+        # The same lock a person's own change takes, in consumer order, so an expiry and a
+        # withdrawal racing on one consent serialise and the state stays the fold.
+        Consumer.objects.select_for_update().get(pk=state.consumer_id)
+        state.refresh_from_db()
+        if not state.granted or state.version != purpose.version:
+            continue
+        moment = timezone.now()
+        event = consent_event_build(
+            consumer=state.consumer,
+            purpose=purpose,
+            platform=state.platform,
+            action=ConsentEvent.EXPIRE,
+            channel="system",
+            language=state.last_event.language if state.last_event_id else settings.LANGUAGE_CODE,
+            notice_digest="",
+            moment=moment,
+            supersedes=state.last_event.receipt_id if state.last_event_id else None,
+            reason=reason,
+            ended_because=ended_because,
+        )
+        event.save(force_insert=True)
+        ConsentState.objects.filter(pk=state.pk).update(granted=False, last_event=event, updated_at=moment)
+        audit_append(
+            actor=actor,
+            action=AuditAction.CONSENT_EXPIRED,
+            target=f"purpose:{purpose.code}@platform:{state.platform.slug}",
+            details={
+                "subject": str(state.consumer.pseudonym),
+                "purpose_version": purpose.version,
+                "receipt_id": str(event.receipt_id),
+                "reason": reason,
+            },
+        )
+        consent_withdrawn.send(sender=ConsentEvent, consumer_id=state.consumer_id, purpose_code=purpose.code, platform_id=state.platform_id)
+    return len(states)

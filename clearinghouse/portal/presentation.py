@@ -225,3 +225,58 @@ def cumulative_chart(*, series: list[ChartSeries], window_days: int, now: dateti
         title=_("Your cumulative privacy loss (ε) over the last %(days)s days") % {"days": window_days},
         description=_("%(count)s charges shown; the same numbers are in the table below.") % {"count": total_points},
     )
+
+
+# --- What changed between two versions of a purpose ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference: for lists, ``before`` holds what is no longer there and ``after``
+    what is new; for a single value, the old and the new value."""
+
+    what: str
+    before: list[str]
+    after: list[str]
+
+
+def purpose_changes(old, new, language: str) -> list[Change]:
+    """What a person would notice between the version they agreed to and the new one, in
+    plain words: the data collected, who receives statistics, how long data is kept, the
+    privacy limit, and the notice text (the paragraphs that differ). [] when only the
+    version number moved."""
+    changes = []
+
+    def compare(what, before: list[str], after: list[str]) -> None:
+        if before != after:
+            changes.append(Change(what=str(what), before=before, after=after))
+
+    compare(
+        gettext_lazy("Which data"),
+        [field_label(code) for code in old.fields if code not in new.fields],
+        [field_label(code) for code in new.fields if code not in old.fields],
+    )
+    compare(
+        gettext_lazy("Who gets statistics"),
+        [sector_label(code) for code in old.recipient_sectors if code not in new.recipient_sectors],
+        [sector_label(code) for code in new.recipient_sectors if code not in old.recipient_sectors],
+    )
+    if old.retention_days != new.retention_days:
+        compare(
+            gettext_lazy("How long"),
+            [_("%(days)s days") % {"days": old.retention_days}],
+            [_("%(days)s days") % {"days": new.retention_days}],
+        )
+    if decimal_or_zero(old.consumer_epsilon_cap) != decimal_or_zero(new.consumer_epsilon_cap):
+        compare(
+            gettext_lazy("Your privacy limit"),
+            [f"ε = {epsilon_text(old.consumer_epsilon_cap)}"],
+            [f"ε = {epsilon_text(new.consumer_epsilon_cap)}"],
+        )
+    old_text, new_text = paragraphs(in_language(old.notice, language)), paragraphs(in_language(new.notice, language))
+    compare(
+        gettext_lazy("The notice"),
+        [p for p in old_text if p not in new_text],
+        [p for p in new_text if p not in old_text],
+    )
+    return changes

@@ -168,8 +168,14 @@ def _purpose_card(item: dict, *, linked_platform_ids: set[int], language: str) -
             rows.append(row | {"linked": linked})
         else:
             unlinked.append(platform)
+    # A new version: the person had consented to an older one (its consent ended, or, for
+    # consents from before expiry existed, still stands for the old version).
+    older = [row["version"] for row in rows if row["version"] is not None and row["version"] < purpose.version]
+    previous = consent_selectors.purpose_version_get(code=purpose.code, version=max(older)) if older else None
     return {
         "purpose": purpose,
+        "previous": previous,
+        "changes": words.purpose_changes(previous, purpose, language) if previous else [],
         "anchor": f"purpose-{purpose.code}",
         "title": words.in_language(purpose.title, language),
         "notice": words.paragraphs(words.in_language(purpose.notice, language)),
@@ -198,10 +204,20 @@ def dashboard(request):
     done = None
     if request.GET.get("done"):
         done = _own_event(request, request.GET["done"], missing_ok=True)
+    stopped = [
+        {
+            "state": state,
+            "title": words.in_language(state.last_event.purpose.title, language),
+            "retired": state.last_event.reason == ConsentEvent.PURPOSE_RETIRED,
+            "by_version": (state.last_event.receipt["payload"].get("ended_because") or {}).get("by_version"),
+        }
+        for state in consent_selectors.consents_stopped_list(consumer=request.consumer)
+    ]
     return render(
         request,
         "portal/dashboard.html",
         {
+            "stopped": stopped,
             "withdrawn_all": _withdrawn_all_take(request, language),
             "granted_count": sum(1 for state in consent_selectors.consent_states_list(consumer=request.consumer) if state.granted),
             "cards": cards,
@@ -213,7 +229,9 @@ def dashboard(request):
 
 
 _CONSENT_ERRORS = {
-    "notice_changed": gettext_lazy("The notice for this purpose has just changed. Please read the new notice and choose again."),
+    "notice_changed": gettext_lazy(
+        "A new version of this purpose was approved since this page was shown. Please read it and choose again."
+    ),
     "purpose_not_approved": gettext_lazy("This purpose is no longer open for consent. Nothing was changed."),
 }
 
