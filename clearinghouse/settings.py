@@ -360,7 +360,8 @@ LOGGING = {
 # --- Domain ---------------------------------------------------------------------------
 def _operator_detail(name: str, demo: str) -> str:
     """Required from the environment in production; a visible placeholder otherwise."""
-    return env_str(name) if PRODUCTION else env_str(name, demo)
+    value = env_str(name) if PRODUCTION else env_str(name, demo)
+    return demo if value is None else value  # (env_str without a default raises instead)
 
 
 CH_CONTROLLER = {

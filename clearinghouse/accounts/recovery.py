@@ -104,7 +104,7 @@ def recovery_code_redeem(*, username: str, code: str, new_password: str, channel
     stays unknown)."""
     user = User.objects.filter(username=username).first() if isinstance(username, str) and username else None
     consumer = _live_consumer(user)
-    if consumer is not None:
+    if user is not None and consumer is not None:
         _password_check(new_password, user)
         with transaction.atomic():
             spent = RecoveryCode.objects.filter(user=user, code_hash=_code_hash(user_id=user.pk, code=code), used_at__isnull=True).update(

@@ -267,7 +267,8 @@ class RecoverForm(forms.Form):
     def refused(self, message) -> RecoverForm:
         """An empty form carrying only ``message``: nothing the person typed is shown back."""
         blank = RecoverForm(data={}, request=self.request)
-        blank._errors = ErrorDict({"__all__": blank.error_class([message])})
+        # Set directly: validating the empty data would add "required" to every field.
+        blank._errors = ErrorDict({"__all__": blank.error_class([message])})  # type: ignore[attr-defined]
         blank.cleaned_data = {}
         return blank
 
