@@ -34,6 +34,27 @@ class ConsentRequest:
     language: str | None = None
 
 
+# The receipt's sentences, in the language of the notice the person read: a Chinese receipt
+# carries no English legal strings (issue 14). Codes (lawful_basis.code, sectors) stay codes.
+_RECEIPT_TEXT: dict[str, dict[str, Any]] = {
+    "en": {
+        "lawful_basis": LAWFUL_BASES,
+        "recipients": "manufacturers in these sectors, receiving only differentially private aggregates",
+        "withdrawal_method": (
+            "One action at any time: the Withdraw button (or Stop all sharing) on the portal's My consents page, "
+            "or POST /api/v1/me/consents with action=withdraw."
+        ),
+    },
+    "zh-hans": {
+        "lawful_basis": {"consent": "《个人信息保护法》第十三条第一款第（一）项：取得个人的同意；GDPR 第 6 条第 1 款 (a) 项"},
+        "recipients": "这些行业的制造商，只能得到加入了随机噪声的统计结果（差分隐私）",
+        "withdrawal_method": (
+            "随时一步撤回：门户“我的同意”页面上的“撤回”按钮（或“停止全部共享”），或调用 POST /api/v1/me/consents 并设 action=withdraw。"
+        ),
+    },
+}
+
+
 def _receipt_payload(
     *,
     receipt_id: uuid.UUID,
@@ -63,10 +84,10 @@ def _receipt_payload(
             "title": purpose.title[language],
             "legitimate_interest": purpose.legitimate_interest[language],
         },
-        "lawful_basis": {"code": purpose.lawful_basis, "reference": LAWFUL_BASES[purpose.lawful_basis]},
+        "lawful_basis": {"code": purpose.lawful_basis, "reference": _RECEIPT_TEXT[language]["lawful_basis"][purpose.lawful_basis]},
         "data_categories": purpose.fields,
         "recipients": {
-            "description": "manufacturers in these sectors, receiving only differentially private aggregates",
+            "description": _RECEIPT_TEXT[language]["recipients"],
             "sectors": purpose.recipient_sectors,
         },
         "retention_days": purpose.retention_days,
@@ -74,7 +95,7 @@ def _receipt_payload(
         "state": _RECEIPT_STATES[action],
         "channel": channel,
         "notice_digest": {"algorithm": "sha-256", "value": notice_digest},
-        "withdrawal_method": "One action at any time: the portal's dashboard switch, or POST /api/v1/me/consents with action=withdraw.",
+        "withdrawal_method": _RECEIPT_TEXT[language]["withdrawal_method"],
         "supersedes": str(supersedes) if supersedes else None,
     }
     if ended_because is not None:

@@ -15,6 +15,7 @@ urlpatterns = [
     path("consents/withdraw-all/", views.consent_withdraw_everything, name="consent-withdraw-all"),
     path("history/", views.history, name="history"),
     path("receipts/<str:receipt_id>.json", views.receipt_download, name="receipt"),
+    path("receipts/<str:receipt_id>/", views.receipt_page, name="receipt-page"),
     path("verify/", views.verify, name="verify"),
     path("about/", views.trust, name="trust"),
     path("platforms/", views.platforms, name="platforms"),

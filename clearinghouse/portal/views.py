@@ -323,6 +323,43 @@ def history(request):
     return render(request, "portal/history.html", {"rows": rows})
 
 
+_RECEIPT_STATES = {
+    "granted": gettext_lazy("You allowed it"),
+    "withdrawn": gettext_lazy("You withdrew it"),
+    "expired": gettext_lazy("Ended by the service"),
+}
+_ENDED_BECAUSE = {
+    ConsentEvent.PURPOSE_RETIRED: gettext_lazy("the purpose was retired"),
+    ConsentEvent.PURPOSE_SUPERSEDED: gettext_lazy("a new version replaced it"),
+}
+
+
+@require_GET
+@consumer_required
+def receipt_page(request, receipt_id):
+    """A receipt for people: printable, in the page's language, and checked in the browser
+    against the published key (WebCrypto Ed25519; no Python needed)."""
+    event = _own_event(request, receipt_id)
+    payload = event.receipt["payload"]
+    language = words.page_language()
+    ended = payload.get("ended_because") or {}
+    return render(
+        request,
+        "portal/receipt.html",
+        {
+            "event": event,
+            "payload": payload,
+            "state": _RECEIPT_STATES.get(payload.get("state"), payload.get("state")),
+            "ended_because": _ENDED_BECAUSE.get(ended.get("code"), ""),
+            "title": words.in_language(event.purpose.title, language),
+            "fields": [words.field_label(code) for code in payload.get("data_categories", [])],
+            "sectors": words.word_list([words.sector_label(code) for code in payload.get("recipients", {}).get("sectors", [])]),
+            "issued_at": words.parse_moment(payload.get("issued_at")),
+            "keys_url": reverse("api:keys"),
+        },
+    )
+
+
 @require_GET
 @consumer_required
 def receipt_download(request, receipt_id):
