@@ -99,8 +99,15 @@ def recover(request):
         elif form.throttled:
             form = form.refused(form.non_field_errors()[0])
             status = 429
+        else:
+            # A problem with the new password: the code was not checked (nor spent), and is
+            # not shown back either.
+            form.data = form.data.copy()
+            form.data["code"] = ""
         status = status if status != 200 else 400
-    return render(request, "portal/recover.html", {"form": form}, status=status)
+    response = render(request, "portal/recover.html", {"form": form}, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 # --- Settings and password ------------------------------------------------------------------

@@ -87,6 +87,7 @@ def test_a_weak_new_password_does_not_spend_the_code(consumer_a):
     codes = recovery_codes_issue(consumer=consumer_a.consumer)
     response = _recover(Client(), username=consumer_a.username, code=codes[0], password="12345")
     assert response.status_code == 400
+    assert codes[0] not in response.content.decode()  # not shown back
     assert RecoveryCode.objects.filter(used_at__isnull=True).count() == 10
     assert _recover(Client(), username=consumer_a.username, code=codes[0]).status_code == 302
 
