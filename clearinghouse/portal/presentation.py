@@ -151,7 +151,16 @@ def cumulative_chart(*, series: list[ChartSeries], window_days: int, now: dateti
     needs no script and no chart library; the table next to it carries the same numbers
     for screen readers."""
     now = now or timezone.now()
-    start = now - timedelta(days=window_days)
+    window_start = now - timedelta(days=window_days)
+    # Zoomed to the active range (issue 14): from a little before the first charge in the
+    # window to today, at least two weeks; a fixed 365-day axis squeezed a month of activity
+    # into a two-pixel stub. Before the first charge every line is flat at 0 anyway.
+    first = min((moment for s in series for moment, _value in s.points if moment >= window_start), default=None)
+    if first is None:
+        start = now - timedelta(days=min(window_days, 30))
+    else:
+        start = max(window_start, first - max((now - first) / 10, timedelta(days=1)))
+    start = max(window_start, min(start, now - timedelta(days=14)))
     # The drawing is scaled to its column (at most 30rem wide, see portal.css). On a 375 px
     # phone the column is 343 px, so text of 18 units shows at about 12.9 px; at full width
     # it is 18 px.
@@ -206,8 +215,10 @@ def cumulative_chart(*, series: list[ChartSeries], window_days: int, now: dateti
         value += step
     # Two dates, where the window starts and today: three did not fit side by side at a
     # readable size ("November 2025" is about 7 em).
+    # Within one year and a few months, the day matters more than the year.
+    tick_format = "MONTH_DAY_FORMAT" if (now - start).days <= 120 else "YEAR_MONTH_FORMAT"
     x_ticks = [
-        {"x": x_of(moment), "anchor": anchor, "label": date_format(timezone.localtime(moment), "YEAR_MONTH_FORMAT")}
+        {"x": x_of(moment), "anchor": anchor, "label": date_format(timezone.localtime(moment), tick_format)}
         for moment, anchor in ((start, "start"), (now, "end"))
     ]
 
