@@ -97,8 +97,8 @@ MIDDLEWARE = [
     "clearinghouse.portal.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    # Django's LocaleMiddleware, except that portal pages start in Chinese whatever the
-    # browser's Accept-Language says, and the API, which honours it, falls back to English.
+    # Django's LocaleMiddleware, except that portal pages fall back to Chinese (any Chinese
+    # in Accept-Language counts) and the API falls back to English.
     "clearinghouse.portal.middleware.PortalLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     # Body size (413), NUL in the URL (400), Redis/broker down (503): before CSRF reads a form.
@@ -305,6 +305,9 @@ CH_ADMIN_ENABLED = env_bool("CH_ADMIN_ENABLED", False)
 # Denied requests are audited the 1st, 2nd, 4th, 8th... time within this window
 # (clearinghouse/audit/denials.py).
 CH_AUDIT_DENIAL_WINDOW_SECONDS = env_int("CH_AUDIT_DENIAL_WINDOW_SECONDS", 3600, minimum=1)
+# Passkeys (WebAuthn): the relying-party id, a registrable domain such as
+# "clearinghouse.example"; empty means the host the portal is reached at.
+CH_WEBAUTHN_RP_ID = env_str("CH_WEBAUTHN_RP_ID", "")
 COMPLIANCE_GROUP = "compliance"
 CONSUMER_TOKEN_TTL = timedelta(days=env_int("CH_CONSUMER_TOKEN_TTL_DAYS", 30, minimum=1))
 LINK_CODE_TTL = timedelta(minutes=env_int("CH_LINK_CODE_TTL_MINUTES", 10, minimum=1))
@@ -312,9 +315,15 @@ LINK_CODE_TTL = timedelta(minutes=env_int("CH_LINK_CODE_TTL_MINUTES", 10, minimu
 # --- Internationalisation ---------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
-# The portal's catalogue is listed here as well as found as an app catalogue so that its
-# wording wins over Django admin's for shared msgids ("Log out", "Status", ...).
-LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "clearinghouse" / "portal" / "locale"]
+# The product's catalogues are listed here as well as found as app catalogues so that their
+# wording wins over Django's and the admin's for shared msgids ("Log out", "Status", "Key"
+# 密钥 not 键, "Filter" 筛选 not 过滤器): app catalogues rank below django.contrib.admin,
+# which INSTALLED_APPS lists first; LOCALE_PATHS rank above every app.
+LOCALE_PATHS = [
+    BASE_DIR / "locale",
+    BASE_DIR / "clearinghouse" / "portal" / "locale",
+    BASE_DIR / "clearinghouse" / "console" / "locale",
+]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
@@ -409,15 +418,36 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_choice("LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"})},
 }
 
+
 # --- Domain ---------------------------------------------------------------------------
+def _operator_detail(name: str, demo: str) -> str:
+    """Required from the environment in production; a visible placeholder otherwise."""
+    value = env_str(name) if PRODUCTION else env_str(name, demo)
+    return demo if value is None else value  # (env_str without a default raises instead)
+
+
 CH_CONTROLLER = {
-    "name": env_str("CH_CONTROLLER_NAME", "Clearinghouse (demo operator)"),
-    "contact": env_str("CH_CONTROLLER_CONTACT", "privacy@clearinghouse.example"),
+    "name": _operator_detail("CH_CONTROLLER_NAME", "Clearinghouse (demo operator)"),
+    "contact": _operator_detail("CH_CONTROLLER_CONTACT", "privacy@clearinghouse.example"),
     "jurisdiction": "CN",
 }
 # Any request body above this is refused with 413 before it is read (views that check
 # their own limit, like signal intake below, say so: clearinghouse/api/middleware.py).
 CH_REQUEST_MAX_BYTES = env_int("CH_REQUEST_MAX_BYTES", 1024 * 1024, minimum=1024)
+# Who runs the service, for the public trust page (/about/) shown before login: PIPL Art. 17
+# (the handler's name and contact) and Art. 52 (the person responsible for personal-
+# information protection). Every one is required in production; the demo has placeholders.
+CH_OPERATOR = {
+    "name": CH_CONTROLLER["name"],
+    "address": _operator_detail("CH_OPERATOR_ADDRESS", "（演示）上海市示例路 1 号 / 1 Example Road, Shanghai (demo)"),
+    "contact": CH_CONTROLLER["contact"],
+    "protection_officer": _operator_detail("CH_PROTECTION_OFFICER_NAME", "Demo Officer（演示）"),
+    "protection_officer_contact": _operator_detail("CH_PROTECTION_OFFICER_CONTACT", "dpo@clearinghouse.example"),
+    "complaints_contact": _operator_detail("CH_COMPLAINTS_CONTACT", "complaints@clearinghouse.example"),
+    # The regulator people may complain to (PIPL Art. 65); the default is the CAC's reporting
+    # centre, which takes complaints about personal-information handling nationwide.
+    "regulator_contact": env_str("CH_REGULATOR_CONTACT", "https://www.12377.cn · 12377"),
+}
 CH_SIGNAL_BATCH_MAX = env_int("CH_SIGNAL_BATCH_MAX", 10_000, minimum=1)
 # A body above this is refused (413) before it is read; 10,000 items of the largest legal
 # size fit with room to spare.

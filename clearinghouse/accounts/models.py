@@ -98,3 +98,29 @@ class PlatformLink(models.Model):
             models.UniqueConstraint(fields=["platform", "subject_pseudonym"], name="link_unique_subject_per_platform"),
             models.UniqueConstraint(fields=["platform", "consumer"], name="link_unique_consumer_per_platform"),
         ]
+
+
+class RecoveryCode(models.Model):
+    """One of a person's one-time recovery codes. Only a keyed hash is stored (HMAC with a
+    key derived from the master key, so a database dump alone cannot test guesses); each
+    code works once, and issuing a new set deletes the old one."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "code_hash"], name="recovery_code_unique_per_user")]
+
+
+class Passkey(models.Model):
+    """A WebAuthn credential (a passkey) a person registered to log in without a password."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="passkeys")
+    credential_id = models.BinaryField(max_length=1024, unique=True)
+    public_key = models.BinaryField(max_length=4096)
+    sign_count = models.BigIntegerField(default=0)
+    name = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)

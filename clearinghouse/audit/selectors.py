@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 
 from clearinghouse.audit import reasons
+from clearinghouse.audit.actions import AuditAction
 from clearinghouse.audit.chain import GENESIS_HASH, entry_leaf_hash, format_time
 from clearinghouse.audit.merkle import EMPTY_ROOT, ProofError, node_hash, verify_consistency
 from clearinghouse.audit.models import AuditCheckpoint, AuditEvent, AuditTreeNode
@@ -639,3 +640,6 @@ def audit_receipt_proof(*, subject: str, receipt_id: str) -> dict[str, Any]:
         "event": event_export_line(event),
         "checkpoint_note": checkpoint_note_cosigned(checkpoint),
     }
+def audit_last_verification() -> AuditEvent | None:
+    """The most recent full verification of the log (``audit.verified``), whoever ran it."""
+    return AuditEvent.objects.filter(action=AuditAction.AUDIT_VERIFIED).order_by("-id").first()

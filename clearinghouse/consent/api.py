@@ -77,6 +77,11 @@ class ConsentStateOut(serializers.Serializer):
     granted = serializers.BooleanField()
     updated_at = serializers.DateTimeField()
     receipt_id = serializers.UUIDField(source="last_event.receipt_id")
+    # Set when the service ended the consent: "purpose_retired" or "purpose_superseded".
+    ended_because = serializers.SerializerMethodField()
+
+    def get_ended_because(self, state) -> str | None:
+        return selectors.consent_ended_because(state) or None
 
 
 class ConsentEventOut(serializers.Serializer):

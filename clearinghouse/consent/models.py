@@ -93,11 +93,20 @@ class Purpose(models.Model):
         return f"{self.code} v{self.version} ({self.status})"
 
 
-class ConsentEvent(models.Model):
-    """Append-only. The current state is the fold of these, kept in ConsentState."""
+# The lawful bases a purpose may name (consent.purposes validates against it; receipts cite it).
+LAWFUL_BASES = {"consent": "PIPL Art. 13(1)(1): the individual's consent; GDPR Art. 6(1)(a)"}
 
-    GRANT, WITHDRAW = "grant", "withdraw"
-    ACTIONS = [(GRANT, "grant"), (WITHDRAW, "withdraw")]
+
+class ConsentEvent(models.Model):
+    """Append-only. The current state is the fold of these, kept in ConsentState.
+
+    ``expire`` is written by the service, not the person: the purpose version they
+    consented to was retired, or replaced by a version that needs new consent; ``reason``
+    says which (receipts carry it as ``ended_because``)."""
+
+    GRANT, WITHDRAW, EXPIRE = "grant", "withdraw", "expire"
+    ACTIONS = [(GRANT, "grant"), (WITHDRAW, "withdraw"), (EXPIRE, "expire")]
+    PURPOSE_RETIRED, PURPOSE_SUPERSEDED = "purpose_retired", "purpose_superseded"
 
     receipt_id = models.UUIDField(unique=True)
     consumer = models.ForeignKey(Consumer, on_delete=models.PROTECT, related_name="consent_events")
@@ -109,6 +118,7 @@ class ConsentEvent(models.Model):
     notice_digest = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField()
     supersedes = models.UUIDField(null=True, blank=True)
+    reason = models.CharField(max_length=32, blank=True, default="")  # why an ``expire`` happened
     receipt = models.JSONField()  # the signed envelope: payload, signature, key_id, alg
 
     class Meta:

@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from clearinghouse.audit.actions import AuditAction
 from clearinghouse.audit.services import audit_append
-from clearinghouse.consent.models import Purpose
+from clearinghouse.consent.models import LAWFUL_BASES, ConsentEvent, Purpose
+from clearinghouse.consent.services import consents_expire
 from clearinghouse.consent.taxonomy import LANGS, taxonomy_index
 from clearinghouse.core.actors import Actor
 from clearinghouse.core.crypto import sha256_hex
@@ -28,7 +29,6 @@ DIMENSION_FIELD = {
     "week": "occurred_at",
 }
 MEASURES = ("consumers", "signals", "sum_value", "mean_value", "top_k")
-LAWFUL_BASES = {"consent": "PIPL Art. 13(1)(1): the individual's consent; GDPR Art. 6(1)(a)"}
 DOCUMENT_KEYS = {
     "code",
     "version",
@@ -281,11 +281,14 @@ def purpose_approve(*, purpose: Purpose, actor: Actor, impact_assessment: str) -
         for previous in Purpose.objects.select_for_update().filter(code=purpose.code, status=Purpose.APPROVED):
             previous.status, previous.retired_at = Purpose.RETIRED, now
             previous.save(update_fields=["status", "retired_at"])
+            # Every consent to the old version ends now, each with a receipt naming why,
+            # and what it let in is erased; the person is asked again for the new version.
+            ended = consents_expire(purpose=previous, reason=ConsentEvent.PURPOSE_SUPERSEDED, by_version=purpose.version, actor=actor)
             audit_append(
                 actor=actor,
                 action=AuditAction.PURPOSE_RETIRED,
                 target=f"purpose:{previous.code}@{previous.version}",
-                details={"reason": "superseded", "by_version": purpose.version},
+                details={"reason": "superseded", "by_version": purpose.version, "consents_ended": ended},
             )
         purpose.status = Purpose.APPROVED
         purpose.approved_by = actor.id
@@ -301,13 +304,15 @@ def purpose_retire(*, purpose: Purpose, actor: Actor) -> Purpose:
         purpose = Purpose.objects.select_for_update().get(pk=purpose.pk)
         if purpose.status == Purpose.RETIRED:
             raise Conflict("this purpose version is already retired", code="invalid_state")
+        was_approved = purpose.status == Purpose.APPROVED
         purpose.status, purpose.retired_at = Purpose.RETIRED, timezone.now()
         purpose.save(update_fields=["status", "retired_at"])
+        ended = consents_expire(purpose=purpose, reason=ConsentEvent.PURPOSE_RETIRED, actor=actor) if was_approved else 0
         audit_append(
             actor=actor,
             action=AuditAction.PURPOSE_RETIRED,
             target=f"purpose:{purpose.code}@{purpose.version}",
-            details={"reason": "retired"},
+            details={"reason": "retired", "consents_ended": ended},
         )
     return purpose
 

@@ -44,7 +44,7 @@ def consent_overview(*, consumer: Consumer) -> list[dict]:
     and the portal's dashboard)."""
     purposes = list(Purpose.objects.filter(status=Purpose.APPROVED).order_by("code"))
     platforms = list(Platform.objects.order_by("slug"))
-    states = {(s.purpose_code, s.platform_id): s for s in ConsentState.objects.filter(consumer=consumer)}
+    states = {(s.purpose_code, s.platform_id): s for s in ConsentState.objects.filter(consumer=consumer).select_related("last_event")}
     overview = []
     for purpose in purposes:
         per_platform = []
@@ -56,9 +56,19 @@ def consent_overview(*, consumer: Consumer) -> list[dict]:
                 {
                     "platform": platform,
                     "active": active,
-                    # Granted for an older version: the notice changed and consent must be given again.
-                    "needs_renewal": bool(state and state.granted and state.version != purpose.version),
+                    # Given for an older version (still granted from before expiry existed, or
+                    # ended by the service when this version replaced it): asked again.
+                    "needs_renewal": bool(
+                        state
+                        and state.version != purpose.version
+                        and (state.granted or consent_ended_because(state) == ConsentEvent.PURPOSE_SUPERSEDED)
+                    ),
+                    "granted": bool(state and state.granted),
                     "updated_at": state.updated_at if state else None,
+                    # The version last consented to, and why the service ended it (an
+                    # ``expire``: the version was retired or replaced), if it did.
+                    "version": state.version if state else None,
+                    "ended_because": consent_ended_because(state),
                 }
             )
         overview.append({"purpose": purpose, "platforms": per_platform})
@@ -82,3 +92,21 @@ def consent_lapse_on_approval(*, draft: Purpose) -> ApprovalLapse:
         return ApprovalLapse(current=None, grants=0, consumers=0)
     active = ConsentState.objects.active(purpose=current)
     return ApprovalLapse(current=current, grants=active.count(), consumers=active.values("consumer_id").distinct().count())
+def consent_ended_because(state: ConsentState | None) -> str:
+    """Why the service (not the person) ended this consent, or "" if it did not."""
+    if state is None or state.granted or state.last_event.action != ConsentEvent.EXPIRE:
+        return ""
+    return state.last_event.reason
+
+
+def consents_stopped_list(*, consumer: Consumer) -> list[ConsentState]:
+    """This person's consents the service ended (purpose retired or replaced), newest first."""
+    return list(
+        ConsentState.objects.filter(consumer=consumer, granted=False, last_event__action=ConsentEvent.EXPIRE)
+        .select_related("platform", "last_event", "last_event__purpose")
+        .order_by("-updated_at")
+    )
+
+
+def purpose_version_get(*, code: str, version: int) -> Purpose | None:
+    return Purpose.objects.filter(code=code, version=version).first()

@@ -14,8 +14,7 @@ from django.utils import timezone
 from clearinghouse.accounts.models import Consumer, Platform
 from clearinghouse.audit.actions import AuditAction
 from clearinghouse.audit.services import audit_append
-from clearinghouse.consent.models import ConsentEvent, ConsentState, Purpose
-from clearinghouse.consent.purposes import LAWFUL_BASES
+from clearinghouse.consent.models import LAWFUL_BASES, ConsentEvent, ConsentState, Purpose
 from clearinghouse.consent.signals import consent_withdrawn
 from clearinghouse.core.actors import Actor
 from clearinghouse.core.crypto import signer_get
@@ -35,6 +34,27 @@ class ConsentRequest:
     language: str | None = None
 
 
+# The receipt's sentences, in the language of the notice the person read: a Chinese receipt
+# carries no English legal strings (issue 14). Codes (lawful_basis.code, sectors) stay codes.
+_RECEIPT_TEXT: dict[str, dict[str, Any]] = {
+    "en": {
+        "lawful_basis": LAWFUL_BASES,
+        "recipients": "manufacturers in these sectors, receiving only differentially private aggregates",
+        "withdrawal_method": (
+            "One action at any time: the Withdraw button (or Stop all sharing) on the portal's My consents page, "
+            "or POST /api/v1/me/consents with action=withdraw."
+        ),
+    },
+    "zh-hans": {
+        "lawful_basis": {"consent": "《个人信息保护法》第十三条第一款第（一）项：取得个人的同意；GDPR 第 6 条第 1 款 (a) 项"},
+        "recipients": "这些行业的制造商，只能得到加入了随机噪声的统计结果（差分隐私）",
+        "withdrawal_method": (
+            "随时一步撤回：门户“我的同意”页面上的“撤回”按钮（或“停止全部共享”），或调用 POST /api/v1/me/consents 并设 action=withdraw。"
+        ),
+    },
+}
+
+
 def _receipt_payload(
     *,
     receipt_id: uuid.UUID,
@@ -47,9 +67,10 @@ def _receipt_payload(
     notice_digest: str,
     moment,
     supersedes: uuid.UUID | None,
+    ended_because: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     controller = settings.CH_CONTROLLER
-    return {
+    payload = {
         "receipt_id": str(receipt_id),
         "schema_version": RECEIPT_SCHEMA,
         "jurisdiction": controller["jurisdiction"],
@@ -63,20 +84,28 @@ def _receipt_payload(
             "title": purpose.title[language],
             "legitimate_interest": purpose.legitimate_interest[language],
         },
-        "lawful_basis": {"code": purpose.lawful_basis, "reference": LAWFUL_BASES[purpose.lawful_basis]},
+        "lawful_basis": {"code": purpose.lawful_basis, "reference": _RECEIPT_TEXT[language]["lawful_basis"][purpose.lawful_basis]},
         "data_categories": purpose.fields,
         "recipients": {
-            "description": "manufacturers in these sectors, receiving only differentially private aggregates",
+            "description": _RECEIPT_TEXT[language]["recipients"],
             "sectors": purpose.recipient_sectors,
         },
         "retention_days": purpose.retention_days,
         "collection_platform": platform.slug,
-        "state": "granted" if action == ConsentEvent.GRANT else "withdrawn",
+        "state": _RECEIPT_STATES[action],
         "channel": channel,
         "notice_digest": {"algorithm": "sha-256", "value": notice_digest},
-        "withdrawal_method": "One action at any time: the portal's dashboard switch, or POST /api/v1/me/consents with action=withdraw.",
+        "withdrawal_method": _RECEIPT_TEXT[language]["withdrawal_method"],
         "supersedes": str(supersedes) if supersedes else None,
     }
+    if ended_because is not None:
+        # An expiry: the service ended the consent, and says why (the purpose version was
+        # retired, or replaced by one that needs new consent).
+        payload["ended_because"] = ended_because
+    return payload
+
+
+_RECEIPT_STATES = {ConsentEvent.GRANT: "granted", ConsentEvent.WITHDRAW: "withdrawn", ConsentEvent.EXPIRE: "expired"}
 
 
 def consent_event_build(
@@ -90,6 +119,8 @@ def consent_event_build(
     notice_digest: str,
     moment,
     supersedes: uuid.UUID | None,
+    reason: str = "",
+    ended_because: dict[str, Any] | None = None,
 ) -> ConsentEvent:
     """An unsaved event with its signed receipt. consent_change saves one under the
     consumer's lock; seed_demo bulk-creates many (and keeps ConsentState in step itself)."""
@@ -105,6 +136,7 @@ def consent_event_build(
         notice_digest=notice_digest,
         moment=moment,
         supersedes=supersedes,
+        ended_because=ended_because,
     )
     return ConsentEvent(
         receipt_id=receipt_id,
@@ -117,6 +149,7 @@ def consent_event_build(
         notice_digest=notice_digest,
         created_at=moment,
         supersedes=supersedes,
+        reason=reason,
         receipt=signer_get("receipts").envelope(payload),
     )
 
@@ -224,3 +257,80 @@ def consent_change(*, consumer: Consumer, request: ConsentRequest, channel: str,
         if not granted:
             consent_withdrawn.send(sender=ConsentEvent, consumer_id=consumer.pk, purpose_code=purpose.code, platform_id=platform.pk)
     return event
+
+
+def consent_withdraw_all(*, consumer: Consumer, channel: str, actor: Actor, language: str | None = None) -> list[ConsentEvent]:
+    """Withdraw every consent this person still gives, in one transaction: one event with
+    its own signed receipt per consent ended (and, through ``consent_withdrawn``, one
+    erasure each), so each can be shown and checked on its own. Nothing granted: []."""
+    with transaction.atomic():
+        Consumer.objects.select_for_update().get(pk=consumer.pk)
+        states = list(
+            ConsentState.objects.granted().filter(consumer=consumer).select_related("platform").order_by("purpose_code", "platform__slug")
+        )
+        return [
+            consent_change(
+                consumer=consumer,
+                request=ConsentRequest(
+                    purpose_code=state.purpose_code, platform_slug=state.platform.slug, action=ConsentEvent.WITHDRAW, language=language
+                ),
+                channel=channel,
+                actor=actor,
+            )
+            for state in states
+        ]
+
+
+def consents_expire(*, purpose: Purpose, reason: str, actor: Actor, by_version: int | None = None) -> int:
+    """End every consent given to this purpose version, inside the caller's transaction
+    (the retirement or the approval that replaces it): per consent an ``expire`` event
+    with a signed receipt (state ``expired``, ``ended_because`` naming why), the state
+    switched off, an audit event, and ``consent_withdrawn`` so that intake erases what the
+    consent let in, exactly as after a withdrawal. Returns how many ended."""
+    if reason not in (ConsentEvent.PURPOSE_RETIRED, ConsentEvent.PURPOSE_SUPERSEDED):
+        raise ValueError(f"unknown reason {reason!r}")
+    ended_because: dict[str, Any] = {"code": reason}
+    if by_version is not None:
+        ended_because["by_version"] = by_version
+    states = list(
+        ConsentState.objects.granted()
+        .filter(purpose_code=purpose.code, version=purpose.version)
+        .select_related("consumer", "platform", "last_event")
+        .order_by("consumer_id", "platform_id")
+    )
+    for state in states:
+        # The same lock a person's own change takes, in consumer order, so an expiry and a
+        # withdrawal racing on one consent serialise and the state stays the fold.
+        Consumer.objects.select_for_update().get(pk=state.consumer_id)
+        state.refresh_from_db()
+        if not state.granted or state.version != purpose.version:
+            continue
+        moment = timezone.now()
+        event = consent_event_build(
+            consumer=state.consumer,
+            purpose=purpose,
+            platform=state.platform,
+            action=ConsentEvent.EXPIRE,
+            channel="system",
+            language=state.last_event.language if state.last_event_id else settings.LANGUAGE_CODE,
+            notice_digest="",
+            moment=moment,
+            supersedes=state.last_event.receipt_id if state.last_event_id else None,
+            reason=reason,
+            ended_because=ended_because,
+        )
+        event.save(force_insert=True)
+        ConsentState.objects.filter(pk=state.pk).update(granted=False, last_event=event, updated_at=moment)
+        audit_append(
+            actor=actor,
+            action=AuditAction.CONSENT_EXPIRED,
+            target=f"purpose:{purpose.code}@platform:{state.platform.slug}",
+            details={
+                "subject": str(state.consumer.pseudonym),
+                "purpose_version": purpose.version,
+                "receipt_id": str(event.receipt_id),
+                "reason": reason,
+            },
+        )
+        consent_withdrawn.send(sender=ConsentEvent, consumer_id=state.consumer_id, purpose_code=purpose.code, platform_id=state.platform_id)
+    return len(states)

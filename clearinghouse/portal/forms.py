@@ -172,10 +172,14 @@ class EraseConfirmForm(forms.Form):
         error_messages={"required": _("Tick this box to confirm.")},
     )
 
-    def __init__(self, *args, user, request=None, **kwargs):
+    def __init__(self, *args, user, request=None, password_required: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
         self.request = request
+        if not password_required:
+            # Right after a passkey login: the passkey just proved it is them (they may
+            # have forgotten the password, which must not stand between them and erasure).
+            del self.fields["password"]
 
     def clean_password(self):
         # The same lockout as every login door: a borrowed, logged-in device is not a free
@@ -192,3 +196,132 @@ class EraseConfirmForm(forms.Form):
         if user is None or user.pk != self.user.pk:
             raise ValidationError(_("That is not your password."), code="wrong_password")
         return password
+
+
+# --- Recovery, password change (issue 14) ---------------------------------------------------
+
+
+def _new_password_fields(form: forms.Form) -> None:
+    form.fields["new_password1"] = forms.CharField(
+        label=_("New password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html,
+    )
+    form.fields["new_password2"] = forms.CharField(
+        label=_("Type the new password again"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+
+def _new_password_clean(form: forms.Form, cleaned: dict, user: User) -> None:
+    password1, password2 = cleaned.get("new_password1"), cleaned.get("new_password2")
+    if password1 and password2 and password1 != password2:
+        form.add_error("new_password2", _("The two passwords are different."))
+    elif password1:
+        try:
+            password_validation.validate_password(password1, user)
+        except ValidationError as error:
+            form.add_error("new_password1", error)
+
+
+class RecoverForm(forms.Form):
+    """Forgot the password: username, one recovery code and a new password. The code is
+    checked by the service (accounts.recovery); this form checks the throttle and the new
+    password so that a typo in the password never spends a code."""
+
+    username = forms.CharField(
+        label=_("Your username"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"}),
+    )
+    code = forms.CharField(
+        label=_("One of your recovery codes"),
+        max_length=40,
+        help_text=_("Like ABCD-EFGH-JKMN. Each code works once."),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autocapitalize": "characters", "spellcheck": "false"}),
+    )
+
+    throttled = False
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+        _new_password_fields(self)
+
+    def clean(self):
+        cleaned = super().clean()
+        username = cleaned.get("username") or ""
+        if username and login_throttled(username=username, address=client_address(self.request)):
+            self.throttled = True
+            audit_record(
+                actor=Actor.anonymous(),
+                action=AuditAction.AUTH_RECOVERY_REFUSED,
+                outcome="denied",
+                details={"channel": "portal", "reason": "throttled"},
+            )
+            raise ValidationError(LoginForm.error_messages["throttled"], code="throttled", params=throttle_params())
+        _new_password_clean(self, cleaned, User(username=username))
+        return cleaned
+
+    def refused(self, message) -> RecoverForm:
+        """An empty form carrying only ``message``: nothing the person typed is shown back."""
+        blank = RecoverForm(data={}, request=self.request)
+        # Set directly: validating the empty data would add "required" to every field.
+        blank._errors = ErrorDict({"__all__": blank.error_class([message])})  # type: ignore[attr-defined]
+        blank.cleaned_data = {}
+        return blank
+
+
+class PasswordChangeForm(forms.Form):
+    """Change the password while logged in. The current password is asked unless the
+    person logged in with a passkey moments ago (``current_required=False``): someone who
+    forgot the password and came back with a passkey can then set a new one."""
+
+    current_password = forms.CharField(
+        label=_("Current password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, *args, user, current_required: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if not current_required:
+            del self.fields["current_password"]
+        _new_password_fields(self)
+
+    def clean_current_password(self):
+        password = self.cleaned_data["current_password"]
+        username = self.user.get_username()
+        if login_throttled(username=username, address=""):
+            raise ValidationError(LoginForm.error_messages["throttled"], code="throttled", params=throttle_params())
+        if authenticate(username=username, password=password) is None:
+            login_failure_record(username=username, address="")
+            raise ValidationError(_("That is not your current password."), code="wrong_password")
+        return password
+
+    def clean(self):
+        cleaned = super().clean()
+        _new_password_clean(self, cleaned, self.user)
+        return cleaned
+
+
+class ConfirmItIsYouForm(forms.Form):
+    """The current password, before something only the account's owner may do (a new set
+    of recovery codes). Not asked right after a passkey login."""
+
+    password = forms.CharField(
+        label=_("Your password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, *args, user, password_required: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if not password_required:
+            del self.fields["password"]
+
+    clean_password = EraseConfirmForm.clean_password

@@ -30,10 +30,11 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 
 class PortalLocaleMiddleware(LocaleMiddleware):
-    """Portal pages are in Simplified Chinese unless the person chose English with the
-    language switch (Django's language cookie). A browser's Accept-Language is ignored
-    there on purpose: the service is for people in China and Chinese comes first; the
-    switch is on every page.
+    """Portal pages follow the language switch (Django's language cookie, remembered for a
+    year) and, on a first visit, the browser's Accept-Language: English for a browser
+    that prefers English to any Chinese, Simplified Chinese for one that asks for any
+    Chinese (zh, zh-CN, zh-TW, zh-HK…) first or for no language we have. The service is
+    for people in China, so Chinese is what nothing-in-particular gets.
 
     Times: the JSON API renders every time in UTC, like the receipts and exports it
     signs; portal pages show TIME_ZONE (Asia/Shanghai). Business rules that depend on the
@@ -46,12 +47,7 @@ class PortalLocaleMiddleware(LocaleMiddleware):
             request.LANGUAGE_CODE = translation.get_language()
             return
         timezone.deactivate()
-        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
-        try:
-            language = translation.get_supported_language_variant(chosen) if chosen else settings.LANGUAGE_CODE
-        except LookupError:
-            language = settings.LANGUAGE_CODE
-        translation.activate(language)
+        translation.activate(portal_language(request))
         request.LANGUAGE_CODE = translation.get_language()
 
     def process_response(self, request, response):
@@ -59,6 +55,27 @@ class PortalLocaleMiddleware(LocaleMiddleware):
         # it in TIME_ZONE, not in the API's UTC.
         timezone.deactivate()
         return super().process_response(request, response)
+
+
+def portal_language(request) -> str:
+    """The switch's choice if there is one, else the browser's first language we have,
+    where any Chinese counts as zh-hans; else zh-hans (settings.LANGUAGE_CODE)."""
+    chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+    if chosen:
+        try:
+            return translation.get_supported_language_variant(chosen)
+        except LookupError:
+            pass
+    for code, _quality in parse_accept_lang_header(request.META.get("HTTP_ACCEPT_LANGUAGE", "")):
+        if code == "*":
+            break
+        if code.split("-")[0] == "zh":
+            return settings.LANGUAGE_CODE
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return settings.LANGUAGE_CODE
 
 
 def _machine_language(request) -> str:

@@ -151,7 +151,16 @@ def cumulative_chart(*, series: list[ChartSeries], window_days: int, now: dateti
     needs no script and no chart library; the table next to it carries the same numbers
     for screen readers."""
     now = now or timezone.now()
-    start = now - timedelta(days=window_days)
+    window_start = now - timedelta(days=window_days)
+    # Zoomed to the active range (issue 14): from a little before the first charge in the
+    # window to today, at least two weeks; a fixed 365-day axis squeezed a month of activity
+    # into a two-pixel stub. Before the first charge every line is flat at 0 anyway.
+    first = min((moment for s in series for moment, _value in s.points if moment >= window_start), default=None)
+    if first is None:
+        start = now - timedelta(days=min(window_days, 30))
+    else:
+        start = max(window_start, first - max((now - first) / 10, timedelta(days=1)))
+    start = max(window_start, min(start, now - timedelta(days=14)))
     # The drawing is scaled to its column (at most 30rem wide, see portal.css). On a 375 px
     # phone the column is 343 px, so text of 18 units shows at about 12.9 px; at full width
     # it is 18 px.
@@ -206,8 +215,10 @@ def cumulative_chart(*, series: list[ChartSeries], window_days: int, now: dateti
         value += step
     # Two dates, where the window starts and today: three did not fit side by side at a
     # readable size ("November 2025" is about 7 em).
+    # Within one year and a few months, the day matters more than the year.
+    tick_format = "MONTH_DAY_FORMAT" if (now - start).days <= 120 else "YEAR_MONTH_FORMAT"
     x_ticks = [
-        {"x": x_of(moment), "anchor": anchor, "label": date_format(timezone.localtime(moment), "YEAR_MONTH_FORMAT")}
+        {"x": x_of(moment), "anchor": anchor, "label": date_format(timezone.localtime(moment), tick_format)}
         for moment, anchor in ((start, "start"), (now, "end"))
     ]
 
@@ -225,3 +236,58 @@ def cumulative_chart(*, series: list[ChartSeries], window_days: int, now: dateti
         title=_("Your cumulative privacy loss (ε) over the last %(days)s days") % {"days": window_days},
         description=_("%(count)s charges shown; the same numbers are in the table below.") % {"count": total_points},
     )
+
+
+# --- What changed between two versions of a purpose ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference: for lists, ``before`` holds what is no longer there and ``after``
+    what is new; for a single value, the old and the new value."""
+
+    what: str
+    before: list[str]
+    after: list[str]
+
+
+def purpose_changes(old, new, language: str) -> list[Change]:
+    """What a person would notice between the version they agreed to and the new one, in
+    plain words: the data collected, who receives statistics, how long data is kept, the
+    privacy limit, and the notice text (the paragraphs that differ). [] when only the
+    version number moved."""
+    changes = []
+
+    def compare(what, before: list[str], after: list[str]) -> None:
+        if before != after:
+            changes.append(Change(what=str(what), before=before, after=after))
+
+    compare(
+        gettext_lazy("Which data"),
+        [field_label(code) for code in old.fields if code not in new.fields],
+        [field_label(code) for code in new.fields if code not in old.fields],
+    )
+    compare(
+        gettext_lazy("Who gets statistics"),
+        [sector_label(code) for code in old.recipient_sectors if code not in new.recipient_sectors],
+        [sector_label(code) for code in new.recipient_sectors if code not in old.recipient_sectors],
+    )
+    if old.retention_days != new.retention_days:
+        compare(
+            gettext_lazy("How long"),
+            [_("%(days)s days") % {"days": old.retention_days}],
+            [_("%(days)s days") % {"days": new.retention_days}],
+        )
+    if decimal_or_zero(old.consumer_epsilon_cap) != decimal_or_zero(new.consumer_epsilon_cap):
+        compare(
+            gettext_lazy("Your privacy limit"),
+            [f"ε = {epsilon_text(old.consumer_epsilon_cap)}"],
+            [f"ε = {epsilon_text(new.consumer_epsilon_cap)}"],
+        )
+    old_text, new_text = paragraphs(in_language(old.notice, language)), paragraphs(in_language(new.notice, language))
+    compare(
+        gettext_lazy("The notice"),
+        [p for p in old_text if p not in new_text],
+        [p for p in new_text if p not in old_text],
+    )
+    return changes

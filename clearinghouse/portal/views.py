@@ -4,6 +4,7 @@ the decisions (who may see what, what a consent means) live there."""
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
@@ -23,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from clearinghouse.accounts import recovery as account_recovery
 from clearinghouse.accounts import selectors as account_selectors
 from clearinghouse.accounts import services as account_services
 from clearinghouse.accounts.models import Platform
@@ -32,7 +34,7 @@ from clearinghouse.audit import selectors as audit_selectors
 from clearinghouse.audit.denials import denial_record
 from clearinghouse.consent import selectors as consent_selectors
 from clearinghouse.consent.models import ConsentEvent, Purpose
-from clearinghouse.consent.services import ConsentRequest, consent_change
+from clearinghouse.consent.services import ConsentRequest, consent_change, consent_withdraw_all
 from clearinghouse.core.crypto import published_keys
 from clearinghouse.core.errors import Conflict, DomainError, Invalid, NotFound, TooManyRequests
 from clearinghouse.portal import presentation as words
@@ -75,6 +77,18 @@ def consumer_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+# When this session logged in with a passkey (epoch seconds): for a few minutes after, the
+# password is not asked again before erasure, a password change or new recovery codes (the
+# person may have come back with a passkey precisely because they forgot it).
+PASSKEY_AT_KEY = "portal_passkey_at"
+PASSKEY_FRESH_SECONDS = 10 * 60
+
+
+def passkey_login_is_fresh(request) -> bool:
+    at = request.session.get(PASSKEY_AT_KEY)
+    return isinstance(at, int | float) and 0 <= time.time() - at <= PASSKEY_FRESH_SECONDS
 
 
 # --- Sign up, log in, log out --------------------------------------------------------------
@@ -136,9 +150,14 @@ def signup(request):
             login(request, user)
             messages.success(
                 request,
-                _("Welcome! Your account is ready. Nothing is shared until you say so: every switch below starts off."),
+                _("Welcome! Your account is ready. Nothing is shared until you say so: every switch starts off."),
             )
-            return redirect("portal:dashboard")
+            # First stop: the recovery codes, shown once. We hold no phone or e-mail, so
+            # these (or a passkey) are how a forgotten password is survived.
+            request.session["portal_fresh_recovery_codes"] = account_recovery.recovery_codes_issue(
+                consumer=account_selectors.consumer_for_user(user=user), channel="portal"
+            )
+            return HttpResponseRedirect(reverse("portal:recovery-codes") + "?welcome=1")
     if form.has_error("age", code="under_14"):
         form = form.without_input()
     return render(request, "portal/signup.html", {"form": form}, status=400 if form.errors else 200)
@@ -159,8 +178,14 @@ def _purpose_card(item: dict, *, linked_platform_ids: set[int], language: str) -
             rows.append(row | {"linked": linked})
         else:
             unlinked.append(platform)
+    # A new version: the person had consented to an older one (its consent ended, or, for
+    # consents from before expiry existed, still stands for the old version).
+    older = [row["version"] for row in rows if row["version"] is not None and row["version"] < purpose.version]
+    previous = consent_selectors.purpose_version_get(code=purpose.code, version=max(older)) if older else None
     return {
         "purpose": purpose,
+        "previous": previous,
+        "changes": words.purpose_changes(previous, purpose, language) if previous else [],
         "anchor": f"purpose-{purpose.code}",
         "title": words.in_language(purpose.title, language),
         "notice": words.paragraphs(words.in_language(purpose.notice, language)),
@@ -189,10 +214,22 @@ def dashboard(request):
     done = None
     if request.GET.get("done"):
         done = _own_event(request, request.GET["done"], missing_ok=True)
+    stopped = [
+        {
+            "state": state,
+            "title": words.in_language(state.last_event.purpose.title, language),
+            "retired": state.last_event.reason == ConsentEvent.PURPOSE_RETIRED,
+            "by_version": (state.last_event.receipt["payload"].get("ended_because") or {}).get("by_version"),
+        }
+        for state in consent_selectors.consents_stopped_list(consumer=request.consumer)
+    ]
     return render(
         request,
         "portal/dashboard.html",
         {
+            "stopped": stopped,
+            "withdrawn_all": _withdrawn_all_take(request, language),
+            "granted_count": sum(1 for state in consent_selectors.consent_states_list(consumer=request.consumer) if state.granted),
             "cards": cards,
             "done": done,
             "done_title": words.in_language(done.purpose.title, language) if done else "",
@@ -202,7 +239,9 @@ def dashboard(request):
 
 
 _CONSENT_ERRORS = {
-    "notice_changed": gettext_lazy("The notice for this purpose has just changed. Please read the new notice and choose again."),
+    "notice_changed": gettext_lazy(
+        "A new version of this purpose was approved since this page was shown. Please read it and choose again."
+    ),
     "purpose_not_approved": gettext_lazy("This purpose is no longer open for consent. Nothing was changed."),
 }
 
@@ -235,6 +274,30 @@ def consent_update(request):
         messages.error(request, str(_CONSENT_ERRORS.get(error.code, error.message)))
         return HttpResponseRedirect(reverse("portal:dashboard") + anchor)
     return HttpResponseRedirect(f"{reverse('portal:dashboard')}?done={event.receipt_id}{anchor}")
+
+
+# Receipt ids of a "withdraw everything", kept for one display on the dashboard.
+_WITHDRAWN_ALL_KEY = "portal_withdrawn_all"
+
+
+@require_POST
+@consumer_required
+def consent_withdraw_everything(request):
+    """One action ends every consent still given, with one signed receipt per consent."""
+    events = consent_withdraw_all(consumer=request.consumer, channel="portal", actor=request_actor(request), language=words.page_language())
+    request.session[_WITHDRAWN_ALL_KEY] = [str(event.receipt_id) for event in events]
+    return HttpResponseRedirect(reverse("portal:dashboard") + "#withdrawn-all")
+
+
+def _withdrawn_all_take(request, language: str) -> list[dict] | None:
+    ids = request.session.pop(_WITHDRAWN_ALL_KEY, None)
+    if not isinstance(ids, list):
+        return None
+    events = ConsentEvent.objects.select_related("purpose", "platform").filter(consumer=request.consumer, receipt_id__in=ids)
+    return [
+        {"event": event, "title": words.in_language(event.purpose.title, language)}
+        for event in sorted(events, key=lambda e: (e.purpose.code, e.platform.name))
+    ]
 
 
 def _own_event(request, receipt_id: str, *, missing_ok: bool = False) -> ConsentEvent | None:
@@ -270,6 +333,43 @@ def history(request):
     return render(request, "portal/history.html", {"rows": rows})
 
 
+_RECEIPT_STATES = {
+    "granted": gettext_lazy("You allowed it"),
+    "withdrawn": gettext_lazy("You withdrew it"),
+    "expired": gettext_lazy("Ended by the service"),
+}
+_ENDED_BECAUSE = {
+    ConsentEvent.PURPOSE_RETIRED: gettext_lazy("the purpose was retired"),
+    ConsentEvent.PURPOSE_SUPERSEDED: gettext_lazy("a new version replaced it"),
+}
+
+
+@require_GET
+@consumer_required
+def receipt_page(request, receipt_id):
+    """A receipt for people: printable, in the page's language, and checked in the browser
+    against the published key (WebCrypto Ed25519; no Python needed)."""
+    event = _own_event(request, receipt_id)
+    payload = event.receipt["payload"]
+    language = words.page_language()
+    ended = payload.get("ended_because") or {}
+    return render(
+        request,
+        "portal/receipt.html",
+        {
+            "event": event,
+            "payload": payload,
+            "state": _RECEIPT_STATES.get(payload.get("state"), payload.get("state")),
+            "ended_because": _ENDED_BECAUSE.get(ended.get("code"), ""),
+            "title": words.in_language(event.purpose.title, language),
+            "fields": [words.field_label(code) for code in payload.get("data_categories", [])],
+            "sectors": words.word_list([words.sector_label(code) for code in payload.get("recipients", {}).get("sectors", [])]),
+            "issued_at": words.parse_moment(payload.get("issued_at")),
+            "keys_url": reverse("api:keys"),
+        },
+    )
+
+
 @require_GET
 @consumer_required
 def receipt_download(request, receipt_id):
@@ -294,6 +394,27 @@ def receipt_proof_download(request, receipt_id):
     response = HttpResponse(json.dumps(proof, ensure_ascii=False, indent=2), content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="consent-receipt-{event.receipt_id}-audit-proof.json"'
     return response
+
+
+@require_GET
+def trust(request):
+    """Before login: who runs the service, how it works, whom to contact and complain to,
+    and the latest signed audit checkpoint with the log's last verification."""
+    checkpoint = audit_selectors.audit_checkpoint_latest()
+    verification = audit_selectors.audit_last_verification()
+    return render(
+        request,
+        "portal/trust.html",
+        {
+            "operator": settings.CH_OPERATOR,
+            "checkpoint": checkpoint,
+            "checkpoint_json": json.dumps(checkpoint.envelope(), ensure_ascii=False, indent=2, sort_keys=True) if checkpoint else "",
+            "verification": verification,
+            "verification_ok": verification is not None and verification.outcome == "ok",
+            "verification_checked": (verification.details or {}).get("checked") if verification else None,
+            "session_minutes": settings.SESSION_COOKIE_AGE // 60,
+        },
+    )
 
 
 @require_GET
@@ -485,7 +606,9 @@ def export(request):
 @require_http_methods(["GET", "POST"])
 @consumer_required
 def erase(request):
-    form = EraseConfirmForm(request.POST or None, user=request.user, request=request)
+    form = EraseConfirmForm(
+        request.POST or None, user=request.user, request=request, password_required=not passkey_login_is_fresh(request)
+    )
     if request.method == "POST" and form.is_valid():
         subject_services.consumer_erase(consumer=request.consumer, actor=request_actor(request), channel="portal")
         logout(request)

@@ -86,8 +86,9 @@ def browser(django_db_setup):
 
 @pytest.fixture
 def browser_context_options() -> dict:
-    """Override in a module to change the viewport, locale, permissions…"""
-    return {"viewport": {"width": 1280, "height": 900}, "locale": "en-US", "accept_downloads": True}
+    """Override in a module to change the viewport, locale, permissions… A Chinese browser
+    by default: portal pages follow Accept-Language on a first visit."""
+    return {"viewport": {"width": 1280, "height": 900}, "locale": "zh-CN", "accept_downloads": True}
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.browser
 
 def test_layout_landmarks_skip_link_and_language_switch(page, live_server, transactional_db):
     page.goto(live_server.url + "/login/")
-    # Chinese first, whatever the browser's Accept-Language (the context says en-US).
+    # A Chinese browser (the context says zh-CN) gets Chinese on its first visit.
     assert page.locator("html").get_attribute("lang") == "zh-Hans"
     assert page.locator("h1").inner_text() == "登录"
     assert page.locator("header").count() == 1 and page.locator("main#main").count() == 1 and page.locator("footer").count() == 1
@@ -38,7 +38,7 @@ def test_layout_landmarks_skip_link_and_language_switch(page, live_server, trans
 
 
 def test_signup_page_fits_a_375px_phone(browser, live_server, transactional_db):
-    context = browser.new_context(viewport={"width": 375, "height": 812})
+    context = browser.new_context(viewport={"width": 375, "height": 812}, locale="zh-CN")
     try:
         page = context.new_page()
         page.goto(live_server.url + "/signup/")

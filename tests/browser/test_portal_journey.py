@@ -18,7 +18,8 @@ DESIGN = "c2m-product-design"
 # What a person reads, per language (taken from the catalogue so a wording change is one edit).
 TEXT = {
     "zh-hans": {
-        "switch_to": None,
+        # The browser asks for English (en-US), so a Chinese reader uses the switch.
+        "switch_to": "中文",
         "html_lang": "zh-Hans",
         "dashboard": "我的同意",
         "login": "登录",
@@ -32,7 +33,7 @@ TEXT = {
         "erased": "你的账户已删除",
     },
     "en": {
-        "switch_to": "English",
+        "switch_to": None,
         "html_lang": "en",
         "dashboard": "My consents",
         "login": "Log in",
@@ -127,6 +128,10 @@ def test_whole_journey(page, context, live_server, world, language):
     page.locator("#id_password2").fill(PASSWORD)
     page.locator('input[value="14-or-over"]').check()
     page.locator("main form button[type=submit]").click()
+    # First the recovery codes, shown once (tests/browser/test_recovery.py goes further).
+    page.wait_for_url(live_server.url + "/settings/recovery-codes/?welcome=1")
+    assert page.locator("#recovery-codes li").count() == 10
+    page.locator("main a.button[href='/']").click()
     page.wait_for_url(live_server.url + "/")
     assert page.locator("h1").inner_text() == text["dashboard"]
     assert User.objects.filter(username=username, consumer__isnull=False).exists()
@@ -251,7 +256,9 @@ def test_phone_screen_has_no_horizontal_scroll(browser, live_server, linked_pers
     )
     # Charges as the release engine reports them, so the chart and tables have content.
     monkeypatch.setattr("clearinghouse.portal.views._privacy_statement", lambda consumer: sample_statement())
-    context = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True, device_scale_factor=2)
+    context = browser.new_context(
+        viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True, device_scale_factor=2, locale="zh-CN"
+    )
     try:
         page = context.new_page()
         page.goto(live_server.url + "/login/")
@@ -429,7 +436,7 @@ def test_chart_labels_stay_readable_on_a_375px_phone(browser, live_server, linke
     from tests.portal.statements import sample_statement
 
     monkeypatch.setattr("clearinghouse.portal.views._privacy_statement", lambda consumer: sample_statement())
-    context = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True)
+    context = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True, locale="zh-CN")
     try:
         page = context.new_page()
         login_as(page, linked_person.consumer.user)

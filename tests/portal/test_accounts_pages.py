@@ -21,7 +21,8 @@ def _signup(client: Client, **overrides):
 def test_signup_creates_a_consumer_logs_in_and_audits_the_portal_channel():
     client = Client()
     response = _signup(client)
-    assert response.status_code == 302 and response["Location"] == reverse("portal:dashboard")
+    # First stop after sign-up: the recovery codes (tests/portal/test_recovery.py).
+    assert response.status_code == 302 and response["Location"] == reverse("portal:recovery-codes") + "?welcome=1"
     consumer = Consumer.objects.get(user__username="mei")
     assert consumer.age_confirmed_at is not None
     event = AuditEvent.objects.get(action="consumer.registered")
@@ -148,7 +149,8 @@ def test_a_successful_login_clears_the_username_count(consumer_a, settings):
 
 
 def test_portal_is_chinese_by_default_and_english_on_request(consumer_a):
-    client = Client(HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    # Language negotiation in detail: tests/portal/test_language.py.
+    client = Client(HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9,en;q=0.8")
     page = client.get(reverse("portal:login"))
     assert '<html lang="zh-Hans">' in page.content.decode() and "<h1>登录</h1>" in page.content.decode()
     switched = client.post(reverse("set_language"), {"language": "en", "next": "/login/"})

@@ -83,7 +83,7 @@ def test_a_stale_notice_is_refused_with_a_clear_message_and_nothing_recorded(lin
     fields = _form_for(client.get("/").content.decode(), "shop-p", "grant")
     fields["notice_digest"] = "0" * 64
     response = client.post(reverse("portal:consent-update"), fields, follow=True)
-    assert "The notice for this purpose has just changed" in response.content.decode()
+    assert "A new version of this purpose was approved since this page was shown" in response.content.decode()
     assert not ConsentEvent.objects.exists()
     assert AuditEvent.objects.filter(action="consent.refused", outcome="denied").count() == 1
 
@@ -149,7 +149,8 @@ def test_refusing_every_consent_blocks_nothing_else(linked_consumer, portal_clie
     assert client.post(reverse("portal:link-remove", kwargs={"platform_slug": "shop-q"})).status_code == 302
 
 
-def test_a_new_notice_version_asks_again_and_the_old_consent_can_still_be_withdrawn(linked_consumer, portal_client):
+def test_a_new_notice_version_ends_the_old_consent_and_asks_again(linked_consumer, portal_client):
+    """(Issue 14; the whole lifecycle is in tests/portal/test_purpose_lifecycle.py.)"""
     from clearinghouse.consent.purposes import purpose_file_read, purpose_publish
     from clearinghouse.core.actors import Actor
 
@@ -164,11 +165,11 @@ def test_a_new_notice_version_asks_again_and_the_old_consent_can_still_be_withdr
     assert "Needs your answer again" in html
     grant = _form_for(html, "shop-p", "grant")
     assert grant["version"] == "2"
-    withdraw = _form_for(html, "shop-p", "withdraw")  # both offered: agree to v2, or withdraw v1
-    client.post(reverse("portal:consent-update"), withdraw)
+    with pytest.raises(AssertionError):
+        _form_for(html, "shop-p", "withdraw")  # nothing left to withdraw: the v1 consent ended
     state = ConsentState.objects.get(purpose_code="c2m-product-design", platform__slug="shop-p")
-    assert state.granted is False and state.version == 1
-    client.post(reverse("portal:consent-update"), _form_for(client.get("/").content.decode(), "shop-p", "grant"))
+    assert state.granted is False and state.version == 1 and state.last_event.action == "expire"
+    client.post(reverse("portal:consent-update"), grant)
     state.refresh_from_db()
     assert state.granted is True and state.version == 2
 

@@ -104,3 +104,33 @@ def test_the_chart_runs_up_to_the_limit_so_spending_is_visible(linked_consumer, 
     highest = min(float(point.split(",")[1]) for point in re.findall(r"L[\d.]+,[\d.]+", design))
     climbed = (tick_y["0.00"] - highest) / (tick_y["0.00"] - tick_y["6.00"])
     assert abs(climbed - 2.25 / 6) < 0.01
+
+
+def test_the_chart_zooms_to_the_active_range():
+    """Two charges ten and two days ago sit far apart, not in the last 2 % of a 365-day axis."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from clearinghouse.portal.presentation import ChartSeries, cumulative_chart
+
+    now = timezone.now()
+    series = [
+        ChartSeries(
+            label="design",
+            cap=Decimal(6),
+            points=[(now - timedelta(days=10), Decimal("0.5")), (now - timedelta(days=2), Decimal("1.2"))],
+        )
+    ]
+    chart = cumulative_chart(series=series, window_days=365, now=now)
+    left, _top, right, _bottom = chart.plot
+    steps = sorted({float(x) for x in re.findall(r"L([\d.]+),", chart.lines[0]["d"])})
+    first, second = steps[0], steps[1]
+    assert (second - first) / (right - left) > 0.4
+    assert first > left + 0.1 * (right - left)  # a flat stretch before the first charge shows where it began
+    # Day-precise axis labels for a range of weeks.
+    assert chart.x_ticks[0]["label"] != chart.x_ticks[1]["label"]
+    # No charges: a short, flat axis rather than a year of nothing.
+    empty = cumulative_chart(series=[ChartSeries(label="design", cap=Decimal(6), points=[])], window_days=365, now=now)
+    assert empty.x_ticks[0]["label"] != empty.x_ticks[1]["label"]

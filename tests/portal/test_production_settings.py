@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -24,6 +26,12 @@ def _production_env(tmp_path) -> dict:
         "CH_VAR_DIR": str(tmp_path / "var"),
         "DATABASE_URL": "postgres://clearinghouse@db.internal:5432/clearinghouse",
         "REDIS_URL": "redis://redis.internal:6379/0",
+        "CH_CONTROLLER_NAME": "示例数据服务有限公司",
+        "CH_CONTROLLER_CONTACT": "privacy@portal.example.cn",
+        "CH_OPERATOR_ADDRESS": "上海市示例路 1 号",
+        "CH_PROTECTION_OFFICER_NAME": "王某",
+        "CH_PROTECTION_OFFICER_CONTACT": "dpo@portal.example.cn",
+        "CH_COMPLAINTS_CONTACT": "complaints@portal.example.cn",
     }
 
 
@@ -61,3 +69,26 @@ def test_production_cookies_and_headers(tmp_path):
     assert values["SECURE_SSL_REDIRECT"] and values["SECURE_HSTS_SECONDS"] >= 31536000
     assert values["X_FRAME_OPTIONS"] == "DENY" and values["SECURE_CONTENT_TYPE_NOSNIFF"]
     assert values["SECURE_REFERRER_POLICY"] == "same-origin"
+
+
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "CH_CONTROLLER_NAME",
+        "CH_CONTROLLER_CONTACT",
+        "CH_OPERATOR_ADDRESS",
+        "CH_PROTECTION_OFFICER_NAME",
+        "CH_PROTECTION_OFFICER_CONTACT",
+        "CH_COMPLAINTS_CONTACT",
+    ],
+)
+def test_production_refuses_to_start_without_the_operators_details(tmp_path, variable):
+    """The trust page names who runs the service and whom to contact (PIPL Art. 17, 52):
+    in production each detail must come from the environment, never the demo placeholder."""
+    env = _production_env(tmp_path)
+    del env[variable]
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert f"environment variable {variable} is required" in result.stderr

@@ -56,6 +56,14 @@
     });
   });
 
+  // Print buttons: <button data-print hidden>, shown once this script runs.
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      window.print();
+    });
+  });
+
   // Forms marked data-submit-once disable their submit button after the first submit so
   // a double click cannot send two requests (the second would be a second receipt).
   document.querySelectorAll("form[data-submit-once]").forEach(function (form) {
