@@ -43,7 +43,7 @@ from clearinghouse.core.actors import Actor
 from clearinghouse.core.errors import Invalid, TooManyRequests
 
 # The doors, as the audit log names them.
-CHANNELS = frozenset({"portal", "api", "admin", "portal-erase", "api-erase"})
+CHANNELS = frozenset({"portal", "api", "admin", "portal-erase", "api-erase", "portal-recover", "portal-passkey", "portal-password"})
 
 LOCKED_MESSAGE = "Too many failed attempts: signing in to this account is paused. Try again later."
 
@@ -189,6 +189,24 @@ def login_attempt(*, username: str, password: str, address: str, channel: str) -
     if keys.known:
         cache.set(keys.known, 1, timeout=settings.CH_LOGIN_KNOWN_DAYS * 86400)
     return user
+
+
+def login_failure_count(*, username: str, address: str, channel: str) -> None:
+    """A failed proof of identity that is not a password (a recovery code, a passkey): it
+    counts towards the same locks as a wrong password, so no other door can be used to
+    guess around them."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown login channel {channel!r}")
+    _failure_record(keys=_keys(username=username, address=address), username=username, channel=channel)
+
+
+def login_success_count(*, username: str, address: str) -> None:
+    """A proof of identity that is not a password succeeded: forget the username's failures
+    and remember the address as known to it, as a successful login does."""
+    keys = _keys(username=username, address=address)
+    cache.delete(keys.username_failures)
+    if keys.known:
+        cache.set(keys.known, 1, timeout=settings.CH_LOGIN_KNOWN_DAYS * 86400)
 
 
 def login_unlock(*, username: str | None, address: str | None, actor: Actor) -> bool:

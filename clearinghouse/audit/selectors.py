@@ -640,6 +640,8 @@ def audit_receipt_proof(*, subject: str, receipt_id: str) -> dict[str, Any]:
         "event": event_export_line(event),
         "checkpoint_note": checkpoint_note_cosigned(checkpoint),
     }
+
+
 def audit_last_verification() -> AuditEvent | None:
     """The most recent full verification of the log (``audit.verified``), whoever ran it."""
     return AuditEvent.objects.filter(action=AuditAction.AUDIT_VERIFIED).order_by("-id").first()

@@ -92,6 +92,8 @@ def consent_lapse_on_approval(*, draft: Purpose) -> ApprovalLapse:
         return ApprovalLapse(current=None, grants=0, consumers=0)
     active = ConsentState.objects.active(purpose=current)
     return ApprovalLapse(current=current, grants=active.count(), consumers=active.values("consumer_id").distinct().count())
+
+
 def consent_ended_because(state: ConsentState | None) -> str:
     """Why the service (not the person) ended this consent, or "" if it did not."""
     if state is None or state.granted or state.last_event.action != ConsentEvent.EXPIRE:

@@ -12,8 +12,11 @@ from django.forms.utils import ErrorDict
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
-from clearinghouse.accounts.lockout import login_attempt
+from clearinghouse.accounts.lockout import login_attempt, login_lock_remaining
 from clearinghouse.api.addresses import client_address
+from clearinghouse.audit.actions import AuditAction
+from clearinghouse.audit.services import audit_record
+from clearinghouse.core.actors import Actor
 from clearinghouse.core.errors import TooManyRequests
 
 # Django 5.2 changed this message id and its zh_Hans catalogue has not caught up; listing it
@@ -253,7 +256,8 @@ class RecoverForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         username = cleaned.get("username") or ""
-        if username and login_throttled(username=username, address=client_address(self.request)):
+        remaining = login_lock_remaining(username=username, address=client_address(self.request)) if username else None
+        if remaining is not None:
             self.throttled = True
             audit_record(
                 actor=Actor.anonymous(),
@@ -261,7 +265,7 @@ class RecoverForm(forms.Form):
                 outcome="denied",
                 details={"channel": "portal", "reason": "throttled"},
             )
-            raise ValidationError(LoginForm.error_messages["throttled"], code="throttled", params=throttle_params())
+            raise ValidationError(LoginForm.error_messages["throttled"], code="throttled", params=throttle_params(remaining))
         _new_password_clean(self, cleaned, User(username=username))
         return cleaned
 
@@ -295,10 +299,13 @@ class PasswordChangeForm(forms.Form):
     def clean_current_password(self):
         password = self.cleaned_data["current_password"]
         username = self.user.get_username()
-        if login_throttled(username=username, address=""):
-            raise ValidationError(LoginForm.error_messages["throttled"], code="throttled", params=throttle_params())
-        if authenticate(username=username, password=password) is None:
-            login_failure_record(username=username, address="")
+        try:
+            confirmed = login_attempt(username=username, password=password, address="", channel="portal-password")
+        except TooManyRequests as locked:
+            raise ValidationError(
+                LoginForm.error_messages["throttled"], code="throttled", params=throttle_params(locked.details["retry_after_seconds"])
+            ) from None
+        if confirmed is None or confirmed.pk != self.user.pk:
             raise ValidationError(_("That is not your current password."), code="wrong_password")
         return password
 

@@ -19,9 +19,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from clearinghouse.accounts import passkeys as passkey_services
 from clearinghouse.accounts import recovery as recovery_services
+from clearinghouse.accounts.lockout import login_failure_count, login_lock_remaining, login_success_count
 from clearinghouse.core.errors import Invalid, NotFound
 from clearinghouse.portal.forms import ConfirmItIsYouForm, PasswordChangeForm, RecoverForm, client_address
-from clearinghouse.portal.throttle import login_failure_record, login_success_record, login_throttled
 from clearinghouse.portal.views import PASSKEY_AT_KEY, consumer_required, passkey_login_is_fresh
 
 # A fresh set of recovery codes waits here for its one display.
@@ -76,7 +76,7 @@ def recover(request):
                     username=data["username"], code=data["code"], new_password=data["new_password1"], channel="portal"
                 )
             except Invalid as error:
-                login_failure_record(username=data["username"], address=client_address(request))
+                login_failure_count(username=data["username"], address=client_address(request), channel="portal-recover")
                 message = (
                     _("The username or recovery code is not right. Check them and try again.")
                     if error.code == "invalid_recovery_code"
@@ -84,7 +84,7 @@ def recover(request):
                 )
                 form = form.refused(message)
             else:
-                login_success_record(username=data["username"])
+                login_success_count(username=data["username"], address=client_address(request))
                 login(request, user, backend=_BACKEND)
                 left = recovery_services.recovery_codes_left(user=user)
                 messages.success(
@@ -232,7 +232,7 @@ def passkey_login(request):
     # Throttled per address (there is no username to count): a tight count of its own for
     # passkey failures from this address, and the address count shared with password logins.
     throttle_name = f"passkey-login:{address}"
-    if login_throttled(username=throttle_name, address=address):
+    if login_lock_remaining(username=throttle_name, address=address) is not None:
         return _refused(_("Too many failed attempts. Please wait a few minutes and try again."), status=429)
     challenge = _challenge_take(request, "login")
     credential, _name = _credential_body(request)
@@ -241,7 +241,7 @@ def passkey_login(request):
     try:
         user = passkey_services.passkey_login_finish(rp=_relying_party(request), challenge=challenge, credential=credential)
     except Invalid:
-        login_failure_record(username=throttle_name, address=address)
+        login_failure_count(username=throttle_name, address=address, channel="portal-passkey")
         return _refused(_("This passkey was not accepted. Log in with your password or a recovery code instead."))
     login(request, user, backend=_BACKEND)
     request.session[PASSKEY_AT_KEY] = int(time.time())

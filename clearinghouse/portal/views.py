@@ -606,9 +606,7 @@ def export(request):
 @require_http_methods(["GET", "POST"])
 @consumer_required
 def erase(request):
-    form = EraseConfirmForm(
-        request.POST or None, user=request.user, request=request, password_required=not passkey_login_is_fresh(request)
-    )
+    form = EraseConfirmForm(request.POST or None, user=request.user, request=request, password_required=not passkey_login_is_fresh(request))
     if request.method == "POST" and form.is_valid():
         subject_services.consumer_erase(consumer=request.consumer, actor=request_actor(request), channel="portal")
         logout(request)
