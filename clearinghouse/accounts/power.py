@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import Group, Permission, User
 from django.core.exceptions import PermissionDenied
-from django.db.models.signals import m2m_changed
+from django.db.models.signals import m2m_changed, post_save, pre_save
 
 from clearinghouse.accounts.lockout import user_target
 from clearinghouse.audit.actions import AuditAction
@@ -137,7 +137,41 @@ def _permissions_changed(sender, instance, action, reverse, model, pk_set, **kwa
     )
 
 
+_FLAGS = ("is_superuser", "is_staff", "is_active")
+
+
+def _user_flags_before(sender, instance, update_fields=None, **kwargs) -> None:
+    if update_fields is not None and not set(update_fields) & set(_FLAGS):
+        instance._ch_flags_before = None  # a save that cannot touch a flag (last_login)
+        return
+    if instance.pk is None:
+        instance._ch_flags_before = dict.fromkeys(_FLAGS, False) | {"is_active": True}
+        return
+    before = User.objects.filter(pk=instance.pk).values(*_FLAGS).first()
+    instance._ch_flags_before = before or dict.fromkeys(_FLAGS, False) | {"is_active": True}
+
+
+def _user_flags_after(sender, instance, created, **kwargs) -> None:
+    """Superuser and staff status are permissions too (and closing an account is power
+    over it): every change of these flags is audited, whoever makes it."""
+    before = getattr(instance, "_ch_flags_before", None)
+    if before is None:
+        return
+    changed = {flag: bool(getattr(instance, flag)) for flag in _FLAGS if bool(getattr(instance, flag)) != bool(before.get(flag))}
+    if not changed:
+        return
+    actor, _ = _current()
+    audit_record(
+        actor=actor,
+        action=AuditAction.USER_PERMISSIONS_CHANGED,
+        target=user_target(instance),
+        details={"operation": "flags", "flags": changed},
+    )
+
+
 def power_receivers_connect() -> None:
+    pre_save.connect(_user_flags_before, sender=User, dispatch_uid="ch_user_flags_before")
+    post_save.connect(_user_flags_after, sender=User, dispatch_uid="ch_user_flags_after")
     m2m_changed.connect(_user_groups_changed, sender=User.groups.through, dispatch_uid="ch_user_groups_changed")
     m2m_changed.connect(_permissions_changed, sender=User.user_permissions.through, dispatch_uid="ch_user_permissions_changed")
     m2m_changed.connect(_permissions_changed, sender=Group.permissions.through, dispatch_uid="ch_group_permissions_changed")

@@ -220,3 +220,17 @@ def test_a_consumer_at_the_compliance_console_is_refused_and_audited(consumer_a)
     event = AuditEvent.objects.get(action="access.denied")
     assert event.actor_kind == "consumer" and event.details["reason"] == "forbidden"
     assert event.details["endpoint"] == "compliance:home"
+
+
+def test_superuser_and_staff_flags_are_audited_whoever_sets_them(consumer_a):
+    user = consumer_a.consumer.user
+    user.is_staff = user.is_superuser = True
+    user.save()
+    event = AuditEvent.objects.get(action="user.permissions_changed", details__operation="flags")
+    assert event.details["flags"] == {"is_superuser": True, "is_staff": True}
+    assert event.target == f"consumer:{consumer_a.consumer.pseudonym}" and event.actor_id == "unattributed"
+    user.first_name = "x"
+    user.save()  # no flag changed: nothing more
+    assert AuditEvent.objects.filter(action="user.permissions_changed").count() == 1
+    User.objects.create_superuser(username="root2", password=PASSWORD, email="")
+    assert AuditEvent.objects.filter(action="user.permissions_changed", details__flags__is_superuser=True).count() == 2
