@@ -187,3 +187,11 @@ def test_nul_inside_a_signal_batch_is_refused_whole(platform_p, purposes):
     response = platform_p.client().post("/api/v1/platform/signals", raw, format="json")
     assert response.status_code == 400 and response.json()["error"]["code"] == "malformed_body"
     assert not Signal.objects.exists()
+
+
+@pytest.mark.django_db
+def test_nul_in_a_portal_query_gets_a_bilingual_400_page():
+    response = APIClient().get("/login/", {"next": "/\x00"})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "请求无法处理" in page and "Bad request" in page
