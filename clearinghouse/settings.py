@@ -371,6 +371,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Releases take five measures, reports and trends two: name the two choice sets apart.
+    "ENUM_NAME_OVERRIDES": {
+        "ReleaseMeasureEnum": ["consumers", "signals", "sum_value", "mean_value", "top_k"],
+        "CountMeasureEnum": ["consumers", "signals"],
+    },
     # Swagger UI from our own static files: /api/docs/ must work offline, and an unpinned
     # CDN script would run with the page's origin.
     "SWAGGER_UI_DIST": "SIDECAR",

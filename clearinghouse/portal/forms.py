@@ -325,9 +325,10 @@ class ConfirmItIsYouForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 
-    def __init__(self, *args, user, password_required: bool = True, **kwargs):
+    def __init__(self, *args, user, request=None, password_required: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        self.request = request
         if not password_required:
             del self.fields["password"]
 

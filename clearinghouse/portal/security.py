@@ -27,7 +27,8 @@ from clearinghouse.portal.views import PASSKEY_AT_KEY, consumer_required, passke
 # A fresh set of recovery codes waits here for its one display.
 _FRESH_CODES_KEY = "portal_fresh_recovery_codes"
 _CHALLENGE_KEY = "portal_webauthn_challenge"
-_BACKEND = "django.contrib.auth.backends.ModelBackend"
+# The project's one backend (case-insensitive usernames): a session names it.
+_BACKEND = "clearinghouse.accounts.backends.UsernameModelBackend"
 
 
 def recovery_codes_issue_and_show(request, consumer) -> HttpResponse:
@@ -57,7 +58,7 @@ def recovery_codes(request):
 @require_POST
 @consumer_required
 def recovery_codes_regenerate(request):
-    form = ConfirmItIsYouForm(request.POST, user=request.user, password_required=not passkey_login_is_fresh(request))
+    form = ConfirmItIsYouForm(request.POST, user=request.user, request=request, password_required=not passkey_login_is_fresh(request))
     if not form.is_valid():
         return _settings_page(request, confirm_form=form, status=400)
     return recovery_codes_issue_and_show(request, request.consumer)
@@ -116,7 +117,7 @@ def recover(request):
 def _settings_page(request, *, password_form=None, confirm_form=None, status=200):
     fresh = passkey_login_is_fresh(request)
     password_form = password_form or PasswordChangeForm(user=request.user, current_required=not fresh)
-    confirm_form = confirm_form or ConfirmItIsYouForm(user=request.user, password_required=not fresh)
+    confirm_form = confirm_form or ConfirmItIsYouForm(user=request.user, request=request, password_required=not fresh)
     return render(
         request,
         "portal/settings.html",

@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_recovery_codes_passkeys'),
-        ('accounts', '0002_username_case_insensitive'),
+        ("accounts", "0002_recovery_codes_passkeys"),
+        ("accounts", "0002_username_case_insensitive"),
     ]
 
-    operations = [
-    ]
+    operations = []
