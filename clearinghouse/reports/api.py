@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clearinghouse.api.actors import request_actor
-from clearinghouse.api.pagination import Pagination
+from clearinghouse.api.pagination import Pagination, paginated_schema
 from clearinghouse.releases.plans import epsilon_text
 from clearinghouse.releases.selectors import release_visible
 from clearinghouse.reports import selectors
@@ -87,7 +87,7 @@ class ReportsView(APIView):
         # A repeat of a request already made this period: the stored report, nothing spent.
         return Response(ReportDetailOut(release_visible(report)).data | {"repeat": True}, status=status.HTTP_200_OK)
 
-    @extend_schema(responses={200: ReportOut(many=True)})
+    @extend_schema(**paginated_schema(ReportOut, name="PaginatedReportOut", operation_id="api_v1_reports_list"))
     def get(self, request):
         queryset = selectors.reports_for(manufacturer=request.user.party)
         paginator = Pagination()

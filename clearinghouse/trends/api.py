@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clearinghouse.api.actors import request_actor
-from clearinghouse.api.pagination import Pagination
+from clearinghouse.api.pagination import Pagination, paginated_schema
 from clearinghouse.releases.plans import epsilon_text
 from clearinghouse.releases.selectors import release_visible
 from clearinghouse.trends import selectors
@@ -97,7 +97,7 @@ class TrendsView(APIView):
         # A repeat of a request already made this period: the stored trend, nothing spent.
         return Response(TrendDetailOut(release_visible(trend)).data | {"repeat": True}, status=status.HTTP_200_OK)
 
-    @extend_schema(responses={200: TrendOut(many=True)})
+    @extend_schema(**paginated_schema(TrendOut, name="PaginatedTrendOut", operation_id="api_v1_trends_list"))
     def get(self, request):
         queryset = selectors.trends_for(manufacturer=request.user.party)
         paginator = Pagination()

@@ -163,3 +163,13 @@ def test_api_docs_turn_off_the_swagger_validator_badge(db, settings):
     assert configured, page
     assert json.loads(configured.group(1)) == {"deepLinking": True, "validatorUrl": None}
     assert "validator.swagger.io" not in page
+
+
+@pytest.mark.parametrize("path", ["/api/v1/releases", "/api/v1/reports", "/api/v1/trends", "/api/v1/platform/batches"])
+def test_paginated_lists_are_documented_as_the_page_they_return(db, path):
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    body = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    component = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]] if "$ref" in body else body
+    assert component.get("type") == "object" and {"count", "next", "previous", "results"} <= set(component["properties"])
