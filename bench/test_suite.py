@@ -25,10 +25,14 @@ ROOT = Path(__file__).resolve().parents[1]
 PRE_RELAYOUT = "894191b"
 
 
-def timed(command: list[str], *, cwd: Path, env: dict) -> tuple[float, str]:
+def timed(command: list[str], *, cwd: Path, env: dict, label: str) -> tuple[float, str]:
     started = time.monotonic()
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.monotonic() - started
+    # The whole output is kept (bench/out is git-ignored), so a failure can be named.
+    out = ROOT / "bench" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"test_suite-{label}.log").write_text(done.stdout + done.stderr)
     tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or [""]
     if done.returncode != 0:
         print(f"{' '.join(command)} failed ({done.returncode}): {tail[0]}", file=sys.stderr)
@@ -49,10 +53,14 @@ def main() -> int:
         try:
             (worktree / ".venv").symlink_to(ROOT / ".venv")
             baseline_env = dict(env, DATABASE_URL="postgres://127.0.0.1:5432/bench_tests_baseline", REDIS_URL="redis://127.0.0.1:6379/14")
-            before, before_tail = timed([python, "scripts/test.py", "-q", "-p", "no:randomly"], cwd=worktree, env=baseline_env)
+            before, before_tail = timed(
+                [python, "scripts/test.py", "-q", "-p", "no:randomly"], cwd=worktree, env=baseline_env, label="baseline"
+            )
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, capture_output=True)
-    after, after_tail = timed([python, "scripts/test.py", "-q", "-p", "no:randomly"], cwd=ROOT, env=dict(env, TEST_WORKERS=args.workers))
+    after, after_tail = timed(
+        [python, "scripts/test.py", "-q", "-p", "no:randomly", "-rf"], cwd=ROOT, env=dict(env, TEST_WORKERS=args.workers), label="this"
+    )
     print(f"load average before the runs: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; cores: {os.cpu_count()}")
     print(f"baseline {args.baseline} (serial):  {before:7.1f} s   {before_tail}")
     print(f"this checkout (xdist, {args.workers}): {after:7.1f} s   {after_tail}")
