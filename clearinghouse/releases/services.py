@@ -370,12 +370,6 @@ def _tune_statement() -> None:
             cursor.execute("SET LOCAL enable_mergejoin = off")
 
 
-def release_statement_tune() -> None:
-    """The release statement's session settings, for the engines above (reports, trends)
-    that run the same statement through aggregate_compute."""
-    _tune_statement()
-
-
 def release_plan_for(release: Release) -> ReleasePlan:
     """Rebuild the plan of a stored release (purpose version as requested)."""
     body = {
@@ -390,7 +384,38 @@ def release_plan_for(release: Release) -> ReleasePlan:
     return release_plan_build(manufacturer=release.manufacturer, purpose=release.purpose, body=body, purpose_code=release.purpose_code)
 
 
+@dataclass(frozen=True)
+class JobEngine:
+    """What differs between the kinds of job; the job itself (claim, heartbeat, ledger lock,
+    individual filter, exact aggregation, signature, charge, refusals and failures) is
+    one, in job_run. ``prepare`` rebuilds the stored request's plan or spec without reading
+    data (DomainError when it is no longer valid), ``plan`` gives the exact aggregation's
+    ReleasePlan of it, and ``answer(release=, prepared=, aggregate=, snapshot_at=)`` noises
+    the aggregate into the document that is signed."""
+
+    name: str
+    prepare: Callable[[Release], Any]
+    plan: Callable[[Any], ReleasePlan]
+    answer: Callable[..., dict]
+
+
+def _release_answer(*, release: Release, prepared: ReleasePlan, aggregate, snapshot_at) -> dict:
+    return release_document(release=release, plan=prepared, aggregate_values=aggregate, snapshot_at=snapshot_at)
+
+
+RELEASE_ENGINE = JobEngine(
+    name="release", prepare=lambda release: release_plan_for(release), plan=lambda plan: plan, answer=_release_answer
+)
+
+
 def release_compute(*, release_id) -> Release | None:
+    return job_run(release_id=release_id, engine=RELEASE_ENGINE)
+
+
+def job_run(*, release_id, engine: JobEngine) -> Release | None:
+    """The job, for every kind (idempotent): a job that is done, closed or owned by a live
+    attempt is left as it is; one interrupted too often, refused or failed before its answer
+    committed is closed with a refund."""
     attempt = release_claim(release_id)
     if attempt is None:
         return Release.objects.filter(pk=release_id).first()
@@ -403,11 +428,11 @@ def release_compute(*, release_id) -> Release | None:
         )
     try:
         with _heartbeat(release_id=release_id, attempt=attempt):
-            return _compute(release_id=release_id, attempt=attempt)
+            return _compute(release_id=release_id, attempt=attempt, engine=engine)
     except _Refusal as refusal:
         return release_close(release_id=release_id, status=Release.REFUSED, code=refusal.code, message=refusal.message)
     except Exception:
-        logger.exception("release %s failed before its answer was committed", release_id)
+        logger.exception("%s %s failed before its answer was committed", engine.name, release_id)
         return release_close(
             release_id=release_id,
             status=Release.FAILED,
@@ -416,14 +441,27 @@ def release_compute(*, release_id) -> Release | None:
         )
 
 
-def _compute(*, release_id, attempt: int) -> Release:
+def _compute(*, release_id, attempt: int, engine: JobEngine = RELEASE_ENGINE) -> Release:
     try:
-        return _compute_once(release_id=release_id, attempt=attempt)
+        return _compute_once(release_id=release_id, attempt=attempt, engine=engine)
     except ReleaseTakenOver:  # rolled back: the later attempt gives the one answer
         return Release.objects.get(pk=release_id)
 
 
-def _compute_once(*, release_id, attempt: int) -> Release:
+def _compute_once(*, release_id, attempt: int, engine: JobEngine) -> Release:
+    release = Release.objects.select_related("manufacturer", "purpose").get(pk=release_id)
+    if release.status != Release.RUNNING or release.attempts != attempt:
+        return release  # another attempt took over (or finished) meanwhile
+    if release.purpose.status != Purpose.APPROVED:
+        raise _Refusal(
+            "purpose_not_approved",
+            f"{release.purpose_code} version {release.purpose.version} is no longer approved; nothing was spent.",
+        )
+    # Planning reads no data (a trend's can take seconds of linear algebra): before the lock.
+    try:
+        prepared = engine.prepare(release)
+    except DomainError as exc:
+        raise _Refusal(exc.code, f"The request is no longer valid: {exc.message}") from None
     with transaction.atomic():
         _tune_statement()
         ledger_lock()
@@ -432,17 +470,7 @@ def _compute_once(*, release_id, attempt: int) -> Release:
         # this attempt, so one that was taken over rolls back (ReleaseTakenOver).
         release = Release.objects.select_related("manufacturer", "purpose").get(pk=release_id)
         if release.status != Release.RUNNING or release.attempts != attempt:
-            return release  # another attempt took over (or finished) meanwhile
-        if release.purpose.status != Purpose.APPROVED:
-            raise _Refusal(
-                "purpose_not_approved",
-                f"{release.purpose_code} version {release.purpose.version} is no longer approved; nothing was spent.",
-            )
-        try:
-            plan = release_plan_for(release)
-        except DomainError as exc:
-            raise _Refusal(exc.code, f"The request is no longer valid: {exc.message}") from None
-
+            return release
         snapshot_at = timezone.now()
         excluded = consumers_over(
             purpose_code=release.purpose_code,
@@ -451,8 +479,8 @@ def _compute_once(*, release_id, attempt: int) -> Release:
             epsilon=release.epsilon,
             rho=release.rho,
         )
-        aggregate = aggregate_compute(plan, seed=bounding_seed(release.id), excluded=excluded, now=snapshot_at)
-        payload = release_document(release=release, plan=plan, aggregate_values=aggregate, snapshot_at=snapshot_at)
+        aggregate = aggregate_compute(engine.plan(prepared), seed=bounding_seed(release.id), excluded=excluded, now=snapshot_at)
+        payload = engine.answer(release=release, prepared=prepared, aggregate=aggregate, snapshot_at=snapshot_at)
         release_finish(release=release, attempt=attempt, payload=payload, contributors=aggregate.contributors, snapshot_at=snapshot_at)
     release.refresh_from_db()
     return release

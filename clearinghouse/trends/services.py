@@ -16,40 +16,25 @@ Refusals and failures close the trend with a refund (``release_close``).
 
 from __future__ import annotations
 
-import logging
 from typing import Any
-
-from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
 
 from clearinghouse.accounts.models import Manufacturer
 from clearinghouse.audit.actions import AuditAction
 from clearinghouse.audit.services import audit_record
-from clearinghouse.consent.models import Purpose
 from clearinghouse.core.actors import Actor
-from clearinghouse.core.errors import DomainError, Invalid
-from clearinghouse.releases.compute import aggregate_compute, bounding_seed
-from clearinghouse.releases.ledger import consumers_over
+from clearinghouse.core.errors import Invalid
 from clearinghouse.releases.models import Release
 from clearinghouse.releases.services import (
+    JobEngine,
     QueueOrder,
     SweepReport,
-    ledger_lock,
+    job_run,
     publish_with,
-    release_claim,
-    release_close,
-    release_finish,
     release_queue,
-    release_statement_tune,
     release_sweep,
 )
 from clearinghouse.trends.document import trend_document
 from clearinghouse.trends.spec import TrendSpec, trend_spec_parse, trend_spec_stored
-
-logger = logging.getLogger(__name__)
-
-MAX_ATTEMPTS_MESSAGE = "The job was interrupted too often; nothing was spent."
 
 
 def trend_publish(release_id) -> None:
@@ -122,66 +107,16 @@ def trend_spec_for(release: Release) -> TrendSpec:
     )
 
 
-class _Refusal(Exception):
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
+def _answer(*, release: Release, prepared: TrendSpec, aggregate, snapshot_at) -> dict:
+    return trend_document(release=release, spec=prepared, counts=aggregate.counts, snapshot_at=snapshot_at)
+
+
+ENGINE = JobEngine(name="trend", prepare=trend_spec_for, plan=lambda spec: spec.release_plan, answer=_answer)
 
 
 def trend_compute(*, release_id) -> Release | None:
-    """The job (idempotent): a trend that is done, closed or owned by a live attempt is
-    left as it is."""
-    attempt = release_claim(release_id)
-    if attempt is None:
-        return Release.objects.filter(pk=release_id).first()
-    if attempt > settings.CH_RELEASE_MAX_ATTEMPTS:
-        return release_close(release_id=release_id, status=Release.FAILED, code="too_many_attempts", message=MAX_ATTEMPTS_MESSAGE)
-    try:
-        return _compute(release_id=release_id, attempt=attempt)
-    except _Refusal as refusal:
-        return release_close(release_id=release_id, status=Release.REFUSED, code=refusal.code, message=refusal.message)
-    except Exception:
-        logger.exception("trend %s failed before its answer was committed", release_id)
-        return release_close(
-            release_id=release_id,
-            status=Release.FAILED,
-            code="internal_error",
-            message="The job failed before any result was released; nothing was spent.",
-        )
-
-
-def _compute(*, release_id, attempt: int) -> Release:
-    with transaction.atomic():
-        release_statement_tune()
-        release = Release.objects.select_related("manufacturer", "purpose").get(pk=release_id, kind=Release.TREND)
-        # Planning (pure numpy, data-independent) happens before the ledger lock is taken.
-        try:
-            spec = trend_spec_for(release)
-        except DomainError as exc:
-            raise _Refusal(exc.code, f"The request is no longer valid: {exc.message}") from None
-        ledger_lock()
-        release = Release.objects.select_for_update().select_related("manufacturer", "purpose").get(pk=release_id, kind=Release.TREND)
-        if release.status != Release.RUNNING or release.attempts != attempt:
-            return release  # another attempt took over (or finished) meanwhile
-        if release.purpose.status != Purpose.APPROVED:
-            raise _Refusal(
-                "purpose_not_approved",
-                f"{release.purpose_code} version {release.purpose.version} is no longer approved; nothing was spent.",
-            )
-        snapshot_at = timezone.now()
-        excluded = consumers_over(
-            purpose_code=release.purpose_code,
-            moment=snapshot_at,
-            purpose_cap=release.purpose.consumer_epsilon_cap,
-            epsilon=release.epsilon,
-            rho=release.rho,
-        )
-        aggregate = aggregate_compute(spec.release_plan, seed=bounding_seed(release.id), excluded=excluded, now=snapshot_at)
-        payload = trend_document(release=release, spec=spec, counts=aggregate.counts, snapshot_at=snapshot_at)
-        release_finish(release=release, attempt=attempt, payload=payload, contributors=aggregate.contributors, snapshot_at=snapshot_at)
-    release.refresh_from_db()
-    return release
+    """The job (idempotent), run by releases.services.job_run like every kind of job."""
+    return job_run(release_id=release_id, engine=ENGINE)
 
 
 def trend_sweep() -> SweepReport:

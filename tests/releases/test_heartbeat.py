@@ -26,13 +26,13 @@ def test_a_live_job_renews_its_lease_and_is_not_taken_over(world, settings, monk
     seen: dict = {}
     original = services._compute
 
-    def slow_compute(*, release_id, attempt):
+    def slow_compute(*, release_id, attempt, **engine):
         claimed = Release.objects.get(pk=release_id).lease_until
         time.sleep(2.2)  # twice the lease: without the heartbeat it would have expired
         seen["renewed"] = Release.objects.get(pk=release_id).lease_until
         seen["claimed"] = claimed
         seen["sweep"] = release_sweep()
-        return original(release_id=release_id, attempt=attempt)
+        return original(release_id=release_id, attempt=attempt, **engine)
 
     monkeypatch.setattr(services, "_compute", slow_compute)
     done = release_compute(release_id=release.id)
