@@ -21,10 +21,9 @@ from clearinghouse.consent.models import Purpose
 from clearinghouse.consent.purposes import purpose_current
 from clearinghouse.core.errors import Invalid
 from clearinghouse.releases import mechanisms
-from clearinghouse.releases.budgets import period_of
 from clearinghouse.releases.document import plan_mechanisms
 from clearinghouse.releases.plans import EPSILON_QUANTUM, ReleasePlan, epsilon_text, release_plan_build
-from clearinghouse.releases.selectors import budget_row
+from clearinghouse.releases.selectors import budget_after
 
 # Measures whose per-cell 95% half-width is a function of ε alone (one Laplace vector).
 ACCURACY_MEASURES = ("consumers", "signals", "sum_value")
@@ -145,15 +144,12 @@ def release_plan_preview(*, manufacturer: Manufacturer, purpose: Purpose | None,
     resolved = resolve_epsilon(manufacturer=manufacturer, purpose=purpose, body=body, purpose_code=purpose_code)
     plan = release_plan_build(manufacturer=manufacturer, purpose=purpose, body=resolved, purpose_code=purpose_code)
     built = plan_mechanisms(plan)
-    period = period_of()
-    row = budget_row(manufacturer=manufacturer, purpose_code=plan.purpose.code, period=period, cap=plan.purpose.period_epsilon_cap)
-    after = Decimal(row["remaining"]) - plan.epsilon
-    global_after = Decimal(row["global_remaining"]) - plan.epsilon
+    after = budget_after(manufacturer=manufacturer, purpose=plan.purpose, epsilon=plan.epsilon)
     budgets = {
-        "period": period,
-        "allocation_remaining_after": epsilon_text(after),
-        "purpose_remaining_after": epsilon_text(global_after),
-        "affordable": after >= 0 and global_after >= 0,
+        "period": after["period"],
+        "allocation_remaining_after": after["allocation"]["remaining_after"],
+        "purpose_remaining_after": after["purpose"]["remaining_after"],
+        "affordable": after["affordable"],
     }
     return {
         "purpose": plan.purpose.code,

@@ -56,6 +56,32 @@ def budget_row(*, manufacturer: Manufacturer, purpose_code: str, period: str, ca
     }
 
 
+def budget_after(*, manufacturer: Manufacturer, purpose: Purpose, epsilon: Decimal) -> dict[str, Any]:
+    """What the manufacturer's allocation and the purpose's period budget would be after a
+    job costing ``epsilon``, for the free plans (negative: the job would be refused with
+    budget_exhausted, and ``affordable`` is false)."""
+    period = period_of()
+    row = budget_row(manufacturer=manufacturer, purpose_code=purpose.code, period=period, cap=purpose.period_epsilon_cap)
+    allocation_after = Decimal(row["remaining"]) - epsilon
+    purpose_after = Decimal(row["global_remaining"]) - epsilon
+    return {
+        "period": period,
+        "allocation": {
+            "allocated": row["allocated"],
+            "spent": row["spent"],
+            "remaining": row["remaining"],
+            "remaining_after": epsilon_text(allocation_after),
+        },
+        "purpose": {
+            "cap": row["global_cap"],
+            "spent": row["global_spent"],
+            "remaining": row["global_remaining"],
+            "remaining_after": epsilon_text(purpose_after),
+        },
+        "affordable": allocation_after >= 0 and purpose_after >= 0,
+    }
+
+
 def queryable_purposes(*, manufacturer: Manufacturer) -> list[Purpose]:
     index = taxonomy_index()
     return [
@@ -143,10 +169,9 @@ def budget_overview(*, manufacturer: Manufacturer) -> dict[str, Any]:
     return {"period": period, "budgets": rows}
 
 
-def releases_for(*, manufacturer: Manufacturer) -> QuerySet[Release]:
-    return (
-        Release.objects.filter(manufacturer=manufacturer, kind=Release.RELEASE).select_related("manufacturer").order_by("-created_at", "id")
-    )
+def releases_for(*, manufacturer: Manufacturer, kind: str = Release.RELEASE) -> QuerySet[Release]:
+    """A manufacturer's own jobs of one kind (releases, reports or trends), newest first."""
+    return Release.objects.filter(manufacturer=manufacturer, kind=kind).select_related("manufacturer").order_by("-created_at", "id")
 
 
 def visible_at(release: Release) -> datetime | None:
@@ -179,9 +204,10 @@ def release_visible(release: Release, *, now: datetime | None = None) -> Release
     return masked
 
 
-def release_get(*, manufacturer: Manufacturer, release_id) -> Release:
-    """Another manufacturer's release is NotFound, like one that does not exist."""
-    release = releases_for(manufacturer=manufacturer).filter(pk=release_id).first()
+def release_get(*, manufacturer: Manufacturer, release_id, kind: str = Release.RELEASE) -> Release:
+    """Another manufacturer's job (or one of another kind) is NotFound, like one that does
+    not exist."""
+    release = releases_for(manufacturer=manufacturer, kind=kind).filter(pk=release_id).first()
     if release is None:
         raise NotFound()
     return release

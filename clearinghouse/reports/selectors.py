@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
 
 from clearinghouse.accounts.models import Manufacturer
-from clearinghouse.core.errors import NotFound
 from clearinghouse.releases.models import Release
-from clearinghouse.releases.plans import epsilon_text
-from clearinghouse.releases.selectors import budget_overview
+from clearinghouse.releases.selectors import budget_after, release_get, releases_for
 from clearinghouse.reports.document import cost_section, counts_meaning, mechanism_section
 from clearinghouse.reports.spec import half_width_text, report_spec_parse
 
 
 def reports_for(*, manufacturer: Manufacturer) -> QuerySet[Release]:
-    return (
-        Release.objects.filter(manufacturer=manufacturer, kind=Release.REPORT).select_related("manufacturer").order_by("-created_at", "id")
-    )
+    return releases_for(manufacturer=manufacturer, kind=Release.REPORT)
 
 
 def report_get(*, manufacturer: Manufacturer, report_id) -> Release:
     """Another manufacturer's report is NotFound, like one that does not exist."""
-    report = reports_for(manufacturer=manufacturer).filter(pk=report_id).first()
-    if report is None:
-        raise NotFound()
-    return report
+    return release_get(manufacturer=manufacturer, release_id=report_id, kind=Release.REPORT)
 
 
 def report_plan_preview(*, manufacturer: Manufacturer, body: Any) -> dict[str, Any]:
@@ -37,11 +29,6 @@ def report_plan_preview(*, manufacturer: Manufacturer, body: Any) -> dict[str, A
     ``remaining_after`` may be negative: the report would then be refused with
     budget_exhausted, and ``affordable`` is false."""
     spec = report_spec_parse(manufacturer=manufacturer, body=body)
-    overview = budget_overview(manufacturer=manufacturer)
-    row = next(r for r in overview["budgets"] if r["purpose"] == spec.purpose.code and r["period"] == overview["period"])
-    cost = spec.epsilon
-    allocation_after = Decimal(row["remaining"]) - cost
-    purpose_after = Decimal(row["global_remaining"]) - cost
     return {
         "purpose": spec.purpose.code,
         "purpose_version": spec.purpose.version,
@@ -66,20 +53,5 @@ def report_plan_preview(*, manufacturer: Manufacturer, body: Any) -> dict[str, A
             for accuracy in spec.plan.marginals
             for labels in [spec.marginal_labels(accuracy.attributes)]
         ],
-        "budget": {
-            "period": row["period"],
-            "allocation": {
-                "allocated": row["allocated"],
-                "spent": row["spent"],
-                "remaining": row["remaining"],
-                "remaining_after": epsilon_text(allocation_after),
-            },
-            "purpose": {
-                "cap": row["global_cap"],
-                "spent": row["global_spent"],
-                "remaining": row["global_remaining"],
-                "remaining_after": epsilon_text(purpose_after),
-            },
-            "affordable": allocation_after >= 0 and purpose_after >= 0,
-        },
+        "budget": budget_after(manufacturer=manufacturer, purpose=spec.purpose, epsilon=spec.epsilon),
     }

@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
 
 from clearinghouse.accounts.models import Manufacturer
-from clearinghouse.core.errors import NotFound
-from clearinghouse.releases.budgets import period_of
 from clearinghouse.releases.models import Release
-from clearinghouse.releases.plans import epsilon_text
-from clearinghouse.releases.selectors import budget_row
+from clearinghouse.releases.selectors import budget_after, release_get, releases_for
 from clearinghouse.trends.document import accuracy_section, bounds_section, cost_section, mechanism_section
 from clearinghouse.trends.spec import trend_spec_parse
 
 
 def trends_for(*, manufacturer: Manufacturer) -> QuerySet[Release]:
-    return (
-        Release.objects.filter(manufacturer=manufacturer, kind=Release.TREND).select_related("manufacturer").order_by("-created_at", "id")
-    )
+    return releases_for(manufacturer=manufacturer, kind=Release.TREND)
 
 
 def trend_get(*, manufacturer: Manufacturer, trend_id) -> Release:
     """Another manufacturer's trend is NotFound, like one that does not exist."""
-    trend = trends_for(manufacturer=manufacturer).filter(pk=trend_id).first()
-    if trend is None:
-        raise NotFound()
-    return trend
+    return release_get(manufacturer=manufacturer, release_id=trend_id, kind=Release.TREND)
 
 
 def trend_plan_preview(*, manufacturer: Manufacturer, body: Any) -> dict[str, Any]:
@@ -38,10 +29,6 @@ def trend_plan_preview(*, manufacturer: Manufacturer, body: Any) -> dict[str, An
     ``remaining_after`` may be negative: the trend would then be refused with
     budget_exhausted, and ``affordable`` is false."""
     spec = trend_spec_parse(manufacturer=manufacturer, body=body)
-    period = period_of()
-    row = budget_row(manufacturer=manufacturer, purpose_code=spec.purpose.code, period=period, cap=spec.purpose.period_epsilon_cap)
-    allocation_after = Decimal(row["remaining"]) - spec.epsilon
-    purpose_after = Decimal(row["global_remaining"]) - spec.epsilon
     return {
         "purpose": spec.purpose.code,
         "purpose_version": spec.purpose.version,
@@ -56,20 +43,5 @@ def trend_plan_preview(*, manufacturer: Manufacturer, body: Any) -> dict[str, An
         "cost": cost_section(spec),
         "accuracy": accuracy_section(spec) | ({"requested": spec.accuracy} if spec.accuracy else {}),
         "contribution_bounds": bounds_section(spec),
-        "budget": {
-            "period": period,
-            "allocation": {
-                "allocated": row["allocated"],
-                "spent": row["spent"],
-                "remaining": row["remaining"],
-                "remaining_after": epsilon_text(allocation_after),
-            },
-            "purpose": {
-                "cap": row["global_cap"],
-                "spent": row["global_spent"],
-                "remaining": row["global_remaining"],
-                "remaining_after": epsilon_text(purpose_after),
-            },
-            "affordable": allocation_after >= 0 and purpose_after >= 0,
-        },
+        "budget": budget_after(manufacturer=manufacturer, purpose=spec.purpose, epsilon=spec.epsilon),
     }
