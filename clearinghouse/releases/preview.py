@@ -125,9 +125,8 @@ def resolve_epsilon(*, manufacturer: Manufacturer, purpose: Purpose | None, body
     return {k: v for k, v in body.items() if k != "accuracy"} | {"epsilon": epsilon_text(needed)}
 
 
-def release_plan_request(*, manufacturer: Manufacturer, body: Any) -> dict[str, Any]:
-    """POST /api/v1/releases/plan: the same body as POST /api/v1/releases, answered with
-    its plan. The same errors as the request itself, and nothing spent or recorded."""
+def request_purpose_code(body: Any) -> str:
+    """The purpose a request names; Invalid when the body is not a JSON object or names none."""
     if not isinstance(body, dict):
         raise Invalid(
             'the request body must be a JSON object such as {"purpose": …, "measure": …, "epsilon": "0.5"}', code="malformed_body"
@@ -135,6 +134,13 @@ def release_plan_request(*, manufacturer: Manufacturer, body: Any) -> dict[str, 
     purpose_code = body.get("purpose")
     if not isinstance(purpose_code, str) or not purpose_code:
         raise _fail("purpose", "required, the code of a purpose in your catalogue")
+    return purpose_code
+
+
+def release_plan_request(*, manufacturer: Manufacturer, body: Any) -> dict[str, Any]:
+    """POST /api/v1/releases/plan: the same body as POST /api/v1/releases, answered with
+    its plan. The same errors as the request itself, and nothing spent or recorded."""
+    purpose_code = request_purpose_code(body)
     return release_plan_preview(manufacturer=manufacturer, purpose=purpose_current(code=purpose_code), body=body, purpose_code=purpose_code)
 
 

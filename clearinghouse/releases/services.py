@@ -48,7 +48,7 @@ from clearinghouse.releases.document import release_document
 from clearinghouse.releases.ledger import chunks_encode, consumers_over
 from clearinghouse.releases.models import ChargeChunk, Release
 from clearinghouse.releases.plans import ReleasePlan, epsilon_text, release_plan_build
-from clearinghouse.releases.preview import resolve_epsilon
+from clearinghouse.releases.preview import request_purpose_code, resolve_epsilon
 
 logger = logging.getLogger(__name__)
 SYSTEM = Actor.system("releases")
@@ -92,40 +92,49 @@ def release_publish(release_id) -> None:
     publish_with(release_compute_task, release_id)
 
 
-def release_request(*, manufacturer: Manufacturer, body: Any, actor: Actor) -> tuple[Release, bool]:
-    """Validate, reserve, queue. Returns (release, created); a repeat of a live release
-    of this period returns that release and spends nothing."""
-    purpose_code = body.get("purpose") if isinstance(body, dict) else None
+def job_refusal_details(*, manufacturer: Manufacturer, body: Any, kind: str = Release.RELEASE) -> dict[str, Any]:
+    """What a refused request is audited with: who asked and, cut short, what they named
+    (the audit log is no dump of what was sent)."""
 
-    def given(value):  # what the manufacturer sent, cut short: the audit log is no dump
+    def given(value):
         return value[:64] if isinstance(value, str) else None
 
-    refusal_details = {
+    return {
+        **({"kind": kind} if kind != Release.RELEASE else {}),
         "manufacturer": manufacturer.slug,
-        "purpose": given(purpose_code),
+        "purpose": given(body.get("purpose")) if isinstance(body, dict) else None,
         "measure": given(body.get("measure")) if isinstance(body, dict) else None,
     }
+
+
+@contextmanager
+def refusals_audited(*, manufacturer: Manufacturer, body: Any, actor: Actor, kind: str = Release.RELEASE) -> Iterator[None]:
+    """A request refused inside this block (Invalid) is audited as release.refused, then the
+    refusal goes on to the caller. For every kind of job."""
     try:
-        if not isinstance(body, dict):
-            raise Invalid(
-                'the request body must be a JSON object such as {"purpose": …, "measure": …, "epsilon": "0.5"}',
-                code="malformed_body",
-            )
-        if not isinstance(purpose_code, str) or not purpose_code:
-            raise Invalid("purpose: required, the code of a purpose in your catalogue", details={"field": "purpose"})
-        purpose = purpose_current(code=purpose_code)
-        # An accuracy-first request becomes the least ε that meets it (or a refusal).
-        body = resolve_epsilon(manufacturer=manufacturer, purpose=purpose, body=body, purpose_code=purpose_code)
-        plan = release_plan_build(manufacturer=manufacturer, purpose=purpose, body=body, purpose_code=purpose_code)
+        yield
     except Invalid as exc:
         audit_record(
             actor=actor,
             action=AuditAction.RELEASE_REFUSED,
             target=f"manufacturer:{manufacturer.slug}",
             outcome="denied",
-            details=refusal_details | {"code": exc.code, "field": exc.details.get("field")},
+            details=job_refusal_details(manufacturer=manufacturer, body=body, kind=kind)
+            | {"code": exc.code, "field": exc.details.get("field")},
         )
         raise
+
+
+def release_request(*, manufacturer: Manufacturer, body: Any, actor: Actor) -> tuple[Release, bool]:
+    """Validate, reserve, queue. Returns (release, created); a repeat of a live release
+    of this period returns that release and spends nothing."""
+    refusal_details = job_refusal_details(manufacturer=manufacturer, body=body)
+    with refusals_audited(manufacturer=manufacturer, body=body, actor=actor):
+        purpose_code = request_purpose_code(body)
+        purpose = purpose_current(code=purpose_code)
+        # An accuracy-first request becomes the least ε that meets it (or a refusal).
+        body = resolve_epsilon(manufacturer=manufacturer, purpose=purpose, body=body, purpose_code=purpose_code)
+        plan = release_plan_build(manufacturer=manufacturer, purpose=purpose, body=body, purpose_code=purpose_code)
     return release_queue(
         manufacturer=manufacturer,
         order=QueueOrder(

@@ -19,17 +19,16 @@ from __future__ import annotations
 from typing import Any
 
 from clearinghouse.accounts.models import Manufacturer
-from clearinghouse.audit.actions import AuditAction
-from clearinghouse.audit.services import audit_record
 from clearinghouse.core.actors import Actor
-from clearinghouse.core.errors import Invalid
 from clearinghouse.releases.models import Release
 from clearinghouse.releases.services import (
     JobEngine,
     QueueOrder,
     SweepReport,
+    job_refusal_details,
     job_run,
     publish_with,
+    refusals_audited,
     release_queue,
     release_sweep,
 )
@@ -43,32 +42,10 @@ def report_publish(release_id) -> None:
     publish_with(report_compute_task, release_id)
 
 
-def _given(value: Any) -> str | None:  # what the manufacturer sent, cut short: the audit log is no dump
-    return value[:64] if isinstance(value, str) else None
-
-
 def report_spec_validate(*, manufacturer: Manufacturer, body: Any, actor: Actor) -> ReportSpec:
     """Validate a report body; a refusal is audited (release.refused, kind report) and raised."""
-    try:
+    with refusals_audited(manufacturer=manufacturer, body=body, actor=actor, kind=Release.REPORT):
         return report_spec_parse(manufacturer=manufacturer, body=body)
-    except Invalid as exc:
-        audit_record(
-            actor=actor,
-            action=AuditAction.RELEASE_REFUSED,
-            target=f"manufacturer:{manufacturer.slug}",
-            outcome="denied",
-            details=_refusal_details(manufacturer=manufacturer, body=body) | {"code": exc.code, "field": exc.details.get("field")},
-        )
-        raise
-
-
-def _refusal_details(*, manufacturer: Manufacturer, body: Any) -> dict[str, Any]:
-    return {
-        "kind": Release.REPORT,
-        "manufacturer": manufacturer.slug,
-        "purpose": _given(body.get("purpose")) if isinstance(body, dict) else None,
-        "measure": _given(body.get("measure")) if isinstance(body, dict) else None,
-    }
 
 
 def report_request(*, manufacturer: Manufacturer, body: Any, actor: Actor) -> tuple[Release, bool]:
@@ -89,7 +66,7 @@ def report_request(*, manufacturer: Manufacturer, body: Any, actor: Actor) -> tu
             spec=spec.stored(),
             digest=spec.request_digest(),
         ),
-        refusal_details=_refusal_details(manufacturer=manufacturer, body=body),
+        refusal_details=job_refusal_details(manufacturer=manufacturer, body=body, kind=Release.REPORT),
         actor=actor,
         publish=report_publish,
     )
