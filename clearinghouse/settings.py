@@ -207,6 +207,12 @@ CELERY_TIMEZONE = "Asia/Shanghai"
 # An erasure still open this long after its withdrawal is sent to the worker again.
 CH_ERASURE_RESEND_SECONDS = env_int("CH_ERASURE_RESEND_SECONDS", 30, minimum=5)
 CH_RELEASE_SWEEP_SECONDS = env_int("CH_RELEASE_SWEEP_SECONDS", 20, minimum=1)
+# How often a checkpoint is signed (when the log grew) and offered to the witnesses. In
+# seconds, so that a witnessed checkpoint can follow a busy log within seconds (issue 15);
+# CH_AUDIT_CHECKPOINT_MINUTES is still read for older configurations.
+CH_AUDIT_CHECKPOINT_INTERVAL = timedelta(
+    seconds=env_int("CH_AUDIT_CHECKPOINT_SECONDS", 60 * env_int("CH_AUDIT_CHECKPOINT_MINUTES", 15, minimum=1), minimum=1)
+)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Other apps add their periodic jobs here; keep one schedule in one place.
     "link-codes-expire": {
@@ -257,7 +263,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
     "audit-checkpoint": {
         "task": "clearinghouse.audit.tasks.audit_checkpoint_task",
-        "schedule": timedelta(minutes=env_int("CH_AUDIT_CHECKPOINT_MINUTES", 15, minimum=1)),
+        "schedule": CH_AUDIT_CHECKPOINT_INTERVAL,
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
