@@ -12,10 +12,10 @@ from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from clearinghouse.api.actors import request_actor
+from clearinghouse.api.throttling import WindowRateThrottle
 from clearinghouse.audit import selectors, services, tiles, witnessing
 from clearinghouse.audit.chain import event_export_line
 from clearinghouse.core.errors import Invalid, NotFound
@@ -188,7 +188,7 @@ class CheckpointPageOut(serializers.Serializer):
 
 class PublicAuditView(APIView):
     authentication_classes: list = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [WindowRateThrottle]
     throttle_scope = "audit_public"
 
 
