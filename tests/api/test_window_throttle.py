@@ -1,0 +1,23 @@
+"""The public audit endpoints' rate limit (clearinghouse/api/throttling.py): one cache round
+trip per request, per client address, refused with 429 and Retry-After past the rate."""
+
+import uuid
+
+from rest_framework.test import APIClient
+
+from clearinghouse.api.throttling import WindowRateThrottle
+from clearinghouse.audit.services import audit_checkpoint_sign
+from tests.audit.conftest import make_events
+
+
+def test_public_audit_endpoints_are_limited_per_address(db, monkeypatch):
+    make_events(3)
+    audit_checkpoint_sign()
+    monkeypatch.setattr(WindowRateThrottle, "THROTTLE_RATES", {**WindowRateThrottle.THROTTLE_RATES, "audit_public": "3/min"})
+    suffix = uuid.uuid4().int % 250 + 1
+    one, other = APIClient(REMOTE_ADDR=f"10.77.{suffix}.1"), APIClient(REMOTE_ADDR=f"10.77.{suffix}.2")
+    answers = [one.get("/api/v1/audit/tlog/checkpoint").status_code for _ in range(3)]
+    refused = one.get("/api/v1/audit/checkpoints/latest")  # one scope for every public audit endpoint
+    assert answers == [200, 200, 200] and refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert other.get("/api/v1/audit/tlog/checkpoint").status_code == 200  # another address has its own count
