@@ -264,10 +264,11 @@ def _checkpointer(configured: list[str], interval: float, stop) -> None:
 def _checkpointer_start(interval: float | None = None):
     from django.db import connections
 
+    configured = witnesses_start()  # may use the database: before closing it
     connections.close_all()  # a forked child must not share the parent's connection
     context = multiprocessing.get_context("fork")
     stop = context.Event()
-    process = context.Process(target=_checkpointer, args=(witnesses_start(), interval or CHECKPOINT_SECONDS, stop))
+    process = context.Process(target=_checkpointer, args=(configured, interval or CHECKPOINT_SECONDS, stop))
     process.start()
     return process, stop
 
@@ -431,12 +432,14 @@ def bench_tiles(samples: int) -> dict:
     asked twice: first built from the log and kept (cold), then read back (warm)."""
     from django.test import Client
 
+    from clearinghouse.audit.models import AuditTile
     from clearinghouse.audit.tiles import tile_path
     from clearinghouse.audit.tree import tree_size
 
     size = tree_size()
     client = Client()
     officer = _bench_officer_client()
+    AuditTile.objects.all().delete()  # so that "cold" is cold on a log benched before
     out = {}
     for kind, level, count in (("level0", 0, size // 256), ("level1", 1, size // 65536), ("entries", "entries", size // 256)):
         if count == 0:
@@ -569,6 +572,31 @@ def _cosigned_checkpoints(model, from_seq: int):
     return [(row["checkpoint__tree_size"], row["last"], row["n"]) for row in rows]
 
 
+def witnessed_appends_only(rounds: int, per_writer: int) -> int:
+    """Appends with the dedicated sealer, without and with two witnesses and a checkpoint
+    signed and cosigned every second, alternating, ``rounds`` times."""
+    load, without, with_ = [os.getloadavg()[0]], [], []
+    try:
+        for number in range(rounds):
+            without.append(_round("sealer", per_writer))
+            with_.append(_round("witnessed", per_writer))
+            load.append(os.getloadavg()[0])
+            print(
+                f"  round {number + 1}: without {without[-1]:,.0f}/s, with {with_[-1]:,.0f}/s, ratio {with_[-1] / without[-1]:.2f}",
+                flush=True,
+            )
+    finally:
+        witnesses_stop()
+    ratios = [w / o for w, o in zip(with_, without)]
+    print(
+        f"| appends with two witnesses, checkpoint every {CHECKPOINT_SECONDS:g} s / without, {rounds} alternating rounds "
+        f"(median {statistics.median(with_):,.0f}/s vs {statistics.median(without):,.0f}/s) | median ratio {statistics.median(ratios):.2f} "
+        f"(rounds {', '.join(f'{r:.2f}' for r in ratios)}) | >= 0.90 |"
+    )
+    print(f"| load average (1 min) per round | {', '.join(f'{x:.1f}' for x in load)} | |")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=10_000_000, help="size of the log for proofs and verification")
@@ -576,9 +604,29 @@ def main() -> int:
     parser.add_argument("--appends-per-writer", type=int, default=1500)
     parser.add_argument("--proof-samples", type=int, default=2000)
     parser.add_argument("--witness-seconds", type=float, default=20, help="how long to append at 1,000/s for the witness latency")
-    parser.add_argument("--only", choices=["tiles"], help="tiles: only the tile and witness figures (issue 15)")
+    parser.add_argument(
+        "--only",
+        choices=["tiles", "witnessed-appends", "witness-latency"],
+        help="tiles: only the tile and witness figures; witnessed-appends: only appends with and without witnesses; "
+        "witness-latency: only event to cosigned checkpoint (issue 15)",
+    )
     args = parser.parse_args()
     setup_django()
+    if args.only == "witnessed-appends":
+        return witnessed_appends_only(args.rounds, args.appends_per_writer)
+    if args.only == "witness-latency":
+        load = os.getloadavg()[0]
+        try:
+            result = bench_witnesses(args.witness_seconds)
+        finally:
+            witnesses_stop()
+        print(
+            f"| event to a checkpoint cosigned by 2 witnesses, {result['events']:,} events at {result['rate']:,.0f}/s, "
+            f"checkpoint every {CHECKPOINT_SECONDS:g} s ({result['checkpoints']} checkpoints) | p50 {result['p50_s']:.2f} s, "
+            f"p99 {result['p99_s']:.2f} s, max {result['max_s']:.2f} s | < 2 s |"
+        )
+        print(f"| load average (1 min) before, after | {load:.1f}, {os.getloadavg()[0]:.1f} | |")
+        return 0
     from clearinghouse.audit.services import audit_checkpoint_sign
 
     load = [os.getloadavg()[0]]
