@@ -13,7 +13,12 @@ and the median is reported.
 2. inclusion- and consistency-proof latency on a log of ``--events`` events (built once
    with COPY and precomputed hashes: bench code, not product);
 3. full verification speed (``audit_chain_verify``: every leaf, link, stored subtree hash
-   and checkpoint) over the whole log.
+   and checkpoint) over the whole log;
+4. (issue 15) appends with two witness processes configured and a checkpoint signed and
+   cosigned every second, against the same rounds without (``--only witnessed-appends``
+   for just these); from each event to the publication of a checkpoint covering it
+   cosigned by both, at 1,000 appends/s (``--only witness-latency``); tile serving through
+   the whole stack, each tile first built (cold) then kept (warm).
 
 The database must hold nothing but this bench's log: it is the bench's to fill.
 """
