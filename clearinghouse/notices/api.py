@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from clearinghouse.api.actors import request_actor
+from clearinghouse.api.pagination import Pagination, paginated_schema
+from clearinghouse.notices import selectors
+from clearinghouse.notices.services import callback_delete, callback_set
+
+
+class CallbackIn(serializers.Serializer):
+    """Documentation only: the service validates the body and names the field at fault."""
+
+    url = serializers.CharField(
+        help_text="https URL that receives a signed POST when a release, report or trend ends; no user name or password in it"
+    )
+
+
+class CallbackOut(serializers.Serializer):
+    url = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class NoticeOut(serializers.Serializer):
+    id = serializers.UUIDField(help_text="The notice_id in the body that was POSTed")
+    kind = serializers.CharField(help_text="release, report or trend")
+    job = serializers.UUIDField(source="job_id", help_text="The id of the release, report or trend")
+    status = serializers.CharField(help_text="How the job ended: done, failed or refused")
+    occurred_at = serializers.DateTimeField()
+    state = serializers.CharField(help_text="pending, delivered, given_up or cancelled (the callback was removed)")
+    attempts = serializers.IntegerField()
+    next_attempt_at = serializers.DateTimeField(help_text="While pending: when the next attempt is due")
+    last_outcome = serializers.CharField(help_text='The last attempt\'s outcome, e.g. "http_200", "http_500", "connection_refused"')
+    delivered_at = serializers.DateTimeField(allow_null=True)
+
+
+_CALLBACK_EXAMPLE = OpenApiExample("Register a callback", value={"url": "https://chairco.example/clearinghouse/notices"}, request_only=True)
+_SIGNATURE = (
+    "Each notice is a POST with `Content-Type: application/json`, a canonical JSON body "
+    "`{notice_id, kind, id, status, manufacturer, url, occurred_at}`, and the headers `Clearinghouse-Key-Id`, "
+    "`Clearinghouse-Signature` (base64 Ed25519 over the exact body bytes, with the `notifications` key from /api/v1/keys) "
+    "and `Clearinghouse-Attempt`. Answer 2xx to acknowledge; anything else is tried again with backoff "
+    "(docs/notifications.md)."
+)
+
+
+class CallbackView(APIView):
+    @extend_schema(
+        tags=["manufacturer"],
+        summary="Your callback for notifications",
+        description="The URL the clearinghouse POSTs signed notices to. 404 `not_found` when none is registered.",
+        responses={200: CallbackOut, 404: OpenApiResponse(description="not_found: no callback registered")},
+    )
+    def get(self, request):
+        return Response(CallbackOut(selectors.callback_get(manufacturer=request.user.party)).data)
+
+    @extend_schema(
+        tags=["manufacturer"],
+        summary="Register or replace your callback",
+        description="One callback per manufacturer. The URL must use https, carry no user name or password and reach a "
+        "public address. Notices still waiting go to the new URL. " + _SIGNATURE,
+        request=CallbackIn,
+        examples=[_CALLBACK_EXAMPLE],
+        responses={
+            201: CallbackOut,
+            200: CallbackOut,
+            400: OpenApiResponse(description="invalid_callback or unknown_field; details.field names the field"),
+        },
+    )
+    def put(self, request):
+        body = None if request.stream is None else request.data
+        callback, created = callback_set(manufacturer=request.user.party, body=body, actor=request_actor(request))
+        return Response(CallbackOut(callback).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        tags=["manufacturer"],
+        summary="Remove your callback",
+        description="Stops notifications; notices not yet delivered are cancelled.",
+        responses={204: None, 404: OpenApiResponse(description="not_found: no callback registered")},
+    )
+    def delete(self, request):
+        callback_delete(manufacturer=request.user.party, actor=request_actor(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class NoticesView(APIView):
+    @extend_schema(
+        tags=["manufacturer"],
+        summary="Your notices and their delivery",
+        description="Every notice sent (or being sent) to your callback, newest first, with each one's delivery state.",
+        **paginated_schema(NoticeOut, name="PaginatedNoticeOut", operation_id="api_v1_notices_list"),
+    )
+    def get(self, request):
+        paginator = Pagination()
+        page = paginator.paginate_queryset(selectors.notices_for(manufacturer=request.user.party), request, view=self)
+        return paginator.get_paginated_response(NoticeOut(page, many=True).data)
+
+
+class NoticeDetailView(APIView):
+    @extend_schema(
+        tags=["manufacturer"],
+        summary="One of your notices",
+        description="Another manufacturer's notice answers 404 like a missing one.",
+        responses={200: NoticeOut, 404: OpenApiResponse(description="not_found")},
+    )
+    def get(self, request, notice_id):
+        return Response(NoticeOut(selectors.notice_get(manufacturer=request.user.party, notice_id=notice_id)).data)
