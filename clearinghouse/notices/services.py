@@ -109,7 +109,21 @@ def notice_record(*, release_id, status: str, **_signal) -> Notice | None:
     A done job's notice is due at the job's visible time (releases.selectors.visible_at),
     not when it finished: the API shows it as running until then, and how long a job took
     must not tell anyone about the data. Failed and refused jobs are shown at once.
+
+    In a savepoint, and never raising: a notice that cannot be recorded is logged and lost,
+    while the job's end (its answer, its charge or its refund) still commits. A missing
+    notice costs the manufacturer a poll; a job rolled back by its notice would cost a
+    release.
     """
+    try:
+        with transaction.atomic():
+            return _notice_write(release_id=release_id, status=status)
+    except Exception:
+        logger.exception("job %s ended %s but its notice could not be recorded", release_id, status)
+        return None
+
+
+def _notice_write(*, release_id, status: str) -> Notice | None:
     release = Release.objects.select_related("manufacturer").get(pk=release_id)
     callback = Callback.objects.filter(manufacturer_id=release.manufacturer_id).first()
     if callback is None or Notice.objects.filter(job_id=release.pk).exists():

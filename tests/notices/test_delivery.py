@@ -231,3 +231,19 @@ def test_replacing_the_callback_redirects_waiting_notices_and_removing_it_cancel
     assert notice_deliver(notice_id=other.pk, now=timezone.now() + timedelta(days=1)) is None
     assert len(receiver.received) == 1
     assert ended_job(client) and Notice.objects.count() == 2  # no callback, no new notice
+
+
+def test_a_notice_that_cannot_be_recorded_never_undoes_the_jobs_end(world, receiver, monkeypatch):
+    from clearinghouse.notices import services
+
+    client = world.manufacturer.client()
+    register(client, receiver.url)
+
+    def broken(document):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(services, "canonical_json", broken)
+    job_id = ended_job(client)
+    assert Release.objects.get(pk=job_id).status == Release.FAILED
+    assert Release.objects.get(pk=job_id).refunded_at is not None
+    assert not Notice.objects.exists()
