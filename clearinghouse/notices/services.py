@@ -256,13 +256,16 @@ def notices_resend(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     slack = timedelta(seconds=settings.CH_NOTICE_TIMEOUT_SECONDS + 5)
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
-    due = Notice.objects.filter(free, state=Notice.PENDING, next_attempt_at__lte=now - slack).values_list("id", flat=True)
+    due = Notice.objects.filter(
+        free, state=Notice.PENDING, next_attempt_at__lte=now - slack, attempts__lte=len(settings.CH_NOTICE_RETRY_SCHEDULE)
+    ).values_list("id", flat=True)
     sent = 0
     for notice_id in due[:1000]:
         notice_task_send(notice_id=notice_id)
         sent += 1
     # A last attempt whose worker died before recording it: nothing may be tried any more.
-    lost = Notice.objects.filter(state=Notice.PENDING, attempts__gt=len(settings.CH_NOTICE_RETRY_SCHEDULE), lease_until__lt=now)
+    # (Or the schedule was shortened while the notice waited.)
+    lost = Notice.objects.filter(free, state=Notice.PENDING, attempts__gt=len(settings.CH_NOTICE_RETRY_SCHEDULE))
     for notice in lost.select_related("manufacturer")[:1000]:
         notice_attempt_record(notice=notice, attempt=notice.attempts, outcome=Outcome(False, "attempt_lost"), now=now)
     return sent

@@ -247,3 +247,24 @@ def test_a_notice_that_cannot_be_recorded_never_undoes_the_jobs_end(world, recei
     assert Release.objects.get(pk=job_id).status == Release.FAILED
     assert Release.objects.get(pk=job_id).refunded_at is not None
     assert not Notice.objects.exists()
+
+
+def test_a_last_attempt_whose_worker_died_is_given_up_by_the_resend_job(world, dead_url, settings):
+    from clearinghouse.notices.services import notice_claim
+
+    settings.CH_NOTICE_RETRY_SCHEDULE = [30]  # two attempts
+    client = world.manufacturer.client()
+    register(client, dead_url)
+    notice = Notice.objects.get(job_id=ended_job(client))
+    start = notice.next_attempt_at
+    assert notice_deliver(notice_id=notice.pk, now=start) == 30
+    assert notice_claim(notice_id=notice.pk, now=start + timedelta(seconds=30)) == 2  # ... and the worker dies
+    assert notices_resend(now=start + timedelta(seconds=45)) == 0  # its lease still runs: nothing to do
+    assert Notice.objects.get(pk=notice.pk).state == Notice.PENDING
+    assert notices_resend(now=start + timedelta(minutes=10)) == 0  # nothing left to try...
+    notice.refresh_from_db()
+    assert (notice.state, notice.attempts, notice.last_outcome) == (Notice.GIVEN_UP, 2, "attempt_lost")
+    assert [(e.action, e.details["attempt"], e.details["outcome"]) for e in attempts_audited(notice)] == [
+        (AuditAction.NOTICE_ATTEMPT_FAILED, 1, "connection_refused"),
+        (AuditAction.NOTICE_GIVEN_UP, 2, "attempt_lost"),
+    ]
