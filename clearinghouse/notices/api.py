@@ -39,6 +39,27 @@ class NoticeOut(serializers.Serializer):
 
 
 _CALLBACK_EXAMPLE = OpenApiExample("Register a callback", value={"url": "https://chairco.example/clearinghouse/notices"}, request_only=True)
+_CALLBACK_OUT_EXAMPLE = OpenApiExample(
+    "Your callback",
+    value={
+        "url": "https://chairco.example/clearinghouse/notices",
+        "created_at": "2026-12-06T14:00:00.000000Z",
+        "updated_at": "2026-12-06T14:00:00.000000Z",
+    },
+    response_only=True,
+)
+_NOTICE_EXAMPLE = {
+    "id": "0b7f3c52-8a61-4d0e-9a53-0d3d2f6f4c11",
+    "kind": "release",
+    "job": "9e60aada-80fe-492a-9a99-c1e45fe2081e",
+    "status": "done",
+    "occurred_at": "2026-12-06T14:03:12.000000Z",
+    "state": "delivered",
+    "attempts": 2,
+    "next_attempt_at": "2026-12-06T14:03:42.000000Z",
+    "last_outcome": "http_204",
+    "delivered_at": "2026-12-06T14:03:42.120000Z",
+}
 _SIGNATURE = (
     "Each notice is a POST with `Content-Type: application/json`, a canonical JSON body "
     "`{notice_id, kind, id, status, manufacturer, url, occurred_at}`, and the headers `Clearinghouse-Key-Id`, "
@@ -54,6 +75,7 @@ class CallbackView(APIView):
         summary="Your callback for notifications",
         description="The URL the clearinghouse POSTs signed notices to. 404 `not_found` when none is registered.",
         responses={200: CallbackOut, 404: OpenApiResponse(description="not_found: no callback registered")},
+        examples=[_CALLBACK_OUT_EXAMPLE],
     )
     def get(self, request):
         return Response(CallbackOut(selectors.callback_get(manufacturer=request.user.party)).data)
@@ -64,7 +86,7 @@ class CallbackView(APIView):
         description="One callback per manufacturer. The URL must use https, carry no user name or password and reach a "
         "public address. Notices still waiting go to the new URL. " + _SIGNATURE,
         request=CallbackIn,
-        examples=[_CALLBACK_EXAMPLE],
+        examples=[_CALLBACK_EXAMPLE, _CALLBACK_OUT_EXAMPLE],
         responses={
             201: CallbackOut,
             200: CallbackOut,
@@ -92,6 +114,11 @@ class NoticesView(APIView):
         tags=["manufacturer"],
         summary="Your notices and their delivery",
         description="Every notice sent (or being sent) to your callback, newest first, with each one's delivery state.",
+        examples=[
+            OpenApiExample(
+                "Your notices", value={"count": 1, "next": None, "previous": None, "results": [_NOTICE_EXAMPLE]}, response_only=True
+            )
+        ],
         **paginated_schema(NoticeOut, name="PaginatedNoticeOut", operation_id="api_v1_notices_list"),
     )
     def get(self, request):
@@ -106,6 +133,7 @@ class NoticeDetailView(APIView):
         summary="One of your notices",
         description="Another manufacturer's notice answers 404 like a missing one.",
         responses={200: NoticeOut, 404: OpenApiResponse(description="not_found")},
+        examples=[OpenApiExample("A notice delivered on its second attempt", value=_NOTICE_EXAMPLE, response_only=True)],
     )
     def get(self, request, notice_id):
         return Response(NoticeOut(selectors.notice_get(manufacturer=request.user.party, notice_id=notice_id)).data)
