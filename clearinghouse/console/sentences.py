@@ -94,7 +94,7 @@ SENTENCES: dict[str, str] = {
     AuditAction.CALLBACK_SET: gettext_noop("%(actor)s registered a callback for notifications at %(host)s."),
     AuditAction.CALLBACK_REMOVED: gettext_noop("%(actor)s removed its callback for notifications at %(host)s."),
     AuditAction.NOTICE_DELIVERED: gettext_noop(
-        "The notice that %(kind)s %(target)s ended %(status)s was delivered to %(host)s (attempt %(attempt)s)."
+        "The notice that %(target)s ended %(status)s was delivered to %(host)s (attempt %(attempt)s)."
     ),
     AuditAction.NOTICE_ATTEMPT_FAILED: gettext_noop(
         "Attempt %(attempt)s to deliver the notice of %(target)s to %(host)s failed (%(outcome)s); next try at %(retry_at)s."
