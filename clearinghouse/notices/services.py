@@ -41,6 +41,7 @@ from clearinghouse.releases.selectors import visible_at
 logger = logging.getLogger(__name__)
 SYSTEM = Actor.system("notices")
 SIGNING_USE = "notifications"
+PUBLISH_ERRORS: tuple[type[BaseException], ...] = (*OUTAGE_ERRORS, OSError)
 KIND_PATHS = {Release.RELEASE: "releases", Release.REPORT: "reports", Release.TREND: "trends"}
 
 
@@ -161,8 +162,15 @@ def notice_task_send(*, notice_id, countdown: float = 0.0) -> None:
     from clearinghouse.notices.tasks import notice_deliver_task  # tasks import this module
 
     try:
-        notice_deliver_task.apply_async(args=[str(notice_id)], countdown=countdown)
-    except OUTAGE_ERRORS as exc:
+        # One quick retry, as releases.services.publish_with: a worker that just committed a
+        # job's end should not stall on a broker that is gone.
+        notice_deliver_task.apply_async(
+            args=[str(notice_id)],
+            countdown=countdown,
+            retry=True,
+            retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5},
+        )
+    except PUBLISH_ERRORS as exc:
         logger.warning("notice %s: broker unavailable (%s); the resend job will send it", notice_id, type(exc).__name__)
 
 

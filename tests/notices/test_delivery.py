@@ -268,3 +268,25 @@ def test_a_last_attempt_whose_worker_died_is_given_up_by_the_resend_job(world, d
         (AuditAction.NOTICE_ATTEMPT_FAILED, 1, "connection_refused"),
         (AuditAction.NOTICE_GIVEN_UP, 2, "attempt_lost"),
     ]
+
+
+def test_a_broker_that_is_down_loses_no_notice(world, receiver, monkeypatch, django_capture_on_commit_callbacks):
+    import kombu.exceptions
+
+    from clearinghouse.notices import tasks
+
+    def down(*args, **kwargs):
+        raise kombu.exceptions.OperationalError("connection refused")
+
+    client = world.manufacturer.client()
+    register(client, receiver.url)
+    with monkeypatch.context() as patched:
+        patched.setattr(tasks.notice_deliver_task, "apply_async", down)
+        with django_capture_on_commit_callbacks(execute=True):
+            job_id = ended_job(client)  # the job's end commits; sending its notice's task fails
+    assert Release.objects.get(pk=job_id).status == Release.FAILED
+    notice = Notice.objects.get(job_id=job_id)
+    assert notice.state == Notice.PENDING and notice.attempts == 0 and receiver.received == []
+    Notice.objects.filter(pk=notice.pk).update(next_attempt_at=timezone.now() - timedelta(minutes=1))
+    assert notices_resend() == 1  # the broker is back
+    assert Notice.objects.get(pk=notice.pk).state == Notice.DELIVERED and len(receiver.received) == 1
