@@ -14,6 +14,7 @@ endpoint at all gets 401/403, not a lesson in its parameters) and before the han
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -68,11 +69,16 @@ def declared_parameters(view: Any, method: str) -> tuple[OpenApiParameter, ...]:
 
 def _value_check(parameter: OpenApiParameter, value: str) -> None:
     name = parameter.name
+    value = value.strip()
+    if not value:
+        return  # an empty value means "not given", as the views read it
     if parameter.enum and value not in parameter.enum:
         choices = ", ".join(str(choice) for choice in parameter.enum)
         raise Invalid(f"{name}: must be one of {choices}", details={"field": name, "allowed": list(parameter.enum)})
     if parameter.type == OpenApiTypes.INT and not (value.isdigit() and len(value) <= 18):
         raise Invalid(f"{name}: must be a whole number", details={"field": name})
+    if parameter.pattern and not re.fullmatch(parameter.pattern, value):
+        raise Invalid(f"{name}: must match {parameter.pattern}", details={"field": name})
 
 
 def query_parameters_check(*, params: Any, declared: Iterable[OpenApiParameter]) -> None:

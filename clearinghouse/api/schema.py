@@ -153,7 +153,7 @@ def error_responses_hook(result: dict[str, Any], generator, request, public) -> 
     components.setdefault("Error", ERROR_SCHEMA)
     reference = {"$ref": "#/components/schemas/Error"}
     for path, operations in result.get("paths", {}).items():
-        if not path.startswith("/api/"):
+        if not path.startswith(("/api/", "/healthz")):
             continue
         for method, operation in operations.items():
             if method not in _METHODS:
