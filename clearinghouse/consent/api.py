@@ -51,7 +51,7 @@ class PurposeWithStateOut(PurposeOut):
 PURPOSE_EXAMPLE = {
     "code": "c2m-product-design",
     "version": 1,
-    "title": {"zh-hans": "按需设计产品", "en": "Designing products on demand"},
+    "title": {"zh-hans": "帮助厂家设计你想要的产品", "en": "Help manufacturers design products you want"},
     "notice": {"zh-hans": "……", "en": "We use what you view, wish for and buy in furniture and food …"},
     "notice_digests": {"zh-hans": "5e88…64 hex…", "en": "9b74…64 hex…"},
     "legitimate_interest": {"zh-hans": "……", "en": "Makers learn which features people want before they build."},

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -86,8 +88,7 @@ class BudgetOut(serializers.Serializer):
 
 class TermOut(serializers.Serializer):
     code = serializers.CharField()
-    label = serializers.CharField(help_text="The label in the request's language (lang, else Accept-Language)")
-    labels = serializers.DictField(child=serializers.CharField(), help_text="Every language's label")
+    labels = serializers.DictField(child=serializers.CharField())
 
 
 class CatalogEntryOut(serializers.Serializer):
@@ -100,7 +101,8 @@ class CatalogEntryOut(serializers.Serializer):
     dimensions = serializers.ListField(child=serializers.CharField())
     filters = serializers.ListField(child=serializers.CharField())
     domains = serializers.DictField(
-        help_text="Public key sets: category, signal, age_band, region are lists of terms; attribute maps each category to its "
+        help_text="Public key sets: category, signal, age_band, region are lists of terms {code, label (in the request's language: "
+        "lang, else Accept-Language), labels (every language)}; attribute maps each category to its "
         "attributes (grouping by category and attribute gives these nested pairs, not the cross product); week is a description"
     )
     value_bounds = serializers.DictField(allow_null=True)
@@ -196,7 +198,7 @@ def result_responses(detail: type[serializers.Serializer], *, csv_example: str) 
 
 
 class ResultDownloads(Downloads):
-    renderer_classes = [JSONRenderer, CSVRenderer, SignatureRenderer]
+    renderer_classes: Sequence[type[BaseRenderer]] = (JSONRenderer, CSVRenderer, SignatureRenderer)
 
 
 # --- Examples ---------------------------------------------------------------------------------
@@ -398,7 +400,7 @@ CATALOG_EXAMPLE = {
         {
             "purpose": "c2m-product-design",
             "version": 1,
-            "title": {"zh-hans": "按需设计产品", "en": "Designing products on demand"},
+            "title": {"zh-hans": "帮助厂家设计你想要的产品", "en": "Help manufacturers design products you want"},
             "measures": ["consumers", "signals", "top_k"],
             "dimensions": ["category", "attribute", "signal", "age_band", "region"],
             "filters": ["category", "signals"],
@@ -450,12 +452,12 @@ BUDGET_EXAMPLE = {
 }
 BUDGET_CSV = (
     "\ufeffpurpose,purpose_label,period,allocated,spent,remaining,global_cap,global_spent,global_remaining\r\n"
-    "c2m-product-design,按需设计产品,2026-12,10.0000,0.5000,9.5000,40.0000,0.5000,39.5000\r\n"
+    "c2m-product-design,帮助厂家设计你想要的产品,2026-12,10.0000,0.5000,9.5000,40.0000,0.5000,39.5000\r\n"
 )
 
 
 class BudgetView(Downloads, APIView):
-    renderer_classes = [JSONRenderer, CSVRenderer]
+    renderer_classes: Sequence[type[BaseRenderer]] = (JSONRenderer, CSVRenderer)
     download_name = "budget"
     signed = False
 
@@ -492,7 +494,7 @@ PRIVACY_LOSS_EXAMPLE = {
     "purposes": [
         {
             "purpose": "c2m-product-design",
-            "title": {"zh-hans": "按需设计产品", "en": "Designing products on demand"},
+            "title": {"zh-hans": "帮助厂家设计你想要的产品", "en": "Help manufacturers design products you want"},
             "cap": "3.0000",
             "spent_in_window": "0.5000",
             "remaining": "2.5000",

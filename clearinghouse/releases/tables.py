@@ -83,7 +83,13 @@ def release_table(*, document: dict[str, Any], language: str) -> Table:
     if document.get("measure") == "top_k":
         columns = ["rank", "category", "category_label", "attribute", "attribute_label"]
         rows = [
-            [item["rank"], category, label("category", category, None), item["attribute"], label("attribute", item["attribute"], category)]
+            [
+                item["rank"],
+                category,
+                label("category", category or "", None),
+                item["attribute"],
+                label("attribute", item["attribute"], category),
+            ]
             for item in document.get("ranking", [])
         ]
         return Table(columns, rows)
