@@ -239,3 +239,56 @@ def test_trend_csv_has_observed_weeks_then_the_forecast(world, django_capture_on
     first = series["weeks"][0]
     assert observed[0]["value"] == first["value"] and observed[0]["running_total"] == first["running_total"]
     assert [forecast[0]["lower"], forecast[0]["upper"]] == series["forecast"]["weeks"][0]["interval_95"]
+
+
+def release_done(world, capture, body):
+    people = world.consumers(4)
+    world.consent(people)
+    world.signals(
+        [
+            {"consumer": p, "category": CHAIR, "attribute": attribute, "age_band": "25-34", "value": 4}
+            for p in people
+            for attribute in ("lumbar-support", "footrest")
+        ]
+    )
+    client = world.manufacturer.client()
+    with capture(execute=True):
+        response = client.post("/api/v1/releases", {"purpose": PRODUCT, "epsilon": "0.8"} | body, format="json")
+    assert response.status_code == 202, response.content
+    release_id = response.json()["id"]
+    return client, release_id, client.get(f"/api/v1/releases/{release_id}").json()["result"]["payload"]
+
+
+def test_a_mean_release_gives_its_interval_and_the_noisy_sum_and_count(world, django_capture_on_commit_callbacks):
+    client, release_id, document = release_done(
+        world, django_capture_on_commit_callbacks, {"measure": "mean_value", "group_by": ["age_band"]}
+    )
+    rows = rows_of(client.get(f"/api/v1/releases/{release_id}?format=csv&lang=en"))
+    assert list(rows[0]) == ["age_band", "age_band_label", "value", "half_width", "lower", "upper", "noisy_sum", "noisy_count"]
+    assert len(rows) == len(document["cells"]) == 6
+    for row, cell in zip(rows, document["cells"], strict=True):
+        assert row["age_band"] == cell["age_band"] and [row["lower"], row["upper"]] == cell["interval"]
+        assert row["value"] == (cell["value"] or "") and row["half_width"] == ""
+        assert int(row["noisy_sum"]) == cell["sum"] and int(row["noisy_count"]) == cell["count"]
+    assert rows[1]["age_band_label"] == "25–34"
+
+
+def test_a_top_k_release_is_its_ranking(world, django_capture_on_commit_callbacks):
+    client, release_id, document = release_done(
+        world, django_capture_on_commit_callbacks, {"measure": "top_k", "k": 3, "filters": {"category": CHAIR}}
+    )
+    rows = rows_of(client.get(f"/api/v1/releases/{release_id}?format=csv&lang=zh-hans"))
+    assert list(rows[0]) == ["rank", "category", "category_label", "attribute", "attribute_label"]
+    assert [(int(r["rank"]), r["attribute"]) for r in rows] == [(r["rank"], r["attribute"]) for r in document["ranking"]]
+    assert {r["category_label"] for r in rows} == {"办公椅"}
+    assert all(r["attribute_label"] and r["attribute_label"] != r["attribute"] for r in rows)
+
+
+def test_a_spreadsheet_never_runs_a_cell_as_a_formula():
+    from clearinghouse.api.renderers import Table, csv_text
+
+    text = csv_text(Table(["label", "value"], [["=HYPERLINK(\"http://x\")", "-3"], ["@SUM(A1)", "+7.5"], ["25–34 岁", None]]))
+    rows = list(csv.reader(io.StringIO(text[1:])))
+    assert rows[1] == ["'=HYPERLINK(\"http://x\")", "-3"]  # numbers keep their sign
+    assert rows[2] == ["'@SUM(A1)", "+7.5"]
+    assert rows[3] == ["25–34 岁", ""]
