@@ -348,12 +348,19 @@ REST_FRAMEWORK = {
         "clearinghouse.accounts.authentication.BearerAuthentication",
         "clearinghouse.accounts.authentication.PortalSessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["clearinghouse.api.permissions.TablePermission"],
+    # The permission table, then the query parameters the handler declares (api/queryparams.py).
+    "DEFAULT_PERMISSION_CLASSES": [
+        "clearinghouse.api.permissions.TablePermission",
+        "clearinghouse.api.queryparams.DeclaredQueryParameters",
+    ],
+    # ?format= a view does not offer is a 400 naming it, not DRF's 404.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "clearinghouse.api.renderers.ApiContentNegotiation",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["clearinghouse.api.parsers.StrictJSONParser"],
     # The error format (clearinghouse.api.errors), with denials audited on the way out.
     "EXCEPTION_HANDLER": "clearinghouse.audit.denials.api_exception_handler_audited",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Audience tags from the permission table, summaries and descriptions from docstrings.
+    "DEFAULT_SCHEMA_CLASS": "clearinghouse.api.schema.ApiAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "clearinghouse.api.pagination.Pagination",
     "PAGE_SIZE": 100,
     "DEFAULT_THROTTLE_RATES": {
@@ -371,6 +378,30 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # The audiences operations are grouped by (clearinghouse.api.schema.ApiAutoSchema.get_tags).
+    "TAGS": [
+        {
+            "name": "consumer",
+            "description": "People whose data this is: their consents and receipts, platform links, privacy loss, export and erasure.",
+        },
+        {
+            "name": "platform",
+            "description": "Shops and apps: redeem link codes, check consent, deliver preference signals, read their batches.",
+        },
+        {
+            "name": "manufacturer",
+            "description": "Makers: the catalogue, free plans, differentially private releases, reports and trends, their budget; "
+            "results as JSON (signed), CSV or a detached signature.",
+        },
+        {
+            "name": "compliance",
+            "description": "Compliance officers: the audit log, its verification and export, inclusion proofs, lifting lockouts.",
+        },
+        {
+            "name": "public",
+            "description": "Anyone: sign-up and tokens, the published keys, health, and the audit log's public checkpoints and tiles.",
+        },
+    ],
     # Releases take five measures, reports and trends two: name the two choice sets apart.
     "ENUM_NAME_OVERRIDES": {
         "ReleaseMeasureEnum": ["consumers", "signals", "sum_value", "mean_value", "top_k"],
