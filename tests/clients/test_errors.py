@@ -61,6 +61,8 @@ def test_accuracy_out_of_reach_is_its_own_error(connect):
         connect("en").report(**TWO_TABLES, accuracy=1)
     assert isinstance(caught.value, ValidationError)
     assert caught.value.code == "accuracy_unreachable" and caught.value.status == 400
+    assert Decimal(caught.value.detail["epsilon_needed"]) > Decimal(caught.value.detail["max_epsilon_per_release"])
+    assert caught.value.detail["field"] == "accuracy.half_width"
 
 
 def test_a_wrong_key_and_a_key_of_another_kind_are_auth_errors(connect, market):
