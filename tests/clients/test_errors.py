@@ -3,11 +3,13 @@ backoff, timeout and refused jobs."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from decimal import Decimal
 
 import pytest
+import requests
 from clearinghouse_client import (
     AccuracyUnreachable,
     AuthError,
@@ -18,6 +20,8 @@ from clearinghouse_client import (
     JobError,
     JobRefused,
     NotFoundError,
+    SignatureError,
+    UnavailableError,
     ValidationError,
     WaitTimeout,
 )
@@ -113,6 +117,9 @@ def test_wait_gives_up_after_its_timeout_while_the_job_is_not_yet_shown(connect,
     assert 1.5 <= elapsed < 5
     assert caught.value.code == "timeout" and caught.value.last_status == "running" and caught.value.job is job
     assert Release.objects.get(pk=job.id).status == Release.DONE  # it goes on regardless
+    with pytest.raises(SignatureError) as unsigned:
+        job.verify()  # nothing shown yet, nothing to verify
+    assert unsigned.value.code == "no_result"
 
 
 def test_wait_backs_off_exponentially_with_jitter(connect, settings):
@@ -125,6 +132,40 @@ def test_wait_backs_off_exponentially_with_jitter(connect, settings):
     ceilings = [min(0.01 * 2**n, 0.08) for n in range(len(pauses))]
     assert all(ceiling / 2 <= pause <= ceiling for pause, ceiling in zip(pauses[:-1], ceilings))
     assert len({round(p, 6) for p in pauses}) > 1  # jittered, not a fixed beat
+
+
+class OutageOnce(requests.Session):
+    """A session whose first GET of a job answers 503 with Retry-After, as the API does while
+    Redis or the broker is down; every other request reaches the live server."""
+
+    def __init__(self):
+        super().__init__()
+        self.outages = 0
+
+    def request(self, method, url, *args, **kwargs):
+        if method == "GET" and "/releases/" in url and not self.outages:
+            self.outages += 1
+            response = requests.Response()
+            response.status_code = 503
+            response.headers["Retry-After"] = "0.2"
+            response._content = json.dumps({"error": {"code": "unavailable", "message": "down", "details": {}}}).encode()
+            return response
+        return super().request(method, url, *args, **kwargs)
+
+
+def test_wait_rides_out_a_503_and_plain_calls_raise_it(connect):
+    session = OutageOnce()
+    client = connect("en", session=session)
+    job = client.release(**chair_release())
+    pauses: list[float] = []
+    job.wait(timeout=30, first_delay=0.05, sleep=lambda s: (pauses.append(s), time.sleep(s)))
+    assert job.done and session.outages == 1
+    assert 0.2 in pauses  # waited for the server's Retry-After
+
+    session.outages = 0
+    with pytest.raises(UnavailableError) as caught:
+        client.job("release", job.id)
+    assert caught.value.status == 503 and caught.value.retry_after == 0.2 and caught.value.code == "unavailable"
 
 
 def test_a_refused_job_raises_with_its_code(connect, monkeypatch):
