@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clearinghouse.api.actors import request_actor
 from clearinghouse.api.pagination import Pagination, paginated_schema
+from clearinghouse.api.queryparams import PAGINATION, query_parameters
+from clearinghouse.api.schema import error_response
 from clearinghouse.notices import selectors
 from clearinghouse.notices.services import callback_delete, callback_set
 
@@ -60,68 +62,73 @@ _NOTICE_EXAMPLE = {
     "last_outcome": "http_204",
     "delivered_at": "2026-12-06T14:03:42.120000Z",
 }
-_SIGNATURE = (
-    "Each notice is a POST with `Content-Type: application/json`, a canonical JSON body "
-    "`{notice_id, kind, id, status, manufacturer, url, occurred_at}`, and the headers `Clearinghouse-Key-Id`, "
-    "`Clearinghouse-Signature` (base64 Ed25519 over the exact body bytes, with the `notifications` key from /api/v1/keys) "
-    "and `Clearinghouse-Attempt`. Answer 2xx to acknowledge; anything else is tried again with backoff "
-    "(docs/notifications.md)."
+_NO_CALLBACK = error_response(not_found="no callback is registered")
+_BAD_CALLBACK = error_response(
+    invalid_callback="the URL may not be used (`details.field` is `url`): not https, a user name or password in it, "
+    "a fragment, not a valid host, or an address that is not public",
+    unknown_field="the body names a field other than `url` (`details.field` names it)",
 )
 
 
 class CallbackView(APIView):
-    @extend_schema(
-        tags=["manufacturer"],
-        summary="Your callback for notifications",
-        description="The URL the clearinghouse POSTs signed notices to. 404 `not_found` when none is registered.",
-        responses={200: CallbackOut, 404: OpenApiResponse(description="not_found: no callback registered")},
-        examples=[_CALLBACK_OUT_EXAMPLE],
-    )
+    @extend_schema(responses={200: CallbackOut, 404: _NO_CALLBACK}, examples=[_CALLBACK_OUT_EXAMPLE])
     def get(self, request):
+        """Read my callback for notifications
+
+        The URL the clearinghouse POSTs signed notices to when one of my releases, reports
+        or trends ends. 404 `not_found` when none is registered.
+        """
         return Response(CallbackOut(selectors.callback_get(manufacturer=request.user.party)).data)
 
     @extend_schema(
-        tags=["manufacturer"],
-        summary="Register or replace your callback",
-        description="One callback per manufacturer. The URL must use https, carry no user name or password and reach a "
-        "public address. Notices still waiting go to the new URL. " + _SIGNATURE,
         request=CallbackIn,
         examples=[_CALLBACK_EXAMPLE, _CALLBACK_OUT_EXAMPLE],
-        responses={
-            201: CallbackOut,
-            200: CallbackOut,
-            400: OpenApiResponse(description="invalid_callback or unknown_field; details.field names the field"),
-        },
+        responses={201: CallbackOut, 200: CallbackOut, 400: _BAD_CALLBACK},
     )
     def put(self, request):
+        """Register or replace my callback
+
+        One callback per manufacturer (201 when registered, 200 when replaced). The URL must
+        use https, carry no user name or password and reach a public address. Notices still
+        waiting go to the new URL.
+
+        Each notice is a POST with `Content-Type: application/json`, a canonical JSON body
+        `{notice_id, kind, id, status, manufacturer, url, occurred_at}`, and the headers
+        `Clearinghouse-Key-Id`, `Clearinghouse-Signature` (base64 Ed25519 over the exact body
+        bytes, with the `notifications` key from /api/v1/keys) and `Clearinghouse-Attempt`.
+        Answer 2xx to acknowledge; anything else is tried again with backoff, 8 attempts over
+        about an hour (docs/notifications.md).
+        """
         body = None if request.stream is None else request.data
         callback, created = callback_set(manufacturer=request.user.party, body=body, actor=request_actor(request))
         return Response(CallbackOut(callback).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
-    @extend_schema(
-        tags=["manufacturer"],
-        summary="Remove your callback",
-        description="Stops notifications; notices not yet delivered are cancelled.",
-        responses={204: None, 404: OpenApiResponse(description="not_found: no callback registered")},
-    )
+    @extend_schema(responses={204: None, 404: _NO_CALLBACK})
     def delete(self, request):
+        """Remove my callback
+
+        Stops notifications; notices not yet delivered are cancelled. 404 `not_found` when
+        none is registered.
+        """
         callback_delete(manufacturer=request.user.party, actor=request_actor(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class NoticesView(APIView):
     @extend_schema(
-        tags=["manufacturer"],
-        summary="Your notices and their delivery",
-        description="Every notice sent (or being sent) to your callback, newest first, with each one's delivery state.",
         examples=[
-            OpenApiExample(
-                "Your notices", value={"count": 1, "next": None, "previous": None, "results": [_NOTICE_EXAMPLE]}, response_only=True
-            )
+            OpenApiExample("one page", value={"count": 1, "next": None, "previous": None, "results": [_NOTICE_EXAMPLE]}, response_only=True)
         ],
         **paginated_schema(NoticeOut, name="PaginatedNoticeOut", operation_id="api_v1_notices_list"),
     )
+    @query_parameters(*PAGINATION)
     def get(self, request):
+        """List my notices and their delivery, newest first
+
+        Every notice sent (or being sent) to my callback, with its delivery state, attempts
+        and last outcome. A done job's notice appears at the job's visible time, like the
+        job's result.
+        """
         paginator = Pagination()
         page = paginator.paginate_queryset(selectors.notices_for(manufacturer=request.user.party), request, view=self)
         return paginator.get_paginated_response(NoticeOut(page, many=True).data)
@@ -129,11 +136,13 @@ class NoticesView(APIView):
 
 class NoticeDetailView(APIView):
     @extend_schema(
-        tags=["manufacturer"],
-        summary="One of your notices",
-        description="Another manufacturer's notice answers 404 like a missing one.",
-        responses={200: NoticeOut, 404: OpenApiResponse(description="not_found")},
+        responses={200: NoticeOut, 404: error_response(not_found="no such notice of mine")},
         examples=[OpenApiExample("A notice delivered on its second attempt", value=_NOTICE_EXAMPLE, response_only=True)],
     )
     def get(self, request, notice_id):
+        """Read one of my notices
+
+        Its delivery state, attempts and last outcome. Another manufacturer's notice answers
+        404 like a missing one.
+        """
         return Response(NoticeOut(selectors.notice_get(manufacturer=request.user.party, notice_id=notice_id)).data)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from clearinghouse.accounts.models import Manufacturer
 from clearinghouse.core.errors import NotFound
@@ -16,9 +19,11 @@ def callback_get(*, manufacturer: Manufacturer) -> Callback:
     return callback
 
 
-def notices_for(*, manufacturer: Manufacturer) -> QuerySet[Notice]:
-    """The manufacturer's notices, newest first."""
-    return Notice.objects.filter(manufacturer=manufacturer).order_by("-created_at", "id")
+def notices_for(*, manufacturer: Manufacturer, now: datetime | None = None) -> QuerySet[Notice]:
+    """The manufacturer's notices that have occurred, newest first. A done job's notice is
+    recorded when the job finishes but occurs at the job's visible time; shown earlier, it
+    would tell what the job's own answer hides until then (how long it took)."""
+    return Notice.objects.filter(manufacturer=manufacturer, occurred_at__lte=now or timezone.now()).order_by("-created_at", "id")
 
 
 def notice_get(*, manufacturer: Manufacturer, notice_id) -> Notice:

@@ -182,6 +182,9 @@ def test_a_done_job_is_not_notified_before_it_may_be_seen(world, receiver, setti
     assert notice_deliver(notice_id=notice.pk, now=release.completed_at + timedelta(seconds=1)) is None
     assert receiver.received == []  # the eager task at commit sent nothing either
     assert client.get(f"/api/v1/releases/{release.pk}").json()["status"] == "running"
+    # Nor does the list of notices tell it before then.
+    assert client.get("/api/v1/notices").json()["count"] == 0
+    assert client.get(f"/api/v1/notices/{notice.pk}").status_code == 404
     notice_deliver(notice_id=notice.pk, now=notice.next_attempt_at)
     (got,) = receiver.received
     assert json.loads(got.body)["occurred_at"] == notice.next_attempt_at.isoformat(timespec="microseconds").replace("+00:00", "Z")
