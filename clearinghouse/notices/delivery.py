@@ -3,10 +3,14 @@ the database; services.notice_deliver decides what the outcome means."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import ssl
-from dataclasses import dataclass
+import threading
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -27,6 +31,36 @@ class DestinationRefused(NewConnectionError):
         self.refusal = reason
 
 
+@dataclass
+class _Deadline:
+    """The whole attempt's time limit. requests' timeouts bound each connect and each read
+    of the socket, not their sum: a receiver sending its answer a byte at a time, each just
+    inside the read timeout, would hold a shared worker for hours. At the deadline the
+    socket is shut down, which ends any read blocked on it."""
+
+    at: float
+    expired: bool = False
+    timers: list[threading.Timer] = field(default_factory=list)
+
+    def watch(self, sock: socket.socket) -> None:
+        timer = threading.Timer(max(self.at - time.monotonic(), 0.0), self._cut, args=(sock,))
+        timer.daemon = True
+        self.timers.append(timer)
+        timer.start()
+
+    def _cut(self, sock: socket.socket) -> None:
+        self.expired = True
+        with contextlib.suppress(OSError):  # already closed: the attempt ended on its own
+            sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        for timer in self.timers:
+            timer.cancel()
+
+
+_deadline: ContextVar[_Deadline | None] = ContextVar("notice_deadline", default=None)
+
+
 def _checked(connection, scheme: str, sock):
     # Checked on the socket, after DNS and connect, before a byte is sent: what counts is
     # the address reached, whatever the name resolved to when it was registered.
@@ -35,6 +69,9 @@ def _checked(connection, scheme: str, sock):
     if reason is not None:
         sock.close()
         raise DestinationRefused(connection, reason)
+    deadline = _deadline.get()
+    if deadline is not None:
+        deadline.watch(sock)
     return sock
 
 
@@ -96,7 +133,19 @@ def _connection_failure(exc: BaseException) -> str:
 def notice_post(*, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Outcome:
     """POST once. Only a 2xx answer is a delivery; redirects are not followed (the receiver
     registered this URL), proxies from the environment are not used, and the answer's body
-    is not read."""
+    is not read. The whole attempt takes at most twice ``timeout``."""
+    deadline = _Deadline(at=time.monotonic() + 2 * timeout)
+    token = _deadline.set(deadline)
+    try:
+        outcome = _post(url=url, body=body, headers=headers, timeout=timeout)
+    finally:
+        deadline.cancel()
+        _deadline.reset(token)
+    # Cut off, even an answer that parses as 2xx is not one: its headers ended at the cut.
+    return Outcome(False, "timeout") if deadline.expired else outcome
+
+
+def _post(*, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Outcome:
     session = requests.Session()
     session.trust_env = False
     adapter = _CheckedAdapter(max_retries=0)
