@@ -2,7 +2,8 @@
 
 A callback makes the service open connections to a host someone else chose, so it must not
 become a way into the service's own network (SSRF). Two checks, one policy:
-``callback_url_check`` refuses a bad URL when it is registered (400 naming ``url``), and
+``callback_url_check`` refuses a bad URL when it is registered (400 naming ``url``; in
+production also a name that resolves to a refused address then), and
 ``delivery.notice_post`` applies ``address_refusal`` to the address each connection
 actually reached, after DNS, so a name that resolves (or re-resolves) to a private address
 is refused too.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -108,4 +110,23 @@ def callback_url_check(url: object) -> str:
         reason = address_refusal(address, scheme=scheme)
         if reason is not None:
             raise refuse(_MESSAGES[reason])
+    elif settings.CH_NOTICE_REFUSE_PRIVATE:
+        reason = _resolved_refusal(host, port or 443, scheme)
+        if reason is not None:
+            raise refuse(_MESSAGES[reason] + f" ({host} resolves to one.)")
     return url
+
+
+def _resolved_refusal(host: str, port: int, scheme: str) -> str | None:
+    """Early word for a name that resolves to a refused address now. Only a courtesy: names
+    change, so every attempt checks the address it actually reached (delivery.py), and a
+    name that does not resolve yet is accepted."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return None
+    for _family, _type, _proto, _name, sockaddr in found:
+        reason = address_refusal(ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0]), scheme=scheme)
+        if reason is not None:
+            return reason
+    return None

@@ -3,6 +3,8 @@ rules that keep the service from being pointed at its own network."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from clearinghouse.audit.actions import AuditAction
@@ -114,3 +116,29 @@ def test_an_allow_listed_private_network_may_be_used_over_https(manufacturer, se
     assert client.put("/api/v1/callback", {"url": "https://10.21.1.5/n"}, format="json").status_code == 400
     assert client.put("/api/v1/callback", {"url": "http://10.20.1.5/n"}, format="json").status_code == 400
     assert client.put("/api/v1/callback", {"url": "https://chairco.example/n"}, format="json").status_code == 200
+
+
+def test_in_production_a_name_that_resolves_to_a_private_address_is_refused_at_once(manufacturer, settings, monkeypatch):
+    from clearinghouse.notices import destinations
+
+    addresses = {"intranet.chairco.example": "10.0.0.5", "hooks.chairco.example": "93.184.215.14"}
+    looked_up = []
+
+    def resolve(host, port, *args, **kwargs):
+        looked_up.append((host, port))
+        if host not in addresses:
+            raise socket.gaierror("no such name")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (addresses[host], port))]
+
+    monkeypatch.setattr(destinations.socket, "getaddrinfo", resolve)
+    client = manufacturer.client()
+    assert client.put("/api/v1/callback", {"url": "https://hooks.chairco.example/n"}, format="json").status_code == 201
+    assert looked_up == []  # outside production names are not looked up
+    settings.CH_NOTICE_ALLOW_LOOPBACK = False
+    settings.CH_NOTICE_REFUSE_PRIVATE = True
+    refused = client.put("/api/v1/callback", {"url": "https://intranet.chairco.example:8443/n"}, format="json")
+    assert refused.status_code == 400 and "intranet.chairco.example resolves to one" in refused.json()["error"]["message"]
+    assert client.put("/api/v1/callback", {"url": "https://hooks.chairco.example/n"}, format="json").status_code == 200
+    # Not resolvable yet: accepted, and every attempt checks the address it reaches.
+    assert client.put("/api/v1/callback", {"url": "https://soon.chairco.example/n"}, format="json").status_code == 200
+    assert looked_up == [("intranet.chairco.example", 8443), ("hooks.chairco.example", 443), ("soon.chairco.example", 443)]
