@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.urls import reverse
 from django.utils.translation import get_language
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import serializers, status
@@ -157,8 +158,16 @@ class ConsentEventOut(serializers.Serializer):
     created_at = serializers.DateTimeField()
     supersedes = serializers.UUIDField(allow_null=True)
     receipt = serializers.JSONField(
-        help_text="Signed receipt: verify `signature` over the canonical JSON of `payload` with key `key_id` from /api/v1/keys"
+        help_text="Signed receipt: verify `signature` over the canonical JSON of `payload` with key `key_id` from /api/v1/keys; "
+        "`payload.audit_event.leaf_hash` names the audit event that records it"
     )
+    audit_proof = serializers.SerializerMethodField(
+        help_text="Where to fetch the inclusion proof of the audit event that records this receipt "
+        "(409 not_yet_witnessed with retry_after until a witnessed checkpoint covers it)"
+    )
+
+    def get_audit_proof(self, event) -> str:
+        return reverse("api:me-receipt-proof", kwargs={"receipt_id": event.receipt_id})
 
 
 class MeConsentsView(APIView):

@@ -129,6 +129,9 @@ class ChargeOut(serializers.Serializer):
     manufacturer = serializers.CharField(help_text="The manufacturer's name")
     measure = serializers.CharField()
     epsilon = serializers.CharField()
+    reach_only = serializers.BooleanField(
+        help_text="True when the release left this person out at their cap and only counted them in its reach, charging its reach share"
+    )
     charged_at = serializers.DateTimeField()
 
 

@@ -17,7 +17,7 @@ from clearinghouse.accounts.models import Consumer, Manufacturer
 from clearinghouse.consent.models import Purpose
 from clearinghouse.consent.taxonomy import taxonomy_index
 from clearinghouse.core.errors import NotFound
-from clearinghouse.releases import accounting
+from clearinghouse.releases import accounting, reach
 from clearinghouse.releases.budgets import period_of
 from clearinghouse.releases.ledger import WINDOW_DAYS, consumer_charges, epsilon_units, window_start
 from clearinghouse.releases.models import Allocation, PurposeBudget, Release
@@ -221,12 +221,19 @@ def release_get(*, manufacturer: Manufacturer, release_id, kind: str = Release.R
     return release
 
 
+def _charged(release: Release) -> tuple[Decimal, Decimal]:
+    """(ε, ρ) this consumer was charged by ``release``: its whole cost, or its reach share
+    when the consumer was only counted as left out (ledger.consumer_charges)."""
+    return reach.charge_cost(epsilon=release.epsilon, rho=release.rho, reach_only=getattr(release, "charged_reach_only", False))
+
+
 def _guarantee(releases: list[Release]) -> accounting.Guarantee:
-    pure = [r for r in releases if not r.rho]
+    costs = [_charged(r) for r in releases]
+    pure = [e for e, rho in costs if not rho]
     return accounting.guarantee_of(
-        pure_units=sum(epsilon_units(r.epsilon) for r in pure),
-        rho_units_total=sum(accounting.rho_units(r.rho) for r in releases if r.rho),
-        pure_squares=sum((Fraction(r.epsilon) ** 2 / 2 for r in pure), Fraction(0)),
+        pure_units=sum(epsilon_units(e) for e in pure),
+        rho_units_total=sum(accounting.rho_units(rho) for _e, rho in costs if rho),
+        pure_squares=sum((Fraction(e) ** 2 / 2 for e in pure), Fraction(0)),
     )
 
 
@@ -273,8 +280,9 @@ def privacy_loss_statement(*, consumer: Consumer) -> dict[str, Any]:
                 "purpose": release.purpose_code,
                 "manufacturer": release.manufacturer.name,
                 "measure": release.measure,
-                "epsilon": epsilon_text(release.epsilon),
-                "rho": str(release.rho) if release.rho else None,
+                "epsilon": epsilon_text(_charged(release)[0]),
+                "rho": str(_charged(release)[1]) if release.rho else None,
+                "reach_only": getattr(release, "charged_reach_only", False),
                 "charged_at": release.completed_at.isoformat() if release.completed_at else None,
             }
             for release in charges
