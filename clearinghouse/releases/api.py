@@ -524,6 +524,7 @@ PRIVACY_LOSS_EXAMPLE = {
             "manufacturer": "Chair Co.",
             "measure": "consumers",
             "epsilon": "0.5000",
+            "reach_only": False,
             "charged_at": "2026-12-06T08:00:04Z",
         }
     ],
