@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "clearinghouse.subjects",
     "clearinghouse.console",
     "clearinghouse.portal",
+    "clearinghouse.workbench",
     "clearinghouse.demo",
 ]
 
@@ -323,6 +324,7 @@ LOCALE_PATHS = [
     BASE_DIR / "locale",
     BASE_DIR / "clearinghouse" / "portal" / "locale",
     BASE_DIR / "clearinghouse" / "console" / "locale",
+    BASE_DIR / "clearinghouse" / "workbench" / "locale",
 ]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
