@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 from itertools import combinations
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -31,7 +31,7 @@ KINDS = [
     (KIND_TREND, _("Trend: weekly figures with a forecast")),
 ]
 # Reports and trends count; a single table may also sum, average or rank.
-KIND_MEASURES = {KIND_REPORT: ("consumers", "signals"), KIND_TREND: ("consumers", "signals")}
+KIND_MEASURES: dict[str, tuple[str, ...]] = {KIND_REPORT: ("consumers", "signals"), KIND_TREND: ("consumers", "signals")}
 SPEND_EPSILON, SPEND_ACCURACY = "epsilon", "accuracy"
 # Service error fields → the form field the person fixes.
 ERROR_FIELDS = {
@@ -132,23 +132,25 @@ class QuestionForm(forms.Form):
         initial=SPEND_EPSILON,
     )
     epsilon = forms.CharField(label=_("Privacy cost ε"), required=False, max_length=16, initial="0.5")
-    half_width = forms.CharField(label=_("Precision ± (95% of the time)"), required=False, max_length=16)
+    half_width = forms.CharField(label=_("Precision ± (confidence 95%)"), required=False, max_length=16)
 
     def __init__(self, data=None, *, entries: list[dict[str, Any]], words: dict[str, dict[str, str]]):
         self.entries = {entry["purpose"]: entry for entry in entries}
         source = dict(data.items()) if data is not None else {}
         lists = {name: data.getlist(name) for name in ("dimensions", "tables")} if data is not None else {}
-        kind = source.get("kind") if source.get("kind") in dict(KINDS) else KIND_REPORT
-        purpose_code = source.get("purpose") if source.get("purpose") in self.entries else next(iter(self.entries), "")
-        self.entry = self.entries.get(purpose_code)
+        kind = str(source.get("kind")) if source.get("kind") in dict(KINDS) else KIND_REPORT
+        purpose_code = str(source.get("purpose")) if source.get("purpose") in self.entries else next(iter(self.entries), "")
+        entry = self.entries.get(purpose_code)
+        self.entry = entry
         self.chosen_kind = kind
-        measures = [m for m in (self.entry["measures"] if self.entry else []) if m in KIND_MEASURES.get(kind, (m,))]
-        dims = [d for d in (self.entry["dimensions"] if self.entry else []) if d != "week"]
-        table_choices = [(d,) for d in dims] + list(combinations(dims, 2))
-        categories = self.entry["domains"].get("category", []) if self.entry else []
-        self.has_dates = bool(self.entry) and "since" in self.entry["filters"]
+        measures = [m for m in (entry["measures"] if entry else []) if m in KIND_MEASURES.get(kind, (m,))]
+        dims = [d for d in (entry["dimensions"] if entry else []) if d != "week"]
+        table_choices: list[tuple[str, ...]] = [(d,) for d in dims] + list(combinations(dims, 2))
+        categories = entry["domains"].get("category", []) if entry else []
+        self.has_dates = entry is not None and "since" in entry["filters"]
         if data is not None:
             # A leftover from another purpose or kind becomes this one's default.
+            source["kind"], source["purpose"] = kind, purpose_code
             if source.get("measure") not in measures and measures:
                 source["measure"] = measures[0]
             lists["dimensions"] = [d for d in lists.get("dimensions", []) if d in dims]
@@ -180,14 +182,16 @@ class QuestionForm(forms.Form):
             },
         )
         dimension_words, measure_words = words["dimensions"], words["measures"]
-        self.fields["purpose"].choices = [(code, entry["display_title"]) for code, entry in self.entries.items()]
-        self.fields["measure"].choices = [(m, measure_words.get(m, m)) for m in measures]
-        self.fields["dimensions"].choices = [(d, dimension_words.get(d, d)) for d in dims]
-        self.fields["tables"].choices = [(_table_code(c), " × ".join(dimension_words.get(d, d) for d in c)) for c in table_choices]
-        self.fields["by"].choices = [("", _("a single line (no split)"))] + [
-            (d, dimension_words.get(d, d)) for d in dims if d != "category"
-        ]
-        self.fields["category"].choices = [("", _("every category you may query"))] + [(c["code"], c["display"]) for c in categories]
+        choice = self._choice_field
+        choice("purpose").choices = [(code, shown["display_title"]) for code, shown in self.entries.items()]
+        choice("measure").choices = [(m, measure_words.get(m, m)) for m in measures]
+        choice("dimensions").choices = [(d, dimension_words.get(d, d)) for d in dims]
+        choice("tables").choices = [(_table_code(c), " × ".join(dimension_words.get(d, d) for d in c)) for c in table_choices]
+        choice("by").choices = [("", _("a single line (no split)"))] + [(d, dimension_words.get(d, d)) for d in dims if d != "category"]
+        choice("category").choices = [("", _("every category you may query"))] + [(c["code"], c["display"]) for c in categories]
+
+    def _choice_field(self, name: str) -> forms.ChoiceField:
+        return cast(forms.ChoiceField, self.fields[name])
 
     def request_body(self) -> dict[str, Any]:
         """The request as the API takes it (POST /api/v1/{releases,reports,trends})."""

@@ -204,7 +204,7 @@ def _mechanism_name(plan: dict[str, Any]) -> str:
     name = mechanism.get("name") if isinstance(mechanism, dict) else None
     if name is None and plan.get("mechanisms"):
         name = plan["mechanisms"][0].get("name")
-    return str(MECHANISM_WORDS.get(name, name or ""))
+    return str(MECHANISM_WORDS.get(str(name), name or ""))
 
 
 def plan_summary(*, kind: str, plan: dict[str, Any], labels: Labels, allocation_remaining: str | None = None) -> PlanSummary:
@@ -264,7 +264,7 @@ def plan_summary(*, kind: str, plan: dict[str, Any], labels: Labels, allocation_
             rows.append(PlanRow(name=name, cells=cells, half_width=figure(accuracy["half_width"])))
         elif "sum_half_width" in accuracy:
             rows.append(PlanRow(name=name, cells=cells, half_width=""))
-            note = _("An average's interval depends on how many people answered; each cell's 95% interval is stated with the result.")
+            note = _("An average's interval depends on how many people answered; each cell's interval (95%) is stated with the result.")
         else:
             rows.append(PlanRow(name=name, cells=cells, half_width=""))
             note = _(
@@ -448,8 +448,9 @@ def result_csv(*, tables: list[ResultTable], payload: dict[str, Any]) -> bytes:
     dimensions = [d for d in _DIMENSION_ORDER if any(d in t.dimensions or any(c[0] == d for r in t.rows for c in r.codes) for t in tables)]
     trend = payload.get("kind") == "trend"
     headers = [_("table")]
+    code = _("code")
     for dimension in dimensions:
-        headers += [str(dimension_words.get(dimension, dimension)), f"{dimension} ({_('code')})"]
+        headers += [str(dimension_words.get(dimension, dimension)), f"{dimension} ({code})"]
     if trend:
         headers += [_("week"), _("forecast")]
     headers += [_("value"), _("95% half-width"), _("lower bound (95%)"), _("upper bound (95%)")]

@@ -21,7 +21,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.urls import reverse, reverse_lazy
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -65,7 +65,9 @@ class LoginView(auth_views.LoginView):
     template_name = "workbench/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
-    next_page = reverse_lazy("workbench:home")
+
+    def get_default_redirect_url(self):
+        return reverse("workbench:home")
 
     def form_invalid(self, form):
         response = super().form_invalid(form)
@@ -77,7 +79,8 @@ class LoginView(auth_views.LoginView):
 
 class LogoutView(auth_views.LogoutView):
     # POST only (Django's default): a link or an image cannot log anyone out.
-    next_page = reverse_lazy("workbench:login")
+    def get_default_redirect_url(self):
+        return reverse("workbench:login")
 
 
 def _catalogue(request) -> list[dict[str, Any]]:
