@@ -16,6 +16,8 @@ from django.utils import timezone
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
+from clearinghouse.charts import Chart, Series, bars_with_intervals, lines_with_band, step_lines
+
 MEASURE_WORDS = {
     "consumers": gettext_lazy("people (each counted once per cell)"),
     "signals": gettext_lazy("signals (likes, purchases, searches…)"),
@@ -499,3 +501,66 @@ def spending_by_day(*, jobs: list[Any], days: list[date]) -> list[Decimal]:
             )
         )
     return totals
+
+
+# --- Charts (clearinghouse.charts draws them; the tables above are their text) ---------------
+
+
+def _float(text: str) -> float | None:
+    amount = number(text)
+    return float(amount) if amount is not None and text != "" else None
+
+
+def tables_charted(*, tables: list[ResultTable], value_label: str) -> list[ResultTable]:
+    """Give each table its chart: bars with 95% error bars for cells, a line with its band
+    (and a dashed forecast with a lighter band) for a trend's series. A ranking has no
+    values to draw and keeps its table only."""
+    for table in tables:
+        if table.kind == "bars" and table.rows:
+            table.chart = bars_with_intervals(
+                title=table.title,
+                description=_("Each bar is an estimate; the error bar is its 95%% interval.") % {},
+                categories=[row.name for row in table.rows],
+                values=[_float(row.value) or 0.0 for row in table.rows],
+                lows=[_float(row.low) or 0.0 for row in table.rows],
+                highs=[_float(row.high) or 0.0 for row in table.rows],
+                value_label=value_label,
+            )
+        elif table.kind == "lines" and table.rows:
+            weeks = [row.week for row in table.rows]
+            released = [not row.forecast for row in table.rows]
+
+            def part(values: list[float | None], keep: list[bool]) -> list[float | None]:
+                return [value if kept else None for value, kept in zip(values, keep, strict=True)]
+
+            values = [_float(row.value) for row in table.rows]
+            lows = [_float(row.low) for row in table.rows]
+            highs = [_float(row.high) for row in table.rows]
+            series = [Series(label=_("released"), values=part(values, released), lows=part(lows, released), highs=part(highs, released))]
+            if not all(released):
+                ahead = [not kept for kept in released]
+                series.append(
+                    Series(label=_("forecast"), values=part(values, ahead), lows=part(lows, ahead), highs=part(highs, ahead), forecast=True)
+                )
+            table.chart = lines_with_band(
+                title=table.title,
+                description=_("Weekly estimates with their 95%% band; the dashed line is the forecast with its lighter 95%% band.") % {},
+                x_labels=weeks,
+                series=series,
+                value_label=value_label,
+                x_label=_("week"),
+            )
+    return tables
+
+
+def budget_chart(*, title: str, days: list[date], spent: list[Decimal], allocated: Decimal) -> Chart:
+    return step_lines(
+        title=title,
+        description=_("ε used by the end of each day of the month, against your allocation."),
+        x_labels=[day.isoformat() for day in days],
+        series=[Series(label=_("ε used"), values=[float(total) for total in spent])],
+        value_label="ε",
+        limit=float(allocated),
+        limit_label=_("your allocation"),
+        x_label=_("day"),
+    )

@@ -12,6 +12,7 @@ person's own manufacturer, and nothing else.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from functools import wraps
 from typing import Any
 
@@ -205,6 +206,10 @@ def _result(request, job) -> tuple[dict[str, Any] | None, list[words.ResultTable
     return payload, words.result_tables(payload=payload, labels=labels)
 
 
+def _charted(job, tables: list[words.ResultTable]) -> list[words.ResultTable]:
+    return words.tables_charted(tables=tables, value_label=str(words.MEASURE_WORDS.get(job.measure, job.measure)))
+
+
 @require_GET
 @staff_required
 def job(request, job_id):
@@ -219,7 +224,7 @@ def job(request, job_id):
             "status_words": words.STATUS_WORDS.get(job.status, job.status),
             "measure_words": words.MEASURE_WORDS.get(job.measure, job.measure),
             "payload": payload,
-            "tables": tables,
+            "tables": _charted(job, tables),
             "privacy": words.privacy_words(payload) if payload else "",
             "reach": words.reach_facts(payload) if payload else [],
             "envelope": job.result if payload else None,
@@ -287,13 +292,18 @@ def budget(request):
             continue
         mine = [job for job in jobs if job.purpose_code == row["purpose"]]
         spent = words.spending_by_day(jobs=mine, days=days)
+        title = titles.get(row["purpose"], row["purpose"])
         purposes.append(
             {
                 "row": row,
-                "title": titles.get(row["purpose"], row["purpose"]),
+                "title": title,
+                "chart": words.budget_chart(title=title, days=days, spent=spent, allocated=Decimal(row["allocated"])),
                 "days": [{"day": day, "spent": words.figure(total)} for day, total in zip(days, spent, strict=True)],
                 "spent": spent,
-                "jobs": sorted(mine, key=lambda job: job.created_at),
+                "jobs": [
+                    {"job": job, "kind": words.KIND_WORDS.get(job.kind, job.kind), "status": words.STATUS_WORDS.get(job.status, job.status)}
+                    for job in sorted(mine, key=lambda job: job.created_at)
+                ],
             }
         )
     earlier = [row | {"title": titles.get(row["purpose"], row["purpose"])} for row in overview["budgets"] if row["period"] != period]

@@ -179,6 +179,8 @@ def test_run_queues_through_the_request_service_and_the_answer_is_shown_and_down
     assert "ε = 0.5 with δ = 1e-07" in text
     tables = page.context["tables"]
     assert [len(t.rows) for t in tables] == [7, 6]
+    # A chart per table (bars with 95% error bars), drawn as inline SVG with its title.
+    assert text.count('<svg') >= 2 and 'role="img"' in text and all(t.chart and "Lumbar support" in str(t.chart.svg) for t in tables[:1])
     row = tables[0].rows[0]
     assert Decimal(row.low) == Decimal(row.value) - Decimal(row.half_width)
 
@@ -232,6 +234,7 @@ def test_a_trend_and_a_single_table_run_too(staff_client, django_capture_on_comm
     page = staff_client.get(trend["Location"])
     (series,) = page.context["tables"]
     assert sum(row.forecast for row in series.rows) == 4 and series.kind == "lines"
+    assert series.chart is not None and "forecast" in str(series.chart.svg)
     single = run(
         staff_client,
         {
@@ -278,6 +281,7 @@ def test_the_budget_page_shows_the_period_day_by_day(staff_client, django_captur
     product = next(p for p in response.context["purposes"] if p["row"]["purpose"] == PRODUCT)
     assert product["row"]["spent"] == "0.5000" and product["days"][-1]["spent"] == "0.5"
     assert "Used ε 0.5000 of 20.0000" in response.content.decode()
+    assert "<svg" in str(product["chart"].svg) and Decimal(product["chart"].table.rows[-1][-1]) == Decimal("0.5")
 
 
 def test_unsafe_methods_and_unknown_jobs(staff_client):
