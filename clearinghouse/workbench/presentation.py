@@ -33,6 +33,13 @@ DIMENSION_WORDS = {
     "region": gettext_lazy("region"),
     "week": gettext_lazy("week"),
 }
+# The axis of a chart: short, so it fits beside the plot on a phone.
+MEASURE_AXIS = {
+    "consumers": gettext_lazy("people"),
+    "signals": gettext_lazy("signals"),
+    "sum_value": gettext_lazy("sum of ratings"),
+    "mean_value": gettext_lazy("average rating"),
+}
 KIND_WORDS = {"release": gettext_lazy("single table"), "report": gettext_lazy("report"), "trend": gettext_lazy("trend")}
 STATUS_WORDS = {
     "queued": gettext_lazy("waiting"),
@@ -95,11 +102,15 @@ class Labels:
             return found or str(code)
         return self.by_dimension.get(dimension, {}).get(str(code), str(code))
 
-    def cell(self, cell: dict[str, Any], dimensions: list[str] | None = None) -> tuple[str, list[tuple[str, str, str]]]:
-        """(text, [(dimension, code, label)]) of a result or plan cell."""
+    def cell(
+        self, cell: dict[str, Any], dimensions: list[str] | None = None, *, category_named: bool = True
+    ) -> tuple[str, list[tuple[str, str, str]]]:
+        """(text, [(dimension, code, label)]) of a result or plan cell. The codes keep every
+        coordinate; the text leaves out the category when the question named one."""
         keys = [d for d in (dimensions or []) if d in cell] + [d for d in _DIMENSION_ORDER if d in cell and d not in (dimensions or [])]
         parts = [(d, str(cell[d]), self.of(d, cell[d], category=cell.get("category"))) for d in keys if d not in _CELL_VALUES]
-        return " · ".join(label for _d, _c, label in parts) or _("everyone"), parts
+        shown = [label for d, _c, label in parts if category_named or d != "category" or len(parts) == 1]
+        return " · ".join(shown) or _("everyone"), parts
 
 
 def labels_of(entries: list[dict[str, Any]]) -> Labels:
@@ -331,10 +342,10 @@ def _bounds(value: Any, half_width: Any) -> tuple[str, str]:
     return figure(amount - half), figure(amount + half)
 
 
-def _cell_rows(cells: list[dict[str, Any]], dimensions: list[str], labels: Labels) -> list[ResultRow]:
+def _cell_rows(cells: list[dict[str, Any]], dimensions: list[str], labels: Labels, *, one_category: bool) -> list[ResultRow]:
     rows = []
     for cell in cells:
-        name, codes = labels.cell(cell, dimensions)
+        name, codes = labels.cell(cell, dimensions, category_named=not one_category or "category" in dimensions)
         if "interval" in cell:  # an average: its own 95% interval
             low, high = (figure(v) for v in cell["interval"])
             rows.append(ResultRow(name=name, codes=codes, value=figure(cell.get("value")), half_width="", low=low, high=high))
@@ -352,15 +363,22 @@ def result_tables(*, payload: dict[str, Any], labels: Labels) -> list[ResultTabl
     """The signed result as tables of rows (one per cell), ready for a chart and a table."""
     dimension_words = words()["dimensions"]
     kind = payload.get("kind", "release")
+    one_category = bool((payload.get("filters") or {}).get("category"))
     tables: list[ResultTable] = []
     if kind == "report":
         for marginal in payload.get("marginals", []):
             dims = marginal["dimensions"]
             title = " × ".join(dimension_words.get(d, d) for d in dims) or _("total")
-            tables.append(ResultTable(title=title, dimensions=dims, rows=_cell_rows(marginal["cells"], dims, labels)))
+            tables.append(
+                ResultTable(title=title, dimensions=dims, rows=_cell_rows(marginal["cells"], dims, labels, one_category=one_category))
+            )
     elif kind == "trend":
         for series in payload.get("series", []):
-            name, codes = labels.cell({k: v for k, v in series.items() if k not in ("weeks", "forecast")})
+            name, codes = labels.cell(
+                {k: v for k, v in series.items() if k not in ("weeks", "forecast")},
+                [payload["by"]] if payload.get("by") else None,
+                category_named=not one_category,
+            )
             rows = []
             for week in series["weeks"]:
                 low, high = _bounds(week["value"], week["half_width"])
@@ -407,7 +425,9 @@ def result_tables(*, payload: dict[str, Any], labels: Labels) -> list[ResultTabl
     else:
         dims = payload.get("group_by", [])
         title = " × ".join(dimension_words.get(d, d) for d in dims) or _("total")
-        tables.append(ResultTable(title=title, dimensions=dims, rows=_cell_rows(payload.get("cells", []), dims, labels)))
+        tables.append(
+            ResultTable(title=title, dimensions=dims, rows=_cell_rows(payload.get("cells", []), dims, labels, one_category=one_category))
+        )
     return tables
 
 

@@ -23,6 +23,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -207,7 +208,7 @@ def _result(request, job) -> tuple[dict[str, Any] | None, list[words.ResultTable
 
 
 def _charted(job, tables: list[words.ResultTable]) -> list[words.ResultTable]:
-    return words.tables_charted(tables=tables, value_label=str(words.MEASURE_WORDS.get(job.measure, job.measure)))
+    return words.tables_charted(tables=tables, value_label=str(words.MEASURE_AXIS.get(job.measure, job.measure)))
 
 
 @require_GET
@@ -215,6 +216,7 @@ def _charted(job, tables: list[words.ResultTable]) -> list[words.ResultTable]:
 def job(request, job_id):
     job = _own_job(request, job_id)
     payload, tables = _result(request, job)
+    titles = {entry["purpose"]: entry["display_title"] for entry in _catalogue(request)}
     return render(
         request,
         "workbench/job.html",
@@ -224,6 +226,8 @@ def job(request, job_id):
             "status_words": words.STATUS_WORDS.get(job.status, job.status),
             "measure_words": words.MEASURE_WORDS.get(job.measure, job.measure),
             "payload": payload,
+            "snapshot_at": parse_datetime(payload["snapshot_at"]) if payload and payload.get("snapshot_at") else None,
+            "purpose_title": titles.get(job.purpose_code, job.purpose_code),
             "tables": _charted(job, tables),
             "privacy": words.privacy_words(payload) if payload else "",
             "reach": words.reach_facts(payload) if payload else [],
