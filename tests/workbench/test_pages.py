@@ -180,7 +180,7 @@ def test_run_queues_through_the_request_service_and_the_answer_is_shown_and_down
     tables = page.context["tables"]
     assert [len(t.rows) for t in tables] == [7, 6]
     # A chart per table (bars with 95% error bars), drawn as inline SVG with its title.
-    assert text.count('<svg') >= 2 and 'role="img"' in text and all(t.chart and "Lumbar support" in str(t.chart.svg) for t in tables[:1])
+    assert text.count("<svg") >= 2 and 'role="img"' in text and all(t.chart and "Lumbar support" in str(t.chart.svg) for t in tables[:1])
     row = tables[0].rows[0]
     assert Decimal(row.low) == Decimal(row.value) - Decimal(row.half_width)
 
