@@ -288,3 +288,9 @@ def test_unsafe_methods_and_unknown_jobs(staff_client):
     assert staff_client.post("/workbench/").status_code == 405
     assert staff_client.get("/workbench/ask/plan.json").status_code == 405
     assert staff_client.get("/workbench/jobs/not-a-uuid/").status_code == 404
+
+
+def test_a_staff_session_is_no_key_to_the_json_api(staff_client):
+    # The API key stays for programs: a workbench session is no manufacturer to the API.
+    assert staff_client.get("/api/v1/catalog").status_code == 403
+    assert staff_client.get("/api/v1/releases").status_code == 403
