@@ -305,8 +305,9 @@ def budget(request):
                 "days": [{"day": day, "spent": words.figure(total)} for day, total in zip(days, spent, strict=True)],
                 "spent": spent,
                 "jobs": [
+                    # As visible: a done job reads "being computed" until its visible time.
                     {"job": job, "kind": words.KIND_WORDS.get(job.kind, job.kind), "status": words.STATUS_WORDS.get(job.status, job.status)}
-                    for job in sorted(mine, key=lambda job: job.created_at)
+                    for job in (release_selectors.release_visible(job) for job in sorted(mine, key=lambda job: job.created_at))
                 ],
             }
         )
