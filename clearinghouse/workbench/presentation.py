@@ -4,8 +4,6 @@ privacy or budgets; it only reads what the signed documents and the free plans s
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -16,7 +14,11 @@ from django.utils import timezone
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
+from clearinghouse.api.renderers import csv_text
 from clearinghouse.charts import Chart, Series, bars_with_intervals, lines_with_band, step_lines
+from clearinghouse.releases.tables import release_table
+from clearinghouse.reports.tables import report_table
+from clearinghouse.trends.tables import trend_table
 
 MEASURE_WORDS = {
     "consumers": gettext_lazy("people (each counted once per cell)"),
@@ -445,52 +447,35 @@ def privacy_words(payload: dict[str, Any]) -> str:
     ) % {"epsilon": epsilon}
 
 
-def reach_facts(payload: dict[str, Any]) -> list[tuple[str, str]]:
-    """What the document states about its reach (issue 11), as (name, value) pairs; empty
-    while documents carry none."""
+def reach_words(payload: dict[str, Any]) -> str:
+    """The document's reach (issue 11) in words: how many eligible people the answer covers
+    and how many were left out at their privacy limit, each ± its 95% half-width; "" for a
+    document without one."""
     reach = payload.get("reach")
-    if not isinstance(reach, dict):
-        return []
-    facts = []
-    for key, value in reach.items():
-        if isinstance(value, dict) and "value" in value:
-            shown = figure(value["value"]) + (f" ± {figure(value['half_width'])}" if "half_width" in value else "")
-        elif isinstance(value, (str, int, float)):
-            shown = figure(value) if number(value) is not None else str(value)
-        else:
-            continue
-        facts.append((key.replace("_", " "), shown))
-    return facts
+    if not isinstance(reach, dict) or not isinstance(reach.get("covered"), dict):
+        return ""
+    covered, left_out = reach["covered"], reach.get("left_out") or {}
+    text = _(
+        "Reach: about %(covered)s ± %(covered_hw)s of the eligible people are counted in this answer; about "
+        "%(left_out)s ± %(left_out_hw)s were left out because they had reached their privacy limit."
+    ) % {
+        "covered": figure(covered.get("value")),
+        "covered_hw": figure(covered.get("half_width")),
+        "left_out": figure(left_out.get("value")),
+        "left_out_hw": figure(left_out.get("half_width")),
+    }
+    fraction = number(reach.get("covered_fraction"))
+    if fraction is not None:
+        text += " " + _("That is about %(percent)s%% of them.") % {"percent": figure((fraction * 100).quantize(Decimal("0.1")))}
+    return text
 
 
-def result_csv(*, tables: list[ResultTable], payload: dict[str, Any]) -> bytes:
-    """One row per cell (and per week, and per forecast week), labels and codes side by
-    side, UTF-8 with a BOM so that spreadsheet programs read the Chinese labels."""
-    dimension_words = words()["dimensions"]
-    dimensions = [d for d in _DIMENSION_ORDER if any(d in t.dimensions or any(c[0] == d for r in t.rows for c in r.codes) for t in tables)]
-    trend = payload.get("kind") == "trend"
-    headers = [_("table")]
-    code = _("code")
-    for dimension in dimensions:
-        headers += [str(dimension_words.get(dimension, dimension)), f"{dimension} ({code})"]
-    if trend:
-        headers += [_("week"), _("forecast")]
-    headers += [_("value"), _("95% half-width"), _("lower bound (95%)"), _("upper bound (95%)")]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(headers)
-    for table in tables:
-        for row in table.rows:
-            by_dimension = {d: (code, label) for d, code, label in row.codes}
-            line = [table.title]
-            for dimension in dimensions:
-                code, label = by_dimension.get(dimension, ("", ""))
-                line += [label, code]
-            if trend:
-                line += [row.week, _("yes") if row.forecast else ""]
-            line += [row.value, row.half_width, row.low, row.high]
-            writer.writerow(line)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+def result_csv(*, payload: dict[str, Any]) -> bytes:
+    """The answer's CSV, exactly as the API gives it with ``?format=csv`` (one row per cell,
+    codes and labels in the page's language, UTF-8 with a BOM): the same table builders."""
+    builders = {"report": report_table, "trend": trend_table}
+    table = builders.get(payload.get("kind", "release"), release_table)(document=payload, language=language())
+    return csv_text(table).encode("utf-8")
 
 
 # --- The budget over the period -------------------------------------------------------------

@@ -230,7 +230,7 @@ def job(request, job_id):
             "purpose_title": titles.get(job.purpose_code, job.purpose_code),
             "tables": _charted(job, tables),
             "privacy": words.privacy_words(payload) if payload else "",
-            "reach": words.reach_facts(payload) if payload else [],
+            "reach": words.reach_words(payload) if payload else "",
             "envelope": job.result if payload else None,
             "keys_url": reverse("api:keys"),
             "waiting": job.status in ("queued", "running"),
@@ -242,10 +242,9 @@ def job(request, job_id):
 @staff_required
 def job_csv(request, job_id):
     job = _own_job(request, job_id)
-    payload, tables = _result(request, job)
-    if payload is None:
+    if job.status != "done" or not job.result:
         raise Http404
-    response = HttpResponse(words.result_csv(tables=tables, payload=payload), content_type="text/csv; charset=utf-8")
+    response = HttpResponse(words.result_csv(payload=job.result["payload"]), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{job.kind}-{job.id}.csv"'
     return response
 

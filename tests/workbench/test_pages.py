@@ -177,6 +177,7 @@ def test_run_queues_through_the_request_service_and_the_answer_is_shown_and_down
     assert page.status_code == 200
     assert "product feature" in text and "Lumbar support" in text and "± per cell" not in text
     assert "ε = 0.5 with δ = 1e-07" in text
+    assert "Reach: about" in text and "privacy limit" in text
     tables = page.context["tables"]
     assert [len(t.rows) for t in tables] == [7, 6]
     # A chart per table (bars with 95% error bars), drawn as inline SVG with its title.
@@ -188,8 +189,9 @@ def test_run_queues_through_the_request_service_and_the_answer_is_shown_and_down
     assert csv["Content-Type"].startswith("text/csv") and "attachment" in csv["Content-Disposition"]
     assert csv.content.startswith(b"\xef\xbb\xbf")
     lines = csv.content.decode("utf-8-sig").splitlines()
-    assert lines[0].startswith("table,product category,category (code),product feature,attribute (code)")
-    assert len(lines) == 1 + 7 + 6 and "Lumbar support,lumbar-support" in lines[1]
+    # The same table as the API's ?format=csv: codes and labels side by side.
+    assert lines[0] == "table,category,category_label,attribute,attribute_label,age_band,age_band_label,value,half_width,lower,upper"
+    assert len(lines) == 1 + 7 + 6 and "lumbar-support,Lumbar support" in lines[1]
 
     signed = json.loads(staff_client.get(f"/workbench/jobs/{job.id}.json").content)
     assert signed == job.result
