@@ -296,3 +296,18 @@ def test_a_staff_session_is_no_key_to_the_json_api(staff_client):
     # The API key stays for programs: a workbench session is no manufacturer to the API.
     assert staff_client.get("/api/v1/catalog").status_code == 403
     assert staff_client.get("/api/v1/releases").status_code == 403
+
+
+def test_staff_who_log_in_at_the_portal_are_sent_to_the_workbench(staff):
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    response = client.post("/login/", {"username": "erin", "password": PASSWORD})
+    assert response.status_code == 302 and response["Location"] == "/workbench/"
+    assert client.get("/").status_code == 302 and client.get("/")["Location"] == "/workbench/"
+
+
+def test_the_plan_endpoint_needs_the_csrf_token(staff):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff)
+    assert client.post("/workbench/ask/plan.json", REPORT_FORM).status_code == 403
+    assert client.post("/workbench/ask/", REPORT_FORM | {"action": "run"}).status_code == 403
+    assert not Release.objects.exists()
