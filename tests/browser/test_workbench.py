@@ -185,6 +185,8 @@ def test_every_workbench_page_fits_a_375px_phone(browser, live_server, staff, lo
             page.goto(path if path.startswith("http") else live_server.url + path)
             page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
             assert horizontal_overflow(page) <= 0, path
+            if path == job:
+                screenshot(page, f"workbench-result-375-{locale}")
         screenshot(page, f"workbench-budget-375-{locale}")
     finally:
         context.close()
