@@ -287,8 +287,8 @@ def test_a_top_k_release_is_its_ranking(world, django_capture_on_commit_callback
 def test_a_spreadsheet_never_runs_a_cell_as_a_formula():
     from clearinghouse.api.renderers import Table, csv_text
 
-    text = csv_text(Table(["label", "value"], [["=HYPERLINK(\"http://x\")", "-3"], ["@SUM(A1)", "+7.5"], ["25–34 岁", None]]))
+    text = csv_text(Table(["label", "value"], [['=HYPERLINK("http://x")', "-3"], ["@SUM(A1)", "+7.5"], ["25–34 岁", None]]))
     rows = list(csv.reader(io.StringIO(text[1:])))
-    assert rows[1] == ["'=HYPERLINK(\"http://x\")", "-3"]  # numbers keep their sign
+    assert rows[1] == ['\'=HYPERLINK("http://x")', "-3"]  # numbers keep their sign
     assert rows[2] == ["'@SUM(A1)", "+7.5"]
     assert rows[3] == ["25–34 岁", ""]
