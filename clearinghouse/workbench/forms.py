@@ -148,6 +148,8 @@ class QuestionForm(forms.Form):
         table_choices: list[tuple[str, ...]] = [(d,) for d in dims] + list(combinations(dims, 2))
         categories = entry["domains"].get("category", []) if entry else []
         self.has_dates = entry is not None and "since" in entry["filters"]
+        default_tables = [t for t in ("attribute", "age_band", "attribute+age_band") if t in {_table_code(c) for c in table_choices}]
+        default_dimensions = ["attribute"] if "attribute" in dims else []
         if data is not None:
             # A leftover from another purpose or kind becomes this one's default.
             source["kind"], source["purpose"] = kind, purpose_code
@@ -155,6 +157,11 @@ class QuestionForm(forms.Form):
                 source["measure"] = measures[0]
             lists["dimensions"] = [d for d in lists.get("dimensions", []) if d in dims]
             lists["tables"] = [t for t in lists.get("tables", []) if t in {_table_code(c) for c in table_choices}]
+            # The page was drawn for another kind or purpose, so its boxes for this one were
+            # not on it: start this one from its defaults rather than from nothing.
+            if source.get("shown") != f"{kind}:{purpose_code}":
+                lists["dimensions"] = lists["dimensions"] or default_dimensions
+                lists["tables"] = lists["tables"] or default_tables
             if source.get("by") not in dims:
                 source["by"] = ""
             if source.get("category") not in {c["code"] for c in categories}:
@@ -173,8 +180,8 @@ class QuestionForm(forms.Form):
                 "spend": SPEND_EPSILON,
                 "epsilon": "0.5",
                 "forecast_weeks": 4,
-                "tables": [t for t in ("attribute", "age_band", "attribute+age_band") if t in {_table_code(c) for c in table_choices}],
-                "dimensions": ["attribute"] if "attribute" in dims else [],
+                "tables": default_tables,
+                "dimensions": default_dimensions,
                 "category": categories[0]["code"] if categories else "",
                 # Trends need a span of whole weeks: the last twelve by default.
                 "since": timezone.localdate() - timedelta(weeks=12),
@@ -189,6 +196,11 @@ class QuestionForm(forms.Form):
         choice("tables").choices = [(_table_code(c), " × ".join(dimension_words.get(d, d) for d in c)) for c in table_choices]
         choice("by").choices = [("", _("a single line (no split)"))] + [(d, dimension_words.get(d, d)) for d in dims if d != "category"]
         choice("category").choices = [("", _("every category you may query"))] + [(c["code"], c["display"]) for c in categories]
+
+    @property
+    def shown(self) -> str:
+        """What the page is drawn for (a hidden field): a change of it brings defaults."""
+        return f"{self.chosen_kind}:{self.entry['purpose'] if self.entry else ''}"
 
     def _choice_field(self, name: str) -> forms.ChoiceField:
         return cast(forms.ChoiceField, self.fields[name])

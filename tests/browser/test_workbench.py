@@ -128,6 +128,16 @@ def test_the_workbench_by_keyboard_alone(browser, live_server, staff):  # noqa: 
         page.wait_for_url(live_server.url + "/workbench/")
 
         page.goto(live_server.url + "/workbench/ask/")
+        # Arrow keys change the kind; the form comes back with that kind's fields and the
+        # keyboard where it was.
+        page.locator("input[name=kind][value=report]").focus()
+        with page.expect_navigation():
+            page.keyboard.press("ArrowDown")
+        assert page.evaluate("() => document.activeElement.value") == "release"
+        assert page.locator("#id_dimensions_0").count() == 1  # "Split by" belongs to a single table
+        with page.expect_navigation():
+            page.keyboard.press("ArrowUp")
+        assert page.evaluate("() => document.activeElement.value") == "report"
         page.locator("#id_epsilon").focus()
         page.keyboard.press("Control+A")
         page.keyboard.type("0.7")

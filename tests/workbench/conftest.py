@@ -61,4 +61,5 @@ REPORT_FORM = {
     "category": CHAIR,
     "spend": "epsilon",
     "epsilon": "0.5",
+    "shown": f"report:{PRODUCT}",  # the page this form was on
 }

@@ -311,3 +311,12 @@ def test_the_plan_endpoint_needs_the_csrf_token(staff):
     assert client.post("/workbench/ask/plan.json", REPORT_FORM).status_code == 403
     assert client.post("/workbench/ask/", REPORT_FORM | {"action": "run"}).status_code == 403
     assert not Release.objects.exists()
+
+
+def test_switching_kind_starts_the_new_kind_from_its_defaults(staff_client):
+    # The report's page had no "split by" boxes; the single table starts from its default.
+    switched = staff_client.post("/workbench/ask/", REPORT_FORM | {"kind": "release", "action": "plan"})
+    assert switched.status_code == 200 and switched.context["form"].cleaned_data["dimensions"] == ["attribute"]
+    # On the single table's own page, an empty choice stays empty: one total.
+    kept = staff_client.post("/workbench/ask/", REPORT_FORM | {"kind": "release", "shown": f"release:{PRODUCT}", "action": "plan"})
+    assert kept.context["form"].cleaned_data["dimensions"] == [] and kept.context["plan"].cells == 1

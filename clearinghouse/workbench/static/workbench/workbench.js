@@ -9,6 +9,21 @@
     return;
   }
   var run = form.querySelector("[data-run]");
+  var FOCUS_KEY = "workbench-focus";
+
+  // After the form came back for another kind or purpose, put the keyboard where it was.
+  try {
+    var was = window.sessionStorage.getItem(FOCUS_KEY);
+    window.sessionStorage.removeItem(FOCUS_KEY);
+    if (was) {
+      var target = form.querySelector(was);
+      if (target) {
+        target.focus();
+      }
+    }
+  } catch (e) {
+    /* storage may be off; focus then starts at the top, as without this script */
+  }
   var hint = form.querySelector("[data-run-hint]");
   var timer = null;
   var latest = 0;
@@ -52,6 +67,12 @@
     var name = event.target && event.target.name;
     // Another kind or purpose offers other fields: reload the form with its plan.
     if (name === "kind" || name === "purpose") {
+      try {
+        var selector = name === "kind" ? "input[name=kind][value=" + event.target.value + "]" : "select[name=purpose]";
+        window.sessionStorage.setItem(FOCUS_KEY, selector);
+      } catch (e) {
+        /* see above */
+      }
       var button = form.querySelector("button[value=plan]");
       if (form.requestSubmit && button) {
         form.requestSubmit(button);
