@@ -229,7 +229,7 @@ def _png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
 
 def _palette_pixels(png: bytes) -> dict[str, int]:
     """How many pixels show each chart colour (bars and lines are drawn in these)."""
-    from clearinghouse.console.charts import PALETTE
+    from clearinghouse.charts import PALETTE
 
     colours = {tuple(int(code[i : i + 2], 16) for i in (1, 3, 5)): code for code in PALETTE}
     width, channels, rows = _png_pixels(png)
