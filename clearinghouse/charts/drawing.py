@@ -49,7 +49,7 @@ GRID = "#c9ced4"
 LIMIT = "#a1150f"
 # Where lines overlap (two purposes both still at 0), the earlier, wider line shows on both
 # sides of the later one instead of vanishing under it; dashes tell them apart in grey.
-_STEP_WIDTHS = [6.0, 3.5, 2.0, 1.2]
+_STEP_WIDTHS = [8.0, 3.5, 2.0, 1.2]
 _DASHES: list[Any] = ["-", (0, (8, 3)), (0, (2, 2, 8, 2)), (0, (12, 3))]
 
 _SVG_NS = "http://www.w3.org/2000/svg"
@@ -534,7 +534,10 @@ def step_lines(
             [value for value, _label in limits] + [v for item in series for v in _floats(item.values, count) if not math.isnan(v)]
         )
         lowest = min([0.0] + [v for item in series for v in _floats(item.values, count) if not math.isnan(v)])
-        ax.set_ylim(lowest, (highest or 1.0) * 1.04)
+        top = highest or 1.0
+        # A little room below the lowest value, so that a line at 0 is not cut in half by
+        # the plot's edge (a person with nothing spent must still see both lines).
+        ax.set_ylim(lowest - 0.03 * (top - lowest), top * 1.04)
         _y_axis(ax, value_label=value_label)
         _x_axis(ax, x_labels, categorical=True, x_label=x_label, turn=False)
         return handles, labels
