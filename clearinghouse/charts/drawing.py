@@ -24,11 +24,13 @@ import tempfile
 import threading
 import warnings
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from django.template.defaultfilters import floatformat
+from django.utils.formats import number_format
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
@@ -38,9 +40,6 @@ from django.utils.translation import gettext as _
 WIDTH = 480
 HEIGHT = 300
 FONT = 17
-# The plot's width once the y axis and its labels took their share: used to decide how
-# many x labels fit side by side.
-_PLOT_WIDTH = WIDTH - 90
 
 # Distinguishable for common colour-vision deficiencies, and dark enough on white.
 PALETTE = ["#0b4f8a", "#b35c00", "#11602c", "#a1150f", "#6a3d9a", "#00706e", "#5b4100", "#4a4f55"]
@@ -50,7 +49,7 @@ GRID = "#c9ced4"
 LIMIT = "#a1150f"
 # Where lines overlap (two purposes both still at 0), the earlier, wider line shows on both
 # sides of the later one instead of vanishing under it; dashes tell them apart in grey.
-_STEP_WIDTHS = [6.0, 3.5, 2.0, 1.2]
+_STEP_WIDTHS = [8.0, 3.5, 2.0, 1.2]
 _DASHES: list[Any] = ["-", (0, (8, 3)), (0, (2, 2, 8, 2)), (0, (12, 3))]
 
 _SVG_NS = "http://www.w3.org/2000/svg"
@@ -64,9 +63,10 @@ class Series:
     lighter band, in the colour of the series before it (the one it continues)."""
 
     label: str
-    values: list[float | None]
-    lows: list[float | None] | None = None
-    highs: list[float | None] | None = None
+    # Sequence rather than list so that a list[float] is accepted as it is (list is invariant).
+    values: Sequence[float | None]
+    lows: Sequence[float | None] | None = None
+    highs: Sequence[float | None] | None = None
     forecast: bool = False
 
 
@@ -137,14 +137,25 @@ def _matplotlib() -> None:
     _ready = True
 
 
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Chinese is missing from the font matplotlib measures text with; the browser draws it
+    with the page's fonts (svg.fonttype "none"), so that warning says nothing useful."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
+        yield
+
+
 # --- numbers and text -----------------------------------------------------------------------
 
 
-def _number(value: float | None, places: str = "-4") -> str:
-    """A number as the page's language writes it; a dash where there is none."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+def _number(value: float | None, places: int = 4) -> str:
+    """A number as the page's language writes it, to at most ``places`` decimals without
+    trailing zeros (0.2, not 0.200); a dash where there is none."""
+    if value is None or math.isnan(float(value)):
         return "–"
-    return str(floatformat(value, places))
+    text = f"{float(value):.{places}f}".rstrip("0").rstrip(".")
+    return number_format(Decimal("0" if text == "-0" else text), force_grouping=True)
 
 
 def _text_width(text: str, size: float = FONT) -> float:
@@ -197,7 +208,7 @@ def _y_axis(ax, *, value_label: str, include_zero: bool = True) -> None:
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     ax.yaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _position: _number(value, "-3g")))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _position: _number(value, 3)))
     if value_label:
         ax.set_ylabel(value_label)
     low, high = ax.get_ylim()
@@ -207,21 +218,12 @@ def _y_axis(ax, *, value_label: str, include_zero: bool = True) -> None:
         ax.set_ylim(0, 1)
 
 
-def _x_axis(ax, labels: Sequence[str], *, categorical: bool, x_label: str = "") -> None:
+def _x_axis(ax, labels: Sequence[str], *, categorical: bool, x_label: str = "", turn: bool = True) -> None:
     """Every label when they fit side by side; a few categories with long names turn their
-    labels; otherwise every n-th label, evenly spaced, so that they never overlap."""
+    labels; otherwise every n-th label, evenly spaced, so that they never overlap. Call it
+    after the y axis is set: the room left for the plot decides."""
     count = len(labels)
     positions = list(range(count))
-    slot = _PLOT_WIDTH / max(count, 1)
-    widest = max((_text_width(label) for label in labels), default=0) + FONT * 0.6
-    if widest <= slot:
-        ax.set_xticks(positions, list(labels))
-    elif categorical and count <= 12:
-        ax.set_xticks(positions, list(labels), rotation=35, ha="right", rotation_mode="anchor")
-    else:
-        every = math.ceil(widest / slot)
-        shown = positions[::every]
-        ax.set_xticks(shown, [labels[index] for index in shown])
     if categorical:
         ax.set_xlim(-0.6, count - 0.4)
     elif count == 1:
@@ -230,6 +232,19 @@ def _x_axis(ax, labels: Sequence[str], *, categorical: bool, x_label: str = "") 
         ax.set_xlim(-0.2, count - 0.8)
     if x_label:
         ax.set_xlabel(x_label)
+    ax.set_xticks(positions, list(labels))
+    ax.get_figure().draw_without_rendering()  # lays the figure out, so the plot's width is known
+    span = ax.get_xlim()[1] - ax.get_xlim()[0]
+    slot = ax.get_window_extent().width / span  # drawing units per label (dpi 72: 1 unit = 1 point)
+    widest = max((_text_width(label) for label in labels), default=0) + FONT * 0.6
+    if widest <= slot:
+        return
+    if categorical and turn and count <= 12:
+        ax.set_xticks(positions, list(labels), rotation=35, ha="right", rotation_mode="anchor")
+        return
+    every = math.ceil(widest / slot)
+    shown = positions[::every]
+    ax.set_xticks(shown, [labels[index] for index in shown])
 
 
 def _svg(figure, *, key: str, title: str, description: str) -> SafeString:
@@ -240,10 +255,7 @@ def _svg(figure, *, key: str, title: str, description: str) -> SafeString:
     chart_id = f"chart-{digest[:12]}"
     buffer = io.StringIO()
     matplotlib.rcParams["svg.hashsalt"] = digest  # under _lock: the ids differ per chart, not per run
-    with warnings.catch_warnings():
-        # Chinese is missing from the font matplotlib measures with; the browser draws it.
-        warnings.filterwarnings("ignore", message=r"Glyph .* missing from font")
-        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
+    figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
     return mark_safe(_rewrite(buffer.getvalue(), chart_id=chart_id, title=title, description=description))
 
 
@@ -299,7 +311,7 @@ def _rewrite(raw: str, *, chart_id: str, title: str, description: str) -> str:
 
 def _draw(*, key_data: Any, title: str, description: str, legend: Sequence[str], paint: Callable) -> SafeString:
     key = json.dumps([title, description, key_data], sort_keys=True, default=str, ensure_ascii=False)
-    with _lock:
+    with _lock, _quiet():
         _matplotlib()
         figure, ax, columns = _figure(legend_entries=legend)
         handles, labels = paint(ax)
@@ -310,7 +322,7 @@ def _draw(*, key_data: Any, title: str, description: str, legend: Sequence[str],
 def _empty(*, title: str, description: str, headers: list[str]) -> Chart:
     """No data: a drawing that says so, in place of empty axes or a broken chart."""
     message = _("No data to show for this range.")
-    with _lock:
+    with _lock, _quiet():
         _matplotlib()
         from matplotlib.figure import Figure
 
@@ -329,10 +341,10 @@ def bars_with_intervals(
     *,
     title: str,
     description: str,
-    categories: list[str],
-    values: list[float],
-    lows: list[float],
-    highs: list[float],
+    categories: Sequence[str],
+    values: Sequence[float | None],
+    lows: Sequence[float | None],
+    highs: Sequence[float | None],
     value_label: str,
     x_label: str = "",
 ) -> Chart:
@@ -356,8 +368,8 @@ def bars_with_intervals(
             error_kw={"ecolor": INK, "elinewidth": 1.8, "capsize": 6, "capthick": 1.8},
         )
         ax.axhline(0, color=INK, linewidth=1)
-        _x_axis(ax, categories, categorical=True, x_label=x_label)
         _y_axis(ax, value_label=value_label)
+        _x_axis(ax, categories, categorical=True, x_label=x_label)
         return [bars.patches[0], bars.errorbar], [value_label, _("95% interval")]
 
     svg = _draw(
@@ -414,7 +426,7 @@ def _check_series(series: Sequence[Series], count: int) -> None:
 
 
 def lines_with_band(
-    *, title: str, description: str, x_labels: list[str], series: list[Series], value_label: str, x_label: str = ""
+    *, title: str, description: str, x_labels: Sequence[str], series: Sequence[Series], value_label: str, x_label: str = ""
 ) -> Chart:
     """One line per series with its 95% interval as a shaded band; a forecast is dashed
     with a lighter band. Gaps (``None``) stay gaps."""
@@ -455,9 +467,9 @@ def lines_with_band(
         if banded:
             handles.append(Patch(facecolor=MUTED, alpha=0.28, linewidth=0))
             labels.append(_("95% interval"))
-        _x_axis(ax, x_labels, categorical=False, x_label=x_label)
         lowest = min((v for item in series for v in _floats(item.lows or item.values, count) if not math.isnan(v)), default=0)
         _y_axis(ax, value_label=value_label, include_zero=lowest >= 0)
+        _x_axis(ax, x_labels, categorical=False, x_label=x_label)
         return handles, labels
 
     legend = [item.label for item in series] + ([_("95% interval")] if banded else [])
@@ -469,31 +481,40 @@ def step_lines(
     *,
     title: str,
     description: str,
-    x_labels: list[str],
-    series: list[Series],
+    x_labels: Sequence[str],
+    series: Sequence[Series],
     value_label: str,
     limit: float | None = None,
     limit_label: str = "",
     extra_limits: Sequence[tuple[float, str]] = (),
     x_label: str = "",
 ) -> Chart:
-    """Cumulative lines (each value holds until the next point) against a limit drawn as a
-    dotted horizontal line; the axis runs up to the limit, or to the data if it passed it.
-    ``extra_limits`` are further (value, label) lines, for series with limits of their own."""
+    """Cumulative lines against a limit drawn as a dotted horizontal line; the axis runs up
+    to the limit, or to the data if it passed it. Each point is a slot (a day, a week) and
+    its value holds across it, so evenly spaced labels give a time axis to scale.
+    ``extra_limits`` are further (value, label) lines, for series with limits of their own.
+    The table lists the points where a line steps, with the first and the last: between
+    them every value is the one above it."""
     count = len(x_labels)
     _check_series(series, count)
     table = _series_table(first=x_label or _("Period"), x_labels=x_labels, series=series)
+    table = Table(
+        headers=table.headers,
+        rows=[row for index, row in enumerate(table.rows) if index in {0, count - 1} or row[1:] != table.rows[index - 1][1:]],
+    )
     if not count or not _has_data(*(item.values for item in series)):
         return _empty(title=title, description=description, headers=table.headers)
     limits = ([(float(limit), limit_label)] if limit is not None else []) + [(float(value), label) for value, label in extra_limits]
 
     def paint(ax):
         handles, labels = [], []
-        positions = list(range(count))
+        # Slot i spans i - 0.5 .. i + 0.5; the last value is repeated to close its slot.
+        edges = [index - 0.5 for index in range(count + 1)]
         for number, item in enumerate(series):
+            values = _floats(item.values, count)
             (line,) = ax.step(
-                positions,
-                _floats(item.values, count),
+                edges,
+                values + values[-1:],
                 where="post",
                 color=PALETTE[number % len(PALETTE)],
                 linewidth=_STEP_WIDTHS[min(number, len(_STEP_WIDTHS) - 1)],
@@ -509,15 +530,16 @@ def step_lines(
             if label:
                 handles.append(line)
                 labels.append(label)
-        _x_axis(ax, x_labels, categorical=False)
         highest = max(
             [value for value, _label in limits] + [v for item in series for v in _floats(item.values, count) if not math.isnan(v)]
         )
         lowest = min([0.0] + [v for item in series for v in _floats(item.values, count) if not math.isnan(v)])
-        ax.set_ylim(lowest, (highest or 1.0) * 1.04)
+        top = highest or 1.0
+        # A little room below the lowest value, so that a line at 0 is not cut in half by
+        # the plot's edge (a person with nothing spent must still see both lines).
+        ax.set_ylim(lowest - 0.03 * (top - lowest), top * 1.04)
         _y_axis(ax, value_label=value_label)
-        if x_label:
-            ax.set_xlabel(x_label)
+        _x_axis(ax, x_labels, categorical=True, x_label=x_label, turn=False)
         return handles, labels
 
     legend = [item.label for item in series] + [label for _value, label in limits if label]
@@ -528,7 +550,7 @@ def step_lines(
 
 
 def stacked_bars(
-    *, title: str, description: str, categories: list[str], stacks: list[Series], value_label: str, x_label: str = ""
+    *, title: str, description: str, categories: Sequence[str], stacks: Sequence[Series], value_label: str, x_label: str = ""
 ) -> Chart:
     """One bar per category made of the stacks' values on top of each other; the table
     adds each category's total."""
@@ -557,8 +579,8 @@ def stacked_bars(
                     positive[i] += value
             handles.append(bars.patches[0])
             labels.append(item.label)
-        _x_axis(ax, categories, categorical=True, x_label=x_label)
         _y_axis(ax, value_label=value_label)
+        _x_axis(ax, categories, categorical=True, x_label=x_label)
         return handles, labels
 
     svg = _draw(
@@ -572,7 +594,7 @@ def stacked_bars(
 
 
 def grouped_bars(
-    *, title: str, description: str, categories: list[str], groups: list[Series], value_label: str, x_label: str = ""
+    *, title: str, description: str, categories: Sequence[str], groups: Sequence[Series], value_label: str, x_label: str = ""
 ) -> Chart:
     """Side-by-side bars, one per series in each category (grants beside withdrawals; a
     budget's cap, allocation and spending)."""
@@ -597,8 +619,8 @@ def grouped_bars(
             )
             handles.append(bars.patches[0])
             labels.append(item.label)
-        _x_axis(ax, categories, categorical=True, x_label=x_label)
         _y_axis(ax, value_label=value_label)
+        _x_axis(ax, categories, categorical=True, x_label=x_label)
         return handles, labels
 
     svg = _draw(

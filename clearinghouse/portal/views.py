@@ -594,7 +594,7 @@ def privacy_loss(request):
                 "percent": int(min(spent / cap, Decimal(1)) * 100) if cap else 0,
             }
         )
-    chart = words.cumulative_chart(series=series, window_days=window_days, now=now) if purposes else None
+    chart = words.privacy_loss_chart(series=series, window_days=window_days, now=now) if purposes else None
     return render(
         request,
         "portal/privacy_loss.html",
