@@ -85,8 +85,10 @@ INSTALLED_APPS = [
     "clearinghouse.reports",
     "clearinghouse.trends",
     "clearinghouse.subjects",
+    "clearinghouse.charts",
     "clearinghouse.console",
     "clearinghouse.portal",
+    "clearinghouse.workbench",
     "clearinghouse.demo",
 ]
 
@@ -329,6 +331,8 @@ LOCALE_PATHS = [
     BASE_DIR / "locale",
     BASE_DIR / "clearinghouse" / "portal" / "locale",
     BASE_DIR / "clearinghouse" / "console" / "locale",
+    BASE_DIR / "clearinghouse" / "workbench" / "locale",
+    BASE_DIR / "clearinghouse" / "charts" / "locale",
 ]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
