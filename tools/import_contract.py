@@ -37,6 +37,7 @@ FLOORS: list[tuple[str, ...]] = [
     # Data-subject rights spanning the apps (export, erasure); notices: signed notifications
     # of a job's end, a receiver of releases.signals.job_ended.
     ("subjects", "notices"),
+    ("charts",),  # every chart in the product, on one charting library: imports no app
     ("console", "portal", "workbench"),  # audiences: officers, consumers, manufacturers' staff
     ("demo",),  # the demo world, built through every app's services
 ]
