@@ -139,3 +139,25 @@ def test_the_offline_tool_agrees(delivered, tmp_path):
     assert valid.stdout.startswith("valid: release ") and " failed, signed by " in valid.stdout
     invalid = run("tampered")
     assert invalid.returncode == 1 and invalid.stderr.startswith("invalid: the signature does not match")
+
+
+def test_the_packaged_client_verifies_a_notice_and_fetches_keys_again_only_for_an_unseen_key(delivered, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "clients" / "python"))
+    from clearinghouse_client import Client, NoticeSignatureError
+
+    got, published = delivered
+    pinned = Client("http://clearinghouse.invalid", "chm_unused", keys={"keys": published})
+    assert pinned.verify_notice(body=got.body, headers=got.headers)["kind"] == "release"
+    others = [key for key in published if key["use"] != "notifications"]
+    stale = Client("http://clearinghouse.invalid", "chm_unused", keys={"keys": others})
+    with pytest.raises(NoticeSignatureError, match="not among the published keys"):
+        stale.verify_notice(body=got.body, headers=got.headers)  # pinned keys are never refreshed
+
+    fetched = []
+    unpinned = Client("http://clearinghouse.invalid", "chm_unused")
+    # The notifications key appears only after the first fetch, as after a rotation.
+    monkeypatch.setattr(unpinned, "get", lambda path: fetched.append(path) or {"keys": others if len(fetched) == 1 else published})
+    assert unpinned.verify_notice(body=got.body, headers=got.headers)["status"] == "failed"
+    assert fetched == ["/keys", "/keys"]
+    with pytest.raises(NoticeSignatureError, match="does not match"):
+        unpinned.verify_notice(body=got.body.replace(b'"failed"', b'"done"'), headers=got.headers)
