@@ -42,6 +42,9 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
     [
         ({"audit/services.py": "from clearinghouse.consent.models import Purpose\n"}, "up: consent is not below audit"),
         ({"portal/views.py": "from clearinghouse.console import reports\n"}, "sideways: console is not below portal"),
+        # The workbench shares the portal's templates and scripts, never its Python.
+        ({"workbench/views.py": "from clearinghouse.portal import presentation\n"}, "sideways: portal is not below workbench"),
+        ({"releases/selectors.py": "from clearinghouse.workbench import presentation\n"}, "up: workbench is not below releases"),
         ({"intake/services.py": "def f():\n    from clearinghouse.accounts.models import Platform\n"}, "function-level import"),
         ({"releases/tasks.py": "from clearinghouse.celery import app\n"}, "imports the roof module"),
         ({"newapp/models.py": "from clearinghouse.core import errors\n"}, "has no floor"),
