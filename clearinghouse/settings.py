@@ -85,8 +85,11 @@ INSTALLED_APPS = [
     "clearinghouse.reports",
     "clearinghouse.trends",
     "clearinghouse.subjects",
+    "clearinghouse.notices",
+    "clearinghouse.charts",
     "clearinghouse.console",
     "clearinghouse.portal",
+    "clearinghouse.workbench",
     "clearinghouse.demo",
 ]
 
@@ -245,6 +248,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "clearinghouse.trends.tasks.trend_sweep_task",
         "schedule": timedelta(minutes=1),
     },
+    # A notice is the outbox of a job's end: send again the ones due whose task was lost
+    # (a broker that was down, a worker that died mid-attempt).
+    "notices-resend": {
+        "task": "clearinghouse.notices.tasks.notices_resend_task",
+        "schedule": timedelta(seconds=env_int("CH_NOTICE_SWEEP_SECONDS", 30, minimum=1)),
+    },
     # Open the new budget period (idempotent; hourly so a missed run heals itself).
     "budgets-roll-over": {
         "task": "clearinghouse.releases.tasks.budget_roll_over_task",
@@ -329,6 +338,8 @@ LOCALE_PATHS = [
     BASE_DIR / "locale",
     BASE_DIR / "clearinghouse" / "portal" / "locale",
     BASE_DIR / "clearinghouse" / "console" / "locale",
+    BASE_DIR / "clearinghouse" / "workbench" / "locale",
+    BASE_DIR / "clearinghouse" / "charts" / "locale",
 ]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
@@ -354,12 +365,19 @@ REST_FRAMEWORK = {
         "clearinghouse.accounts.authentication.BearerAuthentication",
         "clearinghouse.accounts.authentication.PortalSessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["clearinghouse.api.permissions.TablePermission"],
+    # The permission table, then the query parameters the handler declares (api/queryparams.py).
+    "DEFAULT_PERMISSION_CLASSES": [
+        "clearinghouse.api.permissions.TablePermission",
+        "clearinghouse.api.queryparams.DeclaredQueryParameters",
+    ],
+    # ?format= a view does not offer is a 400 naming it, not DRF's 404.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "clearinghouse.api.renderers.ApiContentNegotiation",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["clearinghouse.api.parsers.StrictJSONParser"],
     # The error format (clearinghouse.api.errors), with denials audited on the way out.
     "EXCEPTION_HANDLER": "clearinghouse.audit.denials.api_exception_handler_audited",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Audience tags from the permission table, summaries and descriptions from docstrings.
+    "DEFAULT_SCHEMA_CLASS": "clearinghouse.api.schema.ApiAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "clearinghouse.api.pagination.Pagination",
     "PAGE_SIZE": 100,
     "DEFAULT_THROTTLE_RATES": {
@@ -371,12 +389,46 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Clearinghouse API",
-    "DESCRIPTION": "Privacy-preserving consumer data clearinghouse for C2M commerce.",
+    "DESCRIPTION": (
+        "Privacy-preserving consumer data clearinghouse for C2M commerce: consumers consent purpose by purpose, "
+        "platforms deliver signals only for consented people, manufacturers receive only differentially private "
+        "aggregates, and everything is in a tamper-evident audit log.\n\n"
+        "Operations are grouped by who may call them. Authenticate with `Authorization: Bearer <key>` (consumers "
+        '`chc_…`, platforms `chp_…`, manufacturers `chm_…`). Every error is `{"error": {"code", "message", '
+        '"details"}}` with a stable code, documented per operation. An endpoint refuses query parameters it does not '
+        "take (400 `unknown_parameter`). Results (releases, reports, trends) and the budget also come as CSV "
+        "(`?format=csv` or `Accept: text/csv`; labels in `?lang=` or Accept-Language) and results as a detached "
+        "signature (`?format=sig`). Times are UTC; ε is a decimal string."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # The audiences operations are grouped by (clearinghouse.api.schema.ApiAutoSchema.get_tags).
+    "TAGS": [
+        {
+            "name": "consumer",
+            "description": "People whose data this is: their consents and receipts, platform links, privacy loss, export and erasure.",
+        },
+        {
+            "name": "platform",
+            "description": "Shops and apps: redeem link codes, check consent, deliver preference signals, read their batches.",
+        },
+        {
+            "name": "manufacturer",
+            "description": "Makers: the catalogue, free plans, differentially private releases, reports and trends, their budget; "
+            "results as JSON (signed), CSV or a detached signature.",
+        },
+        {
+            "name": "compliance",
+            "description": "Compliance officers: the audit log, its verification and export, inclusion proofs, lifting lockouts.",
+        },
+        {
+            "name": "public",
+            "description": "Anyone: sign-up and tokens, the published keys, health, and the audit log's public checkpoints and tiles.",
+        },
+    ],
     # Releases take five measures, reports and trends two: name the two choice sets apart.
     "ENUM_NAME_OVERRIDES": {
         "ReleaseMeasureEnum": ["consumers", "signals", "sum_value", "mean_value", "top_k"],
@@ -492,6 +544,36 @@ CH_RELEASE_VISIBLE_STEP_SECONDS = env_float("CH_RELEASE_VISIBLE_STEP_SECONDS", 2
 CH_RELEASE_WORK_MEM = env_str("CH_RELEASE_WORK_MEM", "256MB")
 if not re.fullmatch(r"[1-9][0-9]*(kB|MB|GB)", CH_RELEASE_WORK_MEM):
     raise ImproperlyConfigured(f"environment variable CH_RELEASE_WORK_MEM must look like 256MB (kB, MB or GB), got {CH_RELEASE_WORK_MEM!r}")
+
+# --- Notices (signed notifications to manufacturers, docs/notifications.md) --------------
+# Seconds to wait before each retry: one attempt, then one more after each wait (the default
+# is 8 attempts over about an hour), then the notice is given up.
+_notice_schedule = env_list("CH_NOTICE_RETRY_SCHEDULE", ["30", "60", "120", "300", "600", "900", "1500"])
+try:
+    CH_NOTICE_RETRY_SCHEDULE = [int(item) for item in _notice_schedule]
+except ValueError:
+    raise ImproperlyConfigured(
+        f"environment variable CH_NOTICE_RETRY_SCHEDULE must be comma-separated whole seconds, got {_notice_schedule!r}"
+    ) from None
+if not CH_NOTICE_RETRY_SCHEDULE or any(delay < 1 for delay in CH_NOTICE_RETRY_SCHEDULE) or len(CH_NOTICE_RETRY_SCHEDULE) > 50:
+    raise ImproperlyConfigured("environment variable CH_NOTICE_RETRY_SCHEDULE must list 1 to 50 waits of at least 1 second")
+# Connect and read timeout of one attempt: a slow receiver must not hold a worker.
+CH_NOTICE_TIMEOUT_SECONDS = env_float("CH_NOTICE_TIMEOUT_SECONDS", 5.0, minimum=0.1)
+# Callbacks over plain http to a loopback host (127.0.0.0/8, ::1, localhost), for development
+# and tests only: never in production, where every callback is https.
+CH_NOTICE_ALLOW_LOOPBACK = env_bool("CH_NOTICE_ALLOW_LOOPBACK", not PRODUCTION)
+if PRODUCTION and CH_NOTICE_ALLOW_LOOPBACK:
+    raise ImproperlyConfigured("environment variable CH_NOTICE_ALLOW_LOOPBACK must be off when CH_ENV=production")
+# In production a callback may not reach private, loopback, link-local or otherwise
+# non-public addresses (the service would be a way into its own network) unless the address
+# is in one of these networks, e.g. "10.20.0.0/16" for a manufacturer on a private link.
+CH_NOTICE_REFUSE_PRIVATE = PRODUCTION
+CH_NOTICE_ALLOWED_NETWORKS: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+for _network in env_list("CH_NOTICE_ALLOWED_NETWORKS", []):
+    try:
+        CH_NOTICE_ALLOWED_NETWORKS.append(ipaddress.ip_network(_network, strict=False))
+    except ValueError:
+        raise ImproperlyConfigured(f"environment variable CH_NOTICE_ALLOWED_NETWORKS: {_network!r} is not an address or network") from None
 
 # --- Audit --------------------------------------------------------------------------------
 # Who seals audit events that found the seal lock taken: "after_commit" (the writing

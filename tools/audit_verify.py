@@ -655,7 +655,10 @@ def verify_receipt_proof(
             )
     summary["receipt"] = None
     if receipt is not None:
-        envelope = _fields(receipt.get("receipt", receipt) if isinstance(receipt, dict) else None, ENVELOPE_FIELDS, "receipt")
+        envelope = receipt.get("receipt", receipt) if isinstance(receipt, dict) else None
+        if not isinstance(envelope, dict):
+            raise VerificationError("malformed", "the receipt must be a JSON object")
+        _fields(envelope, ENVELOPE_FIELDS, "receipt")
         public_key = (receipt_keys or {}).get(envelope["key_id"])
         if public_key is None or envelope["alg"] != "Ed25519":
             raise VerificationError("unknown_key", f"the receipt is signed by {envelope['key_id']!r}, not a pinned receipts key")
