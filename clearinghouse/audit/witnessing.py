@@ -67,41 +67,66 @@ def _last_cosigned_size(witness: str) -> int:
     return latest.checkpoint.tree_size if latest else 0
 
 
+def _offer(witness: WitnessConfig, note: str, old: int, proof: list[bytes]) -> tuple[int, str] | OSError:
+    """One add-checkpoint request (no database: run on its own thread)."""
+    try:
+        return _post(witness.url, add_checkpoint_body(old_size=old, proof=proof, note=note))
+    except (OSError, urllib.error.URLError) as error:
+        return error
+
+
 def audit_checkpoint_cosign(*, checkpoint_id: int) -> dict[str, str]:
-    """Offer one checkpoint to every configured witness; {witness: outcome}. Idempotent."""
+    """Offer one checkpoint to every configured witness; {witness: outcome}. Idempotent.
+    The witnesses are asked at once (each proof is read first, on this connection), so
+    the checkpoint is published after the slowest witness, not after the sum of them."""
+    from concurrent.futures import ThreadPoolExecutor
+
     checkpoint = AuditCheckpoint.objects.get(pk=checkpoint_id)
     note = checkpoint_note(checkpoint)
     body = note.split("\n\n", 1)[0] + "\n"
-    outcomes = {}
+    outcomes: dict[str, str] = {}
+    pending: list[tuple[WitnessConfig, int]] = []
     for witness in witnesses_configured():
         if AuditCosignature.objects.filter(checkpoint=checkpoint, witness=witness.name).exists():
             outcomes[witness.name] = "cosigned"
-            continue
-        old = _last_cosigned_size(witness.name)
-        try:
-            for _attempt in range(2):
-                proof = TreeReader(checkpoint.tree_size).consistency(old) if 0 < old < checkpoint.tree_size else []
-                status, answer = _post(witness.url, add_checkpoint_body(old_size=old, proof=proof, note=note))
-                if status == 409 and answer.strip().isdigit() and int(answer) != old and int(answer) <= checkpoint.tree_size:
-                    old = int(answer)  # the witness saw a size we have no record of: prove from there
-                    continue
-                break
-        except (OSError, urllib.error.URLError) as error:
-            log.warning("witness %s unreachable: %s", witness.name, error)
-            outcomes[witness.name] = "unreachable"
-            continue
-        if status != 200:
-            log.error("witness %s refused checkpoint %s (%s): %s", witness.name, checkpoint.tree_size, status, answer.strip())
-            outcomes[witness.name] = f"refused {status}: {answer.strip()}"
-            continue
-        line = answer.strip().split("\n")[0]
-        if cosignature_verify(line=line, body=body, name=witness.name, public_key=witness.public_key) is None:
-            log.error("witness %s returned a cosignature that does not verify", witness.name)
-            outcomes[witness.name] = "invalid cosignature"
-            continue
-        AuditCosignature.objects.get_or_create(checkpoint=checkpoint, witness=witness.name, defaults={"line": line})
-        outcomes[witness.name] = "cosigned"
+        else:
+            pending.append((witness, _last_cosigned_size(witness.name)))
+
+    def proof_from(old: int) -> list[bytes]:
+        return TreeReader(checkpoint.tree_size).consistency(old) if 0 < old < checkpoint.tree_size else []
+
+    for _attempt in range(2):
+        if not pending:
+            break
+        requests = [(witness, old, proof_from(old)) for witness, old in pending]
+        with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+            answers = list(pool.map(lambda request: _offer(request[0], note, request[1], request[2]), requests))
+        pending = []
+        for (witness, old, _proof), answer in zip(requests, answers):
+            if isinstance(answer, OSError):
+                log.warning("witness %s unreachable: %s", witness.name, answer)
+                outcomes[witness.name] = "unreachable"
+                continue
+            status, text = answer
+            if status == 409 and text.strip().isdigit() and int(text) != old and int(text) <= checkpoint.tree_size:
+                pending.append((witness, int(text)))  # the witness saw a size we have no record of: prove from there
+                continue
+            outcomes[witness.name] = _cosignature_store(checkpoint, witness, body, status, text)
+    for witness, _old in pending:
+        outcomes[witness.name] = "refused 409: it keeps naming another size"
     return outcomes
+
+
+def _cosignature_store(checkpoint: AuditCheckpoint, witness: WitnessConfig, body: str, status: int, answer: str) -> str:
+    if status != 200:
+        log.error("witness %s refused checkpoint %s (%s): %s", witness.name, checkpoint.tree_size, status, answer.strip())
+        return f"refused {status}: {answer.strip()}"
+    line = answer.strip().split("\n")[0]
+    if cosignature_verify(line=line, body=body, name=witness.name, public_key=witness.public_key) is None:
+        log.error("witness %s returned a cosignature that does not verify", witness.name)
+        return "invalid cosignature"
+    AuditCosignature.objects.get_or_create(checkpoint=checkpoint, witness=witness.name, defaults={"line": line})
+    return "cosigned"
 
 
 def checkpoint_note_cosigned(checkpoint: AuditCheckpoint) -> str:

@@ -201,3 +201,26 @@ def test_witness_command_prints_its_verifier_key(tmp_path):
     again = StringIO()
     call_command("witness", "key", "--name", "w.example/1", "--key", str(tmp_path / "w.pem"), stdout=again)
     assert again.getvalue().strip() == vkey  # the same key on the next start
+
+
+def test_the_service_proves_from_the_size_a_witness_names(db, tmp_path, settings):
+    """A witness that cosigned a checkpoint the service has no record of (say the service's
+    copy was restored from an older backup) answers 409 with its size; the service proves
+    from there and gets the cosignature."""
+    witness = make_witness(tmp_path)
+    make_events(6)
+    first, _ = audit_checkpoint_sign()
+    offer(witness, first, 0)  # cosigned behind the service's back: no AuditCosignature
+    server = witness_server(witness, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings.CH_AUDIT_WITNESSES = [
+            f"{verifier_key(witness.name, public_key_raw(witness.private_key))}@http://127.0.0.1:{server.server_address[1]}"
+        ]
+        make_events(5)
+        later, _ = audit_checkpoint_sign()
+        assert audit_checkpoint_cosign(checkpoint_id=later.pk) == {witness.name: "cosigned"}
+        assert json.loads(witness.state_path.read_text())["alerts"] == []
+    finally:
+        server.shutdown()
+        server.server_close()
