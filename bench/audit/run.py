@@ -236,14 +236,18 @@ def witnesses_start() -> list[str]:
         ready = process.stdout.readline().split()
         processes.append(process)
         configured.append(f"{ready[1]}@http://{ready[4]}")
-    _WITNESSES.update(processes=processes, configured=configured)
+    _WITNESSES.update(processes=processes, configured=configured, directory=directory)
     return configured
 
 
 def witnesses_stop() -> None:
+    import shutil
+
     for process in _WITNESSES.get("processes", []):
         process.terminate()
         process.wait(10)
+    if "directory" in _WITNESSES:
+        shutil.rmtree(_WITNESSES["directory"], ignore_errors=True)  # their keys and state: this run's only
 
 
 def _checkpointer(configured: list[str], interval: float, stop) -> None:
