@@ -12,7 +12,7 @@ from typing import Any
 
 from clearinghouse.releases import mechanisms
 from clearinghouse.releases.models import Release
-from clearinghouse.releases.plans import ReleasePlan, epsilon_text
+from clearinghouse.releases.plans import ReleasePlan, epsilon_text, mean_scale
 from clearinghouse.releases.reach import epsilon_split
 
 DOCUMENT_SCHEMA = "clearinghouse-release/1"
@@ -39,6 +39,13 @@ def _mechanism_doc(mechanism, *, measure: str) -> dict[str, Any]:
 
 def mechanism_text(value: float) -> str:
     return mechanisms.float_text(value)
+
+
+MEAN_DEFINITION = (
+    "the mean over consumers of each consumer's mean value in the cell: each consumer's values clamped to the value "
+    "bounds, at most {signals} of their signals in the cell kept (a keyed choice), averaged, and that average counted "
+    "once; the centred sum is in units of 1/{scale} of a value"
+)
 
 
 def _split_epsilon(epsilon: Decimal) -> tuple[Decimal, Decimal]:
@@ -70,23 +77,32 @@ def plan_mechanisms(plan: ReleasePlan) -> dict[str, Any]:
             },
         }
     if plan.measure == "mean_value":
-        rows = cells_per_consumer * purpose.max_signals_per_cell
+        # One value per consumer and cell (their mean, compute.py): the count of consumers
+        # moves by at most C, the centred sum by C times the half-range, in whole units of
+        # 1/(2·lcm(1..S)) of a value, whatever the number of signals behind each mean.
+        span = mean_scale(purpose.max_signals_per_cell) * (int(purpose.value_max) - int(purpose.value_min))
         eps_sum, eps_count = _split_epsilon(answer_epsilon)
         sum_mech = mechanisms.laplace_mechanism(
-            sensitivity=mechanisms.sum_sensitivity(rows_per_consumer=rows, lower=purpose.value_min, upper=purpose.value_max),
+            sensitivity=mechanisms.sum_sensitivity(rows_per_consumer=cells_per_consumer, lower=-span, upper=span),
             epsilon=eps_sum,
         )
-        count_mech = mechanisms.laplace_mechanism(sensitivity=mechanisms.count_sensitivity(rows_per_consumer=rows), epsilon=eps_count)
+        count_mech = mechanisms.laplace_mechanism(
+            sensitivity=mechanisms.count_sensitivity(rows_per_consumer=cells_per_consumer), epsilon=eps_count
+        )
         # Each of the two intervals at 97.5% -> both hold with probability >= 95%.
         alpha = (1 - mechanisms.CONFIDENCE) / 2
         return {
             "objects": [sum_mech, count_mech],
-            "mechanisms": [_mechanism_doc(sum_mech, measure="sum_value"), _mechanism_doc(count_mech, measure="signals")],
+            "mechanisms": [_mechanism_doc(sum_mech, measure="centred_sum"), _mechanism_doc(count_mech, measure="consumers")],
             "accuracy": {
                 "sum_half_width": sum_mech.half_width_at(alpha),
                 "count_half_width": count_mech.half_width_at(alpha),
-                "meaning": "mean = noisy sum / noisy count (post-processing, no extra ε), clamped to the value bounds; "
-                "'interval' holds the bounded true mean with probability >= 0.95 (two 97.5% intervals)",
+                "definition": MEAN_DEFINITION.format(
+                    signals=purpose.max_signals_per_cell, scale=2 * mean_scale(purpose.max_signals_per_cell)
+                ),
+                "meaning": "mean = middle of the value bounds + noisy centred_sum / (scale × noisy consumers) (post-processing, "
+                "no extra ε), clamped to the value bounds; 'interval' holds the bounded true mean with probability >= 0.95 "
+                "(two 97.5% intervals)",
             },
         }
     top = mechanisms.top_k_mechanism(k=plan.k, candidates=plan.cell_count, epsilon=answer_epsilon)
@@ -142,8 +158,9 @@ def release_document(*, release: Release, plan: ReleasePlan, aggregate_values, s
         noisy_counts = count_mech.release(aggregate_values.counts.tolist())
         sum_h, count_h = built["accuracy"]["sum_half_width"], built["accuracy"]["count_half_width"]
         low, high = Fraction(purpose.value_min), Fraction(purpose.value_max)
+        unit = 2 * mean_scale(purpose.max_signals_per_cell)
         document["cells"] = [
-            label | _mean_cell(int(total), int(count), sum_h, count_h, low, high)
+            label | _mean_cell(int(total), int(count), sum_h, count_h, low, high, unit)
             for label, total, count in zip(labels, noisy_sums, noisy_counts)
         ]
     else:  # top_k
@@ -155,15 +172,19 @@ def release_document(*, release: Release, plan: ReleasePlan, aggregate_values, s
     return document
 
 
-def _mean_cell(total: int, count: int, sum_h: int, count_h: int, low: Fraction, high: Fraction) -> dict[str, Any]:
+def _mean_cell(total: int, count: int, sum_h: int, count_h: int, low: Fraction, high: Fraction, unit: int) -> dict[str, Any]:
+    """A mean cell from the noisy centred sum (units of 1/unit of a value) and the noisy
+    number of consumers."""
+    middle = (low + high) / 2
+
     def clamp(x: Fraction) -> Fraction:
         return min(max(x, low), high)
 
-    value = _decimal_text(clamp(Fraction(total, count))) if count >= 1 else None
+    value = _decimal_text(clamp(middle + Fraction(total, unit * count))) if count >= 1 else None
     count_low = count - count_h
     if count_low >= 1:
-        corners = [Fraction(s, c) for s in (total - sum_h, total + sum_h) for c in (count_low, count + count_h)]
+        corners = [middle + Fraction(s, unit * c) for s in (total - sum_h, total + sum_h) for c in (count_low, count + count_h)]
         interval = [_decimal_text(clamp(min(corners))), _decimal_text(clamp(max(corners)))]
     else:
         interval = [_decimal_text(low), _decimal_text(high)]
-    return {"value": value, "sum": total, "count": count, "interval": interval}
+    return {"value": value, "centred_sum": total, "consumers": count, "interval": interval}
