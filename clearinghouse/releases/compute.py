@@ -269,7 +269,7 @@ def aggregate_compute(
         # their mean, centred on the middle of the value bounds and in whole units of
         # 1/(2·lcm(1..S)) (exact: plans.mean_scale); the cell sums those and counts consumers.
         scale = mean_scale(plan.purpose.max_signals_per_cell)
-        centre = scale * (int(plan.purpose.value_min) + int(plan.purpose.value_max))
+        centre = scale * (int(plan.purpose.value_min or 0) + int(plan.purpose.value_max or 0))
         cells_sql = "".join(", " + c for c in cell_names)
         source = (
             f"(SELECT who{cells_sql}, (2 * {scale} * sum(v)) / count(*) - {centre} AS v, "
