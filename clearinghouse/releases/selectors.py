@@ -26,8 +26,15 @@ from clearinghouse.releases.plans import FILTER_KEYS, epsilon_text, queryable_ca
 ZERO = Decimal(0)
 
 
-def _terms(index, ids) -> list[dict[str, Any]]:
-    return [{"code": index.codes[i], "labels": index.labels[i]} for i in ids]
+def _terms(index, ids, language: str = "en") -> list[dict[str, Any]]:
+    return [
+        {
+            "code": index.codes[i],
+            "label": index.labels[i].get(language) or index.labels[i].get("en") or index.codes[i],
+            "labels": index.labels[i],
+        }
+        for i in ids
+    ]
 
 
 def budget_row(*, manufacturer: Manufacturer, purpose_code: str, period: str, cap: Decimal) -> dict[str, Any]:
@@ -91,9 +98,10 @@ def queryable_purposes(*, manufacturer: Manufacturer) -> list[Purpose]:
     ]
 
 
-def catalog_for(*, manufacturer: Manufacturer) -> list[dict[str, Any]]:
+def catalog_for(*, manufacturer: Manufacturer, language: str = "en") -> list[dict[str, Any]]:
     """Purposes this manufacturer may query, with everything needed to write a request:
-    measures, dimensions and their public domains, bounds, limits and remaining budget."""
+    measures, dimensions and their public domains (each term's label in ``language`` and
+    in every language), bounds, limits and remaining budget."""
     index = taxonomy_index()
     period = period_of()
     entries = []
@@ -101,14 +109,14 @@ def catalog_for(*, manufacturer: Manufacturer) -> list[dict[str, Any]]:
         categories = queryable_categories(manufacturer=manufacturer, purpose=purpose, index=index)
         domains: dict[str, Any] = {}
         dims = set(purpose.dimensions)
-        domains["category"] = _terms(index, categories)
+        domains["category"] = _terms(index, categories, language)
         if "attribute" in dims or "top_k" in purpose.measures:
-            domains["attribute"] = {index.codes[c]: _terms(index, index.attributes_of(c)) for c in categories}
-        domains["signal"] = _terms(index, index.signals.values())
+            domains["attribute"] = {index.codes[c]: _terms(index, index.attributes_of(c), language) for c in categories}
+        domains["signal"] = _terms(index, index.signals.values(), language)
         if "age_band" in dims:
-            domains["age_band"] = _terms(index, index.age_bands.values())
+            domains["age_band"] = _terms(index, index.age_bands.values(), language)
         if "region" in dims:
-            domains["region"] = _terms(index, index.regions.values())
+            domains["region"] = _terms(index, index.regions.values(), language)
         if "week" in dims:
             domains["week"] = (
                 f"ISO weeks (Monday 00:00, {settings.TIME_ZONE}) from filters.since to filters.until; both are required to group by week"
@@ -286,3 +294,14 @@ def privacy_loss_statement(*, consumer: Consumer) -> dict[str, Any]:
 def privacy_ledger_export(*, consumer: Consumer) -> dict[str, Any]:
     """The consumer's privacy ledger for GET /me/export."""
     return {"privacy_loss": privacy_loss_statement(consumer=consumer)}
+
+
+def jobs_filtered(jobs: QuerySet[Release], *, purpose: str | None = None, period: str | None = None) -> QuerySet[Release]:
+    """The filters of the job lists (releases, reports, trends). There is deliberately no
+    status filter: a done job is shown as running until its visible time
+    (``release_visible``), and filtering on the stored status would reveal when it finished."""
+    if purpose:
+        jobs = jobs.filter(purpose_code=purpose)
+    if period:
+        jobs = jobs.filter(period=period)
+    return jobs
