@@ -10,10 +10,10 @@ from fractions import Fraction
 from importlib.metadata import version as package_version
 from typing import Any
 
-from clearinghouse.releases import mechanisms
+from clearinghouse.releases import accounting, mechanisms
 from clearinghouse.releases.models import Release
 from clearinghouse.releases.plans import ReleasePlan, epsilon_text, mean_scale
-from clearinghouse.releases.reach import epsilon_split
+from clearinghouse.releases.reach import epsilon_split, rho_split
 
 DOCUMENT_SCHEMA = "clearinghouse-release/1"
 
@@ -26,6 +26,16 @@ def _decimal_text(value: Fraction | Decimal | float, places: int = 4) -> str:
 
 
 def _mechanism_doc(mechanism, *, measure: str) -> dict[str, Any]:
+    if isinstance(mechanism, mechanisms.GaussianMechanism):
+        return {
+            "measure": measure,
+            "name": mechanism.name,
+            "library": f"OpenDP {package_version('opendp')}",
+            "scale": mechanism_text(mechanism.scale),
+            "sensitivity": {"metric": "l2", "value": mechanism_text(mechanism.sensitivity)},
+            "rho": str(Decimal(mechanism.rho.numerator) / Decimal(mechanism.rho.denominator)),
+            "rho_privacy_map": mechanism_text(mechanism.rho_used),
+        }
     return {
         "measure": measure,
         "name": mechanism.name,
@@ -53,6 +63,51 @@ def _split_epsilon(epsilon: Decimal) -> tuple[Decimal, Decimal]:
     return half, epsilon - half
 
 
+def _candidates(plan: ReleasePlan, *, rho: Decimal) -> tuple[mechanisms.LaplaceMechanism, mechanisms.GaussianMechanism | None]:
+    """Both mechanisms a count or sum could use at the same stated cost: discrete Laplace at
+    the plan's ε, discrete Gaussian at ``rho`` (0: the largest ρ whose stated ε at δ is
+    within the plan's ε), each less its reach share. The Gaussian is None when ρ buys
+    nothing."""
+    purpose = plan.purpose
+    cells_per_consumer = plan.cells_per_consumer
+    rows = cells_per_consumer * (1 if plan.measure == "consumers" else purpose.max_signals_per_cell)
+    per_cell = 1 if plan.measure == "consumers" else purpose.max_signals_per_cell
+    if plan.measure == "sum_value":
+        sensitivity = mechanisms.sum_sensitivity(rows_per_consumer=rows, lower=purpose.value_min, upper=purpose.value_max)
+        per_cell *= max(abs(int(purpose.value_min or 0)), abs(int(purpose.value_max or 0)))
+    else:
+        sensitivity = mechanisms.count_sensitivity(rows_per_consumer=rows)
+    laplace = mechanisms.laplace_mechanism(sensitivity=sensitivity, epsilon=epsilon_split(plan.epsilon)[0])
+    rho = rho or accounting.rho_within(plan.epsilon)
+    answer_rho = rho_split(rho)[0] if rho > 0 else Decimal(0)
+    if answer_rho <= 0:
+        return laplace, None
+    # One consumer changes at most C cells, each by at most k: √C·k in L2 against C·k in L1.
+    l2 = mechanisms.l2_sensitivity(cells_per_consumer=cells_per_consumer, per_cell=per_cell)
+    return laplace, mechanisms.gaussian_mechanism(sensitivity=l2, rho=answer_rho)
+
+
+def _choice_doc(laplace, gaussian, *, chosen) -> dict[str, Any]:
+    return {
+        "rule": "the mechanism with the smaller stated 95% half-width at the same stated cost (ε at δ), Laplace on a tie",
+        "chosen": chosen.name,
+        "discrete_laplace_half_width": laplace.half_width,
+        "discrete_gaussian_half_width": gaussian.half_width if gaussian is not None else None,
+    }
+
+
+def mechanism_choose(plan: ReleasePlan) -> Decimal:
+    """Per request, for counts and sums: 0 (discrete Laplace, pure ε) or the ρ of a discrete
+    Gaussian answer, whichever states the smaller 95% half-width at the plan's ε. A function
+    of the request alone, so the plan and the job choose the same."""
+    if plan.measure not in ("consumers", "signals", "sum_value"):
+        return Decimal(0)
+    laplace, gaussian = _candidates(plan, rho=Decimal(0))
+    if gaussian is None or gaussian.half_width >= laplace.half_width:
+        return Decimal(0)
+    return accounting.rho_within(plan.epsilon)
+
+
 def plan_mechanisms(plan: ReleasePlan) -> dict[str, Any]:
     """The noise mechanisms of a plan, built from the contribution bounds through OpenDP
     (no draw happens here), with what the document says about them. Shared by the job and
@@ -62,12 +117,8 @@ def plan_mechanisms(plan: ReleasePlan) -> dict[str, Any]:
     answer_epsilon = epsilon_split(plan.epsilon)[0]
     cells_per_consumer = plan.cells_per_consumer
     if plan.measure in ("consumers", "signals", "sum_value"):
-        rows = cells_per_consumer * (1 if plan.measure == "consumers" else purpose.max_signals_per_cell)
-        if plan.measure == "sum_value":
-            sensitivity = mechanisms.sum_sensitivity(rows_per_consumer=rows, lower=purpose.value_min, upper=purpose.value_max)
-        else:
-            sensitivity = mechanisms.count_sensitivity(rows_per_consumer=rows)
-        mechanism = mechanisms.laplace_mechanism(sensitivity=sensitivity, epsilon=answer_epsilon)
+        laplace, gaussian = _candidates(plan, rho=plan.rho)
+        mechanism = gaussian if plan.rho else laplace
         return {
             "objects": [mechanism],
             "mechanisms": [_mechanism_doc(mechanism, measure=plan.measure)],
@@ -75,6 +126,7 @@ def plan_mechanisms(plan: ReleasePlan) -> dict[str, Any]:
                 "half_width": mechanism.half_width,
                 "meaning": "each cell's released value is within half_width of its bounded true value with probability 0.95",
             },
+            "choice": _choice_doc(laplace, gaussian, chosen=mechanism),
         }
     if plan.measure == "mean_value":
         # One value per consumer and cell (their mean, compute.py): the count of consumers
@@ -147,6 +199,12 @@ def release_document(*, release: Release, plan: ReleasePlan, aggregate_values, s
     built = plan_mechanisms(plan)
     document["mechanisms"] = built["mechanisms"]
     document["accuracy"] = built["accuracy"]
+    if "choice" in built:
+        document["mechanism_choice"] = built["choice"]
+    if plan.rho:
+        # A Gaussian answer is charged as zCDP ρ; ε is what it states at δ.
+        document["rho"] = str(plan.rho)
+        document["delta"] = f"{accounting.delta():g}"
     if plan.measure in ("consumers", "signals", "sum_value"):
         (mechanism,) = built["objects"]
         noisy = mechanism.release(aggregate_values.vector().tolist())

@@ -119,6 +119,9 @@ class ReleasePlan:
     week_starts: list[datetime] | None  # local Mondays 00:00, the 'week' domain
     axes: list[Axis] = field(default_factory=list)
     taxonomy_version: str = ""
+    # Zero for discrete Laplace; for a discrete Gaussian answer its zCDP ρ, and ``epsilon``
+    # is then what ρ states at the one δ (document.mechanism_choose decides, per request).
+    rho: Decimal = Decimal(0)
 
     @property
     def cell_count(self) -> int:
