@@ -118,7 +118,11 @@ def plan_mechanisms(plan: ReleasePlan) -> dict[str, Any]:
     cells_per_consumer = plan.cells_per_consumer
     if plan.measure in ("consumers", "signals", "sum_value"):
         laplace, gaussian = _candidates(plan, rho=plan.rho)
-        mechanism = gaussian if plan.rho else laplace
+        mechanism: mechanisms.LaplaceMechanism | mechanisms.GaussianMechanism = laplace
+        if plan.rho:
+            if gaussian is None:  # pragma: no cover - a stored ρ always buys an answer share
+                raise ValueError("this release's ρ buys no Gaussian answer")
+            mechanism = gaussian
         return {
             "objects": [mechanism],
             "mechanisms": [_mechanism_doc(mechanism, measure=plan.measure)],
