@@ -85,8 +85,10 @@ INSTALLED_APPS = [
     "clearinghouse.reports",
     "clearinghouse.trends",
     "clearinghouse.subjects",
+    "clearinghouse.charts",
     "clearinghouse.console",
     "clearinghouse.portal",
+    "clearinghouse.workbench",
     "clearinghouse.demo",
 ]
 
@@ -329,6 +331,8 @@ LOCALE_PATHS = [
     BASE_DIR / "locale",
     BASE_DIR / "clearinghouse" / "portal" / "locale",
     BASE_DIR / "clearinghouse" / "console" / "locale",
+    BASE_DIR / "clearinghouse" / "workbench" / "locale",
+    BASE_DIR / "clearinghouse" / "charts" / "locale",
 ]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
@@ -378,7 +382,17 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Clearinghouse API",
-    "DESCRIPTION": "Privacy-preserving consumer data clearinghouse for C2M commerce.",
+    "DESCRIPTION": (
+        "Privacy-preserving consumer data clearinghouse for C2M commerce: consumers consent purpose by purpose, "
+        "platforms deliver signals only for consented people, manufacturers receive only differentially private "
+        "aggregates, and everything is in a tamper-evident audit log.\n\n"
+        "Operations are grouped by who may call them. Authenticate with `Authorization: Bearer <key>` (consumers "
+        '`chc_…`, platforms `chp_…`, manufacturers `chm_…`). Every error is `{"error": {"code", "message", '
+        '"details"}}` with a stable code, documented per operation. An endpoint refuses query parameters it does not '
+        "take (400 `unknown_parameter`). Results (releases, reports, trends) and the budget also come as CSV "
+        "(`?format=csv` or `Accept: text/csv`; labels in `?lang=` or Accept-Language) and results as a detached "
+        "signature (`?format=sig`). Times are UTC; ε is a decimal string."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],

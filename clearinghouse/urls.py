@@ -70,6 +70,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("compliance/", include("clearinghouse.console.urls")),
+    path("workbench/", include("clearinghouse.workbench.urls")),
     path("", include("clearinghouse.portal.urls")),
 ]
 

@@ -35,6 +35,7 @@ FLOORS: list[tuple[str, ...]] = [
     ("releases",),  # the DP release engine, budgets, the individual privacy ledger
     ("reports", "trends"),  # engines built on the release engine's accounting
     ("subjects",),  # data-subject rights spanning the apps: export, erasure
+    ("charts",),  # every chart in the product, on one charting library: imports no app
     ("console", "portal", "workbench"),  # audiences: officers, consumers, manufacturers' staff
     ("demo",),  # the demo world, built through every app's services
 ]

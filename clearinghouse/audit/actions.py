@@ -43,6 +43,8 @@ class AuditAction(StrEnum):
     PLATFORM_REGISTERED = "platform.registered"
     PLATFORM_CROSS_ACCESS_BLOCKED = "platform.cross_access_blocked"
     MANUFACTURER_REGISTERED = "manufacturer.registered"
+    # A person who uses the workbench for one manufacturer (issue 13).
+    MANUFACTURER_STAFF_CREATED = "manufacturer.staff_created"
     CREDENTIAL_ROTATED = "credential.rotated"
     CREDENTIAL_REVOKED = "credential.revoked"
     COMPLIANCE_OFFICER_CREATED = "compliance.officer_created"

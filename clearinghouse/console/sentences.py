@@ -46,6 +46,7 @@ SENTENCES: dict[str, str] = {
     AuditAction.PLATFORM_REGISTERED: gettext_noop("%(actor)s registered %(target)s."),
     AuditAction.PLATFORM_CROSS_ACCESS_BLOCKED: gettext_noop("%(actor)s was blocked from another platform's data (%(target)s)."),
     AuditAction.MANUFACTURER_REGISTERED: gettext_noop("%(actor)s registered %(target)s."),
+    AuditAction.MANUFACTURER_STAFF_CREATED: gettext_noop("%(actor)s gave %(target)s a workbench login for manufacturer %(manufacturer)s."),
     AuditAction.CREDENTIAL_ROTATED: gettext_noop("%(actor)s replaced the keys of %(target)s."),
     AuditAction.CREDENTIAL_REVOKED: gettext_noop("%(actor)s revoked the keys of %(target)s."),
     AuditAction.COMPLIANCE_OFFICER_CREATED: gettext_noop("%(actor)s created compliance officer %(target)s."),
