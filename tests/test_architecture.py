@@ -49,6 +49,11 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
         ({"releases/tasks.py": "from clearinghouse.celery import app\n"}, "imports the roof module"),
         ({"newapp/models.py": "from clearinghouse.core import errors\n"}, "has no floor"),
         ({"core/x.py": "import clearinghouse.intake.models\n"}, "up: intake is not below core"),
+        # The release engine tells notices through releases.signals.job_ended, never by import.
+        ({"releases/services.py": "from clearinghouse.notices.models import Notice\n"}, "up: notices is not below releases"),
+        ({"reports/services.py": "from clearinghouse.notices import services\n"}, "up: notices is not below reports"),
+        ({"notices/services.py": "from clearinghouse.subjects import services\n"}, "sideways: subjects is not below notices"),
+        ({"notices/api.py": "from clearinghouse.workbench import views\n"}, "up: workbench is not below notices"),
         ({"charts/drawing.py": "from clearinghouse.portal import presentation\n"}, "up: portal is not below charts"),
     ],
 )
@@ -63,6 +68,8 @@ def test_the_contract_allows_downward_imports_and_ready(tmp_path):
         {
             "releases/services.py": "from clearinghouse.consent.models import Purpose\nfrom clearinghouse.core import errors\n",
             "intake/apps.py": "class C:\n    def ready(self):\n        from clearinghouse.consent.signals import consent_withdrawn\n",
+            "notices/services.py": "from clearinghouse.releases.selectors import visible_at\nfrom clearinghouse.trends import api\n",
+            "workbench/views.py": "from clearinghouse.notices.selectors import notices_for\n",
             "urls.py": "from clearinghouse.portal import views\n",
         },
     )

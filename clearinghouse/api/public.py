@@ -11,7 +11,7 @@ from clearinghouse.core.health import broker_reachable, database_reachable
 
 class KeyOut(serializers.Serializer):
     id = serializers.CharField()
-    use = serializers.ChoiceField(choices=["receipts", "releases", "checkpoints", "reports"])
+    use = serializers.ChoiceField(choices=["receipts", "releases", "checkpoints", "reports", "notifications"])
     algorithm = serializers.CharField()
     public_key = serializers.CharField(help_text="Raw 32-byte Ed25519 public key, base64")
     valid_from = serializers.CharField(allow_null=True)

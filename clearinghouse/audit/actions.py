@@ -73,3 +73,10 @@ class AuditAction(StrEnum):
     ACCESS_DENIED = "access.denied"
     SIGNUP_REFUSED = "signup.refused"
     REPORT_EXPORTED = "report.exported"
+    # Signed notifications to manufacturers (clearinghouse/notices): the callback, and every
+    # attempt at delivering a notice.
+    CALLBACK_SET = "callback.set"
+    CALLBACK_REMOVED = "callback.removed"
+    NOTICE_DELIVERED = "notice.delivered"
+    NOTICE_ATTEMPT_FAILED = "notice.attempt_failed"
+    NOTICE_GIVEN_UP = "notice.given_up"
