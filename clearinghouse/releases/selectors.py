@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -273,6 +274,24 @@ def privacy_loss_statement(*, consumer: Consumer) -> dict[str, Any]:
         ],
         "total_epsilon": epsilon_text(total.epsilon),
     }
+
+
+def consumer_charges_list(*, consumer: Consumer) -> list[Release]:
+    """Every finished job that charged this person, newest first (the timeline; the
+    statement above counts only the rolling window)."""
+    return list(consumer_charges(consumer_id=consumer.id))
+
+
+def releases_by_ids(*, ids) -> dict[str, Release]:
+    """Jobs by id, with their manufacturer (to describe them); ids that are not UUIDs or
+    not jobs are left out."""
+    wanted = []
+    for value in ids:
+        try:
+            wanted.append(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    return {str(r.id): r for r in Release.objects.filter(id__in=wanted).select_related("manufacturer")}
 
 
 def privacy_ledger_export(*, consumer: Consumer) -> dict[str, Any]:

@@ -1,7 +1,8 @@
-"""GET /api/v1/me/export and DELETE /api/v1/me."""
+"""GET /api/v1/me/export, DELETE /api/v1/me and the erasure certificates."""
 
 from __future__ import annotations
 
+from django.utils.translation import get_language
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -11,7 +12,12 @@ from clearinghouse.accounts import lockout as account_lockout
 from clearinghouse.accounts.api import current_consumer
 from clearinghouse.api.actors import request_actor
 from clearinghouse.api.addresses import client_address
+from clearinghouse.intake import selectors as intake_selectors
 from clearinghouse.subjects import services
+
+
+def _language() -> str:
+    return "en" if (get_language() or "").startswith("en") else "zh-hans"
 
 
 class ErasedOut(serializers.Serializer):
@@ -22,6 +28,7 @@ class ErasedOut(serializers.Serializer):
     link_codes = serializers.IntegerField()
     consents_withdrawn = serializers.IntegerField()
     credentials = serializers.IntegerField()
+    certificate = serializers.DictField(help_text="The signed erasure certificate: keep it, nothing can fetch it once the account is gone")
 
 
 class EraseIn(serializers.Serializer):
@@ -43,7 +50,7 @@ class MeView(APIView):
         data.is_valid(raise_exception=True)
         consumer = current_consumer(request)
         account_lockout.password_confirm(user=request.user, password=data.validated_data["password"], address=client_address(request))
-        summary = services.consumer_erase(consumer=consumer, actor=request_actor(request), channel="api")
+        summary = services.consumer_erase(consumer=consumer, actor=request_actor(request), channel="api", language=_language())
         return Response(summary)
 
 
@@ -53,3 +60,30 @@ class MeExportView(APIView):
         export = services.consumer_export_issue(consumer=current_consumer(request), actor=request_actor(request), channel="api")
         filename = f"clearinghouse-export-{export['generated_at'][:10]}.json"
         return Response(export, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+class CertificateOut(serializers.Serializer):
+    payload = serializers.DictField()
+    signature = serializers.CharField()
+    key_id = serializers.CharField()
+    alg = serializers.CharField()
+
+
+class MeCertificatesView(APIView):
+    @extend_schema(
+        responses={200: CertificateOut(many=True)},
+        description=(
+            "My signed erasure certificates, newest first: what was deleted (signals per platform and purpose), when and "
+            "why. Verify each like a consent receipt (Ed25519 over the canonical JSON of payload, key at /api/v1/keys)."
+        ),
+    )
+    def get(self, request):
+        erasures = intake_selectors.consumer_certificates_list(consumer=current_consumer(request))
+        return Response([erasure.certificate for erasure in erasures])
+
+
+class MeCertificateDetailView(APIView):
+    @extend_schema(responses={200: CertificateOut}, description="One of my signed erasure certificates (404 for anyone else's).")
+    def get(self, request, certificate_id):
+        erasure = intake_selectors.consumer_certificate_get(consumer=current_consumer(request), certificate_id=certificate_id)
+        return Response(erasure.certificate)
