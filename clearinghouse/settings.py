@@ -323,6 +323,7 @@ LOCALE_PATHS = [
     BASE_DIR / "locale",
     BASE_DIR / "clearinghouse" / "portal" / "locale",
     BASE_DIR / "clearinghouse" / "console" / "locale",
+    BASE_DIR / "clearinghouse" / "releases" / "locale",
 ]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True

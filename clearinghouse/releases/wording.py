@@ -115,13 +115,16 @@ def job_describe(*, release: Release, language: str) -> str:
         names = {"manufacturer": release.manufacturer.name, "what": what, "topic": topic}
         spec = release.spec or {}
         if release.kind == Release.REPORT:
-            tables = [_dimensions(list(marginal), language) or _("in total") for marginal in spec.get("marginals", [])]
+            tables = [
+                _("by %(dimensions)s") % {"dimensions": _dimensions(list(marginal), language)} if marginal else _("in total")
+                for marginal in spec.get("marginals", [])
+            ]
             count = len(tables)
             sentence = ngettext(
                 "%(manufacturer)s asked for a report of %(what)s%(topic)s, in %(count)s table: %(tables)s",
                 "%(manufacturer)s asked for a report of %(what)s%(topic)s, in %(count)s tables: %(tables)s",
                 count,
-            ) % (names | {"count": count, "tables": "; ".join(_("by %(dimensions)s") % {"dimensions": t} for t in tables)})
+            ) % (names | {"count": count, "tables": _("; ").join(tables)})
         elif release.kind == Release.TREND:
             weeks = int(spec.get("weeks") or 0)
             sentence = ngettext(
