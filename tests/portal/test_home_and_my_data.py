@@ -38,7 +38,7 @@ def test_the_home_is_a_grid_with_each_consents_state_and_its_action(linked_consu
 
     html = portal_client(linked_consumer, language="en").get(reverse("portal:dashboard")).content.decode()
     grid = html.split('<table class="consent-grid"')[1].split("</table>")[0]
-    assert grid.count('<th scope="col">') == 2 and grid.count('<th scope="row">') == 2  # 2 platforms × 2 purposes
+    assert grid.count('<th scope="col">') == 2 and grid.count('<th scope="rowgroup"') == 2  # 2 platforms × 2 purposes
     granted, withdrawn = _cell(html, DESIGN, "shop-p"), _cell(html, DESIGN, "shop-q")
     assert 'data-consent="granted"' in granted and "Allowed" in granted and 'data-action="withdraw"' in granted
     assert 'data-action="grant"' not in granted
