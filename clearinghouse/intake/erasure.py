@@ -87,9 +87,10 @@ def erasure_run(*, erasure_id: int, actor: Actor | None = None) -> int | None:
         signals = _withdrawal_signals(erasure)
         deleted, _ = signals.delete()
         Erasure.objects.filter(pk=erasure.pk).update(signals=deleted)
+        platform_slug = erasure.platform.slug if erasure.platform else ""
         certificate = certificates.erasure_certificate_issue(
             erasure=erasure,
-            deleted=[{"platform": erasure.platform.slug, "purpose": erasure.purpose_code, "signals": deleted}],
+            deleted=[{"platform": platform_slug, "purpose": erasure.purpose_code, "signals": deleted}],
             completed_at=now,
         )
         audit_append(

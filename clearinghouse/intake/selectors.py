@@ -137,9 +137,10 @@ def consumer_deliveries_list(*, consumer: Consumer) -> list[dict[str, Any]]:
     """Deliveries that included this person and are still held, as counts: one intake
     batch writes one ``received_at`` for all its rows, so (platform, purpose, received_at)
     is one batch. Batches whose signals were since deleted show on the erasure instead."""
-    return list(
+    groups = (
         Signal.objects.filter(consumer_id=consumer.pk)
         .values("platform_id", "purpose_id", "received_at")
         .annotate(count=Count("id"))
         .order_by("-received_at")
     )
+    return [dict(group) for group in groups]

@@ -286,6 +286,8 @@ def timeline_list(*, consumer: Consumer, language: str, limit: int = TIMELINE_LI
                 )
             )
         for erasure in intake_selectors.consumer_certificates_list(consumer=consumer):
+            if erasure.certificate is None or erasure.completed_at is None:
+                continue
             payload = erasure.certificate["payload"]
             where = [
                 _("%(count)s from %(platform)s for “%(purpose)s”")

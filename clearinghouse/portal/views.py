@@ -568,9 +568,12 @@ def _certificate_response(envelope: dict) -> HttpResponse:
 
 def _own_certificate(request, certificate_id) -> dict:
     try:
-        return intake_selectors.consumer_certificate_get(consumer=request.consumer, certificate_id=certificate_id).certificate
+        envelope = intake_selectors.consumer_certificate_get(consumer=request.consumer, certificate_id=certificate_id).certificate
     except NotFound:
         raise Http404() from None
+    if envelope is None:
+        raise Http404()
+    return envelope
 
 
 @require_GET
