@@ -60,6 +60,7 @@ def consumer_intake_export(*, consumer: Consumer) -> dict[str, Any]:
                 "requested_at": _iso(erasure.requested_at),
                 "completed_at": _iso(erasure.completed_at),
                 "signals": erasure.signals,
+                "certificate": erasure.certificate,  # the signed erasure certificate, if one was issued
             }
             for erasure in consumer_erasures_list(consumer=consumer)
         ],
