@@ -207,6 +207,12 @@ CELERY_TIMEZONE = "Asia/Shanghai"
 # An erasure still open this long after its withdrawal is sent to the worker again.
 CH_ERASURE_RESEND_SECONDS = env_int("CH_ERASURE_RESEND_SECONDS", 30, minimum=5)
 CH_RELEASE_SWEEP_SECONDS = env_int("CH_RELEASE_SWEEP_SECONDS", 20, minimum=1)
+# How often a checkpoint is signed (when the log grew) and offered to the witnesses. In
+# seconds, so that a witnessed checkpoint can follow a busy log within seconds (issue 15);
+# CH_AUDIT_CHECKPOINT_MINUTES is still read for older configurations.
+CH_AUDIT_CHECKPOINT_INTERVAL = timedelta(
+    seconds=env_int("CH_AUDIT_CHECKPOINT_SECONDS", 60 * env_int("CH_AUDIT_CHECKPOINT_MINUTES", 15, minimum=1), minimum=1)
+)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Other apps add their periodic jobs here; keep one schedule in one place.
     "link-codes-expire": {
@@ -257,7 +263,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
     "audit-checkpoint": {
         "task": "clearinghouse.audit.tasks.audit_checkpoint_task",
-        "schedule": timedelta(minutes=env_int("CH_AUDIT_CHECKPOINT_MINUTES", 15, minimum=1)),
+        "schedule": CH_AUDIT_CHECKPOINT_INTERVAL,
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -349,12 +355,19 @@ REST_FRAMEWORK = {
         "clearinghouse.accounts.authentication.BearerAuthentication",
         "clearinghouse.accounts.authentication.PortalSessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["clearinghouse.api.permissions.TablePermission"],
+    # The permission table, then the query parameters the handler declares (api/queryparams.py).
+    "DEFAULT_PERMISSION_CLASSES": [
+        "clearinghouse.api.permissions.TablePermission",
+        "clearinghouse.api.queryparams.DeclaredQueryParameters",
+    ],
+    # ?format= a view does not offer is a 400 naming it, not DRF's 404.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "clearinghouse.api.renderers.ApiContentNegotiation",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["clearinghouse.api.parsers.StrictJSONParser"],
     # The error format (clearinghouse.api.errors), with denials audited on the way out.
     "EXCEPTION_HANDLER": "clearinghouse.audit.denials.api_exception_handler_audited",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Audience tags from the permission table, summaries and descriptions from docstrings.
+    "DEFAULT_SCHEMA_CLASS": "clearinghouse.api.schema.ApiAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "clearinghouse.api.pagination.Pagination",
     "PAGE_SIZE": 100,
     "DEFAULT_THROTTLE_RATES": {
@@ -372,6 +385,30 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # The audiences operations are grouped by (clearinghouse.api.schema.ApiAutoSchema.get_tags).
+    "TAGS": [
+        {
+            "name": "consumer",
+            "description": "People whose data this is: their consents and receipts, platform links, privacy loss, export and erasure.",
+        },
+        {
+            "name": "platform",
+            "description": "Shops and apps: redeem link codes, check consent, deliver preference signals, read their batches.",
+        },
+        {
+            "name": "manufacturer",
+            "description": "Makers: the catalogue, free plans, differentially private releases, reports and trends, their budget; "
+            "results as JSON (signed), CSV or a detached signature.",
+        },
+        {
+            "name": "compliance",
+            "description": "Compliance officers: the audit log, its verification and export, inclusion proofs, lifting lockouts.",
+        },
+        {
+            "name": "public",
+            "description": "Anyone: sign-up and tokens, the published keys, health, and the audit log's public checkpoints and tiles.",
+        },
+    ],
     # Releases take five measures, reports and trends two: name the two choice sets apart.
     "ENUM_NAME_OVERRIDES": {
         "ReleaseMeasureEnum": ["consumers", "signals", "sum_value", "mean_value", "top_k"],
@@ -494,8 +531,14 @@ if not re.fullmatch(r"[1-9][0-9]*(kB|MB|GB)", CH_RELEASE_WORK_MEM):
 # `manage.py audit_sealer`; writers then do nothing after commit, which
 # is what a high write rate needs). Either way a beat task is the backstop.
 # Witnesses that cosign checkpoints (issue 15, docs/audit.md): comma-separated
-# "<verifier key>@<url>", e.g. "w1.example+1a2b3c4d+BAb…=@http://w1.example:7380".
+# "<verifier key>@<url>", e.g. "w1.example+1a2b3c4d+BAb…=@http://w1.example:7380", or
+# "file:<path>@<url>" for a key the witness publishes into a file (docker/compose.yaml).
 CH_AUDIT_WITNESSES = [item.strip() for item in (env_str("CH_AUDIT_WITNESSES", "") or "").split(",") if item.strip()]
+for _witness in CH_AUDIT_WITNESSES:
+    if not re.fullmatch(r"(file:[^@]+|[^+@\s]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]+=*)@https?://[^\s@]+", _witness):
+        raise ImproperlyConfigured(
+            f"environment variable CH_AUDIT_WITNESSES: {_witness!r} is not <verifier key>@http(s)://host:port or file:<path>@http(s)://…"
+        )
 CH_AUDIT_WITNESS_TIMEOUT = env_int("CH_AUDIT_WITNESS_TIMEOUT_MS", 2000, minimum=50) / 1000
 CH_AUDIT_SEALER = env_choice("CH_AUDIT_SEALER", "after_commit", {"after_commit", "process"})
 # Worker processes for verifying a large audit log (one per 2^20 events at a time).

@@ -28,6 +28,11 @@ def _check(argv: list[str]) -> None:
     program = argv[0]
     if program == "python" and argv[1] == "manage.py":
         assert argv[2] in get_commands(), f"manage.py has no command {argv[2]!r}"
+    elif program == "python" and argv[1] == "-m":
+        module = importlib.import_module(argv[2])
+        assert callable(getattr(module, "witness_main", None)), f"{argv[2]} has no command line"
+        # The arguments must be ones the program accepts (parsed here without running it).
+        _parse_witness(argv[3:])
     elif program == "gunicorn":
         module, _, attribute = argv[1].partition(":")
         assert hasattr(importlib.import_module(module), attribute), argv[1]
@@ -116,3 +121,79 @@ def test_only_init_uses_the_superuser_and_it_protects_the_log_after_migrating():
     init_script = (ROOT / "docker" / "postgres-init" / "10-app-role.sh").read_text()
     assert "CREATE ROLE clearinghouse_app LOGIN" in init_script and "SUPERUSER" not in init_script
     assert "./postgres-init:/docker-entrypoint-initdb.d:ro" in services["postgres"]["volumes"]
+
+
+def _parse_witness(arguments: list[str]):
+    """The witness's own argument parser, run on compose's arguments."""
+    from clearinghouse.audit.witness import witness_parser
+
+    return witness_parser().parse_args(arguments)
+
+
+def _witness_services() -> dict[str, dict]:
+    return {
+        name: service
+        for name, service in COMPOSE["services"].items()
+        if service.get("command", [])[:3] == ["python", "-m", "clearinghouse.audit.witness"]
+    }
+
+
+def test_compose_runs_two_witnesses_each_with_its_own_key_and_state_and_the_app_collects_from_both():
+    witnesses = _witness_services()
+    assert len(witnesses) >= 2, sorted(COMPOSE["services"])
+    declared = set(COMPOSE["volumes"])
+    own_volumes, names, published = [], set(), {}
+    for name, service in witnesses.items():
+        parsed = _parse_witness(service["command"][3:])
+        assert parsed.mode == "serve" and parsed.listen.startswith("0.0.0.0:")
+        mounts = {volume.split(":")[1]: volume for volume in service["volumes"]}
+        # Key and state live in a volume of this witness alone.
+        key_dir = parsed.key.rsplit("/", 1)[0]
+        assert parsed.state.rsplit("/", 1)[0] == key_dir and key_dir in mounts, name
+        volume = mounts[key_dir].split(":")[0]
+        assert volume in declared
+        own_volumes.append(volume)
+        # It pins the log from the origin line init writes, read-only, and needs nothing else of the service.
+        origin_dir = parsed.log_file.rsplit("/", 1)[0]
+        assert mounts[origin_dir].endswith(":ro")
+        assert "environment" not in service, "a witness gets no secret and no database of the service"
+        names.add(parsed.name)
+        published[parsed.publish] = f"http://{name}:{parsed.listen.rsplit(':', 1)[1]}"
+    assert len(set(own_volumes)) == len(witnesses) and len(names) == len(witnesses)
+    configured = COMPOSE["x-app"]["environment"]["CH_AUDIT_WITNESSES"]
+    value = configured.split(":-", 1)[1].rstrip("}")
+    items = dict(reversed(item.split("@", 1)) for item in value.split(","))
+    assert {url: key.removeprefix("file:") for url, key in items.items()} == {url: path for path, url in published.items()}
+    init = " ".join(COMPOSE["services"]["init"]["command"])
+    origin_file = _parse_witness(next(iter(witnesses.values()))["command"][3:]).log_file
+    assert init.index("protect_audit_log") < init.index(f"audit_origin --output {origin_file}")
+    for app_service in ("web", "worker", "beat"):
+        assert any(volume.startswith("witness-keys:") for volume in COMPOSE["services"][app_service]["volumes"])
+
+
+def test_the_witness_program_runs_without_django_settings(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "clearinghouse.audit.witness",
+            "key",
+            "--name",
+            "w.example/1",
+            "--key",
+            str(tmp_path / "k.pem"),
+            "--publish",
+            str(tmp_path / "vkey"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "vkey").read_text().strip() == result.stdout.strip() and result.stdout.startswith("w.example/1+")

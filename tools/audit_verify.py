@@ -11,6 +11,11 @@ auditor can read and check all of it.
     # one event's inclusion proof against a checkpoint
     python audit_verify.py inclusion --proof proof.json --checkpoint checkpoint.json --keys keys.json [--event event.json]
 
+    # a person's receipt proof: the receipt names the event, the event is in the log, and
+    # the checkpoint is cosigned by two of the witnesses you pinned
+    python audit_verify.py inclusion --proof receipt-proof.json --receipt receipt.json --keys keys.json \
+        --witness 'w1.example/1+…' --witness 'w2.example/1+…' --require-witnesses 2
+
     # a newer checkpoint extends an older one
     python audit_verify.py consistency --proof proof.json --old old.json --new new.json --keys keys.json
 
@@ -591,6 +596,93 @@ def verify_tiles(
     return note
 
 
+RECEIPT_PROOF_FIELDS = frozenset(("receipt_id", "proof", "event", "checkpoint_note"))
+
+
+def load_receipt_keys(document) -> dict[str, bytes]:
+    """Receipt keys (``use: receipts``) from GET /api/v1/keys: key id -> raw key."""
+    entries = document.get("keys") if isinstance(document, dict) else document
+    keys = {}
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or entry.get("use") != "receipts" or entry.get("algorithm") != "Ed25519":
+            continue
+        try:
+            raw = base64.b64decode(entry["public_key"], validate=True)
+        except (KeyError, ValueError, TypeError):
+            continue
+        if len(raw) == 32 and entry.get("id") == "ed25519:" + hashlib.sha256(raw).hexdigest()[:16]:
+            keys[entry["id"]] = raw
+    return keys
+
+
+def verify_receipt_proof(
+    document,
+    keys: dict[str, bytes],
+    *,
+    receipt=None,
+    receipt_keys: dict[str, bytes] | None = None,
+    witnesses: Sequence[tuple[str, bytes]] = (),
+    required: int = 0,
+    pinned: dict | None = None,
+) -> dict:
+    """A person's receipt proof (GET /api/v1/me/receipts/{id}/proof): the event records
+    that receipt and is the proven leaf of a signed checkpoint; with ``required``, the
+    checkpoint note (same size and root) carries that many cosignatures of the pinned
+    witnesses; with ``receipt``, the signed receipt is genuine and names this very event
+    (``audit_event.leaf_hash``, in receipts issued since issue 15)."""
+    _fields(document, RECEIPT_PROOF_FIELDS, "receipt proof")
+    event = document["event"]
+    if (
+        not isinstance(event, dict)
+        or not isinstance(event.get("details"), dict)
+        or event["details"].get("receipt_id") != document["receipt_id"]
+    ):
+        raise VerificationError("malformed", "the event in the receipt proof does not record that receipt")
+    summary = verify_inclusion_proof(document["proof"], None, keys, event, pinned)
+    payload = document["proof"]["checkpoint"]["payload"]
+    summary["witnesses"] = []
+    if required or witnesses:
+        if not isinstance(document["checkpoint_note"], str):
+            raise VerificationError("malformed", "checkpoint_note must be text")
+        note = verify_checkpoint_note(document["checkpoint_note"], keys)
+        if (note["log_id"], note["tree_size"], note["root_hash"]) != (payload["log_id"], payload["tree_size"], payload["root_hash"]):
+            raise VerificationError("different_checkpoint", "the cosigned note is not the checkpoint the proof is against")
+        summary["witnesses"] = count_cosignatures(document["checkpoint_note"], witnesses)
+        if len(summary["witnesses"]) < required:
+            raise VerificationError(
+                "not_witnessed",
+                f"the checkpoint carries {len(summary['witnesses'])} valid cosignature(s) from the pinned witnesses, {required} required",
+            )
+    summary["receipt"] = None
+    if receipt is not None:
+        envelope = receipt.get("receipt", receipt) if isinstance(receipt, dict) else None
+        if not isinstance(envelope, dict):
+            raise VerificationError("malformed", "the receipt must be a JSON object")
+        _fields(envelope, ENVELOPE_FIELDS, "receipt")
+        public_key = (receipt_keys or {}).get(envelope["key_id"])
+        if public_key is None or envelope["alg"] != "Ed25519":
+            raise VerificationError("unknown_key", f"the receipt is signed by {envelope['key_id']!r}, not a pinned receipts key")
+        try:
+            Ed25519PublicKey.from_public_bytes(public_key).verify(
+                base64.b64decode(envelope["signature"], validate=True), canonical_json(envelope["payload"])
+            )
+        except (InvalidSignature, ValueError, TypeError):
+            raise VerificationError("bad_signature", "the receipt's signature does not verify") from None
+        receipt_payload = envelope["payload"]
+        if not isinstance(receipt_payload, dict) or receipt_payload.get("receipt_id") != document["receipt_id"]:
+            raise VerificationError("wrong_receipt", "the proof is for another receipt")
+        named = receipt_payload.get("audit_event")
+        if named is not None:
+            if not isinstance(named, dict) or named.get("leaf_hash") != document["proof"]["leaf_hash"]:
+                raise VerificationError("wrong_event", "the receipt names another audit event than the one proven")
+            if named.get("log_id") != payload["log_id"]:
+                raise VerificationError(
+                    "different_log", f"the receipt names log {named.get('log_id')}, the proof is for {payload['log_id']}"
+                )
+        summary["receipt"] = "names this event" if named is not None else "matched by receipt id (issued before receipts named their event)"
+    return summary
+
+
 def _read_json(path: str):
     try:
         with open(path, encoding="utf-8") as handle:
@@ -617,6 +709,9 @@ def main(argv: list[str] | None = None) -> int:
     inclusion.add_argument("--proof", required=True)
     inclusion.add_argument("--checkpoint", help="default: the checkpoint inside the proof")
     inclusion.add_argument("--event", help="the event (one export line, as JSON) the proof is about")
+    inclusion.add_argument("--receipt", help="a receipt proof's signed consent receipt: it must be genuine and name the proven event")
+    inclusion.add_argument("--witness", action="append", default=[], help="a witness verifier key you pinned (repeatable)")
+    inclusion.add_argument("--require-witnesses", type=int, default=0, help="how many of the pinned witnesses must have cosigned")
     consistency = sub.add_parser("consistency", help="verify that a newer checkpoint extends an older one")
     consistency.add_argument("--proof", required=True)
     consistency.add_argument("--old", required=True)
@@ -647,15 +742,30 @@ def main(argv: list[str] | None = None) -> int:
             checkpoint = _read_json(args.checkpoint) if args.checkpoint else None
             event = _read_json(args.event) if args.event else None
             proof = _read_json(args.proof)
-            if isinstance(proof, dict) and set(proof) == {"receipt_id", "proof", "event", "checkpoint_note"}:
-                # A person's receipt proof (GET /api/v1/me/receipts/{id}/proof): the proof
-                # and the event it is about, which must be that receipt's.
-                if not isinstance(proof["event"], dict) or (proof["event"].get("details") or {}).get("receipt_id") != proof["receipt_id"]:
-                    raise VerificationError("malformed", "the event in the receipt proof does not record that receipt")
-                event = event or proof["event"]
-                proof = proof["proof"]
-            summary = verify_inclusion_proof(proof, checkpoint, keys, event, pinned)
-            print(f"OK: event seq {summary['seq']} is in log {summary['log_id']} at tree size {summary['tree_size']}")
+            witnesses = [parse_witness_key(text) for text in args.witness]
+            if isinstance(proof, dict) and set(proof) == RECEIPT_PROOF_FIELDS:
+                # A person's receipt proof (GET /api/v1/me/receipts/{id}/proof).
+                summary = verify_receipt_proof(
+                    proof,
+                    keys,
+                    receipt=_read_json(args.receipt) if args.receipt else None,
+                    receipt_keys=load_receipt_keys(_read_json(args.keys)),
+                    witnesses=witnesses,
+                    required=args.require_witnesses,
+                    pinned=pinned,
+                )
+            else:
+                if args.receipt or args.require_witnesses:
+                    raise VerificationError(
+                        "malformed", "--receipt and --require-witnesses need a receipt proof (GET /api/v1/me/receipts/{id}/proof)"
+                    )
+                summary = verify_inclusion_proof(proof, checkpoint, keys, event, pinned)
+                summary["witnesses"], summary["receipt"] = [], None
+            print(
+                f"OK: event seq {summary['seq']} is in log {summary['log_id']} at tree size {summary['tree_size']}"
+                + (f", cosigned by {', '.join(summary['witnesses'])}" if summary["witnesses"] else "")
+                + (f"; the signed receipt {summary['receipt']}" if summary["receipt"] else "")
+            )
         elif args.mode == "tiles":
             witnesses = [parse_witness_key(text) for text in args.witness]
             summary = verify_tiles(args.dir, keys, pinned, witnesses, args.require_witnesses)

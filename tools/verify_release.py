@@ -99,6 +99,19 @@ def readable_scale(text) -> str:
     return f"{value:.12g}" if math.isfinite(value) else str(text)
 
 
+def reach_line(payload: dict) -> str | None:
+    """The answer's reach as signed (DP estimates with their 95% half-widths)."""
+    reach = payload.get("reach")
+    if not isinstance(reach, dict):
+        return None
+    covered, left_out = reach.get("covered") or {}, reach.get("left_out") or {}
+    return (
+        f"reach: covers about {covered.get('value')} ±{covered.get('half_width')} eligible people, "
+        f"left out at their cap about {left_out.get('value')} ±{left_out.get('half_width')} "
+        f"(paid from {reach.get('share')} of the cost)"
+    )
+
+
 def main(argv: list) -> int:
     if len(argv) != 3:
         print(__doc__, file=sys.stderr)
@@ -120,6 +133,8 @@ def main(argv: list) -> int:
                 f"v{payload['purpose_version']}, {tables}; ρ {payload['rho']} = (ε {payload['epsilon']}, δ {payload['delta']}) "
                 f"({payload['mechanism']['name']}), data as of {payload['snapshot_at']}"
             )
+            if reach_line(payload):
+                print(reach_line(payload))
             return 0
         mechanisms = ", ".join(f"{m['name']} scale {readable_scale(m['scale'])}" for m in payload.get("mechanisms", []))
         print(
@@ -127,6 +142,8 @@ def main(argv: list) -> int:
             f"v{payload['purpose_version']} by {payload['group_by'] or 'nothing'}, ε {payload['epsilon']} ({mechanisms}), "
             f"data as of {payload['snapshot_at']}"
         )
+        if reach_line(payload):
+            print(reach_line(payload))
     return 0 if ok else 1
 
 

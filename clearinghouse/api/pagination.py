@@ -1,7 +1,6 @@
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, inline_serializer
+from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 
@@ -13,15 +12,12 @@ class Pagination(PageNumberPagination):
 
 def paginated_schema(item: type[serializers.Serializer], *, name: str, operation_id: str) -> dict[str, Any]:
     """extend_schema(**paginated_schema(ItemOut, name=..., operation_id=...)) for a view
-    that pages with Pagination by hand (an APIView): the envelope and its query parameters
-    (and an explicit operation id: with parameters, drf-spectacular takes it for a
-    retrieve and names it like the detail view)."""
+    that pages with Pagination by hand (an APIView): the envelope (and an explicit
+    operation id: with parameters, drf-spectacular takes it for a retrieve and names it
+    like the detail view). Its query parameters are declared with
+    ``@query_parameters(*PAGINATION, ...)`` (clearinghouse.api.queryparams)."""
     return {
         "operation_id": operation_id,
-        "parameters": [
-            OpenApiParameter("page", OpenApiTypes.INT, description="page number, from 1"),
-            OpenApiParameter("page_size", OpenApiTypes.INT, description=f"items per page (at most {Pagination.max_page_size})"),
-        ],
         "responses": {
             200: inline_serializer(
                 name,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,8 +22,35 @@ class KeyOut(serializers.Serializer):
 class KeysView(APIView):
     authentication_classes: list = []
 
-    @extend_schema(responses={200: inline_serializer("KeysOut", fields={"keys": KeyOut(many=True)})})
+    @extend_schema(
+        responses={200: inline_serializer("KeysOut", fields={"keys": KeyOut(many=True)})},
+        examples=[
+            OpenApiExample(
+                "keys",
+                value={
+                    "keys": [
+                        {
+                            "id": "ed25519:3f9a0c2b7d1e4a55",
+                            "use": "releases",
+                            "algorithm": "Ed25519",
+                            "public_key": "MCowBQYDK2VwAyEA…base64 of 32 bytes…",
+                            "valid_from": "2026-11-01T00:00:00Z",
+                            "valid_until": None,
+                            "status": "current",
+                        }
+                    ]
+                },
+                response_only=True,
+            )
+        ],
+    )
     def get(self, request):
+        """The public keys that sign receipts, results, checkpoints and reports
+
+        Every Ed25519 key with its id, its use, its validity and whether it is current or
+        retired (old signatures stay verifiable). Match a signature's `key_id` and check
+        that the key's `use` fits what it signed.
+        """
         return Response({"keys": published_keys()})
 
 
@@ -36,8 +63,22 @@ class HealthOut(serializers.Serializer):
 class HealthzView(APIView):
     authentication_classes: list = []
 
-    @extend_schema(responses={200: HealthOut, 503: HealthOut})
+    @extend_schema(
+        responses={200: HealthOut, 503: HealthOut},
+        examples=[
+            OpenApiExample(
+                "ok",
+                value={"status": "ok", "database": {"ok": True, "detail": "postgresql"}, "broker": {"ok": True, "detail": "redis"}},
+                response_only=True,
+            )
+        ],
+    )
     def get(self, request):
+        """Is the service up?
+
+        200 when the database and the broker answer, 503 with the same body (status
+        `degraded`) when one does not. For load balancers and monitoring.
+        """
         db_ok, db_info = database_reachable()
         broker_ok, broker_info = broker_reachable()
         body = {

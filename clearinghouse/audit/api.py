@@ -9,13 +9,15 @@ compliance group (docs/audit.md explains the choice).
 from __future__ import annotations
 
 from django.http import HttpResponse, StreamingHttpResponse
-from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from clearinghouse.api.actors import request_actor
+from clearinghouse.api.queryparams import query_parameters
+from clearinghouse.api.schema import error_response
 from clearinghouse.audit import selectors, services, tiles, witnessing
 from clearinghouse.audit.chain import event_export_line
 from clearinghouse.core.errors import Invalid, NotFound
@@ -53,11 +55,11 @@ class EventPageOut(serializers.Serializer):
 
 
 FILTER_PARAMETERS = [
-    OpenApiParameter("actor_kind", OpenApiTypes.STR, enum=list(selectors.ACTOR_KINDS)),
-    OpenApiParameter("actor_id", OpenApiTypes.STR),
+    OpenApiParameter("actor_kind", OpenApiTypes.STR, enum=list(selectors.ACTOR_KINDS), description="who acted: this kind of actor"),
+    OpenApiParameter("actor_id", OpenApiTypes.STR, description="who acted: this actor's id (a pseudonym, a platform or manufacturer slug)"),
     OpenApiParameter("action", OpenApiTypes.STR, description="exact action, e.g. consent.granted"),
     OpenApiParameter("action_prefix", OpenApiTypes.STR, description="e.g. release. for every release action"),
-    OpenApiParameter("outcome", OpenApiTypes.STR, enum=list(selectors.OUTCOMES)),
+    OpenApiParameter("outcome", OpenApiTypes.STR, enum=list(selectors.OUTCOMES), description="ok, denied or error"),
     OpenApiParameter("target", OpenApiTypes.STR, description="target prefix, e.g. purpose:c2m-product-design or consumer:<pseudonym>"),
     OpenApiParameter(
         "subject",
@@ -86,18 +88,72 @@ def _page_url(request, **cursor) -> str:
     return request.build_absolute_uri(request.path + "?" + query.urlencode())
 
 
+EVENT_EXAMPLE = {
+    "seq": 1042,
+    "time": "2026-12-06T08:00:04.123456Z",
+    "actor_kind": "manufacturer",
+    "actor_id": "chairco",
+    "action": "release.requested",
+    "target": "release:6f1c2a9e-3b7d-4c1e-9a55-0d4e8b2f7c11",
+    "outcome": "ok",
+    "details": {"purpose": "c2m-product-design", "epsilon": "0.5000"},
+    "leaf_hash": "4b1e…64 hex…",
+    "prev_hash": "a90c…64 hex…",
+    "hash": "77d2…64 hex…",
+}
+CHECKPOINT_EXAMPLE = {
+    "payload": {
+        "log_id": "1c7e9a40-5b2d-4f6e-8a31-9d0b2c4e6f80",
+        "tree_size": 1042,
+        "root_hash": "e3b0…64 hex…",
+        "time": "2026-12-06T08:05:00Z",
+        "key_id": "ed25519:51aa09d3c2e47b10",
+    },
+    "signature": "Zm9v…base64…",
+    "key_id": "ed25519:51aa09d3c2e47b10",
+    "alg": "Ed25519",
+}
+INCLUSION_EXAMPLE = {
+    "log_id": "1c7e9a40-5b2d-4f6e-8a31-9d0b2c4e6f80",
+    "seq": 1042,
+    "leaf_index": 1041,
+    "tree_size": 1042,
+    "leaf_hash": "4b1e…64 hex…",
+    "audit_path": ["9f86…", "2c26…"],
+    "checkpoint": CHECKPOINT_EXAMPLE,
+}
+EVENT_PAGE_PARAMETERS = (
+    *FILTER_PARAMETERS,
+    OpenApiParameter("before", OpenApiTypes.INT, description="only events with a smaller seq (next page)"),
+    OpenApiParameter("after", OpenApiTypes.INT, description="only events with a larger seq (previous page)"),
+    OpenApiParameter("page_size", OpenApiTypes.INT, description="1 to 1000, default 100"),
+)
+
+
 class AuditEventsView(APIView):
     @extend_schema(
         operation_id="audit_events_list",
-        parameters=[
-            *FILTER_PARAMETERS,
-            OpenApiParameter("before", OpenApiTypes.INT, description="only events with a smaller seq (next page)"),
-            OpenApiParameter("after", OpenApiTypes.INT, description="only events with a larger seq (previous page)"),
-            OpenApiParameter("page_size", OpenApiTypes.INT, description="1 to 1000, default 100"),
-        ],
         responses={200: EventPageOut},
+        examples=[
+            OpenApiExample(
+                "one page",
+                value={
+                    "results": [EVENT_EXAMPLE],
+                    "next": "https://clearinghouse.example/api/v1/audit/events?before=1042",
+                    "previous": None,
+                },
+                response_only=True,
+            )
+        ],
     )
+    @query_parameters(*EVENT_PAGE_PARAMETERS)
     def get(self, request):
+        """Search the audit log, newest first
+
+        Every filter narrows the search (they combine with AND); pages follow `next` (older)
+        and `previous` (newer) by sequence number, so a page does not shift while events
+        are appended. Events carry pseudonyms, never names.
+        """
         filters = selectors.audit_filter_parse(request.query_params)
         size = int_param(request.query_params, "page_size")
         page = selectors.audit_event_page(
@@ -116,8 +172,17 @@ class AuditEventsView(APIView):
 
 
 class AuditEventDetailView(APIView):
-    @extend_schema(operation_id="audit_event_detail", responses={200: EventOut})
+    @extend_schema(
+        operation_id="audit_event_detail",
+        responses={200: EventOut},
+        examples=[OpenApiExample("event", value=EVENT_EXAMPLE, response_only=True)],
+    )
     def get(self, request, seq: int):
+        """Read one audit event by its sequence number
+
+        With the hashes that chain it to the one before (`prev_hash`, `hash`) and its leaf
+        hash in the Merkle tree (prove it is included with `/audit/proofs/inclusion`).
+        """
         return Response(event_export_line(selectors.audit_event_get(seq=seq)))
 
 
@@ -137,8 +202,37 @@ class VerifyOut(serializers.Serializer):
 
 
 class AuditVerifyView(APIView):
-    @extend_schema(operation_id="audit_verify", responses={200: VerifyOut})
+    @extend_schema(
+        operation_id="audit_verify",
+        responses={200: VerifyOut},
+        examples=[
+            OpenApiExample(
+                "intact",
+                value={
+                    "ok": True,
+                    "checked": 1042,
+                    "head_seq": 1042,
+                    "head_hash": "77d2…64 hex…",
+                    "first_bad_seq": None,
+                    "reason": "",
+                    "root_hash": "e3b0…64 hex…",
+                    "tree_size": 1042,
+                    "checkpoints_checked": 12,
+                    "bad_checkpoint": None,
+                    "pending": 0,
+                    "seconds": 0.41,
+                },
+                response_only=True,
+            )
+        ],
+    )
     def get(self, request):
+        """Verify the whole audit log now
+
+        Recomputes every event's hash and the chain, the Merkle root, and every signed
+        checkpoint against it; `ok` is false with `first_bad_seq` or `bad_checkpoint` and a
+        `reason` when anything was changed. The verification itself is audited.
+        """
         result = selectors.audit_chain_verify()
         services.audit_verification_record(actor=request_actor(request), result=result)
         return Response(result.as_dict())
@@ -147,13 +241,30 @@ class AuditVerifyView(APIView):
 class AuditExportView(APIView):
     @extend_schema(
         operation_id="audit_export",
-        parameters=[
-            *FILTER_PARAMETERS,
-            OpenApiParameter("tree_size", OpenApiTypes.INT, description="export events 1..tree_size (default: all sealed)"),
+        responses={
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+            400: error_response(invalid="a filter or tree_size is wrong (`details.field`), or tree_size is beyond the sealed log"),
+        },
+        examples=[
+            OpenApiExample(
+                "two lines",
+                value='{"seq":1,"action":"purpose.published",…}\n{"seq":2,…}\n',
+                media_type="application/x-ndjson",
+                response_only=True,
+            )
         ],
-        responses={(200, "application/x-ndjson"): OpenApiTypes.STR},
+    )
+    @query_parameters(
+        *FILTER_PARAMETERS,
+        OpenApiParameter("tree_size", OpenApiTypes.INT, description="export events 1..tree_size (default: all sealed)"),
     )
     def get(self, request):
+        """Export the audit log as JSON lines (for tools/verify_audit.py)
+
+        One event per line, oldest first, exactly as hashed, so the offline verifier can
+        recompute the chain and the Merkle root and check them against a checkpoint. With
+        filters the file is a selection (it cannot be verified as a chain). The export is audited.
+        """
         filters = selectors.audit_filter_parse(request.query_params)
         upto = services.audit_export_start(
             actor=request_actor(request), filters=filters.as_query(), tree_size=int_param(request.query_params, "tree_size")
@@ -193,8 +304,17 @@ class PublicAuditView(APIView):
 
 
 class CheckpointLatestView(PublicAuditView):
-    @extend_schema(operation_id="audit_checkpoint_latest", responses={200: CheckpointOut})
+    @extend_schema(
+        operation_id="audit_checkpoint_latest",
+        responses={200: CheckpointOut, 404: error_response(not_found="no checkpoint has been signed yet")},
+        examples=[OpenApiExample("checkpoint", value=CHECKPOINT_EXAMPLE, response_only=True)],
+    )
     def get(self, request):
+        """The latest signed checkpoint of the audit log (public)
+
+        The log's size and Merkle root, signed with the `checkpoints` key from
+        /api/v1/keys. Keep it: a later consistency proof shows the log only grew.
+        """
         checkpoint = selectors.audit_checkpoint_latest()
         if checkpoint is None:
             raise NotFound("no checkpoint has been signed yet")
@@ -204,13 +324,19 @@ class CheckpointLatestView(PublicAuditView):
 class CheckpointsView(PublicAuditView):
     @extend_schema(
         operation_id="audit_checkpoints_list",
-        parameters=[
-            OpenApiParameter("before", OpenApiTypes.INT, description="checkpoints signed before the one with this id"),
-            OpenApiParameter("tree_size", OpenApiTypes.INT, description="only checkpoints of this tree size"),
-        ],
         responses={200: CheckpointPageOut},
+        examples=[OpenApiExample("one page", value={"results": [{"id": 12, **CHECKPOINT_EXAMPLE}], "next": None}, response_only=True)],
+    )
+    @query_parameters(
+        OpenApiParameter("before", OpenApiTypes.INT, description="checkpoints signed before the one with this id"),
+        OpenApiParameter("tree_size", OpenApiTypes.INT, description="only checkpoints of this tree size"),
     )
     def get(self, request):
+        """Every signed checkpoint, newest first (public)
+
+        A hundred per page; follow `next`. Outside auditors compare them with the ones they
+        kept, and witnesses cosign them.
+        """
         checkpoints = selectors.audit_checkpoints()
         size = int_param(request.query_params, "tree_size")
         if size is not None:
@@ -242,13 +368,19 @@ class InclusionProofOut(serializers.Serializer):
 class InclusionProofView(APIView):
     @extend_schema(
         operation_id="audit_inclusion_proof",
-        parameters=[
-            OpenApiParameter("seq", OpenApiTypes.INT, required=True),
-            OpenApiParameter("tree_size", OpenApiTypes.INT, description="default: the latest checkpoint's size"),
-        ],
         responses={200: InclusionProofOut},
+        examples=[OpenApiExample("proof", value=INCLUSION_EXAMPLE, response_only=True)],
+    )
+    @query_parameters(
+        OpenApiParameter("seq", OpenApiTypes.INT, required=True, description="the event's sequence number"),
+        OpenApiParameter("tree_size", OpenApiTypes.INT, description="default: the latest checkpoint's size"),
     )
     def get(self, request):
+        """Prove an event is in the log
+
+        The Merkle audit path from the event's leaf to the root of a tree of `tree_size`
+        (RFC 6962), with the signed checkpoint of that size when there is one.
+        """
         return Response(
             selectors.audit_inclusion_proof(
                 seq=int_param(request.query_params, "seq", required=True),
@@ -267,13 +399,25 @@ class ConsistencyProofOut(serializers.Serializer):
 class ConsistencyProofView(PublicAuditView):
     @extend_schema(
         operation_id="audit_consistency_proof",
-        parameters=[
-            OpenApiParameter("first", OpenApiTypes.INT, required=True),
-            OpenApiParameter("second", OpenApiTypes.INT, required=True),
-        ],
         responses={200: ConsistencyProofOut},
+        examples=[
+            OpenApiExample(
+                "proof",
+                value={"log_id": "1c7e9a40-5b2d-4f6e-8a31-9d0b2c4e6f80", "first": 1000, "second": 1042, "proof": ["9f86…", "2c26…"]},
+                response_only=True,
+            )
+        ],
+    )
+    @query_parameters(
+        OpenApiParameter("first", OpenApiTypes.INT, required=True, description="the older tree size (one you kept a checkpoint of)"),
+        OpenApiParameter("second", OpenApiTypes.INT, required=True, description="the newer tree size"),
     )
     def get(self, request):
+        """Prove the log only grew between two sizes (public)
+
+        An RFC 6962 consistency proof: with the root of the older checkpoint you kept and
+        that of a newer one, it shows no event of the first was changed or removed.
+        """
         return Response(
             selectors.audit_consistency_proof(
                 first=int_param(request.query_params, "first", required=True),
@@ -293,8 +437,24 @@ def _tile_response(body: bytes, *, content_type: str, immutable: bool) -> HttpRe
 
 
 class TlogCheckpointView(PublicAuditView):
-    @extend_schema(operation_id="audit_tlog_checkpoint", responses={(200, "text/plain"): OpenApiTypes.STR})
+    @extend_schema(
+        operation_id="audit_tlog_checkpoint",
+        responses={(200, "text/plain"): OpenApiTypes.STR},
+        examples=[
+            OpenApiExample(
+                "note",
+                value="clearinghouse.example/audit\n1042\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n— clearinghouse.example/audit Az3o…\n",
+                media_type="text/plain",
+                response_only=True,
+            )
+        ],
+    )
     def get(self, request):
+        """The latest checkpoint as a signed note (C2SP tlog-tiles, public)
+
+        The checkpoint in the signed-note format tlog tools read, with the cosignatures of
+        the witnesses that checked it.
+        """
         note = witnessing.checkpoint_note_cosigned(tiles.checkpoint_latest())
         return _tile_response(note.encode(), content_type="text/plain; charset=utf-8", immutable=False)
 
@@ -302,8 +462,17 @@ class TlogCheckpointView(PublicAuditView):
 class TlogTileView(PublicAuditView):
     """Hash tiles: tree hashes only, no entry (as public as checkpoints and consistency proofs)."""
 
-    @extend_schema(operation_id="audit_tlog_tile", responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(
+        operation_id="audit_tlog_tile",
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        examples=[OpenApiExample("tile", value="(256 × 32 bytes of hashes)", media_type="application/octet-stream", response_only=True)],
+    )
     def get(self, request, path: str):
+        """A hash tile of the log's Merkle tree (C2SP tlog-tiles, public)
+
+        `path` is `<level>/<index>[.p/<width>]`; a full tile never changes and may be cached
+        for ever. Tiles hold tree hashes only, never an event.
+        """
         level, index, width = tiles.tile_path_parse(path)
         if level == "entries":
             raise NotFound("no such tile")
@@ -319,8 +488,17 @@ class TlogEntriesView(APIView):
     only, like the export. An outside auditor receives them as a directory written by
     ``manage.py audit_tiles`` (docs/audit.md)."""
 
-    @extend_schema(operation_id="audit_tlog_entries", responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(
+        operation_id="audit_tlog_entries",
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        examples=[OpenApiExample("bundle", value="(length-prefixed events)", media_type="application/octet-stream", response_only=True)],
+    )
     def get(self, request, path: str):
+        """An entry bundle of the log (C2SP tlog-tiles, compliance only)
+
+        The events themselves, 256 to a full bundle, as the tiles hash them: compliance
+        only, like the export.
+        """
         level, index, width = tiles.tile_path_parse(f"entries/{path}")
         return _tile_response(
             tiles.tile_read(level=level, index=index, width=width),
@@ -332,7 +510,16 @@ class TlogEntriesView(APIView):
 class MeReceiptProofView(APIView):
     """A consumer proves their own consent receipt is in the log (issue 15)."""
 
-    @extend_schema(operation_id="me_receipt_proof", responses={200: InclusionProofOut})
+    @extend_schema(
+        operation_id="me_receipt_proof",
+        responses={200: InclusionProofOut},
+        examples=[OpenApiExample("proof", value=INCLUSION_EXAMPLE, response_only=True)],
+    )
     def get(self, request, receipt_id):
+        """Prove my consent receipt is in the audit log
+
+        The inclusion proof of the audit event that recorded the receipt, against the
+        latest signed checkpoint: anyone can then check it with the public checkpoints.
+        """
         actor = request_actor(request)
         return Response(selectors.audit_receipt_proof(subject=actor.id, receipt_id=str(receipt_id)))

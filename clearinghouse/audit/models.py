@@ -166,6 +166,22 @@ class AuditCosignature(AppendOnly):
         constraints = [models.UniqueConstraint(fields=["checkpoint", "witness"], name="audit_cosignature_once")]
 
 
+class AuditTile(models.Model):
+    """A full tile (C2SP tlog-tiles) as served, kept once it was first read: a full tile
+    never changes, so serving it again is one primary-key read instead of a range scan
+    and, for entry bundles, re-encoding 256 entries (docs/audit.md §7). A cache: derived
+    from the sealed log, which it does not replace; an auditor verifies what it serves."""
+
+    ENTRIES = -1  # ``level`` of an entry bundle; 0.. are hash tiles
+
+    level = models.SmallIntegerField()
+    index = models.BigIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["level", "index"], name="audit_tile_once")]
+
+
 class AuditVerificationRun(models.Model):
     """A verification a compliance officer started from the console (it runs as a Celery
     task: on a log of millions of events it takes a minute or more)."""

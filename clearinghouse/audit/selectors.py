@@ -6,7 +6,7 @@ import time as clock
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,6 +14,7 @@ import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from clearinghouse.audit import reasons
 from clearinghouse.audit.actions import AuditAction
@@ -610,35 +611,121 @@ def audit_export_lines(*, filters: EventFilter, upto: int, batch_size: int = 200
         last = batch[-1].seq
 
 
+@dataclass(frozen=True)
+class ReceiptAuditStatus:
+    """Where a person's receipt stands in the log (issue 15): the event that records it
+    (its leaf hash, and its leaf index once sealed), the witnessed checkpoint that covers
+    it if one does, and otherwise when to come back."""
+
+    receipt_id: str
+    leaf_hash: str
+    seq: int | None
+    checkpoint: AuditCheckpoint | None
+    retry_after: datetime | None
+
+    @property
+    def leaf_index(self) -> int | None:
+        return None if self.seq is None else self.seq - 1
+
+    @property
+    def covered(self) -> bool:
+        return self.checkpoint is not None
+
+    def retry_after_seconds(self) -> int | None:
+        if self.retry_after is None:
+            return None
+        return max(1, int((self.retry_after - timezone.now()).total_seconds()) + 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "receipt_id": self.receipt_id,
+            "leaf_hash": self.leaf_hash,
+            "seq": self.seq,
+            "leaf_index": self.leaf_index,
+            "covered": self.covered,
+            "tree_size": self.checkpoint.tree_size if self.checkpoint is not None else None,
+            "retry_after": self.retry_after.isoformat() if self.retry_after is not None else None,
+        }
+
+
+def _receipt_event(*, subject: str, receipt_id: str) -> AuditEvent:
+    # The event is the person's own (their pseudonym in details.subject): anyone else's
+    # receipt answers exactly like one that does not exist.
+    event = AuditEvent.objects.filter(details__subject=subject, details__receipt_id=receipt_id).order_by("id").first()
+    if event is None:
+        raise NotFound("no receipt with this id is recorded in the audit log for you")
+    return event
+
+
+def _checkpoints_witnessed():
+    checkpoints = AuditCheckpoint.objects.all()
+    if settings.CH_AUDIT_WITNESSES:
+        # At least one witness: a witness that is down must not hide every proof; how many
+        # cosignatures to require is the verifier's choice (--require-witnesses).
+        checkpoints = checkpoints.filter(cosignatures__isnull=False).distinct()
+    return checkpoints
+
+
+def _next_checkpoint_time() -> datetime:
+    """When the next checkpoint (and its cosignatures) should be there: the last one's time
+    plus the signing interval, or, if that is past (the log did not grow, or a job is
+    late), a signing interval's tenth from now, at least 10 seconds."""
+    interval = settings.CH_AUDIT_CHECKPOINT_INTERVAL
+    slack = settings.CH_AUDIT_WITNESS_TIMEOUT * max(1, len(settings.CH_AUDIT_WITNESSES)) if settings.CH_AUDIT_WITNESSES else 0
+    last = AuditCheckpoint.objects.order_by("-id").values_list("time", flat=True).first()
+    now = timezone.now()
+    expected = (last + interval) if last is not None else now + interval
+    if expected <= now:
+        expected = now + max(interval / 10, timedelta(seconds=10))
+    return expected + timedelta(seconds=slack)
+
+
+def audit_receipt_status(*, subject: str, receipt_id: str) -> ReceiptAuditStatus:
+    event = _receipt_event(subject=subject, receipt_id=receipt_id)
+    checkpoint = None
+    if event.seq is not None:
+        checkpoint = _checkpoints_witnessed().filter(tree_size__gte=event.seq).order_by("-tree_size", "-id").first()
+    return ReceiptAuditStatus(
+        receipt_id=receipt_id,
+        leaf_hash=event.leaf_hash,
+        seq=event.seq,
+        checkpoint=checkpoint,
+        retry_after=None if checkpoint is not None else _next_checkpoint_time(),
+    )
+
+
 def audit_receipt_proof(*, subject: str, receipt_id: str) -> dict[str, Any]:
     """For the person themself: the audit event that records their consent receipt
     (details.receipt_id, under their own pseudonym; anyone else's is NotFound, exactly
     like a missing one), with its inclusion proof against the latest checkpoint that
-    covers it, witnessed when witnesses are configured (Conflict ``not_yet_witnessed``
-    until one is). The event's own entry comes with it, so that the person can check the
-    proof is about their receipt (tools/audit_verify.py inclusion --event)."""
+    covers it, witnessed when witnesses are configured (Conflict ``not_yet_witnessed``,
+    with when to come back, until one is). The event's own entry comes with it, so that
+    the person can check the proof is about their receipt (tools/audit_verify.py
+    inclusion --receipt)."""
     from clearinghouse.audit.chain import event_export_line
     from clearinghouse.audit.witnessing import checkpoint_note_cosigned
 
-    event = AuditEvent.objects.filter(details__subject=subject, details__receipt_id=receipt_id, seq__isnull=False).order_by("seq").first()
-    if event is None or event.seq is None:
-        raise NotFound("no receipt with this id is recorded in the audit log for you (a new one appears within seconds)")
-    checkpoints = AuditCheckpoint.objects.filter(tree_size__gte=event.seq)
-    if settings.CH_AUDIT_WITNESSES:
-        checkpoints = checkpoints.filter(cosignatures__isnull=False).distinct()
-    checkpoint = checkpoints.order_by("-tree_size", "-id").first()
-    if checkpoint is None:
+    status = audit_receipt_status(subject=subject, receipt_id=receipt_id)
+    if status.checkpoint is None:
         raise Conflict(
-            "no witnessed checkpoint covers this receipt's audit event yet; one is signed every 15 minutes, try again later",
+            "no witnessed checkpoint covers this receipt's audit event yet; come back after "
+            f"{timezone.localtime(status.retry_after).strftime('%Y-%m-%d %H:%M:%S %Z') if status.retry_after else 'a while'}",
             code="not_yet_witnessed",
+            details={
+                "retry_after": status.retry_after.isoformat() if status.retry_after else None,
+                "retry_after_seconds": status.retry_after_seconds(),
+                "leaf_hash": status.leaf_hash,
+                "seq": status.seq,
+            },
         )
-    proof = audit_inclusion_proof(seq=event.seq, tree_size=checkpoint.tree_size)
-    proof["checkpoint"] = checkpoint.envelope()
+    assert status.seq is not None
+    proof = audit_inclusion_proof(seq=status.seq, tree_size=status.checkpoint.tree_size)
+    proof["checkpoint"] = status.checkpoint.envelope()
     return {
         "receipt_id": receipt_id,
         "proof": proof,
-        "event": event_export_line(event),
-        "checkpoint_note": checkpoint_note_cosigned(checkpoint),
+        "event": event_export_line(audit_event_get(seq=status.seq)),
+        "checkpoint_note": checkpoint_note_cosigned(status.checkpoint),
     }
 
 

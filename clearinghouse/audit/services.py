@@ -397,6 +397,16 @@ def audit_log_identity() -> uuid.UUID:
     return AuditLog.objects.values_list("log_id", flat=True).get(pk=1)
 
 
+def audit_origin_line() -> str:
+    """``<origin>=<base64 checkpoints public key>``: what a witness pins for this log."""
+    import base64
+
+    from clearinghouse.audit.tiles import checkpoint_origin
+
+    public_key = signer_get("checkpoints").public_key_raw
+    return f"{checkpoint_origin(str(audit_log_identity()))}={base64.b64encode(public_key).decode()}"
+
+
 def audit_checkpoint_sign(*, force: bool = False) -> tuple[AuditCheckpoint, bool]:
     """Seal what is pending, then sign the tree head if it grew since the last checkpoint
     (or the checkpoint key changed, or ``force``). Returns (checkpoint, created)."""

@@ -28,7 +28,7 @@ from pathlib import Path
 from django.db import connection
 
 from clearinghouse.audit.chain import entry_document
-from clearinghouse.audit.models import AuditCheckpoint
+from clearinghouse.audit.models import AuditCheckpoint, AuditTile
 from clearinghouse.audit.tree import BLOCK, STRIDE
 from clearinghouse.core.crypto import canonical_json, signer_get
 from clearinghouse.core.errors import NotFound
@@ -110,11 +110,29 @@ def _utc(moment) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def tile_read(*, level: str, index: int, width: int, size: int | None = None) -> bytes:
-    """The bytes of one tile or entry bundle, from the sealed log: one index range scan.
-    A tile whose hashes are not all there yet (unsealed or beyond ``size``) is NotFound."""
+def tile_read(*, level: str, index: int, width: int, size: int | None = None, keep: bool = True) -> bytes:
+    """The bytes of one tile or entry bundle. A full tile is read from ``AuditTile`` once
+    it was built (full tiles never change); otherwise it is built from the sealed log (one
+    index range scan) and, when full, kept. A tile whose hashes are not all there yet
+    (unsealed or beyond ``size``) is NotFound."""
     if size is not None:
         _available(0 if level == "entries" else int(level), index, width, size)
+    if width != TILE_WIDTH:
+        return _tile_build(level=level, index=index, width=width)
+    code = AuditTile.ENTRIES if level == "entries" else int(level)
+    with connection.cursor() as cursor:
+        cursor.execute('SELECT data FROM audit_audittile WHERE level = %s AND "index" = %s', [code, index])
+        row = cursor.fetchone()
+    if row is not None:
+        return bytes(row[0])
+    data = _tile_build(level=level, index=index, width=width)
+    if keep:
+        # Two requests may build the same tile at once; both built the same bytes.
+        AuditTile.objects.bulk_create([AuditTile(level=code, index=index, data=data)], ignore_conflicts=True)
+    return data
+
+
+def _tile_build(*, level: str, index: int, width: int) -> bytes:
     first = index * TILE_WIDTH
     with connection.cursor() as cursor:
         if level == "entries":
@@ -183,7 +201,8 @@ def tiles_write(*, directory: Path) -> tuple[AuditCheckpoint, int]:
         if width == TILE_WIDTH and path.exists():
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(tile_read(level=level, index=index, width=width, size=checkpoint.tree_size))
+        # Not kept in the database: a mirror of the whole log would copy it there once more.
+        path.write_bytes(tile_read(level=level, index=index, width=width, size=checkpoint.tree_size, keep=False))
         written += 1
     # The checkpoint last, so that a mirror never names tiles it does not hold yet; with the
     # witnesses' cosignatures collected so far.

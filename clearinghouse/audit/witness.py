@@ -266,3 +266,101 @@ def witness_server(witness: Witness, host: str, port: int):
             self.wfile.write(data)
 
     return ThreadingHTTPServer((host, port), Handler)
+
+
+# --- Running a witness: `python -m clearinghouse.audit.witness` (no Django, no database) ---------
+
+
+def logs_parse(items: list[str]) -> dict[str, bytes]:
+    """``ORIGIN=BASE64`` items (an origin has no "="; base64 may end in "=") -> {origin: key}."""
+    logs = {}
+    for item in items:
+        origin, _sep, encoded = item.strip().partition("=")
+        try:
+            raw = base64.b64decode(encoded, validate=True)
+        except ValueError:
+            raw = b""
+        if not origin or len(raw) != 32:
+            raise ValueError(f"{item!r}: expected ORIGIN=BASE64 with a 32-byte Ed25519 public key")
+        logs[origin] = raw
+    return logs
+
+
+def _publish(path: Path, text: str) -> None:
+    """Write public text (a verifier key) atomically, so a reader never sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def witness_parser():
+    """The witness's arguments (also read by tests/test_docker.py on docker/compose.yaml)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="witness", description=__doc__.split("\n\n")[0])
+    parser.add_argument("mode", choices=["key", "serve"])
+    parser.add_argument("--name", required=True, help="the witness's name, e.g. witness.example.org/1")
+    parser.add_argument("--key", required=True, help="the witness's private key file (created if missing, mode 0600)")
+    parser.add_argument("--publish", help="also write the verifier key to this file (public: for the operator to collect)")
+    parser.add_argument("--state", help="serve: the state file (the latest size and root cosigned per log, and alerts)")
+    parser.add_argument("--log", action="append", default=[], help="serve: ORIGIN=BASE64 a log to follow and its checkpoints key")
+    parser.add_argument("--log-file", help="serve: a file of ORIGIN=BASE64 lines (manage.py audit_origin writes one)")
+    parser.add_argument("--listen", default="127.0.0.1:7380", help="serve: host:port (default 127.0.0.1:7380; port 0: any free)")
+    return parser
+
+
+def witness_main(argv: list[str] | None = None, out=None) -> int:
+    """The witness's command line; ``manage.py witness`` is the same with Django around it.
+
+    key:   create the key if missing and print (``--publish``: also write) the verifier key.
+    serve: follow the logs named by ``--log ORIGIN=KEY`` and/or ``--log-file`` (one such line
+           per line, e.g. written by ``manage.py audit_origin``) and answer add-checkpoint.
+    """
+    import sys
+
+    out = out or sys.stdout
+    parser = witness_parser()
+    args = parser.parse_args(argv)
+    private_key = witness_key_load_or_create(Path(args.key))
+    vkey = verifier_key(args.name, public_key_raw(private_key))
+    if args.mode == "key":
+        if args.publish:
+            _publish(Path(args.publish), vkey)
+        out.write(vkey + "\n")
+        return 0
+    items = list(args.log)
+    if args.log_file:
+        try:
+            items += [line for line in Path(args.log_file).read_text(encoding="utf-8").splitlines() if line.strip()]
+        except OSError as error:
+            parser.error(f"--log-file: {error}")
+    if not args.state or not items:
+        parser.error("serve needs --state and at least one log (--log ORIGIN=KEY or --log-file)")
+    try:
+        logs = logs_parse(items)
+    except ValueError as error:
+        parser.error(f"--log: {error}")
+    host, _colon, port = args.listen.rpartition(":")
+    witness = Witness(name=args.name, private_key=private_key, logs=logs, state_path=Path(args.state))
+    server = witness_server(witness, host or "127.0.0.1", int(port))
+    if args.publish:
+        _publish(Path(args.publish), vkey)
+    out.write(f"witness {vkey} listening on {server.server_address[0]}:{server.server_address[1]}\n")
+    out.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    import signal
+    import sys
+
+    # Stop cleanly on SIGTERM (docker stop, the demo's Ctrl-C) as on Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    sys.exit(witness_main())

@@ -14,6 +14,7 @@ import logging
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.conf import settings
 
@@ -33,9 +34,18 @@ class WitnessConfig:
 
 
 def witnesses_configured() -> list[WitnessConfig]:
+    """``CH_AUDIT_WITNESSES``: ``<verifier key>@<url>``, or ``file:<path>@<url>`` for a key
+    the witness publishes into a file (docker/compose.yaml, the demo). A published key
+    not there yet leaves that witness out of this round (logged), never the others."""
     configured = []
     for item in settings.CH_AUDIT_WITNESSES:
         vkey, _sep, url = item.partition("@")
+        if vkey.startswith("file:"):
+            try:
+                vkey = Path(vkey[len("file:") :]).read_text(encoding="utf-8").strip()
+            except OSError as error:
+                log.warning("witness key %s not published yet: %s", vkey, error)
+                continue
         name, signature_type, public_key = verifier_key_parse(vkey)
         if signature_type != COSIGNATURE_V1:
             raise ValueError(f"CH_AUDIT_WITNESSES: {name} is not a cosignature/v1 key")

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+from django.urls import reverse
 from django.utils.translation import get_language
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,6 +11,8 @@ from clearinghouse.accounts.api import current_consumer
 from clearinghouse.accounts.pseudonyms import subject_pseudonym
 from clearinghouse.accounts.selectors import platform_link_for_subject
 from clearinghouse.api.actors import request_actor
+from clearinghouse.api.queryparams import query_parameters
+from clearinghouse.api.schema import error_response
 from clearinghouse.consent import selectors
 from clearinghouse.consent.models import ConsentEvent
 from clearinghouse.consent.purposes import purpose_current
@@ -46,9 +49,70 @@ class PurposeWithStateOut(PurposeOut):
     platforms = PlatformStateOut(many=True)
 
 
+PURPOSE_EXAMPLE = {
+    "code": "c2m-product-design",
+    "version": 1,
+    "title": {"zh-hans": "帮助厂家设计你想要的产品", "en": "Help manufacturers design products you want"},
+    "notice": {"zh-hans": "……", "en": "We use what you view, wish for and buy in furniture and food …"},
+    "notice_digests": {"zh-hans": "5e88…64 hex…", "en": "9b74…64 hex…"},
+    "legitimate_interest": {"zh-hans": "……", "en": "Makers learn which features people want before they build."},
+    "lawful_basis": "consent",
+    "fields": ["category", "attribute", "signal", "age_band", "region"],
+    "retention_days": 365,
+    "recipient_sectors": ["furniture", "food"],
+    "value_meaning": {},
+    "consumer_epsilon_cap": "3.0000",
+}
+RECEIPT_EXAMPLE = {
+    "receipt_id": "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d",
+    "purpose": "c2m-product-design",
+    "version": 1,
+    "platform": "maomall",
+    "action": "grant",
+    "channel": "api",
+    "created_at": "2026-12-06T08:00:00Z",
+    "supersedes": None,
+    "receipt": {
+        "payload": {"receipt_id": "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d", "state": "granted", "purpose": "c2m-product-design", "…": "…"},
+        "signature": "V2h5…base64…",
+        "key_id": "ed25519:8d4c2b1a0f9e7d6c",
+        "alg": "Ed25519",
+    },
+}
+
+
 class MePurposesView(APIView):
-    @extend_schema(responses={200: PurposeWithStateOut(many=True)})
+    @extend_schema(
+        responses={200: PurposeWithStateOut(many=True)},
+        examples=[
+            OpenApiExample(
+                "purposes",
+                value=[
+                    PURPOSE_EXAMPLE
+                    | {
+                        "platforms": [
+                            {
+                                "platform": "maomall",
+                                "platform_name": "Maomall",
+                                "active": True,
+                                "needs_renewal": False,
+                                "updated_at": "2026-12-06T08:00:00Z",
+                            }
+                        ]
+                    }
+                ],
+                response_only=True,
+            )
+        ],
+    )
     def get(self, request):
+        """The purposes I can consent to, and my consent on each platform
+
+        Each approved purpose with its notice in plain words (and the SHA-256 of each
+        language's notice, to send back when granting), what it collects, how long it keeps
+        it, who may receive aggregates, and the ε cap it may spend on me; then, per linked
+        platform, whether my consent is active or needs renewing after a new version.
+        """
         overview = selectors.consent_overview(consumer=current_consumer(request))
         body = [PurposeOut(item["purpose"]).data | {"platforms": PlatformStateOut(item["platforms"], many=True).data} for item in overview]
         return Response(body)
@@ -94,18 +158,91 @@ class ConsentEventOut(serializers.Serializer):
     created_at = serializers.DateTimeField()
     supersedes = serializers.UUIDField(allow_null=True)
     receipt = serializers.JSONField(
-        help_text="Signed receipt: verify `signature` over the canonical JSON of `payload` with key `key_id` from /api/v1/keys"
+        help_text="Signed receipt: verify `signature` over the canonical JSON of `payload` with key `key_id` from /api/v1/keys; "
+        "`payload.audit_event.leaf_hash` names the audit event that records it"
     )
+    audit_proof = serializers.SerializerMethodField(
+        help_text="Where to fetch the inclusion proof of the audit event that records this receipt "
+        "(409 not_yet_witnessed with retry_after until a witnessed checkpoint covers it)"
+    )
+
+    def get_audit_proof(self, event) -> str:
+        return reverse("api:me-receipt-proof", kwargs={"receipt_id": event.receipt_id})
 
 
 class MeConsentsView(APIView):
-    @extend_schema(responses={200: ConsentStateOut(many=True)})
+    @extend_schema(
+        responses={200: ConsentStateOut(many=True)},
+        examples=[
+            OpenApiExample(
+                "states",
+                value=[
+                    {
+                        "purpose": "c2m-product-design",
+                        "version": 1,
+                        "platform": "maomall",
+                        "granted": True,
+                        "updated_at": "2026-12-06T08:00:00Z",
+                        "receipt_id": "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d",
+                        "ended_because": None,
+                    }
+                ],
+                response_only=True,
+            )
+        ],
+    )
     def get(self, request):
+        """My current consent, per purpose and platform
+
+        One row per purpose and platform I ever decided on, with the receipt of the last
+        decision; `ended_because` says when the service ended it (the purpose was retired
+        or superseded by a new version).
+        """
         states = selectors.consent_states_list(consumer=current_consumer(request))
         return Response(ConsentStateOut(states, many=True).data)
 
-    @extend_schema(request=ConsentIn, responses={201: ConsentEventOut})
+    @extend_schema(
+        request=ConsentIn,
+        responses={
+            201: ConsentEventOut,
+            400: error_response(
+                invalid="a field is missing or wrong (`details.fields`)",
+                unknown_purpose="no purpose with that code",
+                unknown_platform="no platform with that slug",
+            ),
+            409: error_response(
+                notice_changed="the version or notice digest is not the current one: show the current notice and ask again",
+                purpose_not_approved="the purpose is not approved, so it cannot accept consent",
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "grant",
+                value={
+                    "purpose": "c2m-product-design",
+                    "version": 1,
+                    "platform": "maomall",
+                    "action": "grant",
+                    "notice_digest": "9b74c9897bac770ffc029102a200c5de7c6e0f7a0a6b1b0f9a1c0e2d3f4a5b6c",
+                    "language": "en",
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "withdraw", value={"purpose": "c2m-product-design", "platform": "maomall", "action": "withdraw"}, request_only=True
+            ),
+            OpenApiExample("receipt", value=RECEIPT_EXAMPLE, response_only=True),
+        ],
+    )
     def post(self, request):
+        """Grant or withdraw consent for one purpose on one platform
+
+        Granting names the version and the digest of the notice I was shown, so consent is
+        given only to what I read (a stale one is refused with 409 `notice_changed`).
+        Withdrawing is one action and always accepted; my signals for that purpose from
+        that platform are erased. The answer carries the signed receipt: verify it offline
+        with the `receipts` key from /api/v1/keys.
+        """
         data = ConsentIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -126,8 +263,15 @@ class MeConsentsView(APIView):
 
 
 class MeConsentHistoryView(APIView):
-    @extend_schema(responses={200: ConsentEventOut(many=True)})
+    @extend_schema(
+        responses={200: ConsentEventOut(many=True)}, examples=[OpenApiExample("history", value=[RECEIPT_EXAMPLE], response_only=True)]
+    )
     def get(self, request):
+        """Every consent decision I made, newest first, with its receipt
+
+        The ledger of my grants and withdrawals (and those the service made for me when a
+        purpose changed), each with its signed receipt and the receipt it supersedes.
+        """
         events = selectors.consent_events_list(consumer=current_consumer(request))
         return Response(ConsentEventOut(events, many=True).data)
 
@@ -139,8 +283,21 @@ class SubjectConsentOut(serializers.Serializer):
 
 
 class PlatformSubjectConsentView(APIView):
-    @extend_schema(parameters=[OpenApiParameter("purpose", str, required=True)], responses={200: SubjectConsentOut})
+    @extend_schema(
+        responses={
+            200: SubjectConsentOut,
+            400: error_response(invalid="the purpose parameter is missing", unknown_purpose="no approved purpose with that code"),
+        },
+        examples=[OpenApiExample("active", value={"purpose": "c2m-product-design", "active": True, "version": 1}, response_only=True)],
+    )
+    @query_parameters(OpenApiParameter("purpose", OpenApiTypes.STR, required=True, description="the purpose code to check"))
     def get(self, request, subject_ref: str):
+        """Does this person consent to this purpose on my platform now?
+
+        `subject_ref` is your reference for the person, as linked with `POST
+        /platform/links`. An unknown or unlinked reference answers 404. Check before you
+        send signals: signals without active consent are rejected item by item.
+        """
         purpose_code = request.query_params.get("purpose")
         if not purpose_code:
             raise Invalid("purpose: query parameter required", details={"field": "purpose"})

@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from clearinghouse.accounts.models import Consumer, Platform
 from clearinghouse.audit.actions import AuditAction
-from clearinghouse.audit.services import audit_append
+from clearinghouse.audit.models import AuditEvent
+from clearinghouse.audit.services import audit_append, audit_log_identity
 from clearinghouse.consent.models import LAWFUL_BASES, ConsentEvent, ConsentState, Purpose
 from clearinghouse.consent.signals import consent_withdrawn
 from clearinghouse.core.actors import Actor
@@ -68,6 +69,7 @@ def _receipt_payload(
     moment,
     supersedes: uuid.UUID | None,
     ended_because: dict[str, Any] | None = None,
+    audit_event: AuditEvent | None = None,
 ) -> dict[str, Any]:
     controller = settings.CH_CONTROLLER
     payload = {
@@ -102,6 +104,12 @@ def _receipt_payload(
         # An expiry: the service ended the consent, and says why (the purpose version was
         # retired, or replaced by one that needs new consent).
         payload["ended_because"] = ended_because
+    if audit_event is not None:
+        # The audit event that records this receipt, named by its RFC 6962 leaf hash: the
+        # hash an inclusion proof proves (RFC 6962 get-proof-by-hash). Its leaf index is
+        # given by the sealer after the commit, off the writer's path, so it cannot be
+        # signed here; the hash fixes the event, and with it the index, for good.
+        payload["audit_event"] = {"log_id": str(audit_log_identity()), "leaf_hash": audit_event.leaf_hash}
     return payload
 
 
@@ -121,10 +129,14 @@ def consent_event_build(
     supersedes: uuid.UUID | None,
     reason: str = "",
     ended_because: dict[str, Any] | None = None,
+    receipt_id: uuid.UUID | None = None,
+    audit_event: AuditEvent | None = None,
 ) -> ConsentEvent:
     """An unsaved event with its signed receipt. consent_change saves one under the
-    consumer's lock; seed_demo bulk-creates many (and keeps ConsentState in step itself)."""
-    receipt_id = uuid.uuid4()
+    consumer's lock; seed_demo bulk-creates many (and keeps ConsentState in step itself).
+    ``audit_event``, appended first with ``receipt_id`` in its details, is named inside
+    the signed receipt (issue 15)."""
+    receipt_id = receipt_id or uuid.uuid4()
     payload = _receipt_payload(
         receipt_id=receipt_id,
         consumer=consumer,
@@ -137,6 +149,7 @@ def consent_event_build(
         moment=moment,
         supersedes=supersedes,
         ended_because=ended_because,
+        audit_event=audit_event,
     )
     return ConsentEvent(
         receipt_id=receipt_id,
@@ -223,6 +236,20 @@ def consent_change(*, consumer: Consumer, request: ConsentRequest, channel: str,
             # A withdrawal applies to whatever version was last consented to.
             purpose = next((p for p in versions if state and p.version == state.version), None) or current or versions[0]
         moment = timezone.now()
+        granted = request.action == ConsentEvent.GRANT
+        receipt_id = uuid.uuid4()
+        # The audit event first, so that the signed receipt can name it.
+        audited = audit_append(
+            actor=actor,
+            action=AuditAction.CONSENT_GRANTED if granted else AuditAction.CONSENT_WITHDRAWN,
+            target=target,
+            details={
+                "subject": str(consumer.pseudonym),
+                "purpose_version": purpose.version,
+                "receipt_id": str(receipt_id),
+                "channel": channel,
+            },
+        )
         event = consent_event_build(
             consumer=consumer,
             purpose=purpose,
@@ -233,26 +260,16 @@ def consent_change(*, consumer: Consumer, request: ConsentRequest, channel: str,
             notice_digest=notice_digest,
             moment=moment,
             supersedes=state.last_event.receipt_id if state else None,
+            receipt_id=receipt_id,
+            audit_event=audited,
         )
         event.save(force_insert=True)
-        granted = request.action == ConsentEvent.GRANT
         # Under the consumer's row lock, so the read above and this write cannot interleave.
         ConsentState.objects.update_or_create(
             consumer=consumer,
             purpose_code=purpose.code,
             platform=platform,
             defaults={"version": purpose.version, "granted": granted, "last_event": event, "updated_at": moment},
-        )
-        audit_append(
-            actor=actor,
-            action=AuditAction.CONSENT_GRANTED if granted else AuditAction.CONSENT_WITHDRAWN,
-            target=target,
-            details={
-                "subject": str(consumer.pseudonym),
-                "purpose_version": purpose.version,
-                "receipt_id": str(event.receipt_id),
-                "channel": channel,
-            },
         )
         if not granted:
             consent_withdrawn.send(
@@ -314,6 +331,18 @@ def consents_expire(*, purpose: Purpose, reason: str, actor: Actor, by_version: 
         if not state.granted or state.version != purpose.version:
             continue
         moment = timezone.now()
+        receipt_id = uuid.uuid4()
+        audited = audit_append(
+            actor=actor,
+            action=AuditAction.CONSENT_EXPIRED,
+            target=f"purpose:{purpose.code}@platform:{state.platform.slug}",
+            details={
+                "subject": str(state.consumer.pseudonym),
+                "purpose_version": purpose.version,
+                "receipt_id": str(receipt_id),
+                "reason": reason,
+            },
+        )
         event = consent_event_build(
             consumer=state.consumer,
             purpose=purpose,
@@ -326,20 +355,11 @@ def consents_expire(*, purpose: Purpose, reason: str, actor: Actor, by_version: 
             supersedes=state.last_event.receipt_id if state.last_event_id else None,
             reason=reason,
             ended_because=ended_because,
+            receipt_id=receipt_id,
+            audit_event=audited,
         )
         event.save(force_insert=True)
         ConsentState.objects.filter(pk=state.pk).update(granted=False, last_event=event, updated_at=moment)
-        audit_append(
-            actor=actor,
-            action=AuditAction.CONSENT_EXPIRED,
-            target=f"purpose:{purpose.code}@platform:{state.platform.slug}",
-            details={
-                "subject": str(state.consumer.pseudonym),
-                "purpose_version": purpose.version,
-                "receipt_id": str(event.receipt_id),
-                "reason": reason,
-            },
-        )
         consent_withdrawn.send(
             sender=ConsentEvent,
             consumer_id=state.consumer_id,

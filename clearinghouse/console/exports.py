@@ -56,10 +56,11 @@ def report_table(*, slug: str, period: reports.ReportPeriod) -> tuple[list[str],
     """(columns, rows, extra) of one report. Columns are stable codes, not translated, so
     that a spreadsheet or script reads every export the same way."""
     if slug == "consent":
-        columns, rows = ["purpose", "bucket", "granted", "withdrawn"], []
+        names = list(reports.CONSENT_SERIES.values())
+        columns, rows = ["purpose", "bucket", *names], []
         totals = {}
         for code, chart in reports.consent_report(period=period).items():
-            rows += [[code, label, chart.series["granted"][i], chart.series["withdrawn"][i]] for i, label in enumerate(chart.labels)]
+            rows += [[code, label, *(chart.series[name][i] for name in names)] for i, label in enumerate(chart.labels)]
             totals[code] = chart.totals
         return columns, rows, {"totals": totals}
     if slug == "releases":

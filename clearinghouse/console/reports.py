@@ -170,24 +170,41 @@ def _series_from(period: ReportPeriod, counts: dict[tuple[str, date], float], na
     )
 
 
-# --- 1. Consent grants and withdrawals per purpose ------------------------------------------
+# --- 1. Consent grants, withdrawals and expiries per purpose -----------------------------------
+
+CONSENT_SERIES = {
+    AuditAction.CONSENT_GRANTED: "granted",
+    AuditAction.CONSENT_WITHDRAWN: "withdrawn",
+    # The service ended the consent: its purpose version lapsed (replaced by one that needs
+    # new consent) or was retired. Neither the person's grant nor their withdrawal.
+    AuditAction.CONSENT_EXPIRED: "expired",
+}
+# consent.expired's details.reason (consent.models.ConsentEvent), for the totals.
+EXPIRY_REASONS = {"purpose_superseded": "lapsed", "purpose_retired": "retired"}
 
 
 def consent_report(*, period: ReportPeriod) -> dict[str, Chartable]:
+    """Per purpose: grants, withdrawals and consents the service ended, per bucket;
+    ``totals`` counts each, and the ended ones by why (``lapsed``, ``retired``)."""
     grouped = (
-        _events(period, [AuditAction.CONSENT_GRANTED, AuditAction.CONSENT_WITHDRAWN])
-        .annotate(bucket=_trunc(period.bucket))
-        .values("bucket", "action", "target")
+        _events(period, list(CONSENT_SERIES))
+        .annotate(bucket=_trunc(period.bucket), reason=KeyTextTransform("reason", "details"))
+        .values("bucket", "action", "target", "reason")
         .annotate(n=Count("id"))
     )
     per_purpose: dict[str, dict[tuple[str, date], float]] = defaultdict(lambda: defaultdict(float))
+    reasons: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(EXPIRY_REASONS.values(), 0))
     for row in grouped:
-        name = "granted" if row["action"] == AuditAction.CONSENT_GRANTED else "withdrawn"
-        per_purpose[_purpose_of(row["target"])][(name, _key(row["bucket"]))] += row["n"]
+        name = CONSENT_SERIES[AuditAction(row["action"])]
+        code = _purpose_of(row["target"])
+        per_purpose[code][(name, _key(row["bucket"]))] += row["n"]
+        if name == "expired":
+            reason = EXPIRY_REASONS.get(row["reason"] or "", "other")
+            reasons[code][reason] = reasons[code].get(reason, 0) + row["n"]
     reports = {}
     for code in sorted(per_purpose):
-        chart = _series_from(period, per_purpose[code], ["granted", "withdrawn"])
-        chart.totals = {name: int(sum(values)) for name, values in chart.series.items()}
+        chart = _series_from(period, per_purpose[code], list(CONSENT_SERIES.values()))
+        chart.totals = {name: int(sum(values)) for name, values in chart.series.items()} | dict(reasons[code])
         reports[code] = chart
     return reports
 
@@ -296,7 +313,20 @@ def budget_ledger() -> Chartable:
 # --- 4. Refused and blocked attempts ---------------------------------------------------------------
 
 # Families of refusal, one line each on the chart; the table breaks each down by code.
-REFUSAL_FAMILIES = ("intake", "cross_access", "release", "consent", "link", "login", "token")
+REFUSAL_FAMILIES = (
+    "intake",
+    "cross_access",
+    "release",
+    "consent",
+    "link",
+    "login",
+    "passkey",
+    "token",
+    "signup",
+    "recovery",
+    "access",
+    "lockout",
+)
 # Codes every family can write, listed even at zero so that "none" is visible as such. A
 # code the log holds that is not listed here is counted too (it appears in the table).
 KNOWN_REFUSAL_CODES = {
@@ -306,20 +336,37 @@ KNOWN_REFUSAL_CODES = {
     "consent": ("notice_changed", "purpose_not_approved"),
     "link": ("unknown_code", "code_used", "code_expired", "subject_already_linked"),
     "login": ("invalid_credentials", "throttled"),
-    "token": ("invalid_credentials",),
+    "passkey": (),
+    "token": ("invalid_credentials", "throttled"),
+    "signup": ("username_taken",),
+    "recovery": ("invalid_code", "throttled"),
+    "access": (),
+    "lockout": ("username", "address"),
 }
+# action -> (family, the details key holding its code)
 _REFUSAL_ACTIONS = {
     AuditAction.RELEASE_REFUSED: ("release", "code"),
     AuditAction.CONSENT_REFUSED: ("consent", "code"),
     AuditAction.LINK_REFUSED: ("link", "reason"),
     AuditAction.AUTH_LOGIN_REFUSED: ("login", "reason"),
+    AuditAction.AUTH_PASSKEY_REFUSED: ("passkey", "reason"),
+    AuditAction.AUTH_TOKEN_REFUSED: ("token", "reason"),
+    AuditAction.SIGNUP_REFUSED: ("signup", "reason"),
+    # A recovery code or a password change refused: both are attempts on an account.
+    AuditAction.AUTH_RECOVERY_REFUSED: ("recovery", "reason"),
+    AuditAction.AUTH_PASSWORD_CHANGE_REFUSED: ("recovery", "reason"),
+    # 401, 403, CSRF and cross-party 404s (audit.denials), by reason.
+    AuditAction.ACCESS_DENIED: ("access", "reason"),
+    # A username or an address locked out after repeated failures, by scope.
+    AuditAction.AUTH_LOCKED: ("lockout", "scope"),
 }
 
 
 def refusals_report(*, period: ReportPeriod) -> Chartable:
     """Every refusal the log records: items refused at intake by code (and whole batches
     refused), cross-platform access blocked, releases, consent changes and link codes
-    refused, portal logins and API tokens refused. ``totals`` maps family to {code: n};
+    refused, portal logins, passkeys and API tokens refused, sign-ups, recovery codes and
+    password changes refused, requests denied (401, 403, CSRF) and lockouts. ``totals`` maps family to {code: n};
     ``rows`` lists (family, code, n) with every known code, zeros included."""
     counts: dict[tuple[str, date], float] = defaultdict(float)
     by_code: dict[str, dict[str, int]] = {family: dict.fromkeys(KNOWN_REFUSAL_CODES[family], 0) for family in REFUSAL_FAMILIES}
@@ -348,17 +395,14 @@ def refusals_report(*, period: ReportPeriod) -> Chartable:
     )
     for row in batches:
         add("intake", "batch_refused", _key(row["bucket"]), row["n"])
-    simple = (
-        _events(period, [AuditAction.PLATFORM_CROSS_ACCESS_BLOCKED, AuditAction.AUTH_TOKEN_REFUSED])
+    blocked = (
+        _events(period, [AuditAction.PLATFORM_CROSS_ACCESS_BLOCKED])
         .annotate(bucket=_trunc(period.bucket))
-        .values("bucket", "action")
+        .values("bucket")
         .annotate(n=Count("id"))
     )
-    for row in simple:
-        if row["action"] == AuditAction.PLATFORM_CROSS_ACCESS_BLOCKED:
-            add("cross_access", "cross_access_blocked", _key(row["bucket"]), row["n"])
-        else:
-            add("token", "invalid_credentials", _key(row["bucket"]), row["n"])
+    for row in blocked:
+        add("cross_access", "cross_access_blocked", _key(row["bucket"]), row["n"])
     for action, (family, key) in _REFUSAL_ACTIONS.items():
         grouped = (
             _events(period, [action])

@@ -406,6 +406,7 @@ def reports_index(request):
 SERIES_NAMES = {
     "granted": gettext_noop("Granted"),
     "withdrawn": gettext_noop("Withdrawn"),
+    "expired": gettext_noop("Ended by the service (lapsed or retired)"),
     "consent_required": gettext_noop("No consent (intake)"),
     "not_necessary": gettext_noop("Field not necessary (intake)"),
     "cross_access_blocked": gettext_noop("Cross-platform access blocked"),
@@ -423,6 +424,11 @@ SERIES_NAMES = {
     "link": gettext_noop("Link codes refused"),
     "login": gettext_noop("Portal logins refused"),
     "token": gettext_noop("API tokens refused"),
+    "passkey": gettext_noop("Passkey sign-ins refused"),
+    "signup": gettext_noop("Sign-ups refused"),
+    "recovery": gettext_noop("Recovery codes and password changes refused"),
+    "access": gettext_noop("Requests denied (401, 403, CSRF)"),
+    "lockout": gettext_noop("Lockouts"),
     "cap": gettext_noop("Period cap"),
     "allocated": gettext_noop("Allocated"),
     "spent": gettext_noop("Spent"),
@@ -467,7 +473,8 @@ def report(request, slug: str):
                 "heading": code,
                 "chart": charts.bar_chart(
                     title=_("Consent changes for %(purpose)s") % {"purpose": code},
-                    description=_("Grants and withdrawals per %(bucket)s") % {"bucket": _(BUCKETS[period.bucket])},
+                    description=_("Grants, withdrawals and consents the service ended per %(bucket)s")
+                    % {"bucket": _(BUCKETS[period.bucket])},
                     labels=chart.labels,
                     series=_series(chart),
                 ),

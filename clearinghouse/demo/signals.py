@@ -305,12 +305,14 @@ class SyntheticWorld:
         target = f"purpose:{purpose.code}@platform:{platform.slug}"
         with transaction.atomic():
             moment = timezone.now()
-            grants, withdrawals, audits = [], [], []
+            grants, withdrawals = [], []
             for i in people:
                 consumer = consumers[self.consumer_ids[i]]
                 language = "en" if self.english[i] else "zh-hans"
+                # Audited one by one and first, as consent_change does, so that each signed
+                # receipt names the audit event that records it.
                 grant = self._event(
-                    consumer, purpose, platform, ConsentEvent.GRANT, language, purpose.notice_digests[language], moment, None
+                    consumer, purpose, platform, ConsentEvent.GRANT, language, purpose.notice_digests[language], moment, None, target
                 )
                 grants.append(grant)
                 if withdrawn[i]:
@@ -324,6 +326,7 @@ class SyntheticWorld:
                             "",
                             moment + timedelta(microseconds=1),
                             grant.receipt_id,
+                            target,
                         )
                     )
             ConsentEvent.objects.bulk_create(grants)
@@ -341,23 +344,22 @@ class SyntheticWorld:
                 )
                 for consumer_id, event in last.items()
             )
-            for event in sorted(grants + withdrawals, key=lambda e: e.created_at):
-                audits.append(event)
-                audit_append(
-                    actor=Actor(kind="consumer", id=str(consumers[event.consumer_id].pseudonym)),
-                    action=AuditAction.CONSENT_GRANTED if event.action == ConsentEvent.GRANT else AuditAction.CONSENT_WITHDRAWN,
-                    target=target,
-                    details={
-                        "subject": str(consumers[event.consumer_id].pseudonym),
-                        "purpose_version": purpose.version,
-                        "receipt_id": str(event.receipt_id),
-                        "channel": "portal",
-                    },
-                )
-        return len(audits)
+        return len(grants) + len(withdrawals)
 
     @staticmethod
-    def _event(consumer, purpose, platform, action, language, digest, moment, supersedes) -> ConsentEvent:
+    def _event(consumer, purpose, platform, action, language, digest, moment, supersedes, target) -> ConsentEvent:
+        receipt_id = uuid.uuid4()
+        audited = audit_append(
+            actor=Actor(kind="consumer", id=str(consumer.pseudonym)),
+            action=AuditAction.CONSENT_GRANTED if action == ConsentEvent.GRANT else AuditAction.CONSENT_WITHDRAWN,
+            target=target,
+            details={
+                "subject": str(consumer.pseudonym),
+                "purpose_version": purpose.version,
+                "receipt_id": str(receipt_id),
+                "channel": "portal",
+            },
+        )
         return consent_event_build(
             consumer=consumer,
             purpose=purpose,
@@ -368,6 +370,8 @@ class SyntheticWorld:
             notice_digest=digest,
             moment=moment,
             supersedes=supersedes,
+            receipt_id=receipt_id,
+            audit_event=audited,
         )
 
     # --- signals --------------------------------------------------------------------------

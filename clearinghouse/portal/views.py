@@ -20,6 +20,8 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -302,6 +304,10 @@ def receipt_page(request, receipt_id):
     payload = event.receipt["payload"]
     language = words.page_language()
     ended = payload.get("ended_because") or {}
+    try:
+        audit = audit_selectors.audit_receipt_status(subject=str(event.consumer.pseudonym), receipt_id=str(event.receipt_id))
+    except DomainError:
+        audit = None  # a receipt from before the log recorded receipt ids
     return render(
         request,
         "portal/receipt.html",
@@ -316,6 +322,8 @@ def receipt_page(request, receipt_id):
             "issued_at": words.parse_moment(payload.get("issued_at")),
             "keys_url": reverse("api:keys"),
             "qr": words.signed_qr_svg(event.receipt, id_field="receipt_id"),
+            "audit": audit,
+            "audit_event": payload.get("audit_event") or {},
         },
     )
 
@@ -338,9 +346,17 @@ def receipt_proof_download(request, receipt_id):
     event = _own_event(request, receipt_id)
     try:
         proof = audit_selectors.audit_receipt_proof(subject=str(event.consumer.pseudonym), receipt_id=str(event.receipt_id))
-    except DomainError:
-        messages.info(request, _("The audit log's next signed checkpoint will cover this receipt; try again in a quarter of an hour."))
-        return redirect("portal:history")
+    except DomainError as error:
+        retry_after = parse_datetime(error.details.get("retry_after") or "")
+        if retry_after is None:
+            messages.info(request, _("The audit log does not cover this receipt yet; try again later."))
+        else:
+            messages.info(
+                request,
+                _("No witnessed checkpoint of the audit log covers this receipt yet. Come back after %(time)s.")
+                % {"time": date_format(timezone.localtime(retry_after), "DATETIME_FORMAT")},
+            )
+        return redirect("portal:receipt-page", receipt_id=event.receipt_id)
     response = HttpResponse(json.dumps(proof, ensure_ascii=False, indent=2), content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="consent-receipt-{event.receipt_id}-audit-proof.json"'
     return response

@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import json
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -48,6 +48,9 @@ class Aggregate:
     counts: np.ndarray  # consumers per cell (consumers, top_k) or kept signals per cell
     sums: np.ndarray | None  # sum of clamped values per cell (sum_value, mean_value)
     contributors: np.ndarray  # sorted consumer ids
+    # Countable consumers the filter left out who had a signal the request could use
+    # (sorted ids): the reach count's left_out, charged its reach share only (reach.py).
+    left_out: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def vector(self) -> np.ndarray:
         return self.sums if self.sums is not None else self.counts
@@ -86,11 +89,14 @@ def _in(column: str, values: list, params: list, postgres: bool) -> str:
     return f"{column} IN ({', '.join(['%s'] * len(values))})"
 
 
-def ranked_sql(plan: ReleasePlan, *, seed: int, excluded: np.ndarray, postgres: bool, now: datetime | None = None) -> tuple[str, list]:
+def ranked_sql(
+    plan: ReleasePlan, *, seed: int, excluded: np.ndarray, postgres: bool, now: datetime | None = None, only: np.ndarray | None = None
+) -> tuple[str, list]:
     """``WITH e AS (eligible signals), r AS (bounded rows with their ranks)`` and its params.
 
     Rows of r with ``rc <= C AND rs <= S`` are the bounded contribution; ``rc = 1 AND
-    rs = 1`` marks exactly one row per contributing consumer.
+    rs = 1`` marks exactly one row per contributing consumer. With ``only``, e holds the
+    eligible signals of those consumers alone (and ``excluded`` is not applied).
     """
     signal_table = Signal._meta.db_table
     consent_table = ConsentState._meta.db_table
@@ -171,7 +177,14 @@ def ranked_sql(plan: ReleasePlan, *, seed: int, excluded: np.ndarray, postgres: 
     if value_measure:
         where.append("s.value IS NOT NULL")
     exclusion_join = ""
-    if excluded.size:
+    if only is not None:
+        if postgres:
+            exclusion_join = "JOIN unnest(%s::bigint[]) AS o(id) ON o.id = s.consumer_id"
+            join_params.append(only.tolist())
+        else:
+            where.append("s.consumer_id IN (SELECT value FROM json_each(%s))")
+            where_params.append(json.dumps(only.tolist()))
+    elif excluded.size:
         if postgres:
             exclusion_join = "LEFT JOIN unnest(%s::bigint[]) AS x(id) ON x.id = s.consumer_id"
             join_params.append(excluded.tolist())
@@ -221,12 +234,18 @@ def _keep(plan: ReleasePlan) -> str:
     return f"rc <= {cells_per_consumer} AND rs <= {plan.purpose.max_signals_per_cell}"
 
 
-def aggregate_compute(plan: ReleasePlan, *, seed: int, excluded: np.ndarray, now: datetime | None = None) -> Aggregate:
+def aggregate_compute(
+    plan: ReleasePlan, *, seed: int, excluded: np.ndarray, now: datetime | None = None, countable: np.ndarray | None = None
+) -> Aggregate:
     """Run the bounded aggregation inside the caller's transaction.
 
     One statement returns, per non-empty cell, its count, its sum and the consumers whose
     first-ranked cell it is: every contributor appears in exactly one cell's list, so the
     lists together are the charge set, read in the same snapshot as the aggregates.
+
+    ``countable`` (a subset of ``excluded``, ledger.ledger_exclusion) asks, in a second
+    statement over those consumers only, which of them had a signal the request could use:
+    the reach count's ``left_out``. Nothing else of theirs is read.
     """
     postgres = connection.vendor == "postgresql"
     value_measure = plan.measure in ("sum_value", "mean_value")
@@ -264,4 +283,10 @@ def aggregate_compute(plan: ReleasePlan, *, seed: int, excluded: np.ndarray, now
             if first is not None:
                 lists.append(np.asarray(first if postgres else json.loads(first), dtype=np.int64))
     contributors = np.sort(np.concatenate(lists)) if lists else np.zeros(0, dtype=np.int64)
-    return Aggregate(counts=counts, sums=sums, contributors=contributors)
+    left_out = np.zeros(0, dtype=np.int64)
+    if countable is not None and countable.size:
+        head, params = ranked_sql(plan, seed=seed, excluded=excluded, postgres=postgres, now=now, only=np.unique(countable))
+        with connection.cursor() as cursor:
+            cursor.execute(f"{head} SELECT DISTINCT who FROM e", params)
+            left_out = np.sort(np.asarray([row[0] for row in cursor.fetchall()], dtype=np.int64))
+    return Aggregate(counts=counts, sums=sums, contributors=contributors, left_out=left_out)

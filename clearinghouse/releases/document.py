@@ -13,6 +13,7 @@ from typing import Any
 from clearinghouse.releases import mechanisms
 from clearinghouse.releases.models import Release
 from clearinghouse.releases.plans import ReleasePlan, epsilon_text
+from clearinghouse.releases.reach import epsilon_split
 
 DOCUMENT_SCHEMA = "clearinghouse-release/1"
 
@@ -48,8 +49,10 @@ def _split_epsilon(epsilon: Decimal) -> tuple[Decimal, Decimal]:
 def plan_mechanisms(plan: ReleasePlan) -> dict[str, Any]:
     """The noise mechanisms of a plan, built from the contribution bounds through OpenDP
     (no draw happens here), with what the document says about them. Shared by the job and
-    by the free plan (preview.py), so a plan states exactly the half-widths the result will."""
+    by the free plan (preview.py), so a plan states exactly the half-widths the result will.
+    The answer gets the job's ε less its reach share (reach.py)."""
     purpose = plan.purpose
+    answer_epsilon = epsilon_split(plan.epsilon)[0]
     cells_per_consumer = plan.cells_per_consumer
     if plan.measure in ("consumers", "signals", "sum_value"):
         rows = cells_per_consumer * (1 if plan.measure == "consumers" else purpose.max_signals_per_cell)
@@ -57,7 +60,7 @@ def plan_mechanisms(plan: ReleasePlan) -> dict[str, Any]:
             sensitivity = mechanisms.sum_sensitivity(rows_per_consumer=rows, lower=purpose.value_min, upper=purpose.value_max)
         else:
             sensitivity = mechanisms.count_sensitivity(rows_per_consumer=rows)
-        mechanism = mechanisms.laplace_mechanism(sensitivity=sensitivity, epsilon=plan.epsilon)
+        mechanism = mechanisms.laplace_mechanism(sensitivity=sensitivity, epsilon=answer_epsilon)
         return {
             "objects": [mechanism],
             "mechanisms": [_mechanism_doc(mechanism, measure=plan.measure)],
@@ -68,7 +71,7 @@ def plan_mechanisms(plan: ReleasePlan) -> dict[str, Any]:
         }
     if plan.measure == "mean_value":
         rows = cells_per_consumer * purpose.max_signals_per_cell
-        eps_sum, eps_count = _split_epsilon(plan.epsilon)
+        eps_sum, eps_count = _split_epsilon(answer_epsilon)
         sum_mech = mechanisms.laplace_mechanism(
             sensitivity=mechanisms.sum_sensitivity(rows_per_consumer=rows, lower=purpose.value_min, upper=purpose.value_max),
             epsilon=eps_sum,
@@ -86,7 +89,7 @@ def plan_mechanisms(plan: ReleasePlan) -> dict[str, Any]:
                 "'interval' holds the bounded true mean with probability >= 0.95 (two 97.5% intervals)",
             },
         }
-    top = mechanisms.top_k_mechanism(k=plan.k, candidates=plan.cell_count, epsilon=plan.epsilon)
+    top = mechanisms.top_k_mechanism(k=plan.k, candidates=plan.cell_count, epsilon=answer_epsilon)
     return {
         "objects": [top],
         "mechanisms": [_mechanism_doc(top, measure="top_k")],

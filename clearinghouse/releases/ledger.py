@@ -9,13 +9,14 @@ windowed releases whose bitmap has their bit set. ε is counted in exact integer
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
 from django.db.models import Q
 
-from clearinghouse.releases import accounting
+from clearinghouse.releases import accounting, reach
 from clearinghouse.releases.models import ChargeChunk, Release
 
 CHUNK_BITS = ChargeChunk.CHUNK_BITS
@@ -70,37 +71,66 @@ def windowed_releases(*, moment: datetime, purpose_code: str | None = None) -> Q
     return window & Q(purpose_code=purpose_code) if purpose_code is not None else window
 
 
+@dataclass(frozen=True)
+class Exclusion:
+    """What the individual filter decided for one job: ``excluded`` cannot afford its whole
+    cost and are left out of the answer; ``countable`` (a subset of them) can still afford
+    its reach share, so its reach count may count them (reach.py)."""
+
+    excluded: np.ndarray
+    countable: np.ndarray
+
+
+def _bit_costs(release_id, code: str, epsilon: Decimal, rho: Decimal, reach_only: bool) -> tuple[str, int, int]:
+    charged_epsilon, charged_rho = reach.charge_cost(epsilon=epsilon, rho=rho, reach_only=reach_only)
+    return code, epsilon_units(charged_epsilon) if not charged_rho else 0, accounting.rho_units(charged_rho)
+
+
 def consumers_over(*, purpose_code: str, moment: datetime, purpose_cap: Decimal, epsilon: Decimal, rho: Decimal = Decimal(0)) -> np.ndarray:
-    """Consumer ids that the individual privacy filter leaves out of a release before
-    aggregation: those whose guarantee, with this release's charge (pure ``epsilon`` or
-    zCDP ``rho``) added, would pass the person cap over every purpose
-    (settings.CH_PERSON_EPSILON_CAP) or this purpose's own sub-cap (accounting.py says how
-    pure and Gaussian charges add up).
+    """Consumer ids that the individual privacy filter leaves out of a release (see
+    ledger_exclusion)."""
+    return ledger_exclusion(purpose_code=purpose_code, moment=moment, purpose_cap=purpose_cap, epsilon=epsilon, rho=rho).excluded
+
+
+def ledger_exclusion(
+    *, purpose_code: str, moment: datetime, purpose_cap: Decimal, epsilon: Decimal, rho: Decimal = Decimal(0)
+) -> Exclusion:
+    """The individual privacy filter before aggregation: consumers whose guarantee, with
+    this job's charge (pure ``epsilon`` or zCDP ``rho``) added, would pass the person cap
+    over every purpose (settings.CH_PERSON_EPSILON_CAP) or this purpose's own sub-cap
+    (accounting.py says how pure and Gaussian charges add up) are excluded; those of them
+    for whom the job's reach share alone would not are countable.
 
     Reads every windowed charge bitmap once and adds per set bit with numpy, one chunk of
     consumer ids at a time (memory stays one chunk wide).
     """
+    empty = Exclusion(excluded=np.zeros(0, dtype=np.int64), countable=np.zeros(0, dtype=np.int64))
     cost_pure, cost_rho = epsilon_units(epsilon) if not rho else 0, accounting.rho_units(rho)
+    _code, share_pure, share_rho = _bit_costs(None, purpose_code, epsilon, rho, True)
     limits = {"all": epsilon_units(accounting.person_cap()), "purpose": epsilon_units(purpose_cap)}
     one = accounting.filter_epsilon_units(np.array([cost_pure]), np.array([cost_rho]))[0]
     if one > min(limits.values()):
         raise ValueError("one release costs more than the cap")
     releases = {
-        release_id: (code, epsilon_units(e) if not r else 0, accounting.rho_units(r))
+        (release_id, reach_only): _bit_costs(release_id, code, e, r, reach_only)
         for release_id, code, e, r in Release.objects.filter(windowed_releases(moment=moment)).values_list(
             "id", "purpose_code", "epsilon", "rho"
         )
+        for reach_only in (False, True)
     }
     if not releases:
-        return np.zeros(0, dtype=np.int64)
+        return empty
     # Fast path: if every windowed release together cannot reach a limit, nobody can.
+    full = [costs for (_id, reach_only), costs in releases.items() if not reach_only]
     everything = accounting.filter_epsilon_units(
-        np.array([cost_pure + sum(p for _c, p, _r in releases.values())]), np.array([cost_rho + sum(r for _c, _p, r in releases.values())])
+        np.array([cost_pure + sum(p for _c, p, _r in full)]), np.array([cost_rho + sum(r for _c, _p, r in full)])
     )[0]
     if everything <= min(limits.values()):
-        return np.zeros(0, dtype=np.int64)
-    rows = ChargeChunk.objects.filter(release_id__in=list(releases)).order_by("chunk").values_list("chunk", "release_id", "bits")
+        return empty
+    windowed = list({release_id for release_id, _reach in releases})
+    rows = ChargeChunk.objects.filter(release_id__in=windowed).order_by("chunk").values_list("chunk", "release_id", "reach_only", "bits")
     over: list[np.ndarray] = []
+    countable: list[np.ndarray] = []
     current_chunk = None
     totals: dict[str, np.ndarray] = {}
 
@@ -108,20 +138,26 @@ def consumers_over(*, purpose_code: str, moment: datetime, purpose_cap: Decimal,
         if current_chunk is None:
             return
         excluded = np.zeros(CHUNK_BITS, dtype=bool)
+        exhausted = np.zeros(CHUNK_BITS, dtype=bool)
         for scope, limit in limits.items():
             after = accounting.filter_epsilon_units(totals[f"{scope}_pure"] + cost_pure, totals[f"{scope}_rho"] + cost_rho)
             excluded |= after > limit
+            after_share = accounting.filter_epsilon_units(totals[f"{scope}_pure"] + share_pure, totals[f"{scope}_rho"] + share_rho)
+            exhausted |= after_share > limit
         hits = np.flatnonzero(excluded)
         if hits.size:
             over.append(hits.astype(np.int64) + current_chunk * CHUNK_BITS)
+        counted = np.flatnonzero(excluded & ~exhausted)
+        if counted.size:
+            countable.append(counted.astype(np.int64) + current_chunk * CHUNK_BITS)
 
-    for chunk, release_id, bits in rows.iterator(chunk_size=64):
+    for chunk, release_id, reach_only, bits in rows.iterator(chunk_size=64):
         if chunk != current_chunk:
             flush()
             current_chunk = chunk
             totals = {key: np.zeros(CHUNK_BITS, dtype=np.int64) for key in ("all_pure", "all_rho", "purpose_pure", "purpose_rho")}
         flags = np.unpackbits(np.frombuffer(bytes(bits), dtype=np.uint8), bitorder="little").astype(np.int64)
-        code, pure, rho_charge = releases[release_id]
+        code, pure, rho_charge = releases[(release_id, reach_only)]
         scopes = ("all", "purpose") if code == purpose_code else ("all",)
         for scope in scopes:
             if pure:
@@ -129,11 +165,15 @@ def consumers_over(*, purpose_code: str, moment: datetime, purpose_cap: Decimal,
             if rho_charge:
                 totals[f"{scope}_rho"] += flags * rho_charge
     flush()
-    return np.concatenate(over) if over else np.zeros(0, dtype=np.int64)
+    return Exclusion(
+        excluded=np.concatenate(over) if over else empty.excluded,
+        countable=np.concatenate(countable) if countable else empty.countable,
+    )
 
 
 def consumer_charges(*, consumer_id: int, since: datetime | None = None) -> Iterable[Release]:
-    """Done releases that charged this consumer (newest first)."""
+    """Done releases that charged this consumer (newest first). Each carries
+    ``charged_reach_only``: True when only its reach share was charged (reach.py)."""
     chunk, offset = divmod(consumer_id, CHUNK_BITS)
     filters = Q(status=Release.DONE)
     if since is not None:
@@ -143,4 +183,9 @@ def consumer_charges(*, consumer_id: int, since: datetime | None = None) -> Iter
         .select_related("release", "release__manufacturer")
         .order_by("-release__completed_at")
     )
-    return [row.release for row in rows if bit_is_set(row.bits, offset)]
+    charged = []
+    for row in rows:
+        if bit_is_set(row.bits, offset):
+            row.release.charged_reach_only = row.reach_only  # type: ignore[attr-defined]  # this reading's fact, not a field
+            charged.append(row.release)
+    return charged

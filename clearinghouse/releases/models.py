@@ -126,6 +126,10 @@ class ChargeChunk(models.Model):
     ``r.completed_at``. A release over a million consumers writes a few dozen 8 KiB rows
     instead of a million ledger rows, which is what keeps the charge within the job's
     time budget; rows are written in the same transaction as the noisy result.
+
+    A ``reach_only`` bitmap holds the consumers the individual filter left out of the
+    release whom its reach count still counted (releases/reach.py): each was charged only
+    the release's reach share, not ``r.epsilon``.
     """
 
     CHUNK_BITS = 65536
@@ -133,7 +137,8 @@ class ChargeChunk(models.Model):
     release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="charge_chunks", db_index=False)
     chunk = models.IntegerField()
     bits = models.BinaryField()
+    reach_only = models.BooleanField(default=False, db_default=False)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["release", "chunk"], name="charge_chunk_unique")]
+        constraints = [models.UniqueConstraint(fields=["release", "chunk", "reach_only"], name="charge_chunk_unique")]
         indexes = [models.Index(fields=["chunk", "release"], name="charge_chunk_by_chunk")]

@@ -279,8 +279,11 @@ def release_plan_build(*, manufacturer: Manufacturer, purpose: Purpose | None, b
     if epsilon is None:
         raise _fail("epsilon", 'required: the ε this release may spend, e.g. "0.5"')
 
-    if measure == "mean_value" and epsilon < Decimal("0.0002"):
-        raise _fail("epsilon", "mean_value spends half on the sum and half on the count: give at least 0.0002")
+    # 0.0001 of every ε pays for the answer's reach (releases/reach.py) at the least.
+    if epsilon < Decimal("0.0002"):
+        raise _fail("epsilon", "at least 0.0002: a share of every release pays for its reach")
+    if measure == "mean_value" and epsilon < Decimal("0.0003"):
+        raise _fail("epsilon", "mean_value spends half on the sum and half on the count, after the reach share: give at least 0.0003")
 
     k = body.get("k")
     attributes = None

@@ -23,6 +23,7 @@ from clearinghouse.core.errors import Invalid
 from clearinghouse.releases import mechanisms
 from clearinghouse.releases.document import plan_mechanisms
 from clearinghouse.releases.plans import EPSILON_QUANTUM, ReleasePlan, epsilon_text, release_plan_build
+from clearinghouse.releases.reach import epsilon_split, reach_cost
 from clearinghouse.releases.selectors import budget_after
 
 # Measures whose per-cell 95% half-width is a function of ε alone (one Laplace vector).
@@ -61,11 +62,14 @@ def _sensitivity(plan: ReleasePlan) -> int:
 
 def epsilon_for_half_width(*, plan: ReleasePlan, half_width: int) -> Decimal:
     """The least ε (to 4 decimal places) whose discrete Laplace noise keeps every cell within
-    ``half_width`` with probability 0.95, confirmed by building the mechanism the job builds."""
+    ``half_width`` with probability 0.95, confirmed by building the mechanism the job builds
+    (from the ε left after the reach share)."""
     sensitivity = _sensitivity(plan)
 
     def meets(units: int) -> bool:
-        epsilon = Decimal(units) * EPSILON_QUANTUM
+        if units < 2:  # the reach share takes the first 0.0001
+            return False
+        epsilon = epsilon_split(Decimal(units) * EPSILON_QUANTUM)[0]
         return mechanisms.laplace_mechanism(sensitivity=sensitivity, epsilon=epsilon).half_width <= half_width
 
     # OpenDP's inverse accuracy helper gives the scale whose accuracy is exactly the
@@ -115,7 +119,9 @@ def resolve_epsilon(*, manufacturer: Manufacturer, purpose: Purpose | None, body
     )
     needed = epsilon_for_half_width(plan=probe, half_width=half_width)
     if needed > probe.purpose.max_epsilon_per_release:
-        best = mechanisms.laplace_mechanism(sensitivity=_sensitivity(probe), epsilon=probe.purpose.max_epsilon_per_release).half_width
+        best = mechanisms.laplace_mechanism(
+            sensitivity=_sensitivity(probe), epsilon=epsilon_split(probe.purpose.max_epsilon_per_release)[0]
+        ).half_width
         raise Invalid(
             f"accuracy: a 95% half-width of {half_width} needs ε {epsilon_text(needed)}, more than this purpose allows per release "
             f"({epsilon_text(probe.purpose.max_epsilon_per_release)}, which gives ±{best}); ask for fewer cells or a wider half-width",
@@ -167,7 +173,12 @@ def release_plan_preview(*, manufacturer: Manufacturer, purpose: Purpose | None,
         "cell_labels": plan.cell_labels() if plan.cell_count <= 200 else None,
         "mechanisms": built["mechanisms"],
         "accuracy": built["accuracy"],
-        "cost": {"epsilon": epsilon_text(plan.epsilon), "delta": "0", "rho": _pure_rho(plan.epsilon)},
+        "cost": {
+            "epsilon": epsilon_text(plan.epsilon),
+            "delta": "0",
+            "rho": _pure_rho(plan.epsilon),
+            "reach": reach_cost(epsilon=plan.epsilon, rho=Decimal(0)),
+        },
         "accuracy_first": "accuracy" in body if isinstance(body, dict) else False,
         "budget_after": budgets,
     }

@@ -18,7 +18,7 @@ from clearinghouse.accounts.models import Consumer, Manufacturer
 from clearinghouse.consent.models import Purpose
 from clearinghouse.consent.taxonomy import taxonomy_index
 from clearinghouse.core.errors import NotFound
-from clearinghouse.releases import accounting
+from clearinghouse.releases import accounting, reach
 from clearinghouse.releases.budgets import period_of
 from clearinghouse.releases.ledger import WINDOW_DAYS, consumer_charges, epsilon_units, window_start
 from clearinghouse.releases.models import Allocation, PurposeBudget, Release
@@ -27,8 +27,15 @@ from clearinghouse.releases.plans import FILTER_KEYS, epsilon_text, queryable_ca
 ZERO = Decimal(0)
 
 
-def _terms(index, ids) -> list[dict[str, Any]]:
-    return [{"code": index.codes[i], "labels": index.labels[i]} for i in ids]
+def _terms(index, ids, language: str = "en") -> list[dict[str, Any]]:
+    return [
+        {
+            "code": index.codes[i],
+            "label": index.labels[i].get(language) or index.labels[i].get("en") or index.codes[i],
+            "labels": index.labels[i],
+        }
+        for i in ids
+    ]
 
 
 def budget_row(*, manufacturer: Manufacturer, purpose_code: str, period: str, cap: Decimal) -> dict[str, Any]:
@@ -92,9 +99,10 @@ def queryable_purposes(*, manufacturer: Manufacturer) -> list[Purpose]:
     ]
 
 
-def catalog_for(*, manufacturer: Manufacturer) -> list[dict[str, Any]]:
+def catalog_for(*, manufacturer: Manufacturer, language: str = "en") -> list[dict[str, Any]]:
     """Purposes this manufacturer may query, with everything needed to write a request:
-    measures, dimensions and their public domains, bounds, limits and remaining budget."""
+    measures, dimensions and their public domains (each term's label in ``language`` and
+    in every language), bounds, limits and remaining budget."""
     index = taxonomy_index()
     period = period_of()
     entries = []
@@ -102,14 +110,14 @@ def catalog_for(*, manufacturer: Manufacturer) -> list[dict[str, Any]]:
         categories = queryable_categories(manufacturer=manufacturer, purpose=purpose, index=index)
         domains: dict[str, Any] = {}
         dims = set(purpose.dimensions)
-        domains["category"] = _terms(index, categories)
+        domains["category"] = _terms(index, categories, language)
         if "attribute" in dims or "top_k" in purpose.measures:
-            domains["attribute"] = {index.codes[c]: _terms(index, index.attributes_of(c)) for c in categories}
-        domains["signal"] = _terms(index, index.signals.values())
+            domains["attribute"] = {index.codes[c]: _terms(index, index.attributes_of(c), language) for c in categories}
+        domains["signal"] = _terms(index, index.signals.values(), language)
         if "age_band" in dims:
-            domains["age_band"] = _terms(index, index.age_bands.values())
+            domains["age_band"] = _terms(index, index.age_bands.values(), language)
         if "region" in dims:
-            domains["region"] = _terms(index, index.regions.values())
+            domains["region"] = _terms(index, index.regions.values(), language)
         if "week" in dims:
             domains["week"] = (
                 f"ISO weeks (Monday 00:00, {settings.TIME_ZONE}) from filters.since to filters.until; both are required to group by week"
@@ -214,12 +222,19 @@ def release_get(*, manufacturer: Manufacturer, release_id, kind: str = Release.R
     return release
 
 
+def _charged(release: Release) -> tuple[Decimal, Decimal]:
+    """(ε, ρ) this consumer was charged by ``release``: its whole cost, or its reach share
+    when the consumer was only counted as left out (ledger.consumer_charges)."""
+    return reach.charge_cost(epsilon=release.epsilon, rho=release.rho, reach_only=getattr(release, "charged_reach_only", False))
+
+
 def _guarantee(releases: list[Release]) -> accounting.Guarantee:
-    pure = [r for r in releases if not r.rho]
+    costs = [_charged(r) for r in releases]
+    pure = [e for e, rho in costs if not rho]
     return accounting.guarantee_of(
-        pure_units=sum(epsilon_units(r.epsilon) for r in pure),
-        rho_units_total=sum(accounting.rho_units(r.rho) for r in releases if r.rho),
-        pure_squares=sum((Fraction(r.epsilon) ** 2 / 2 for r in pure), Fraction(0)),
+        pure_units=sum(epsilon_units(e) for e in pure),
+        rho_units_total=sum(accounting.rho_units(rho) for _e, rho in costs if rho),
+        pure_squares=sum((Fraction(e) ** 2 / 2 for e in pure), Fraction(0)),
     )
 
 
@@ -266,8 +281,9 @@ def privacy_loss_statement(*, consumer: Consumer) -> dict[str, Any]:
                 "purpose": release.purpose_code,
                 "manufacturer": release.manufacturer.name,
                 "measure": release.measure,
-                "epsilon": epsilon_text(release.epsilon),
-                "rho": str(release.rho) if release.rho else None,
+                "epsilon": epsilon_text(_charged(release)[0]),
+                "rho": str(_charged(release)[1]) if release.rho else None,
+                "reach_only": getattr(release, "charged_reach_only", False),
                 "charged_at": release.completed_at.isoformat() if release.completed_at else None,
             }
             for release in charges
@@ -297,3 +313,14 @@ def releases_by_ids(*, ids) -> dict[str, Release]:
 def privacy_ledger_export(*, consumer: Consumer) -> dict[str, Any]:
     """The consumer's privacy ledger for GET /me/export."""
     return {"privacy_loss": privacy_loss_statement(consumer=consumer)}
+
+
+def jobs_filtered(jobs: QuerySet[Release], *, purpose: str | None = None, period: str | None = None) -> QuerySet[Release]:
+    """The filters of the job lists (releases, reports, trends). There is deliberately no
+    status filter: a done job is shown as running until its visible time
+    (``release_visible``), and filtering on the stored status would reveal when it finished."""
+    if purpose:
+        jobs = jobs.filter(purpose_code=purpose)
+    if period:
+        jobs = jobs.filter(period=period)
+    return jobs

@@ -45,10 +45,11 @@ from clearinghouse.core.errors import Conflict, DomainError, Invalid, NotFound, 
 from clearinghouse.releases.budgets import BudgetExhausted, budget_refund, budget_reserve, period_of
 from clearinghouse.releases.compute import aggregate_compute, bounding_seed
 from clearinghouse.releases.document import release_document
-from clearinghouse.releases.ledger import chunks_encode, consumers_over
+from clearinghouse.releases.ledger import chunks_encode, ledger_exclusion
 from clearinghouse.releases.models import ChargeChunk, Release
 from clearinghouse.releases.plans import ReleasePlan, epsilon_text, release_plan_build
 from clearinghouse.releases.preview import request_purpose_code, resolve_epsilon
+from clearinghouse.releases.reach import reach_section
 
 logger = logging.getLogger(__name__)
 SYSTEM = Actor.system("releases")
@@ -481,26 +482,50 @@ def _compute_once(*, release_id, attempt: int, engine: JobEngine) -> Release:
         if release.status != Release.RUNNING or release.attempts != attempt:
             return release
         snapshot_at = timezone.now()
-        excluded = consumers_over(
+        exclusion = ledger_exclusion(
             purpose_code=release.purpose_code,
             moment=snapshot_at,
             purpose_cap=release.purpose.consumer_epsilon_cap,
             epsilon=release.epsilon,
             rho=release.rho,
         )
-        aggregate = aggregate_compute(engine.plan(prepared), seed=bounding_seed(release.id), excluded=excluded, now=snapshot_at)
+        aggregate = aggregate_compute(
+            engine.plan(prepared),
+            seed=bounding_seed(release.id),
+            excluded=exclusion.excluded,
+            countable=exclusion.countable,
+            now=snapshot_at,
+        )
         payload = engine.answer(release=release, prepared=prepared, aggregate=aggregate, snapshot_at=snapshot_at)
-        release_finish(release=release, attempt=attempt, payload=payload, contributors=aggregate.contributors, snapshot_at=snapshot_at)
+        # Every kind of answer states its reach, paid from its own cost (reach.py).
+        payload["reach"] = reach_section(
+            epsilon=release.epsilon, rho=release.rho, covered=int(aggregate.contributors.size), left_out=int(aggregate.left_out.size)
+        )
+        release_finish(
+            release=release,
+            attempt=attempt,
+            payload=payload,
+            contributors=aggregate.contributors,
+            snapshot_at=snapshot_at,
+            left_out=aggregate.left_out,
+        )
     release.refresh_from_db()
     return release
 
 
-def release_finish(*, release: Release, attempt: int, payload: dict, contributors, snapshot_at) -> None:
+def release_finish(*, release: Release, attempt: int, payload: dict, contributors, snapshot_at, left_out=None) -> None:
     """Inside the job's transaction, under ledger_lock: sign the document, charge every
-    contributor in the ledger, mark the job done (only if ``attempt`` still owns it),
-    audit it. Raises ReleaseTakenOver when a later attempt took the release over."""
+    contributor in the ledger (and every consumer the reach count left out, its reach
+    share only), mark the job done (only if ``attempt`` still owns it), audit it. Raises
+    ReleaseTakenOver when a later attempt took the release over."""
     envelope = signer_get("releases").envelope(payload)
-    ChargeChunk.objects.bulk_create([ChargeChunk(release=release, chunk=chunk, bits=bits) for chunk, bits in chunks_encode(contributors)])
+    ChargeChunk.objects.bulk_create(
+        [ChargeChunk(release=release, chunk=chunk, bits=bits) for chunk, bits in chunks_encode(contributors)]
+        + [
+            ChargeChunk(release=release, chunk=chunk, bits=bits, reach_only=True)
+            for chunk, bits in chunks_encode(left_out if left_out is not None else [])
+        ]
+    )
     done = Release.objects.filter(pk=release.pk, status=Release.RUNNING, attempts=attempt).update(
         status=Release.DONE, result=envelope, completed_at=snapshot_at, lease_until=None
     )

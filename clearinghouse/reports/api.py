@@ -1,15 +1,19 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clearinghouse.api.actors import request_actor
 from clearinghouse.api.pagination import Pagination, paginated_schema
+from clearinghouse.api.queryparams import LANG, PAGINATION, query_parameters, request_language
+from clearinghouse.api.schema import error_response
+from clearinghouse.releases.api import JOB_FILTERS, RESULT_FORMAT, ResultDownloads, job_filters, page_example, result_responses
 from clearinghouse.releases.plans import epsilon_text
-from clearinghouse.releases.selectors import release_visible
-from clearinghouse.reports import selectors
+from clearinghouse.releases.selectors import jobs_filtered, release_visible
+from clearinghouse.reports import selectors, tables
 from clearinghouse.reports.services import report_request
 
 
@@ -69,17 +73,122 @@ class ReportDetailOut(ReportOut):
     )
 
 
+REPORT_REQUEST = OpenApiExample(
+    "features by age",
+    summary="Office-chair features, age bands and features × age bands, answered together with ε 0.5",
+    value={
+        "purpose": "c2m-product-design",
+        "measure": "consumers",
+        "filters": {"category": "furniture/office-chair"},
+        "marginals": [["attribute"], ["age_band"], ["attribute", "age_band"]],
+        "epsilon": "0.5",
+    },
+    request_only=True,
+)
+REPORT_BY_ACCURACY = OpenApiExample(
+    "accuracy first",
+    summary="The least ε that gives every cell of every table ±25",
+    value={
+        "purpose": "c2m-product-design",
+        "measure": "consumers",
+        "filters": {"category": "food/birds-nest"},
+        "marginals": [["age_band"], ["region"]],
+        "accuracy": {"half_width": 25},
+    },
+    request_only=True,
+)
+REPORT_QUEUED = {
+    "id": "0b7e5d12-8c4a-4f3e-a1d9-5e2c7b9f0a34",
+    "status": "queued",
+    "purpose": "c2m-product-design",
+    "measure": "consumers",
+    "filters": {"category": "furniture/office-chair"},
+    "marginals": [["attribute"], ["age_band"], ["attribute", "age_band"]],
+    "accuracy": None,
+    "epsilon": "0.5000",
+    "rho": "0.125",
+    "period": "2026-12",
+    "created_at": "2026-12-06T08:00:00Z",
+    "completed_at": None,
+    "error": None,
+}
+REPORT_DONE = REPORT_QUEUED | {
+    "status": "done",
+    "completed_at": "2026-12-06T08:00:06Z",
+    "result": {
+        "payload": {
+            "schema": "clearinghouse-report/1",
+            "kind": "report",
+            "measure": "consumers",
+            "epsilon": "0.5000",
+            "delta": "1e-07",
+            "rho": "0.125",
+            "snapshot_at": "2026-12-06T08:00:01+00:00",
+            "marginals": [
+                {
+                    "dimensions": ["age_band"],
+                    "half_width": "21.4",
+                    "cells": [
+                        {"age_band": "18-24", "value": "96.3", "half_width": "21.4"},
+                        {"age_band": "25-34", "value": "241.0", "half_width": "21.4"},
+                    ],
+                }
+            ],
+            "…": "mechanism, contribution bounds, accuracy: see docs/reports.md",
+        },
+        "signature": "Hk2p…base64…Cg==",
+        "key_id": "ed25519:3f9a0c2b7d1e4a55",
+        "alg": "Ed25519",
+    },
+}
+REPORT_CSV = (
+    "\ufefftable,category,category_label,attribute,attribute_label,age_band,age_band_label,value,half_width,lower,upper\r\n"
+    "age_band,,,,,18-24,18–24 岁,96.3,21.4,74.9,117.7\r\n"
+    "age_band,,,,,25-34,25–34 岁,241.0,21.4,219.6,262.4\r\n"
+)
+REPORT_PLAN = {
+    "purpose": "c2m-product-design",
+    "measure": "consumers",
+    "marginals": [{"dimensions": ["age_band"], "cells": 6, "half_width": "21.4"}, "…"],
+    "cost": {"epsilon": "0.5000", "delta": "1e-07", "rho": "0.125"},
+    "budgets": {"period": "2026-12", "allocation_remaining_after": "9.5000", "purpose_remaining_after": "39.5000", "affordable": True},
+    "…": "mechanism, strategy, cells per consumer",
+}
+REPORT_ERRORS = error_response(
+    invalid="a field of the body is wrong; `details.field` names it (e.g. `marginals[1]`)",
+    unknown_dimension="a marginal names a dimension the taxonomy does not have",
+    dimension_not_allowed="the purpose does not collect that dimension",
+    accuracy_unreachable="no ε within the per-release limit gives that half-width",
+    epsilon_too_large="more than the purpose's per-release maximum",
+    unknown_purpose="no approved purpose with that code that this manufacturer may query",
+)
+
+
 class ReportsView(APIView):
     @extend_schema(
         request=ReportIn,
         responses={
             202: ReportOut,
             200: ReportDetailOut,
-            400: OpenApiResponse(description="invalid body, or accuracy_unreachable"),
-            409: OpenApiResponse(description="budget_exhausted"),
+            400: REPORT_ERRORS,
+            409: error_response(budget_exhausted="the allocation or the purpose's cap for this month cannot pay for it"),
         },
+        examples=[
+            REPORT_REQUEST,
+            REPORT_BY_ACCURACY,
+            OpenApiExample("queued", value=REPORT_QUEUED, response_only=True, status_codes=[202]),
+            OpenApiExample("repeat", value=REPORT_DONE | {"repeat": True}, response_only=True, status_codes=[200]),
+        ],
     )
     def post(self, request):
+        """Request a report: many tables answered together (spends ε)
+
+        A report answers several marginals (tables over one or two dimensions) from one
+        measurement, so they agree with each other and cost less than separate releases.
+        The answer is 202 with the queued report; poll `GET /reports/{id}`. A repeat of the
+        same request this month spends nothing and answers 200 with `"repeat": true`.
+        Plan it first for free with `POST /reports/plan`.
+        """
         body = None if request.stream is None else request.data
         report, created = report_request(manufacturer=request.user.party, body=body, actor=request_actor(request))
         if created:
@@ -87,30 +196,58 @@ class ReportsView(APIView):
         # A repeat of a request already made this period: the stored report, nothing spent.
         return Response(ReportDetailOut(release_visible(report)).data | {"repeat": True}, status=status.HTTP_200_OK)
 
-    @extend_schema(**paginated_schema(ReportOut, name="PaginatedReportOut", operation_id="api_v1_reports_list"))
+    @extend_schema(
+        **paginated_schema(ReportOut, name="PaginatedReportOut", operation_id="api_v1_reports_list"),
+        examples=[OpenApiExample("one page", value=page_example(REPORT_QUEUED), response_only=True)],
+    )
+    @query_parameters(*PAGINATION, *JOB_FILTERS)
     def get(self, request):
-        queryset = selectors.reports_for(manufacturer=request.user.party)
+        """List my reports, newest first
+
+        Without their results (read one with `GET /reports/{id}`); filter by `purpose` and
+        budget `period`.
+        """
+        queryset = jobs_filtered(selectors.reports_for(manufacturer=request.user.party), **job_filters(request))
         paginator = Pagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(ReportOut([release_visible(r) for r in page], many=True).data)
 
 
-class ReportDetailView(APIView):
-    @extend_schema(responses={200: ReportDetailOut})
+class ReportDetailView(ResultDownloads, APIView):
+    download_name = "report"
+
+    @extend_schema(
+        responses=result_responses(ReportDetailOut, csv_example=REPORT_CSV),
+        examples=[OpenApiExample("done", value=REPORT_DONE, response_only=True)],
+    )
+    @query_parameters(RESULT_FORMAT, LANG)
     def get(self, request, report_id):
+        """Read one report, with its signed result once done
+
+        `result` is the signed document, verified like a release's. `?format=csv` gives one
+        row per cell of every table (`table` names the marginal), labels in the request's
+        language; `?format=sig` the detached signature.
+        """
         # A done report is shown on the same data-independent grid as a release (issue 11, item 7).
         report = selectors.report_get(manufacturer=request.user.party, report_id=report_id)
         return Response(ReportDetailOut(release_visible(report)).data)
+
+    def csv_table(self, data, request):
+        return tables.report_table(document=data["result"]["payload"], language=request_language(request))
 
 
 class ReportPlanView(APIView):
     @extend_schema(
         request=ReportIn,
-        responses={
-            200: OpenApiResponse(description="cells, mechanism, half-widths, cost and budgets after it"),
-            400: OpenApiResponse(description="invalid body, or accuracy_unreachable"),
-        },
+        responses={200: OpenApiTypes.OBJECT, 400: REPORT_ERRORS},
+        examples=[REPORT_REQUEST, REPORT_BY_ACCURACY, OpenApiExample("plan", value=REPORT_PLAN, response_only=True)],
     )
     def post(self, request):
+        """Plan a report (free)
+
+        Cells, mechanism, each table's 95% half-width, the cost (ε, δ, ρ) and the budgets
+        after it, for the body `POST /reports` takes. Data-independent; nothing is spent,
+        reserved, queued or recorded.
+        """
         body = None if request.stream is None else request.data
         return Response(selectors.report_plan_preview(manufacturer=request.user.party, body=body))

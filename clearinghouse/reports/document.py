@@ -16,6 +16,7 @@ from clearinghouse.releases import accounting
 from clearinghouse.releases.mechanisms import float_text
 from clearinghouse.releases.models import Release
 from clearinghouse.releases.plans import epsilon_text
+from clearinghouse.releases.reach import reach_cost
 from clearinghouse.reports.consistency import make_consistent
 from clearinghouse.reports.spec import MECHANISM, REFERENCE, ReportSpec, half_width_text
 from clearinghouse.reports.strategy import measure, reconstruct
@@ -67,8 +68,13 @@ def counts_meaning(spec: ReportSpec) -> str:
     )
 
 
-def cost_section(spec: ReportSpec) -> dict[str, str]:
-    return {"rho": str(spec.rho), "epsilon": epsilon_text(spec.epsilon), "delta": f"{accounting.delta():g}"}
+def cost_section(spec: ReportSpec) -> dict[str, Any]:
+    return {
+        "rho": str(spec.rho),
+        "epsilon": epsilon_text(spec.epsilon),
+        "delta": f"{accounting.delta():g}",
+        "reach": reach_cost(epsilon=spec.epsilon, rho=spec.rho),
+    }
 
 
 def report_document(*, release: Release, spec: ReportSpec, counts: np.ndarray, snapshot_at) -> dict[str, Any]:

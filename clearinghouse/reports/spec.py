@@ -42,6 +42,7 @@ from clearinghouse.core.crypto import canonical_json, sha256_hex
 from clearinghouse.core.errors import Invalid
 from clearinghouse.releases import accounting
 from clearinghouse.releases.plans import DIMENSION_ORDER, ReleasePlan, epsilon_text, parse_epsilon, release_plan_build
+from clearinghouse.releases.reach import rho_split, rho_total_for
 from clearinghouse.reports.strategy import MarginalsPlan, plan_marginals, rho_for_half_width
 
 MEASURES = ("consumers", "signals")
@@ -311,14 +312,14 @@ def _spec(
         rho = _rho_down(accounting.rho_for_epsilon(epsilon=float(epsilon_asked), at_delta=accounting.delta()))
         while rho > 0 and stated_epsilon(rho) > epsilon_asked:  # float error of the inverse: never state more than asked
             rho -= RHO_UNIT
-        if rho <= 0:
+        if rho <= 0 or rho_split(rho)[0] <= 0:
             raise _fail("epsilon", "is too small to buy any Gaussian noise at the stated δ")
     elif rho is None and half_width is not None:
         # Half-widths are stated rounded up to 0.1: aim at H rounded down to 0.1, so the
         # stated figure never exceeds what was asked.
         target = math.floor(half_width * 10) / 10 if half_width >= 0.1 else half_width
         needed = rho_for_half_width(domain_sizes=domain_sizes, marginals=marginals, half_width=target, l2_sensitivity_sq=delta_sq)
-        rho = _rho_up(needed)
+        rho = rho_total_for(_rho_up(needed))  # the answer's ρ plus the reach share
         half_width_text = _number_text(half_width)
         epsilon_needed = stated_epsilon(rho)
         if epsilon_needed > purpose.max_epsilon_per_release:
@@ -332,7 +333,8 @@ def _spec(
             )
     assert rho is not None
     epsilon = stated_epsilon(rho)
-    plan = plan_marginals(domain_sizes=domain_sizes, marginals=marginals, rho=Fraction(rho), l2_sensitivity_sq=delta_sq)
+    # The answer is measured with ρ less its reach share (releases/reach.py).
+    plan = plan_marginals(domain_sizes=domain_sizes, marginals=marginals, rho=Fraction(rho_split(rho)[0]), l2_sensitivity_sq=delta_sq)
     return ReportSpec(
         purpose=purpose,
         measure=measure,

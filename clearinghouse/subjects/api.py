@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.utils.translation import get_language
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiTypes, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,6 +12,7 @@ from clearinghouse.accounts import lockout as account_lockout
 from clearinghouse.accounts.api import current_consumer
 from clearinghouse.api.actors import request_actor
 from clearinghouse.api.addresses import client_address
+from clearinghouse.api.schema import error_response
 from clearinghouse.intake import selectors as intake_selectors
 from clearinghouse.subjects import services
 
@@ -38,14 +39,35 @@ class EraseIn(serializers.Serializer):
 class MeView(APIView):
     @extend_schema(
         request=EraseIn,
-        responses={200: ErasedOut},
-        description=(
-            "Erase my data and my account at once; the body carries my password (a token alone is not enough). "
-            "Consent events and audit records keep only the pseudonymous id. Wrong passwords count towards the "
-            "sign-in lockout (429 with Retry-After once locked)."
-        ),
+        responses={
+            200: ErasedOut,
+            400: error_response(wrong_password="that is not your password (counts towards the lockout)"),
+            429: error_response(login_locked="too many wrong passwords; wait `details.retry_after_seconds`"),
+        },
+        examples=[
+            OpenApiExample("erase", value={"password": "a-long-passphrase-1"}, request_only=True),
+            OpenApiExample(
+                "erased",
+                value={
+                    "subject": "2f5d7c1a-9e3b-4a8d-b6c0-1e2f3a4b5c6d",
+                    "erased_at": "2026-12-06T08:00:00Z",
+                    "signals": 42,
+                    "links": 1,
+                    "link_codes": 0,
+                    "consents_withdrawn": 2,
+                    "credentials": 1,
+                },
+                response_only=True,
+            ),
+        ],
     )
     def delete(self, request):
+        """Erase my data and my account
+
+        At once; the body carries my password (a token alone is not enough). Consent events
+        and audit records keep only the pseudonymous id. Wrong passwords count towards the
+        sign-in lockout (429 with Retry-After once locked).
+        """
         data = EraseIn(data=request.data)
         data.is_valid(raise_exception=True)
         consumer = current_consumer(request)
@@ -55,8 +77,31 @@ class MeView(APIView):
 
 
 class MeExportView(APIView):
-    @extend_schema(responses={200: dict}, description="Everything held about me, as one JSON document.")
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT},
+        examples=[
+            OpenApiExample(
+                "export",
+                value={
+                    "format": "clearinghouse-export/1",
+                    "generated_at": "2026-12-06T08:00:00+00:00",
+                    "account": {"pseudonym": "2f5d7c1a-9e3b-4a8d-b6c0-1e2f3a4b5c6d", "username": "mei-1990", "…": "…"},
+                    "consents": ["…"],
+                    "consent_history": ["…"],
+                    "links": [{"platform": "maomall", "platform_name": "Maomall", "linked_at": "2026-12-01T09:30:00+00:00"}],
+                    "…": "the signals platforms delivered and the releases that counted me",
+                },
+                response_only=True,
+            )
+        ],
+    )
     def get(self, request):
+        """Download everything held about me (PIPL Art. 45)
+
+        One JSON document: my account, consents and receipts, platform links, the signals
+        platforms delivered, and the releases that counted me. Sent as an attachment and
+        audited.
+        """
         export = services.consumer_export_issue(consumer=current_consumer(request), actor=request_actor(request), channel="api")
         filename = f"clearinghouse-export-{export['generated_at'][:10]}.json"
         return Response(export, headers={"Content-Disposition": f'attachment; filename="{filename}"'})

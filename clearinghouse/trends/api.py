@@ -1,15 +1,19 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clearinghouse.api.actors import request_actor
 from clearinghouse.api.pagination import Pagination, paginated_schema
+from clearinghouse.api.queryparams import LANG, PAGINATION, query_parameters, request_language
+from clearinghouse.api.schema import error_response
+from clearinghouse.releases.api import JOB_FILTERS, RESULT_FORMAT, ResultDownloads, job_filters, page_example, result_responses
 from clearinghouse.releases.plans import epsilon_text
-from clearinghouse.releases.selectors import release_visible
-from clearinghouse.trends import selectors
+from clearinghouse.releases.selectors import jobs_filtered, release_visible
+from clearinghouse.trends import selectors, tables
 from clearinghouse.trends.services import trend_request
 
 
@@ -79,17 +83,133 @@ class TrendDetailOut(TrendOut):
     )
 
 
+TREND_REQUEST = OpenApiExample(
+    "weekly flower buyers",
+    summary="Consumers interested in flowers, week by week through Q1, with a four-week forecast",
+    value={
+        "purpose": "c2m-demand-forecast",
+        "measure": "consumers",
+        "filters": {"category": "flowers", "since": "2026-01-05", "until": "2026-03-29"},
+        "epsilon": "0.5",
+        "forecast_weeks": 4,
+    },
+    request_only=True,
+)
+TREND_BY_ACCURACY = OpenApiExample(
+    "accuracy first, one series per attribute",
+    summary="The least ε that keeps every weekly value within ±30",
+    value={
+        "purpose": "c2m-demand-forecast",
+        "measure": "consumers",
+        "by": "attribute",
+        "filters": {"category": "flowers", "since": "2026-01-05", "until": "2026-03-29"},
+        "accuracy": {"half_width": 30, "of": "weekly"},
+    },
+    request_only=True,
+)
+TREND_QUEUED = {
+    "id": "9d3b1f70-2e6a-4b8c-b0f4-7a1c6e5d2f98",
+    "status": "queued",
+    "purpose": "c2m-demand-forecast",
+    "measure": "consumers",
+    "by": None,
+    "filters": {"category": "flowers", "since": "2026-01-05", "until": "2026-03-29"},
+    "weeks": 12,
+    "forecast_weeks": 4,
+    "accuracy": None,
+    "epsilon": "0.5000",
+    "rho": "0.125",
+    "period": "2026-12",
+    "created_at": "2026-12-06T08:00:00Z",
+    "completed_at": None,
+    "error": None,
+}
+TREND_DONE = TREND_QUEUED | {
+    "status": "done",
+    "completed_at": "2026-12-06T08:00:06Z",
+    "result": {
+        "payload": {
+            "schema": "clearinghouse-trend/1",
+            "kind": "trend",
+            "measure": "consumers",
+            "weeks": ["2026-W02", "2026-W03", "…"],
+            "epsilon": "0.5000",
+            "snapshot_at": "2026-12-06T08:00:01+00:00",
+            "series": [
+                {
+                    "weeks": [
+                        {
+                            "week": "2026-W02",
+                            "value": "130.2",
+                            "half_width": "18.5",
+                            "running_total": "130.2",
+                            "running_total_half_width": "18.5",
+                        }
+                    ],
+                    "forecast": {
+                        "weeks": [
+                            {"week": "2026-W14", "value": "151.0", "interval_80": ["128.3", "173.7"], "interval_95": ["116.2", "185.8"]}
+                        ]
+                    },
+                }
+            ],
+            "…": "mechanism, cost, contribution bounds, accuracy, forecast method: see docs/trends.md",
+        },
+        "signature": "q8Zt…base64…Bw==",
+        "key_id": "ed25519:3f9a0c2b7d1e4a55",
+        "alg": "Ed25519",
+    },
+}
+TREND_CSV = (
+    "\ufeffweek,kind,value,half_width,lower,upper,running_total,running_total_half_width,lower_80,upper_80\r\n"
+    "2026-W02,observed,130.2,18.5,111.7,148.7,130.2,18.5,,\r\n"
+    "2026-W14,forecast,151.0,,116.2,185.8,,,128.3,173.7\r\n"
+)
+TREND_PLAN = {
+    "purpose": "c2m-demand-forecast",
+    "measure": "consumers",
+    "weeks": 12,
+    "series": 1,
+    "accuracy": {"weekly_half_width": "18.5", "running_total_half_width": ["18.5", "…"]},
+    "cost": {"epsilon": "0.5000", "delta": "1e-07", "rho": "0.125"},
+    "budgets": {"period": "2026-12", "allocation_remaining_after": "9.5000", "purpose_remaining_after": "39.5000", "affordable": True},
+    "…": "mechanism, contribution bounds",
+}
+TREND_ERRORS = error_response(
+    invalid="a field of the body is wrong; `details.field` names it (e.g. `filters.since`)",
+    too_many_weeks="the range is longer than a trend may cover",
+    unknown_dimension="`by` names a dimension the taxonomy does not have",
+    dimension_not_allowed="the purpose does not collect that dimension",
+    accuracy_unreachable="no ε within the per-release limit gives that half-width",
+    epsilon_too_large="more than the purpose's per-release maximum",
+    unknown_purpose="no approved purpose with that code that this manufacturer may query",
+)
+
+
 class TrendsView(APIView):
     @extend_schema(
         request=TrendIn,
         responses={
             202: TrendOut,
             200: TrendDetailOut,
-            400: OpenApiResponse(description="invalid body, or accuracy_unreachable"),
-            409: OpenApiResponse(description="budget_exhausted"),
+            400: TREND_ERRORS,
+            409: error_response(budget_exhausted="the allocation or the purpose's cap for this month cannot pay for it"),
         },
+        examples=[
+            TREND_REQUEST,
+            TREND_BY_ACCURACY,
+            OpenApiExample("queued", value=TREND_QUEUED, response_only=True, status_codes=[202]),
+            OpenApiExample("repeat", value=TREND_DONE | {"repeat": True}, response_only=True, status_codes=[200]),
+        ],
     )
     def post(self, request):
+        """Request a trend: a weekly series with a forecast (spends ε)
+
+        Weekly counts over whole ISO weeks by continual release, with running totals and,
+        if asked, a forecast with 80% and 95% intervals (post-processing, no extra ε). The
+        answer is 202 with the queued trend; poll `GET /trends/{id}`. A repeat this month
+        spends nothing (200, `"repeat": true`). Plan it first with `POST /trends/plan`.
+        """
         body = None if request.stream is None else request.data
         trend, created = trend_request(manufacturer=request.user.party, body=body, actor=request_actor(request))
         if created:
@@ -97,29 +217,57 @@ class TrendsView(APIView):
         # A repeat of a request already made this period: the stored trend, nothing spent.
         return Response(TrendDetailOut(release_visible(trend)).data | {"repeat": True}, status=status.HTTP_200_OK)
 
-    @extend_schema(**paginated_schema(TrendOut, name="PaginatedTrendOut", operation_id="api_v1_trends_list"))
+    @extend_schema(
+        **paginated_schema(TrendOut, name="PaginatedTrendOut", operation_id="api_v1_trends_list"),
+        examples=[OpenApiExample("one page", value=page_example(TREND_QUEUED), response_only=True)],
+    )
+    @query_parameters(*PAGINATION, *JOB_FILTERS)
     def get(self, request):
-        queryset = selectors.trends_for(manufacturer=request.user.party)
+        """List my trends, newest first
+
+        Without their results (read one with `GET /trends/{id}`); filter by `purpose` and
+        budget `period`.
+        """
+        queryset = jobs_filtered(selectors.trends_for(manufacturer=request.user.party), **job_filters(request))
         paginator = Pagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(TrendOut([release_visible(t) for t in page], many=True).data)
 
 
-class TrendDetailView(APIView):
-    @extend_schema(responses={200: TrendDetailOut})
+class TrendDetailView(ResultDownloads, APIView):
+    download_name = "trend"
+
+    @extend_schema(
+        responses=result_responses(TrendDetailOut, csv_example=TREND_CSV),
+        examples=[OpenApiExample("done", value=TREND_DONE, response_only=True)],
+    )
+    @query_parameters(RESULT_FORMAT, LANG)
     def get(self, request, trend_id):
+        """Read one trend, with its signed result once done
+
+        `result` is the signed document, verified like a release's. `?format=csv` gives one
+        row per series and week (`kind` observed) and per forecast week (`kind` forecast,
+        `lower`/`upper` the 95% interval, `lower_80`/`upper_80` the 80% one);
+        `?format=sig` the detached signature.
+        """
         return Response(TrendDetailOut(release_visible(selectors.trend_get(manufacturer=request.user.party, trend_id=trend_id))).data)
+
+    def csv_table(self, data, request):
+        return tables.trend_table(document=data["result"]["payload"], language=request_language(request))
 
 
 class TrendPlanView(APIView):
     @extend_schema(
         request=TrendIn,
-        responses={
-            200: OpenApiResponse(description="weeks, series, mechanism, half-widths, cost and budgets after it"),
-            400: OpenApiResponse(description="invalid body, or accuracy_unreachable"),
-        },
-        description="The plan of a trend request, free and data-independent: nothing is spent, reserved, queued or recorded.",
+        responses={200: OpenApiTypes.OBJECT, 400: TREND_ERRORS},
+        examples=[TREND_REQUEST, TREND_BY_ACCURACY, OpenApiExample("plan", value=TREND_PLAN, response_only=True)],
     )
     def post(self, request):
+        """Plan a trend (free)
+
+        Weeks, series, mechanism, half-widths of the weekly values and running totals, the
+        cost and the budgets after it, for the body `POST /trends` takes. Data-independent:
+        nothing is spent, reserved, queued or recorded.
+        """
         body = None if request.stream is None else request.data
         return Response(selectors.trend_plan_preview(manufacturer=request.user.party, body=body))

@@ -19,6 +19,7 @@ import numpy as np
 
 from clearinghouse.releases import accounting
 from clearinghouse.releases.plans import epsilon_text
+from clearinghouse.releases.reach import reach_cost
 from clearinghouse.trends.continual import estimate, measure
 from clearinghouse.trends.forecast import forecast
 from clearinghouse.trends.spec import SEASON_WEEKS, TrendSpec, half_width_text, week_after
@@ -64,11 +65,12 @@ def mechanism_section(spec: TrendSpec) -> dict[str, Any]:
     }
 
 
-def cost_section(spec: TrendSpec) -> dict[str, str]:
+def cost_section(spec: TrendSpec) -> dict[str, Any]:
     return {
         "rho": str(spec.rho),
         "epsilon": epsilon_text(spec.epsilon),
         "delta": f"{accounting.delta():g}",
+        "reach": reach_cost(epsilon=spec.epsilon, rho=spec.rho),
         "meaning": "one zCDP charge of rho for the whole series (weekly values and running totals); epsilon is what rho states at delta",
     }
 
@@ -168,7 +170,7 @@ def trend_document(*, release, spec: TrendSpec, counts: np.ndarray, snapshot_at)
         "weeks": spec.week_labels,
         "privacy_unit": "one consumer, across all platforms",
         "mechanism": mechanism_section(spec),
-        **{key: value for key, value in cost_section(spec).items() if key != "meaning"},
+        **{key: value for key, value in cost_section(spec).items() if key not in ("meaning", "reach")},
         "contribution_bounds": bounds_section(spec),
         "snapshot_at": snapshot_at.isoformat(),
         "taxonomy_version": spec.release_plan.taxonomy_version,

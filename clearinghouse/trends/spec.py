@@ -55,6 +55,7 @@ from clearinghouse.core.crypto import canonical_json, sha256_hex
 from clearinghouse.core.errors import Invalid
 from clearinghouse.releases import accounting
 from clearinghouse.releases.plans import DIMENSION_ORDER, ReleasePlan, epsilon_text, parse_epsilon, release_plan_build
+from clearinghouse.releases.reach import rho_split, rho_total_for
 from clearinghouse.trends.continual import SeriesPlan, plan_for_half_width, plan_series
 
 MEASURES = ("consumers", "signals")
@@ -335,17 +336,18 @@ def _spec(
     accuracy_doc = accuracy_stored
     if rho is None and epsilon_asked is not None:
         rho = rho_for_stated_epsilon(epsilon_asked)
-        if rho <= 0:
+        if rho <= 0 or rho_split(rho)[0] <= 0:
             raise _fail("epsilon", "is too small to buy any Gaussian noise at the stated δ")
     elif rho is None and accuracy is not None:
         half_width, target = accuracy
         needed = plan_for_half_width(half_width=half_width, target=target, **shape)  # type: ignore[arg-type]
         strategy = needed.strategy
-        rho = _least_rho(needed.rho, strategy=strategy, shape=shape, half_width=half_width, target=target)
+        # The least ρ of the answer, plus the reach share (releases/reach.py).
+        rho = rho_total_for(_least_rho(needed.rho, strategy=strategy, shape=shape, half_width=half_width, target=target))
         accuracy_doc = {"half_width": _number_text(half_width), "of": target}
         epsilon_needed = stated_epsilon(rho)
         if epsilon_needed > purpose.max_epsilon_per_release:
-            best = plan_series(rho=rho_for_stated_epsilon(purpose.max_epsilon_per_release), strategy=strategy, **shape)  # type: ignore[arg-type]
+            best = plan_series(rho=rho_split(rho_for_stated_epsilon(purpose.max_epsilon_per_release))[0], strategy=strategy, **shape)  # type: ignore[arg-type]
             best_half = best.max_weekly_half_width if target == "weekly" else best.max_running_total_half_width
             raise _fail(
                 "accuracy",
@@ -359,7 +361,8 @@ def _spec(
                 max_epsilon_per_release=epsilon_text(purpose.max_epsilon_per_release),
             )
     assert rho is not None
-    plan = plan_series(rho=rho, strategy=strategy, **shape)  # type: ignore[arg-type]
+    # The series is measured with ρ less its reach share (releases/reach.py).
+    plan = plan_series(rho=rho_split(rho)[0], strategy=strategy, **shape)  # type: ignore[arg-type]
     return TrendSpec(
         purpose=purpose,
         measure=measure,

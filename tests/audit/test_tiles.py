@@ -150,3 +150,32 @@ def test_audit_tiles_command_writes_a_directory(db, tmp_path):
     call_command("audit_tiles", "--output", str(tmp_path / "m"), stdout=out)
     assert "for the checkpoint of" in out.getvalue()
     assert (tmp_path / "m" / "checkpoint").exists()
+
+
+def test_a_full_tile_is_kept_once_built_and_served_from_there(mirror, officer):
+    """Full tiles never change: the first request builds one from the log and keeps it;
+    later ones read it back whole. Partial tiles (they grow) and the mirror command's own
+    writes are not kept."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from clearinghouse.audit.models import AuditTile
+
+    directory, _keys, checkpoint = mirror
+    assert not AuditTile.objects.exists()  # audit_tiles wrote a mirror without filling the cache
+    anonymous = APIClient()
+    first = anonymous.get("/api/v1/audit/tlog/tile/0/001")
+    assert first.status_code == 200 and first.content == (directory / "tile/0/001").read_bytes()
+    assert list(AuditTile.objects.values_list("level", "index")) == [(0, 1)]
+    with CaptureQueriesContext(connection) as queries:
+        again = anonymous.get("/api/v1/audit/tlog/tile/0/001")
+    assert again.content == first.content and "max-age=31536000, immutable" in again["Cache-Control"]
+    assert not any("audit_auditevent" in query["sql"] for query in queries.captured_queries)
+    officer_client_for(officer).get("/api/v1/audit/tlog/tile/entries/000")
+    assert bytes(AuditTile.objects.get(level=AuditTile.ENTRIES, index=0).data) == (directory / "tile/entries/000").read_bytes()
+    anonymous.get(f"/api/v1/audit/tlog/tile/0/002.p/{checkpoint.tree_size - 512}")
+    assert AuditTile.objects.count() == 2
+    # A tile not complete yet is not kept, and served once it is.
+    assert anonymous.get("/api/v1/audit/tlog/tile/0/003").status_code == 404
+    make_events(1024 - checkpoint.tree_size)
+    assert anonymous.get("/api/v1/audit/tlog/tile/0/003").status_code == 200 and AuditTile.objects.count() == 3

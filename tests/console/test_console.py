@@ -451,7 +451,7 @@ def test_reports_count_what_the_log_holds(officer_client, purposes, db):
 
     period = reports.report_period_parse({})
     consent = reports.consent_report(period=period)["c2m-product-design"]
-    assert consent.totals == {"granted": 3, "withdrawn": 1}
+    assert consent.totals == {"granted": 3, "withdrawn": 1, "expired": 0, "lapsed": 0, "retired": 0}
     refusals = reports.refusals_report(period=period)
     assert refusals.totals["intake"] == {
         "unknown_purpose": 0,

@@ -82,7 +82,10 @@ def test_consent_csv_has_one_row_per_purpose_and_day(officer_client, purposes, c
     today = timezone.localdate()
     response = officer_client.get(f"/compliance/reports/consent/download.csv?since={today}&until={today}")
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
-    assert rows == [["purpose", "bucket", "granted", "withdrawn"], ["c2m-product-design", today.strftime("%m-%d"), "1", "0"]]
+    assert rows == [
+        ["purpose", "bucket", "granted", "withdrawn", "expired"],
+        ["c2m-product-design", today.strftime("%m-%d"), "1", "0", "0"],
+    ]
 
 
 def test_a_bad_period_on_a_download_is_a_400(officer_client, db):

@@ -153,6 +153,7 @@ def test_privacy_loss_endpoint_shows_the_consumers_own_ledger(world, consumer_a,
             "manufacturer": world.manufacturer.obj.name,
             "measure": "mean_value",
             "epsilon": "0.7500",
+            "reach_only": False,
             "rho": None,
             "charged_at": release.completed_at.isoformat(),
         }

@@ -196,7 +196,9 @@ def test_every_measure_produces_a_complete_signed_document(world, body, django_c
     assert payload["epsilon"] == "0.8000" and payload["snapshot_at"] and payload["contribution_bounds"]["max_cells"] == 10
     mechanisms = payload["mechanisms"]
     assert all(m["library"].startswith("OpenDP") and float(m["epsilon_privacy_map"]) <= float(m["epsilon"]) for m in mechanisms)
-    assert sum(float(m["epsilon"]) for m in mechanisms) == pytest.approx(0.8)
+    # The mechanisms and the reach share together spend exactly the release's ε.
+    assert sum(float(m["epsilon"]) for m in mechanisms) + float(payload["reach"]["epsilon"]) == pytest.approx(0.8)
+    assert payload["reach"]["covered"]["half_width"] > 0 and payload["reach"]["share"] == "0.05"
     if body["measure"] == "top_k":
         assert [r["rank"] for r in payload["ranking"]] == [1, 2, 3]
         assert len({r["attribute"] for r in payload["ranking"]}) == 3

@@ -37,6 +37,10 @@ def test_a_real_release_verifies_and_its_scale_reads_without_float_artifacts(tmp
     assert result.returncode == 0, result.stdout + result.stderr
     scales = re.findall(r"scale (\S+?)[,)]", result.stdout)
     assert scales and all(len(scale.replace(".", "")) <= 12 for scale in scales), result.stdout
+    # The signed reach is printed with its half-widths.
+    assert re.search(r"reach: covers about -?\d+ ±\d+ eligible people, left out at their cap about -?\d+ ±\d+", result.stdout), (
+        result.stdout
+    )
 
 
 def test_scales_print_as_a_person_reads_them():
