@@ -310,9 +310,13 @@ def timeline_list(*, consumer: Consumer, language: str, limit: int = TIMELINE_LI
             )
         for release in releases_selectors.consumer_charges_list(consumer=consumer):
             if release.completed_at is not None:
-                entries.append(
-                    TimelineEntry(at=release.completed_at, kind="release", text=wording.charge_describe(release=release, language=language))
+                text = wording.charge_describe(
+                    release=release,
+                    language=language,
+                    epsilon=releases_selectors.charged_epsilon(release),
+                    reach_only=getattr(release, "charged_reach_only", False),
                 )
+                entries.append(TimelineEntry(at=release.completed_at, kind="release", text=text))
     entries.sort(key=lambda entry: entry.at, reverse=True)
     return entries[:limit]
 

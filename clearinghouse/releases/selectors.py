@@ -228,6 +228,11 @@ def _charged(release: Release) -> tuple[Decimal, Decimal]:
     return reach.charge_cost(epsilon=release.epsilon, rho=release.rho, reach_only=getattr(release, "charged_reach_only", False))
 
 
+def charged_epsilon(release: Release) -> Decimal:
+    """The ε one consumer was charged by a release read through ``consumer_charges``."""
+    return _charged(release)[0]
+
+
 def _guarantee(releases: list[Release]) -> accounting.Guarantee:
     costs = [_charged(r) for r in releases]
     pure = [e for e, rho in costs if not rho]

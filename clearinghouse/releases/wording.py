@@ -157,9 +157,17 @@ def epsilon_words(value) -> str:
     return number_format(amount.quantize(Decimal("0.01")), decimal_pos=2)
 
 
-def charge_describe(*, release: Release, language: str) -> str:
-    """A job as one person's privacy-loss line: what was asked and what it used of theirs."""
+def charge_describe(*, release: Release, language: str, epsilon=None, reach_only: bool = False) -> str:
+    """A job as one person's privacy-loss line: what was asked and what it used of theirs
+    (``epsilon``: what this person was charged, the job's ε unless given; ``reach_only``:
+    they were only counted among the people left out at their limit, releases/reach.py)."""
     language = _language_code(language)
     description = job_describe(release=release, language=language)
+    amount = epsilon_words(release.epsilon if epsilon is None else epsilon)
     with translation.override(language):
-        return _("%(job)s — used ε %(epsilon)s of yours") % {"job": description, "epsilon": epsilon_words(release.epsilon)}
+        if reach_only:
+            return _("%(job)s — you were only counted as someone at their limit, which used ε %(epsilon)s of yours") % {
+                "job": description,
+                "epsilon": amount,
+            }
+        return _("%(job)s — used ε %(epsilon)s of yours") % {"job": description, "epsilon": amount}

@@ -71,3 +71,11 @@ def test_a_trend_says_weekly_series_split_and_forecast():
     assert job_describe(release=trend, language="zh-hans") == (
         "ErgoChair 询问了人们给出的平均评分，按周统计，共 8 周，每个省份一条线，并预测之后 4 周"
     )
+
+
+def test_a_person_counted_only_as_left_out_is_told_so_with_what_that_cost():
+    release = job(filters={"category": "furniture/office-chair"})
+    english = charge_describe(release=release, language="en", epsilon=Decimal("0.035"), reach_only=True)
+    assert english.endswith("— you were only counted as someone at their limit, which used ε 0.04 of yours")
+    chinese = charge_describe(release=release, language="zh-hans", epsilon=Decimal("0.035"), reach_only=True)
+    assert chinese.endswith("——你只是作为已到上限的人被计数，用掉了你的 ε 0.04")
