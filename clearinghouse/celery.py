@@ -20,5 +20,6 @@ app.autodiscover_tasks(
         "clearinghouse.reports",
         "clearinghouse.trends",
         "clearinghouse.consent",
+        "clearinghouse.notices",
     ]
 )

@@ -85,8 +85,11 @@ INSTALLED_APPS = [
     "clearinghouse.reports",
     "clearinghouse.trends",
     "clearinghouse.subjects",
+    "clearinghouse.notices",
+    "clearinghouse.charts",
     "clearinghouse.console",
     "clearinghouse.portal",
+    "clearinghouse.workbench",
     "clearinghouse.demo",
 ]
 
@@ -245,6 +248,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "clearinghouse.trends.tasks.trend_sweep_task",
         "schedule": timedelta(minutes=1),
     },
+    # A notice is the outbox of a job's end: send again the ones due whose task was lost
+    # (a broker that was down, a worker that died mid-attempt).
+    "notices-resend": {
+        "task": "clearinghouse.notices.tasks.notices_resend_task",
+        "schedule": timedelta(seconds=env_int("CH_NOTICE_SWEEP_SECONDS", 30, minimum=1)),
+    },
     # Open the new budget period (idempotent; hourly so a missed run heals itself).
     "budgets-roll-over": {
         "task": "clearinghouse.releases.tasks.budget_roll_over_task",
@@ -330,6 +339,8 @@ LOCALE_PATHS = [
     BASE_DIR / "clearinghouse" / "portal" / "locale",
     BASE_DIR / "clearinghouse" / "console" / "locale",
     BASE_DIR / "clearinghouse" / "releases" / "locale",
+    BASE_DIR / "clearinghouse" / "workbench" / "locale",
+    BASE_DIR / "clearinghouse" / "charts" / "locale",
 ]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
@@ -379,7 +390,17 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Clearinghouse API",
-    "DESCRIPTION": "Privacy-preserving consumer data clearinghouse for C2M commerce.",
+    "DESCRIPTION": (
+        "Privacy-preserving consumer data clearinghouse for C2M commerce: consumers consent purpose by purpose, "
+        "platforms deliver signals only for consented people, manufacturers receive only differentially private "
+        "aggregates, and everything is in a tamper-evident audit log.\n\n"
+        "Operations are grouped by who may call them. Authenticate with `Authorization: Bearer <key>` (consumers "
+        '`chc_…`, platforms `chp_…`, manufacturers `chm_…`). Every error is `{"error": {"code", "message", '
+        '"details"}}` with a stable code, documented per operation. An endpoint refuses query parameters it does not '
+        "take (400 `unknown_parameter`). Results (releases, reports, trends) and the budget also come as CSV "
+        "(`?format=csv` or `Accept: text/csv`; labels in `?lang=` or Accept-Language) and results as a detached "
+        "signature (`?format=sig`). Times are UTC; ε is a decimal string."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
@@ -524,6 +545,36 @@ CH_RELEASE_VISIBLE_STEP_SECONDS = env_float("CH_RELEASE_VISIBLE_STEP_SECONDS", 2
 CH_RELEASE_WORK_MEM = env_str("CH_RELEASE_WORK_MEM", "256MB")
 if not re.fullmatch(r"[1-9][0-9]*(kB|MB|GB)", CH_RELEASE_WORK_MEM):
     raise ImproperlyConfigured(f"environment variable CH_RELEASE_WORK_MEM must look like 256MB (kB, MB or GB), got {CH_RELEASE_WORK_MEM!r}")
+
+# --- Notices (signed notifications to manufacturers, docs/notifications.md) --------------
+# Seconds to wait before each retry: one attempt, then one more after each wait (the default
+# is 8 attempts over about an hour), then the notice is given up.
+_notice_schedule = env_list("CH_NOTICE_RETRY_SCHEDULE", ["30", "60", "120", "300", "600", "900", "1500"])
+try:
+    CH_NOTICE_RETRY_SCHEDULE = [int(item) for item in _notice_schedule]
+except ValueError:
+    raise ImproperlyConfigured(
+        f"environment variable CH_NOTICE_RETRY_SCHEDULE must be comma-separated whole seconds, got {_notice_schedule!r}"
+    ) from None
+if not CH_NOTICE_RETRY_SCHEDULE or any(delay < 1 for delay in CH_NOTICE_RETRY_SCHEDULE) or len(CH_NOTICE_RETRY_SCHEDULE) > 50:
+    raise ImproperlyConfigured("environment variable CH_NOTICE_RETRY_SCHEDULE must list 1 to 50 waits of at least 1 second")
+# Connect and read timeout of one attempt: a slow receiver must not hold a worker.
+CH_NOTICE_TIMEOUT_SECONDS = env_float("CH_NOTICE_TIMEOUT_SECONDS", 5.0, minimum=0.1)
+# Callbacks over plain http to a loopback host (127.0.0.0/8, ::1, localhost), for development
+# and tests only: never in production, where every callback is https.
+CH_NOTICE_ALLOW_LOOPBACK = env_bool("CH_NOTICE_ALLOW_LOOPBACK", not PRODUCTION)
+if PRODUCTION and CH_NOTICE_ALLOW_LOOPBACK:
+    raise ImproperlyConfigured("environment variable CH_NOTICE_ALLOW_LOOPBACK must be off when CH_ENV=production")
+# In production a callback may not reach private, loopback, link-local or otherwise
+# non-public addresses (the service would be a way into its own network) unless the address
+# is in one of these networks, e.g. "10.20.0.0/16" for a manufacturer on a private link.
+CH_NOTICE_REFUSE_PRIVATE = PRODUCTION
+CH_NOTICE_ALLOWED_NETWORKS: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+for _network in env_list("CH_NOTICE_ALLOWED_NETWORKS", []):
+    try:
+        CH_NOTICE_ALLOWED_NETWORKS.append(ipaddress.ip_network(_network, strict=False))
+    except ValueError:
+        raise ImproperlyConfigured(f"environment variable CH_NOTICE_ALLOWED_NETWORKS: {_network!r} is not an address or network") from None
 
 # --- Audit --------------------------------------------------------------------------------
 # Who seals audit events that found the seal lock taken: "after_commit" (the writing

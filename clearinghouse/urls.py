@@ -7,6 +7,7 @@ from clearinghouse.api import public
 from clearinghouse.audit import api as audit_api
 from clearinghouse.consent import api as consent_api
 from clearinghouse.intake import api as intake_api
+from clearinghouse.notices import api as notices_api
 from clearinghouse.releases import api as releases_api
 from clearinghouse.reports import api as reports_api
 from clearinghouse.subjects import api as subjects_api
@@ -45,6 +46,9 @@ api_urlpatterns = [
     path("reports", reports_api.ReportsView.as_view(), name="reports"),
     path("reports/plan", reports_api.ReportPlanView.as_view(), name="report-plan"),
     path("reports/<uuid:report_id>", reports_api.ReportDetailView.as_view(), name="report-detail"),
+    path("callback", notices_api.CallbackView.as_view(), name="callback"),
+    path("notices", notices_api.NoticesView.as_view(), name="notices"),
+    path("notices/<uuid:notice_id>", notices_api.NoticeDetailView.as_view(), name="notice-detail"),
     path("platform/links", accounts_api.PlatformLinksView.as_view(), name="platform-links"),
     path(
         "platform/subjects/<str:subject_ref>/consent",
@@ -76,6 +80,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("compliance/", include("clearinghouse.console.urls")),
+    path("workbench/", include("clearinghouse.workbench.urls")),
     path("", include("clearinghouse.portal.urls")),
 ]
 

@@ -42,10 +42,19 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
     [
         ({"audit/services.py": "from clearinghouse.consent.models import Purpose\n"}, "up: consent is not below audit"),
         ({"portal/views.py": "from clearinghouse.console import reports\n"}, "sideways: console is not below portal"),
+        # The workbench shares the portal's templates and scripts, never its Python.
+        ({"workbench/views.py": "from clearinghouse.portal import presentation\n"}, "sideways: portal is not below workbench"),
+        ({"releases/selectors.py": "from clearinghouse.workbench import presentation\n"}, "up: workbench is not below releases"),
         ({"intake/services.py": "def f():\n    from clearinghouse.accounts.models import Platform\n"}, "function-level import"),
         ({"releases/tasks.py": "from clearinghouse.celery import app\n"}, "imports the roof module"),
         ({"newapp/models.py": "from clearinghouse.core import errors\n"}, "has no floor"),
         ({"core/x.py": "import clearinghouse.intake.models\n"}, "up: intake is not below core"),
+        # The release engine tells notices through releases.signals.job_ended, never by import.
+        ({"releases/services.py": "from clearinghouse.notices.models import Notice\n"}, "up: notices is not below releases"),
+        ({"reports/services.py": "from clearinghouse.notices import services\n"}, "up: notices is not below reports"),
+        ({"notices/services.py": "from clearinghouse.subjects import services\n"}, "sideways: subjects is not below notices"),
+        ({"notices/api.py": "from clearinghouse.workbench import views\n"}, "up: workbench is not below notices"),
+        ({"charts/drawing.py": "from clearinghouse.portal import presentation\n"}, "up: portal is not below charts"),
     ],
 )
 def test_the_contract_catches_every_kind_of_offence(tmp_path, files, expected):
@@ -59,10 +68,30 @@ def test_the_contract_allows_downward_imports_and_ready(tmp_path):
         {
             "releases/services.py": "from clearinghouse.consent.models import Purpose\nfrom clearinghouse.core import errors\n",
             "intake/apps.py": "class C:\n    def ready(self):\n        from clearinghouse.consent.signals import consent_withdrawn\n",
+            "notices/services.py": "from clearinghouse.releases.selectors import visible_at\nfrom clearinghouse.trends import api\n",
+            "workbench/views.py": "from clearinghouse.notices.selectors import notices_for\n",
             "urls.py": "from clearinghouse.portal import views\n",
         },
     )
     assert _contract().offences(package) == []
+
+
+def test_the_charts_import_no_app_of_ours():
+    """The workbench, the console and the portal all draw with it; it stays a library."""
+    imported = []
+    for path in sorted((ROOT / "clearinghouse" / "charts").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            imported += [
+                name
+                for name in _contract()._imported_modules(node)
+                if name.startswith("clearinghouse.") and not name.startswith("clearinghouse.charts")
+            ]
+    assert imported == []
+
+
+def test_the_audiences_sit_above_the_charts_and_the_charts_above_subjects():
+    floor = _contract().FLOOR_OF
+    assert floor["subjects"] < floor["charts"] < floor["console"] == floor["portal"] == floor["workbench"]
 
 
 def _audit_calls():

@@ -34,7 +34,10 @@ FLOORS: list[tuple[str, ...]] = [
     ("intake",),  # platform signals, withdrawal erasure, retention
     ("releases",),  # the DP release engine, budgets, the individual privacy ledger
     ("reports", "trends"),  # engines built on the release engine's accounting
-    ("subjects",),  # data-subject rights spanning the apps: export, erasure
+    # Data-subject rights spanning the apps (export, erasure); notices: signed notifications
+    # of a job's end, a receiver of releases.signals.job_ended.
+    ("subjects", "notices"),
+    ("charts",),  # every chart in the product, on one charting library: imports no app
     ("console", "portal", "workbench"),  # audiences: officers, consumers, manufacturers' staff
     ("demo",),  # the demo world, built through every app's services
 ]

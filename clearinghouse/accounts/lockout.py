@@ -1,5 +1,5 @@
 """One lockout policy for every door a password goes through: the portal's login form,
-``POST /api/v1/auth/token``, the admin's login, and the password asked again before an
+``POST /api/v1/auth/token``, the admin's login, the manufacturers' workbench login, and the password asked again before an
 account is erased (portal and ``DELETE /api/v1/me``).
 
 ``login_attempt`` is the only place a password is checked. Counts live in Django's cache
@@ -43,7 +43,9 @@ from clearinghouse.core.actors import Actor
 from clearinghouse.core.errors import Invalid, TooManyRequests
 
 # The doors, as the audit log names them.
-CHANNELS = frozenset({"portal", "api", "admin", "portal-erase", "api-erase", "portal-recover", "portal-passkey", "portal-password"})
+CHANNELS = frozenset(
+    {"portal", "api", "admin", "portal-erase", "api-erase", "portal-recover", "portal-passkey", "portal-password", "workbench"}
+)
 
 LOCKED_MESSAGE = "Too many failed attempts: signing in to this account is paused. Try again later."
 

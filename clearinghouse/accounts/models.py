@@ -124,3 +124,18 @@ class Passkey(models.Model):
     name = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+
+
+class ManufacturerStaff(models.Model):
+    """A person who works for one manufacturer and uses the web workbench with a password.
+
+    The manufacturer's API key stays for machines; a staff member's session never reaches
+    the JSON API (they are no API actor), only the workbench's pages, which act for
+    ``manufacturer`` and are audited with the staff member's user id."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="manufacturer_staff")
+    manufacturer = models.ForeignKey(Manufacturer, on_delete=models.CASCADE, related_name="staff")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"staff {self.user_id} of {self.manufacturer_id}"

@@ -6,7 +6,8 @@ import hmac
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from clearinghouse.accounts.models import Consumer, Credential, Platform, PlatformLink
+from clearinghouse.accounts.models import Consumer, Credential, Manufacturer, ManufacturerStaff, Platform, PlatformLink
+from clearinghouse.core.actors import Actor
 
 PREFIXES = {"chc": Credential.KIND_CONSUMER, "chp": Credential.KIND_PLATFORM, "chm": Credential.KIND_MANUFACTURER}
 
@@ -67,3 +68,19 @@ def user_by_username(*, username: str) -> User | None:
         return exact
     matches = list(User.objects.filter(username__iexact=username)[:2])
     return matches[0] if len(matches) == 1 else None
+
+
+def manufacturer_of_staff(*, user) -> Manufacturer | None:
+    """The manufacturer a logged-in person works for, or None for anyone else (a consumer,
+    an officer, an operator's account)."""
+    if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
+        return None
+    staff = ManufacturerStaff.objects.select_related("manufacturer").filter(user_id=user.pk).first()
+    return staff.manufacturer if staff is not None else None
+
+
+def staff_actor(*, user, manufacturer: Manufacturer) -> Actor:
+    """How the audit log names a staff member acting in the workbench: the manufacturer's
+    kind, with the manufacturer and the person's user id (never a username)."""
+    named = f"{manufacturer.slug}/staff:{user.pk}"
+    return Actor(kind="manufacturer", id=named if len(named) <= 64 else f"staff:{user.pk}")

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clearinghouse.accounts.lockout import login_attempt, signup_probe_check, signup_taken_record
-from clearinghouse.accounts.models import Consumer, Credential, LinkCode, Manufacturer, Platform, PlatformLink
+from clearinghouse.accounts.models import Consumer, Credential, LinkCode, Manufacturer, ManufacturerStaff, Platform, PlatformLink
 from clearinghouse.accounts.power import acting_as
 from clearinghouse.accounts.pseudonyms import subject_pseudonym
 from clearinghouse.accounts.selectors import secret_hash
@@ -132,6 +132,31 @@ def compliance_officer_create(*, username: str, password: str, actor: Actor) -> 
             with acting_as(actor, groups=True):
                 user.groups.add(group)
             audit_append(actor=actor, action=AuditAction.COMPLIANCE_OFFICER_CREATED, target=f"officer:{user.pk}")
+    except IntegrityError:
+        raise Conflict(f"username {username!r} is taken", code="username_taken") from None
+    return user
+
+
+def manufacturer_user_create(*, manufacturer_slug: str, username: str, password: str, actor: Actor) -> User:
+    """A person who uses the web workbench for one manufacturer: a Django user with a
+    password (under the one lockout at login), never a consumer, an officer or an API
+    actor. The manufacturer's API key is not touched."""
+    manufacturer = Manufacturer.objects.filter(slug=manufacturer_slug).first()
+    if manufacturer is None:
+        raise NotFound(f"no manufacturer {manufacturer_slug!r}", details={"field": "manufacturer"})
+    _validate_new_user(username, password)
+    try:
+        with transaction.atomic():
+            if User.objects.filter(username__iexact=username).exists():
+                raise IntegrityError("username taken (case-insensitively)")
+            user = User.objects.create_user(username=username, password=password)
+            ManufacturerStaff.objects.create(user=user, manufacturer=manufacturer)
+            audit_append(
+                actor=actor,
+                action=AuditAction.MANUFACTURER_STAFF_CREATED,
+                target=f"user:{user.pk}",
+                details={"manufacturer": manufacturer.slug},
+            )
     except IntegrityError:
         raise Conflict(f"username {username!r} is taken", code="username_taken") from None
     return user

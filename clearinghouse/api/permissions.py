@@ -56,6 +56,10 @@ PERMISSION_TABLE: dict[str, dict[str, frozenset[str]]] = {
     "api:reports": {"GET": frozenset({MANUFACTURER}), "POST": frozenset({MANUFACTURER})},
     "api:report-plan": {"POST": frozenset({MANUFACTURER})},
     "api:report-detail": {"GET": frozenset({MANUFACTURER})},
+    # Notifications (clearinghouse/notices): the manufacturer's own callback and notices
+    "api:callback": {"GET": frozenset({MANUFACTURER}), "PUT": frozenset({MANUFACTURER}), "DELETE": frozenset({MANUFACTURER})},
+    "api:notices": {"GET": frozenset({MANUFACTURER})},
+    "api:notice-detail": {"GET": frozenset({MANUFACTURER})},
     # Compliance
     "api:audit-events": {"GET": frozenset({COMPLIANCE})},
     "api:audit-event-detail": {"GET": frozenset({COMPLIANCE})},

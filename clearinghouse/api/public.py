@@ -11,7 +11,7 @@ from clearinghouse.core.health import broker_reachable, database_reachable
 
 class KeyOut(serializers.Serializer):
     id = serializers.CharField()
-    use = serializers.ChoiceField(choices=["receipts", "releases", "checkpoints", "reports"])
+    use = serializers.ChoiceField(choices=["receipts", "releases", "checkpoints", "reports", "notifications"])
     algorithm = serializers.CharField()
     public_key = serializers.CharField(help_text="Raw 32-byte Ed25519 public key, base64")
     valid_from = serializers.CharField(allow_null=True)
@@ -33,8 +33,8 @@ class KeysView(APIView):
                             "id": "ed25519:3f9a0c2b7d1e4a55",
                             "use": "releases",
                             "algorithm": "Ed25519",
-                            "public_key": "MCowBQYDK2VwAyEA…base64 of 32 bytes…",
-                            "valid_from": "2026-11-01T00:00:00Z",
+                            "public_key": "9IJoClP2yiIffTqGgBsLj2CL4/Y/hnIfyMnPJFbf/50=",
+                            "valid_from": "2026-11-01T00:00:00+00:00",
                             "valid_until": None,
                             "status": "current",
                         }

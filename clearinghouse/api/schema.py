@@ -92,7 +92,7 @@ def error_response(**codes: str) -> OpenApiResponse:
     """An operation's own error answer at one status: ``error_response(budget_exhausted="…")``
     documents each code with its meaning and an example."""
     description = "; ".join(f"`{code}`: {meaning}" for code, meaning in codes.items())
-    examples = [OpenApiExample(code, value=error_body(code, meaning), response_only=True) for code, meaning in codes.items()]
+    examples = [OpenApiExample(code, value=error_body(code, _sentence(meaning)), response_only=True) for code, meaning in codes.items()]
     return OpenApiResponse(response=ErrorSerializer, description=description, examples=examples)
 
 
@@ -132,6 +132,11 @@ ERROR_RESPONSES: dict[str, list[tuple[str, str]]] = {
 }
 
 
+def _sentence(meaning: str) -> str:
+    text = meaning.replace("`", "")
+    return text[0].upper() + text[1:] + "."
+
+
 def _generic_error(status: str) -> dict[str, Any]:
     codes = ERROR_RESPONSES[status]
     return {
@@ -139,7 +144,7 @@ def _generic_error(status: str) -> dict[str, Any]:
         "content": {
             "application/json": {
                 "schema": {"$ref": "#/components/schemas/Error"},
-                "examples": {code: {"value": error_body(code, meaning[0].upper() + meaning[1:] + ".")} for code, meaning in codes},
+                "examples": {code: {"value": error_body(code, _sentence(meaning))} for code, meaning in codes},
             }
         },
     }

@@ -43,6 +43,8 @@ class AuditAction(StrEnum):
     PLATFORM_REGISTERED = "platform.registered"
     PLATFORM_CROSS_ACCESS_BLOCKED = "platform.cross_access_blocked"
     MANUFACTURER_REGISTERED = "manufacturer.registered"
+    # A person who uses the workbench for one manufacturer (issue 13).
+    MANUFACTURER_STAFF_CREATED = "manufacturer.staff_created"
     CREDENTIAL_ROTATED = "credential.rotated"
     CREDENTIAL_REVOKED = "credential.revoked"
     COMPLIANCE_OFFICER_CREATED = "compliance.officer_created"
@@ -71,3 +73,10 @@ class AuditAction(StrEnum):
     ACCESS_DENIED = "access.denied"
     SIGNUP_REFUSED = "signup.refused"
     REPORT_EXPORTED = "report.exported"
+    # Signed notifications to manufacturers (clearinghouse/notices): the callback, and every
+    # attempt at delivering a notice.
+    CALLBACK_SET = "callback.set"
+    CALLBACK_REMOVED = "callback.removed"
+    NOTICE_DELIVERED = "notice.delivered"
+    NOTICE_ATTEMPT_FAILED = "notice.attempt_failed"
+    NOTICE_GIVEN_UP = "notice.given_up"

@@ -507,19 +507,44 @@ class TlogEntriesView(APIView):
         )
 
 
+class ReceiptProofOut(serializers.Serializer):
+    receipt_id = serializers.UUIDField()
+    proof = InclusionProofOut()
+    event = EventOut(help_text="The audit event that records the receipt, as hashed: check the proof is about it")
+    checkpoint_note = serializers.CharField(help_text="The checkpoint as a signed note with the witnesses' cosignatures")
+
+
 class MeReceiptProofView(APIView):
     """A consumer proves their own consent receipt is in the log (issue 15)."""
 
     @extend_schema(
         operation_id="me_receipt_proof",
-        responses={200: InclusionProofOut},
-        examples=[OpenApiExample("proof", value=INCLUSION_EXAMPLE, response_only=True)],
+        responses={
+            200: ReceiptProofOut,
+            409: error_response(
+                not_yet_witnessed="no (witnessed) checkpoint covers the receipt's audit event yet; come back at `details.retry_after`"
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "proof",
+                value={
+                    "receipt_id": "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d",
+                    "proof": INCLUSION_EXAMPLE,
+                    "event": EVENT_EXAMPLE | {"action": "consent.granted", "actor_kind": "consumer"},
+                    "checkpoint_note": "clearinghouse.example/audit\n1042\n47DEQpj8…=\n\n— clearinghouse.example/audit Az3o…\n",
+                },
+                response_only=True,
+            )
+        ],
     )
     def get(self, request, receipt_id):
         """Prove my consent receipt is in the audit log
 
         The inclusion proof of the audit event that recorded the receipt, against the
-        latest signed checkpoint: anyone can then check it with the public checkpoints.
+        latest checkpoint that covers it (witnessed when witnesses are configured), with
+        the event itself and the cosigned checkpoint note: check them offline with
+        `tools/audit_verify.py inclusion --receipt`. Another person's receipt answers 404.
         """
         actor = request_actor(request)
         return Response(selectors.audit_receipt_proof(subject=actor.id, receipt_id=str(receipt_id)))

@@ -72,6 +72,7 @@ RECEIPT_EXAMPLE = {
     "channel": "api",
     "created_at": "2026-12-06T08:00:00Z",
     "supersedes": None,
+    "audit_proof": "/api/v1/me/receipts/a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d/proof",
     "receipt": {
         "payload": {"receipt_id": "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d", "state": "granted", "purpose": "c2m-product-design", "…": "…"},
         "signature": "V2h5…base64…",

@@ -46,6 +46,7 @@ SENTENCES: dict[str, str] = {
     AuditAction.PLATFORM_REGISTERED: gettext_noop("%(actor)s registered %(target)s."),
     AuditAction.PLATFORM_CROSS_ACCESS_BLOCKED: gettext_noop("%(actor)s was blocked from another platform's data (%(target)s)."),
     AuditAction.MANUFACTURER_REGISTERED: gettext_noop("%(actor)s registered %(target)s."),
+    AuditAction.MANUFACTURER_STAFF_CREATED: gettext_noop("%(actor)s gave %(target)s a workbench login for manufacturer %(manufacturer)s."),
     AuditAction.CREDENTIAL_ROTATED: gettext_noop("%(actor)s replaced the keys of %(target)s."),
     AuditAction.CREDENTIAL_REVOKED: gettext_noop("%(actor)s revoked the keys of %(target)s."),
     AuditAction.COMPLIANCE_OFFICER_CREATED: gettext_noop("%(actor)s created compliance officer %(target)s."),
@@ -91,6 +92,17 @@ SENTENCES: dict[str, str] = {
     AuditAction.USER_PERMISSIONS_CHANGED: gettext_noop("%(actor)s changed the permissions of %(target)s."),
     AuditAction.ACCESS_DENIED: gettext_noop("%(actor)s was denied access (%(reason)s)."),
     AuditAction.SIGNUP_REFUSED: gettext_noop("A sign-up was refused (%(reason)s)."),
+    AuditAction.CALLBACK_SET: gettext_noop("%(actor)s registered a callback for notifications at %(host)s."),
+    AuditAction.CALLBACK_REMOVED: gettext_noop("%(actor)s removed its callback for notifications at %(host)s."),
+    AuditAction.NOTICE_DELIVERED: gettext_noop(
+        "The notice that %(target)s ended %(status)s was delivered to %(host)s (attempt %(attempt)s)."
+    ),
+    AuditAction.NOTICE_ATTEMPT_FAILED: gettext_noop(
+        "Attempt %(attempt)s to deliver the notice of %(target)s to %(host)s failed (%(outcome)s); next try at %(retry_at)s."
+    ),
+    AuditAction.NOTICE_GIVEN_UP: gettext_noop(
+        "The notice of %(target)s to %(host)s was given up after %(attempt)s attempts (%(outcome)s)."
+    ),
 }
 OVER_CAP = gettext_noop("Over the cap: allocations add up to ε %(total)s of %(cap)s.")
 UNKNOWN = gettext_noop("%(actor)s: %(action)s on %(target)s.")

@@ -21,6 +21,7 @@ from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from clearinghouse import charts
 from clearinghouse.api.actors import request_actor
 from clearinghouse.audit import reasons, selectors, services
 from clearinghouse.audit.actions import AuditAction
@@ -30,7 +31,7 @@ from clearinghouse.audit.models import AuditVerificationRun
 from clearinghouse.consent.models import Purpose
 from clearinghouse.consent.purposes import purpose_approve, purpose_get, purpose_retire
 from clearinghouse.consent.selectors import consent_lapse_on_approval
-from clearinghouse.console import charts, exports, reports, ropa
+from clearinghouse.console import exports, reports, ropa
 from clearinghouse.console.purpose_diff import purpose_diff, term_list
 from clearinghouse.console.sentences import event_sentence
 from clearinghouse.core.errors import DomainError, NotFound
@@ -436,16 +437,7 @@ SERIES_NAMES = {
 
 
 def _series(chart: reports.Chartable) -> list[charts.Series]:
-    return [charts.Series(_(SERIES_NAMES.get(name, name)), values) for name, values in chart.series.items()]
-
-
-def _table(chart: reports.Chartable) -> dict:
-    """The chart's numbers as rows, for the accessible table under each chart."""
-    names = list(chart.series)
-    return {
-        "columns": [_(SERIES_NAMES.get(name, name)) for name in names],
-        "rows": [(label, [chart.series[name][i] for name in names]) for i, label in enumerate(chart.labels)],
-    }
+    return [charts.Series(label=_(SERIES_NAMES.get(name, name)), values=list(values)) for name, values in chart.series.items()]
 
 
 @require_GET
@@ -471,14 +463,14 @@ def report(request, slug: str):
         context["sections"] = [
             {
                 "heading": code,
-                "chart": charts.bar_chart(
+                "chart": charts.grouped_bars(
                     title=_("Consent changes for %(purpose)s") % {"purpose": code},
                     description=_("Grants, withdrawals and consents the service ended per %(bucket)s")
                     % {"bucket": _(BUCKETS[period.bucket])},
-                    labels=chart.labels,
-                    series=_series(chart),
+                    categories=chart.labels,
+                    groups=_series(chart),
+                    value_label="",
                 ),
-                "table": _table(chart),
                 "totals": chart.totals,
             }
             for code, chart in results.items()
@@ -486,25 +478,26 @@ def report(request, slug: str):
     elif slug == "releases":
         chart = reports.releases_register(period=period)
         context.update(
-            chart=charts.bar_chart(
+            chart=charts.stacked_bars(
                 title=_("ε spent by releases"),
                 description=_("Sum of ε of completed releases per purpose and %(bucket)s") % {"bucket": _(BUCKETS[period.bucket])},
-                labels=chart.labels,
-                series=_series(chart),
-                stacked=True,
+                categories=chart.labels,
+                stacks=_series(chart),
+                value_label="ε",
             ),
-            table=_table(chart),
             rows=chart.rows,
             totals=chart.totals,
         )
     elif slug == "budget":
         chart = reports.budget_ledger()
         context.update(
-            chart=charts.bar_chart(
+            chart=charts.grouped_bars(
                 title=_("Privacy budget per purpose and period"),
                 description=_("Cap, allocated and spent ε"),
-                labels=chart.labels,
-                series=_series(chart),
+                categories=chart.labels,
+                groups=_series(chart),
+                value_label="ε",
+                x_label=_("Purpose and period"),
             )
             if chart.rows
             else None,
@@ -515,27 +508,26 @@ def report(request, slug: str):
     elif slug == "refusals":
         chart = reports.refusals_report(period=period)
         context.update(
-            chart=charts.line_chart(
+            chart=charts.lines_with_band(
                 title=_("Refused and blocked attempts"),
                 description=_("Counts per %(bucket)s") % {"bucket": _(BUCKETS[period.bucket])},
-                labels=chart.labels,
+                x_labels=chart.labels,
                 series=_series(chart),
+                value_label="",
             ),
-            table=_table(chart),
             totals={_(SERIES_NAMES[family]): sum(codes.values()) for family, codes in chart.totals.items()},
             codes=[(_(SERIES_NAMES[row["family"]]), row["code"], row["count"]) for row in chart.rows],
         )
     elif slug == "retention":
         chart = reports.retention_report(period=period)
         context.update(
-            chart=charts.bar_chart(
+            chart=charts.stacked_bars(
                 title=_("Signals deleted"),
                 description=_("Signals deleted by retention purges and erasures per %(bucket)s") % {"bucket": _(BUCKETS[period.bucket])},
-                labels=chart.labels,
-                series=_series(chart),
-                stacked=True,
+                categories=chart.labels,
+                stacks=_series(chart),
+                value_label="",
             ),
-            table=_table(chart),
             rows=chart.rows,
             totals={_(SERIES_NAMES[name]): value for name, value in chart.totals.items()},
             kinds=SERIES_NAMES,
@@ -543,14 +535,13 @@ def report(request, slug: str):
     else:
         chart = reports.subject_requests_report(period=period)
         context.update(
-            chart=charts.bar_chart(
+            chart=charts.stacked_bars(
                 title=_("Data-subject requests"),
                 description=_("Exports and erasures per %(bucket)s") % {"bucket": _(BUCKETS[period.bucket])},
-                labels=chart.labels,
-                series=_series(chart),
-                stacked=True,
+                categories=chart.labels,
+                stacks=_series(chart),
+                value_label="",
             ),
-            table=_table(chart),
             rows=chart.rows,
             totals=chart.totals,
             kinds=SERIES_NAMES,

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-SIGNING_USES = ("receipts", "releases", "checkpoints", "reports")
+SIGNING_USES = ("receipts", "releases", "checkpoints", "reports", "notifications")
 ALGORITHM = "Ed25519"
 
 
@@ -76,6 +76,10 @@ class Signer:
 
     def sign(self, document: Any) -> str:
         return b64encode(self.private_key.sign(canonical_json(document)))
+
+    def sign_bytes(self, data: bytes) -> str:
+        """Signature over exactly these bytes (a notification's body as sent)."""
+        return b64encode(self.private_key.sign(data))
 
     def envelope(self, document: Any) -> dict[str, Any]:
         """A self-describing signed document: verify ``signature`` over canonical_json(payload)."""

@@ -18,6 +18,7 @@ from clearinghouse.accounts.models import Manufacturer, Platform
 from clearinghouse.accounts.services import (
     compliance_officer_create,
     consumer_register,
+    manufacturer_user_create,
     platform_register,
 )
 from clearinghouse.consent.purposes import purpose_file_read, purpose_publish
@@ -59,6 +60,13 @@ def demo_seed(*, options: dict, log) -> None:
         password = secrets.token_urlsafe(12)
         compliance_officer_create(username="officer", password=password, actor=actor)
         credentials.append(f"officer   officer / {password}")
+    # One workbench login per manufacturer (/workbench/), for its staff.
+    for slug, _name, _sectors in DEMO_MANUFACTURERS:
+        username = f"{slug}-analyst"
+        if not User.objects.filter(username=username).exists():
+            password = secrets.token_urlsafe(12)
+            manufacturer_user_create(manufacturer_slug=slug, username=username, password=password, actor=actor)
+            credentials.append(f"workbench {username} / {password}  (/workbench/, {slug})")
     if credentials:
         with _credentials_file().open("a") as handle:
             handle.write("\n".join(credentials) + "\n")

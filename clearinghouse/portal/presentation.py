@@ -19,6 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
+from clearinghouse import charts
 from clearinghouse.consent.taxonomy import taxonomy_index
 
 FIELD_LABELS = {
@@ -116,128 +117,45 @@ class ChartSeries:
     points: list[tuple[datetime, Decimal]]  # cumulative ε after each charge, in time order
 
 
-@dataclass(frozen=True)
-class Chart:
-    width: int
-    height: int
-    font_size: int
-    plot: tuple[int, int, int, int]  # left, top, right, bottom
-    lines: list[dict]
-    y_ticks: list[dict]
-    x_ticks: list[dict]
-    caps: list[dict]
-    y_label: str
-    title: str
-    description: str
+def privacy_loss_chart(*, series: list[ChartSeries], window_days: int, now: datetime | None = None) -> charts.Chart:
+    """Cumulative ε per purpose, one step a day, against each purpose's limit.
 
-
-_COLOURS = ["#0b4f8a", "#a1150f", "#11602c", "#6b3fa0"]
-_DASHES = ["", "9 4", "3 3 9 3", "14 4"]
-# Each later line is drawn narrower on top of the earlier ones, so where two purposes have
-# spent the same (both still at 0, say) the earlier line shows as a border on both sides of
-# the later one, and through its gaps, instead of vanishing under it.
-_WIDTHS = [8, 3.5, 2, 1]
-_TICK_STEPS = [Decimal(v) for v in ("0.1", "0.2", "0.25", "0.5", "1", "2", "2.5", "5", "10", "20", "25", "50", "100")]
-
-
-def _tick_step(value: Decimal) -> Decimal:
-    """The smallest round step that marks 0..value in at most five intervals."""
-    for step in _TICK_STEPS:
-        if value / step <= 5:
-            return step
-    return (value / 500).to_integral_value(rounding="ROUND_CEILING") * 100
-
-
-def cumulative_chart(*, series: list[ChartSeries], window_days: int, now: datetime | None = None) -> Chart:
-    """An inline-SVG step chart of cumulative ε over the rolling window, one line per
-    purpose, with each purpose's cap as a dotted horizontal line. Server-rendered so it
-    needs no script and no chart library; the table next to it carries the same numbers
-    for screen readers."""
+    Zoomed to the active range (issue 14): from a little before the first charge in the
+    window to today, at least two weeks; a fixed 365-day axis squeezed a month of activity
+    into a two-pixel stub. Before the first charge every line is flat at 0 anyway. One
+    point per day keeps the axis to scale: two charges a week apart are a week apart."""
     now = now or timezone.now()
     window_start = now - timedelta(days=window_days)
-    # Zoomed to the active range (issue 14): from a little before the first charge in the
-    # window to today, at least two weeks; a fixed 365-day axis squeezed a month of activity
-    # into a two-pixel stub. Before the first charge every line is flat at 0 anyway.
     first = min((moment for s in series for moment, _value in s.points if moment >= window_start), default=None)
     if first is None:
         start = now - timedelta(days=min(window_days, 30))
     else:
         start = max(window_start, first - max((now - first) / 10, timedelta(days=1)))
     start = max(window_start, min(start, now - timedelta(days=14)))
-    # The drawing is scaled to its column (at most 30rem wide, see portal.css). On a 375 px
-    # phone the column is 343 px, so text of 18 units shows at about 12.9 px; at full width
-    # it is 18 px.
-    width, height, font_size = 480, 280, 18
-    left, top, right, bottom = 60, 36, width - 16, height - 40
-    # The axis ends at the limit (or at the spending, should it ever pass the limit): the
-    # chart is about how much of the limit is spent, and a round number above it only
-    # squashed the spending into the bottom of the picture.
-    highest = max([s.cap for s in series] + [p[1] for s in series for p in s.points] + [Decimal(0)])
-    if highest <= 0:
-        highest = Decimal(1)
-    step = _tick_step(highest)
-    top_value = (highest / step).to_integral_value(rounding="ROUND_CEILING") * step
-    span = (now - start).total_seconds() or 1
-
-    def x_of(moment: datetime) -> float:
-        fraction = min(max((moment - start).total_seconds() / span, 0.0), 1.0)
-        return round(left + fraction * (right - left), 1)
-
-    def y_of(value: Decimal) -> float:
-        fraction = float(value / top_value) if top_value else 0.0
-        return round(bottom - min(fraction, 1.0) * (bottom - top), 1)
-
-    lines, caps, cap_values = [], [], set()
-    for index, item in enumerate(series):
-        colour = _COLOURS[index % len(_COLOURS)]
-        path = [f"M{x_of(start)},{y_of(Decimal(0))}"]
-        previous = Decimal(0)
-        for moment, value in item.points:
-            x = x_of(moment)
-            path.append(f"L{x},{y_of(previous)}")
-            path.append(f"L{x},{y_of(value)}")
-            previous = value
-        path.append(f"L{x_of(now)},{y_of(previous)}")
-        lines.append(
-            {
-                "d": " ".join(path),
-                "colour": colour,
-                "dash": _DASHES[index % len(_DASHES)],
-                "width": _WIDTHS[min(index, len(_WIDTHS) - 1)],
-                "label": item.label,
-            }
-        )
-        if item.cap not in cap_values:  # purposes sharing a limit share one line
-            cap_values.add(item.cap)
-            caps.append({"y": y_of(item.cap), "colour": colour, "label": _("limit %(value)s") % {"value": epsilon_text(item.cap)}})
-
-    y_ticks = []
-    value = Decimal(0)
-    while value <= top_value:
-        y_ticks.append({"y": y_of(value), "label": epsilon_text(value)})
-        value += step
-    # Two dates, where the window starts and today: three did not fit side by side at a
-    # readable size ("November 2025" is about 7 em).
-    # Within one year and a few months, the day matters more than the year.
-    tick_format = "MONTH_DAY_FORMAT" if (now - start).days <= 120 else "YEAR_MONTH_FORMAT"
-    x_ticks = [
-        {"x": x_of(moment), "anchor": anchor, "label": date_format(timezone.localtime(moment), tick_format)}
-        for moment, anchor in ((start, "start"), (now, "end"))
-    ]
-
-    total_points = sum(len(s.points) for s in series)
-    return Chart(
-        width=width,
-        height=height,
-        font_size=font_size,
-        plot=(left, top, right, bottom),
-        lines=lines,
-        y_ticks=y_ticks,
-        x_ticks=x_ticks,
-        caps=caps,
-        y_label="ε",
+    today = timezone.localdate(now)
+    days = [timezone.localdate(start) + timedelta(days=offset) for offset in range((today - timezone.localdate(start)).days + 1)]
+    # Within one year the day and month say enough; across a new year the year is needed.
+    label_format = "MONTH_DAY_FORMAT" if days[0].year == days[-1].year else "SHORT_DATE_FORMAT"
+    lines = []
+    for item in series:
+        values, running, pending = [], Decimal(0), [(timezone.localdate(m), v) for m, v in item.points if m >= window_start]
+        for day in days:
+            while pending and pending[0][0] <= day:
+                running = pending.pop(0)[1]
+            values.append(float(running))
+        lines.append(charts.Series(label=item.label, values=values))
+    caps = list(dict.fromkeys(item.cap for item in series))  # purposes sharing a limit share one line
+    limits = [(float(cap), _("limit %(value)s") % {"value": epsilon_text(cap)}) for cap in caps]
+    return charts.step_lines(
         title=_("Your cumulative privacy loss (ε) over the last %(days)s days") % {"days": window_days},
-        description=_("%(count)s charges shown; the same numbers are in the table below.") % {"count": total_points},
+        description=_("%(count)s charges shown; the same numbers are in the table below.") % {"count": sum(len(s.points) for s in series)},
+        x_labels=[date_format(day, label_format) for day in days],
+        series=lines,
+        value_label="ε",
+        limit=limits[0][0] if limits else None,
+        limit_label=limits[0][1] if limits else "",
+        extra_limits=limits[1:],
+        x_label=_("Date"),
     )
 
 

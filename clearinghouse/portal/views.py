@@ -56,6 +56,16 @@ def _officer_home() -> str | None:
         return None
 
 
+def _staff_home(user) -> str | None:
+    """A manufacturer's staff member who came to the portal goes to the workbench."""
+    if account_selectors.manufacturer_of_staff(user=user) is None:
+        return None
+    try:
+        return reverse("workbench:home")
+    except NoReverseMatch:
+        return None
+
+
 def consumer_required(view):
     """Anonymous people go to the login page; a logged-in person who is not a consumer
     (a compliance officer, an operator) is sent to their own console or told plainly
@@ -68,7 +78,7 @@ def consumer_required(view):
             return auth_views.redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
         actor = request_actor(request)
         if actor.kind != "consumer":
-            home = _officer_home() if actor.kind == "compliance" else None
+            home = _officer_home() if actor.kind == "compliance" else _staff_home(request.user)
             if home:
                 return redirect(home)
             denial_record(request=request, reason="forbidden", status=403)
@@ -116,7 +126,7 @@ class LoginView(auth_views.LoginView):
     def get_default_redirect_url(self):
         if request_actor(self.request).kind == "compliance" and _officer_home():
             return _officer_home()
-        return super().get_default_redirect_url()
+        return _staff_home(self.request.user) or super().get_default_redirect_url()
 
 
 class LogoutView(auth_views.LogoutView):
@@ -538,7 +548,7 @@ def privacy_loss(request):
                 "percent": int(min(spent / cap, Decimal(1)) * 100) if cap else 0,
             }
         )
-    chart = words.cumulative_chart(series=series, window_days=window_days, now=now) if purposes else None
+    chart = words.privacy_loss_chart(series=series, window_days=window_days, now=now) if purposes else None
     return render(
         request,
         "portal/privacy_loss.html",

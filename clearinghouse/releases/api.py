@@ -257,8 +257,8 @@ RELEASE_DONE = RELEASE_QUEUED | {
             "confidence": "0.95",
             "snapshot_at": "2026-12-06T08:00:01+00:00",
             "cells": [
-                {"category": "furniture/office-chair", "attribute": "lumbar-support", "value": 412, "half_width": 60},
-                {"category": "furniture/office-chair", "attribute": "recline-flat", "value": 187, "half_width": 60},
+                {"category": "furniture/office-chair", "attribute": "lumbar-support", "value": 412, "half_width": 42},
+                {"category": "furniture/office-chair", "attribute": "recline-flat", "value": 187, "half_width": 42},
             ],
             "…": "mechanisms, accuracy, contribution bounds: see docs/releases.md",
         },
@@ -269,8 +269,8 @@ RELEASE_DONE = RELEASE_QUEUED | {
 }
 RELEASE_CSV = (
     "\ufeffcategory,category_label,attribute,attribute_label,value,half_width,lower,upper\r\n"
-    "furniture/office-chair,办公椅,lumbar-support,腰部支撑,412,60,352,472\r\n"
-    "furniture/office-chair,办公椅,recline-flat,可平躺,187,60,127,247\r\n"
+    "furniture/office-chair,办公椅,lumbar-support,腰部支撑,412,42,370,454\r\n"
+    "furniture/office-chair,办公椅,recline-flat,可平躺,187,42,145,229\r\n"
 )
 PLAN_EXAMPLE = {
     "purpose": "c2m-product-design",
@@ -279,14 +279,28 @@ PLAN_EXAMPLE = {
     "group_by": ["category", "attribute"],
     "filters": {"category": "furniture/office-chair"},
     "cells": 7,
-    "cell_labels": [{"category": "furniture/office-chair", "attribute": "lumbar-support"}, "…"],
-    "mechanisms": [{"measure": "consumers", "name": "discrete_laplace", "scale": "20.0", "epsilon": "0.5000"}],
+    "cell_labels": [
+        {"category": "furniture/office-chair", "attribute": "lumbar-support"},
+        {"category": "furniture/office-chair", "attribute": "recline-flat"},
+    ],
+    "mechanisms": [
+        {
+            "measure": "consumers",
+            "name": "discrete_laplace",
+            "library": "OpenDP 0.16.0",
+            "scale": "14.0",
+            "sensitivity": {"metric": "l1", "value": 7},
+            "epsilon": "0.5000",
+            "epsilon_privacy_map": "0.5",
+        }
+    ],
     "accuracy": {
-        "half_width": 60,
+        "half_width": 42,
         "meaning": "each cell's released value is within half_width of its bounded true value with probability 0.95",
     },
     "cost": {"epsilon": "0.5000", "delta": "0", "rho": "0.125"},
-    "budgets": {"period": "2026-12", "allocation_remaining_after": "9.5000", "purpose_remaining_after": "39.5000", "affordable": True},
+    "accuracy_first": False,
+    "budget_after": {"period": "2026-12", "allocation_remaining_after": "9.5000", "purpose_remaining_after": "39.5000", "affordable": True},
 }
 REQUEST_ERRORS = error_response(
     invalid="the body names a field wrongly (`details.field`), e.g. a dimension the purpose does not collect",
@@ -510,6 +524,7 @@ PRIVACY_LOSS_EXAMPLE = {
             "manufacturer": "Chair Co.",
             "measure": "consumers",
             "epsilon": "0.5000",
+            "reach_only": False,
             "charged_at": "2026-12-06T08:00:04Z",
         }
     ],

@@ -320,6 +320,15 @@ def privacy_ledger_export(*, consumer: Consumer) -> dict[str, Any]:
     return {"privacy_loss": privacy_loss_statement(consumer=consumer)}
 
 
+def jobs_for(*, manufacturer: Manufacturer, period: str | None = None) -> QuerySet[Release]:
+    """A manufacturer's own jobs of every kind (releases, reports, trends), newest first;
+    with ``period``, only those of that budget period. For the workbench's history and its
+    budget over the period (each live job holds or has spent its ε; a failed or refused
+    one was refunded)."""
+    jobs = Release.objects.filter(manufacturer=manufacturer).select_related("manufacturer").order_by("-created_at", "id")
+    return jobs.filter(period=period) if period is not None else jobs
+
+
 def jobs_filtered(jobs: QuerySet[Release], *, purpose: str | None = None, period: str | None = None) -> QuerySet[Release]:
     """The filters of the job lists (releases, reports, trends). There is deliberately no
     status filter: a done job is shown as running until its visible time

@@ -50,6 +50,7 @@ from clearinghouse.releases.models import ChargeChunk, Release
 from clearinghouse.releases.plans import ReleasePlan, epsilon_text, release_plan_build
 from clearinghouse.releases.preview import request_purpose_code, resolve_epsilon
 from clearinghouse.releases.reach import reach_section
+from clearinghouse.releases.signals import job_ended
 
 logger = logging.getLogger(__name__)
 SYSTEM = Actor.system("releases")
@@ -281,6 +282,7 @@ def release_close(*, release_id, status: str, code: str, message: str) -> Releas
             target=f"release:{release.id}",
             details=_details(release, period=release.period),
         )
+        job_ended.send(sender=Release, release_id=release.id, status=status)
     return release
 
 
@@ -532,6 +534,7 @@ def release_finish(*, release: Release, attempt: int, payload: dict, contributor
     if not done:
         raise ReleaseTakenOver(str(release.id))
     audit_append(actor=SYSTEM, action=AuditAction.RELEASE_COMPLETED, target=f"release:{release.id}", details=_details(release))
+    job_ended.send(sender=Release, release_id=release.id, status=Release.DONE)
 
 
 # --- Upkeep -------------------------------------------------------------------------------

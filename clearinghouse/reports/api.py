@@ -106,7 +106,7 @@ REPORT_QUEUED = {
     "marginals": [["attribute"], ["age_band"], ["attribute", "age_band"]],
     "accuracy": None,
     "epsilon": "0.5000",
-    "rho": "0.125",
+    "rho": "0.00381862",
     "period": "2026-12",
     "created_at": "2026-12-06T08:00:00Z",
     "completed_at": None,
@@ -122,15 +122,15 @@ REPORT_DONE = REPORT_QUEUED | {
             "measure": "consumers",
             "epsilon": "0.5000",
             "delta": "1e-07",
-            "rho": "0.125",
+            "rho": "0.00381862",
             "snapshot_at": "2026-12-06T08:00:01+00:00",
             "marginals": [
                 {
                     "dimensions": ["age_band"],
-                    "half_width": "21.4",
+                    "half_width": "22.5",
                     "cells": [
-                        {"age_band": "18-24", "value": "96.3", "half_width": "21.4"},
-                        {"age_band": "25-34", "value": "241.0", "half_width": "21.4"},
+                        {"age_band": "18-24", "value": "96.67", "half_width": "22.5"},
+                        {"age_band": "25-34", "value": "241.50", "half_width": "22.5"},
                     ],
                 }
             ],
@@ -143,16 +143,33 @@ REPORT_DONE = REPORT_QUEUED | {
 }
 REPORT_CSV = (
     "\ufefftable,category,category_label,attribute,attribute_label,age_band,age_band_label,value,half_width,lower,upper\r\n"
-    "age_band,,,,,18-24,18–24 岁,96.3,21.4,74.9,117.7\r\n"
-    "age_band,,,,,25-34,25–34 岁,241.0,21.4,219.6,262.4\r\n"
+    "age_band,,,,,18-24,18–24 岁,96.67,22.5,74.17,119.17\r\n"
+    "age_band,,,,,25-34,25–34 岁,241.50,22.5,219.00,264.00\r\n"
 )
 REPORT_PLAN = {
     "purpose": "c2m-product-design",
+    "purpose_version": 1,
     "measure": "consumers",
-    "marginals": [{"dimensions": ["age_band"], "cells": 6, "half_width": "21.4"}, "…"],
-    "cost": {"epsilon": "0.5000", "delta": "1e-07", "rho": "0.125"},
-    "budgets": {"period": "2026-12", "allocation_remaining_after": "9.5000", "purpose_remaining_after": "39.5000", "affordable": True},
-    "…": "mechanism, strategy, cells per consumer",
+    "counts": "consumers in each cell of the full domain (attribute × age_band); …",
+    "filters": {"category": "furniture/office-chair"},
+    "mechanism": {
+        "name": "residual_planner_discrete_gaussian",
+        "noise": "discrete_gaussian",
+        "privacy": "zCDP",
+        "…": "strategy, residuals",
+    },
+    "cost": {"rho": "0.00381862", "epsilon": "0.5000", "delta": "1e-07"},
+    "accuracy": None,
+    "contribution_bounds": {"max_cells": 10, "max_signals_per_cell": 3, "cells_per_consumer": 7},
+    "marginals": [
+        {"dimensions": ["age_band"], "half_width": "22.5", "cell_count": 6, "cells": [{"age_band": "18-24"}, {"age_band": "25-34"}, "…"]}
+    ],
+    "budget": {
+        "period": "2026-12",
+        "allocation": {"allocated": "10.0000", "spent": "0.0000", "remaining": "10.0000", "remaining_after": "9.5000"},
+        "purpose": {"cap": "40.0000", "spent": "0.0000", "remaining": "40.0000", "remaining_after": "39.5000"},
+        "affordable": True,
+    },
 }
 REPORT_ERRORS = error_response(
     invalid="a field of the body is wrong; `details.field` names it (e.g. `marginals[1]`)",

@@ -118,7 +118,7 @@ TREND_QUEUED = {
     "forecast_weeks": 4,
     "accuracy": None,
     "epsilon": "0.5000",
-    "rho": "0.125",
+    "rho": "0.00381862",
     "period": "2026-12",
     "created_at": "2026-12-06T08:00:00Z",
     "completed_at": None,
@@ -141,9 +141,9 @@ TREND_DONE = TREND_QUEUED | {
                         {
                             "week": "2026-W02",
                             "value": "130.2",
-                            "half_width": "18.5",
+                            "half_width": "77.7",
                             "running_total": "130.2",
-                            "running_total_half_width": "18.5",
+                            "running_total_half_width": "77.7",
                         }
                     ],
                     "forecast": {
@@ -162,18 +162,41 @@ TREND_DONE = TREND_QUEUED | {
 }
 TREND_CSV = (
     "\ufeffweek,kind,value,half_width,lower,upper,running_total,running_total_half_width,lower_80,upper_80\r\n"
-    "2026-W02,observed,130.2,18.5,111.7,148.7,130.2,18.5,,\r\n"
+    "2026-W02,observed,130.2,77.7,52.5,207.9,130.2,77.7,,\r\n"
     "2026-W14,forecast,151.0,,116.2,185.8,,,128.3,173.7\r\n"
 )
 TREND_PLAN = {
     "purpose": "c2m-demand-forecast",
+    "purpose_version": 1,
     "measure": "consumers",
-    "weeks": 12,
-    "series": 1,
-    "accuracy": {"weekly_half_width": "18.5", "running_total_half_width": ["18.5", "…"]},
-    "cost": {"epsilon": "0.5000", "delta": "1e-07", "rho": "0.125"},
-    "budgets": {"period": "2026-12", "allocation_remaining_after": "9.5000", "purpose_remaining_after": "39.5000", "affordable": True},
-    "…": "mechanism, contribution bounds",
+    "by": None,
+    "filters": {"category": "flowers", "since": "2026-01-05", "until": "2026-03-29"},
+    "weeks": ["2026-W02", "2026-W03", "…", "2026-W13"],
+    "series": [{}],
+    "cells": 12,
+    "forecast_weeks": 4,
+    "mechanism": {"name": "continual_release_factorisation", "noise": "discrete_gaussian", "…": "strategy, scale, sensitivity"},
+    "cost": {"rho": "0.00381862", "epsilon": "0.5000", "delta": "1e-07"},
+    "accuracy": {
+        "confidence": "0.95",
+        "weekly_half_widths": ["77.7", "…"],
+        "running_total_half_widths": ["77.7", "109.9", "…"],
+        "max_weekly_half_width": "77.7",
+        "max_running_total_half_width": "269.2",
+    },
+    "contribution_bounds": {
+        "max_cells": 20,
+        "max_signals_per_cell": 5,
+        "cells_per_consumer": 12,
+        "per_cell_max": 1,
+        "max_weeks_per_person": 12,
+    },
+    "budget": {
+        "period": "2026-12",
+        "allocation": {"allocated": "10.0000", "spent": "0.0000", "remaining": "10.0000", "remaining_after": "9.5000"},
+        "purpose": {"cap": "40.0000", "spent": "0.0000", "remaining": "40.0000", "remaining_after": "39.5000"},
+        "affordable": True,
+    },
 }
 TREND_ERRORS = error_response(
     invalid="a field of the body is wrong; `details.field` names it (e.g. `filters.since`)",

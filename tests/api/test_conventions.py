@@ -77,7 +77,7 @@ def test_api_docs_load_swagger_ui_from_our_own_static_files(db):
 
 def test_keys_are_published_with_ids_and_uses(db):
     keys = APIClient().get("/api/v1/keys").json()["keys"]
-    assert {k["use"] for k in keys if k["status"] == "current"} == {"receipts", "releases", "checkpoints", "reports"}
+    assert {k["use"] for k in keys if k["status"] == "current"} == {"receipts", "releases", "checkpoints", "reports", "notifications"}
     assert all(k["algorithm"] == "Ed25519" and k["id"].startswith("ed25519:") for k in keys)
 
 

@@ -126,8 +126,8 @@ def test_nothing_to_download_before_the_job_is_done_is_a_409_in_json(world):
     # No on-commit execution: the release stays queued.
     release_id = client.post("/api/v1/releases", {"purpose": PRODUCT, "measure": "signals", "epsilon": "0.1"}, format="json").json()["id"]
     assert client.get(f"/api/v1/releases/{release_id}").status_code == 200
-    for query in ("?format=csv", "?format=sig"):
-        response = client.get(f"/api/v1/releases/{release_id}{query}")
+    for query, accept in (("?format=csv", "*/*"), ("?format=sig", "*/*"), ("", "text/csv")):
+        response = client.get(f"/api/v1/releases/{release_id}{query}", HTTP_ACCEPT=accept)
         assert response.status_code == 409
         assert response["Content-Type"] == "application/json"
         assert response.json()["error"]["code"] == "no_result"

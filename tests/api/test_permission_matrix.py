@@ -215,6 +215,19 @@ ROWS = [
         "api:report-plan",
     ),
     Row("GET", "/api/v1/reports/5f0c6b8e-2d0a-4c53-9d4e-7d1c1f6a0b11", manufacturers_only(404), name="api:report-detail"),
+    # Notifications: the manufacturer's own callback (none registered yet) and notices.
+    Row("GET", "/api/v1/callback", manufacturers_only(404), name="api:callback"),
+    Row(
+        "PUT",
+        "/api/v1/callback",
+        manufacturers_only(201),
+        lambda w: {"url": "https://chairco.example/clearinghouse/notices"},
+        "api:callback",
+    ),
+    Row("DELETE", "/api/v1/callback", manufacturers_only(404), name="api:callback"),
+    Row("POST", "/api/v1/callback", everyone(405), lambda w: {}, "api:callback"),
+    Row("GET", "/api/v1/notices", manufacturers_only(200), name="api:notices"),
+    Row("GET", "/api/v1/notices/5f0c6b8e-2d0a-4c53-9d4e-7d1c1f6a0b11", manufacturers_only(404), name="api:notice-detail"),
     # The audit log: compliance only; checkpoints and consistency proofs are public.
     Row("GET", "/api/v1/audit/events", compliance_only(200), name="api:audit-events"),
     Row("GET", "/api/v1/audit/events/1", compliance_only(200), name="api:audit-event-detail"),

@@ -229,7 +229,7 @@ def _png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
 
 def _palette_pixels(png: bytes) -> dict[str, int]:
     """How many pixels show each chart colour (bars and lines are drawn in these)."""
-    from clearinghouse.console.charts import PALETTE
+    from clearinghouse.charts import PALETTE
 
     colours = {tuple(int(code[i : i + 2], 16) for i in (1, 3, 5)): code for code in PALETTE}
     width, channels, rows = _png_pixels(png)
@@ -320,3 +320,37 @@ def test_a_consumer_cannot_open_the_console(page, world, login_as, make_consumer
     response = page.goto(page.base_url + "/compliance/audit/")
     assert response.status == 403
     assert page.get_by_role("heading", name="Compliance officers only").is_visible()
+
+
+CHART_TEXT_SIZES_JS = """
+(chart) => Array.from(chart.querySelectorAll('text')).map((t) => [
+  t.textContent, parseFloat(getComputedStyle(t).fontSize) * t.ownerSVGElement.getScreenCTM().a,
+])
+"""
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_every_report_chart_fits_a_375px_phone_with_readable_text(browser, live_server, world, login_as, language):
+    context = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True, device_scale_factor=2)
+    try:
+        page = context.new_page()
+        page.base_url = live_server.url
+        login_as(page, world["officer"].consumer)
+        page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
+        for slug in ("consent", "releases", "budget", "refusals", "retention", "requests"):
+            page.goto(live_server.url + f"/compliance/reports/{slug}/")
+            chart = page.locator("figure.chart-box svg.chart").first
+            chart.scroll_into_view_if_needed()
+            box = chart.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 375 and box["width"] > 280 and box["height"] > 150, (slug, box)
+            assert chart.get_attribute("role") == "img" and chart.locator("title").text_content()
+            assert horizontal_overflow(page) <= 0, slug
+            sizes = page.evaluate(CHART_TEXT_SIZES_JS, chart.element_handle())
+            assert sizes and min(size for _text, size in sizes) >= 11.5, (slug, sizes)
+            chart.screenshot(
+                path=str(
+                    Path(screenshot(page, f"phone-375-console-{slug}-{language}")).parent / f"phone-375-console-chart-{slug}-{language}.png"
+                )
+            )
+    finally:
+        context.close()

@@ -193,7 +193,9 @@ def test_whole_journey(page, context, live_server, world, language):
     # --- Privacy loss ----------------------------------------------------------------------------
     page.get_by_role("link", name=text["privacy"], exact=True).click()
     assert page.locator("h1").inner_text() == text["privacy"]
-    assert page.locator("figure.chart svg[role=img]").count() == 1
+    chart = page.locator("figure.chart-box svg.chart[role=img]")
+    assert chart.count() == 1 and chart.locator("title").text_content()
+    assert page.locator("figure.chart-box details.numbers table").count() == 1
     screenshot(page, f"journey-{language}-05-privacy-loss")
 
     # --- My data: export, then erase with confirmation --------------------------------------
@@ -277,8 +279,9 @@ def test_phone_screen_has_no_horizontal_scroll(browser, live_server, linked_pers
             assert horizontal_overflow(page) <= 0, path
             screenshot(page, f"phone-375-{name}")
             if name == "privacy-loss":
-                chart = page.locator("figure.chart")
-                assert chart.bounding_box()["width"] <= 375
+                chart = page.locator("figure.chart-box")
+                box = page.locator("figure.chart-box svg.chart").bounding_box()
+                assert box["x"] >= 0 and box["x"] + box["width"] <= 375 and box["width"] > 300 and box["height"] > 200
                 chart.screenshot(path=str(screenshot_dir() / "phone-375-privacy-loss-chart.png"))
         page.goto(live_server.url + "/platforms/")
         page.locator("#platform-maomall button").click()  # remove the link, then get a code
@@ -426,7 +429,7 @@ def test_privacy_loss_numbers_stay_on_one_line_and_names_break_only_between_word
 
 
 SCREEN_FONT_SIZES_JS = """
-() => Array.from(document.querySelectorAll('figure.chart svg.plot text')).map((t) => [
+() => Array.from(document.querySelectorAll('figure.chart-box svg.chart text')).map((t) => [
   t.textContent, parseFloat(getComputedStyle(t).fontSize) * t.ownerSVGElement.getScreenCTM().a,
 ])
 """
@@ -442,11 +445,12 @@ def test_chart_labels_stay_readable_on_a_375px_phone(browser, live_server, linke
         login_as(page, linked_person.consumer.user)
         page.goto(live_server.url + "/privacy-loss/")
         sizes = page.evaluate(SCREEN_FONT_SIZES_JS)
-        assert len(sizes) >= 6  # y ticks, dates, the ε axis label and the limit
+        assert len(sizes) >= 6  # y ticks, dates, the ε axis label, the purposes and the limit
+        assert "上限 6.00" in [text for text, _size in sizes] and any("帮助厂家" in text for text, _size in sizes)
         small = [(text, round(size, 1)) for text, size in sizes if size < 12]
         assert small == []
         assert horizontal_overflow(page) <= 0
-        page.locator("figure.chart").screenshot(path=str(screenshot_dir() / "phone-375-chart-labels.png"))
+        page.locator("figure.chart-box").screenshot(path=str(screenshot_dir() / "phone-375-chart-labels.png"))
     finally:
         context.close()
 
@@ -455,9 +459,9 @@ def test_chart_labels_stay_readable_on_a_375px_phone(browser, live_server, linke
 # pixel of `colour` shows within a few pixels of it, in a screenshot of the chart.
 COLOUR_ALONG_LINE_JS = """
 async ([png, colour]) => {
-  const svg = document.querySelector('figure.chart svg.plot');
+  const svg = document.querySelector('figure.chart-box svg.chart');
   const frame = svg.getBoundingClientRect();
-  const line = svg.querySelector('path').getBoundingClientRect();
+  const line = svg.querySelector('path[clip-path][stroke="#0b4f8a"]').getBoundingClientRect();
   const image = new Image();
   image.src = 'data:image/png;base64,' + png;
   await image.decode();
@@ -469,7 +473,7 @@ async ([png, colour]) => {
   const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
   const is = {
     blue: (r, g, b) => b > 100 && b - r > 70 && g < 110,
-    red: (r, g, b) => r > 120 && g < 80 && b < 80,
+    orange: (r, g, b) => r > 140 && g > 60 && g < 130 && b < 60,
   }[colour];
   const middle = Math.round(line.top + line.height / 2 - frame.top);
   let seen = 0, columns = 0;
@@ -487,15 +491,18 @@ async ([png, colour]) => {
 
 def test_two_purposes_with_the_same_spending_are_both_visible(page, live_server, linked_person, login_as):
     """Nothing spent on either purpose: both lines lie on 0, and the first (blue, solid)
-    must still show along its whole length, not only through the gaps of the red dashes."""
+    must still show along its whole length, not only through the gaps of the orange dashes."""
     import base64
 
     login_as(page, linked_person.consumer.user)
     page.goto(live_server.url + "/privacy-loss/")
-    assert page.locator("figure.chart svg.plot path").count() == 2
-    png = base64.b64encode(page.locator("figure.chart svg.plot").screenshot()).decode()
+    lines = page.locator(
+        'figure.chart-box svg.chart path[clip-path][stroke="#0b4f8a"], figure.chart-box svg.chart path[clip-path][stroke="#b35c00"]'
+    )
+    assert lines.count() == 2
+    png = base64.b64encode(page.locator("figure.chart-box svg.chart").screenshot()).decode()
     assert page.evaluate(COLOUR_ALONG_LINE_JS, [png, "blue"]) > 0.95
-    assert page.evaluate(COLOUR_ALONG_LINE_JS, [png, "red"]) > 0.5
+    assert page.evaluate(COLOUR_ALONG_LINE_JS, [png, "orange"]) > 0.5
 
 
 def grant(handle, slug: str, purpose_code: str = DESIGN) -> None:

@@ -4,6 +4,7 @@ tests/browser/test_compliance_console.py drive the same pages in Chromium)."""
 import csv
 import io
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -484,7 +485,9 @@ def test_reports_count_what_the_log_holds(officer_client, purposes, db):
 
     for slug in ("consent", "releases", "budget", "refusals", "retention", "requests"):
         page = officer_client.get(f"/compliance/reports/{slug}/").content.decode()
-        assert '<svg class="chart"' in page and "<title" in page, slug
+        # The chart is there, named, with its numbers in a table beside it.
+        assert re.search(r'<svg [^>]*class="chart" role="img" aria-labelledby="[^"]+"', page) and "<title id=" in page, slug
+        assert '<details class="numbers">' in page and "<caption>" in page, slug
     assert "850 ms" in officer_client.get("/compliance/reports/requests/").content.decode()
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import html as html_module
 import re
 
 import pytest
@@ -29,14 +30,44 @@ def test_charges_are_listed_in_words_and_drawn_as_a_cumulative_chart(linked_cons
     assert "Total over all purposes: ε 4.50." in html
     assert "ε 2.25" in html and "ε 3.75" in html
 
-    # One step line per purpose; the product-design line climbs 0.5 → 1.5 → 2.25 inside the window.
-    svg = html[html.index('<svg class="plot"') : html.index("</svg>", html.index('<svg class="plot"'))]
-    paths = re.findall(r'<path d="([^"]+)"', svg)
-    assert len(paths) == 2
-    ys = [float(point.split(",")[1]) for point in re.findall(r"L[\d.]+,[\d.]+", paths[1])]
-    distinct = sorted(set(ys), reverse=True)  # SVG y grows downwards: higher ε is a smaller y
-    assert len(distinct) == 4  # 0, 0.5, 1.5, 2.25
-    assert 'role="img"' in svg and "<title" in svg and "limit 6.00" in svg
+    # One step line per purpose, named, with its numbers in a table: the product-design line
+    # climbs 0.5 → 1.5 → 2.25 inside the window.
+    svg = _chart_svg(html)
+    assert re.search(r'<svg [^>]*role="img" aria-labelledby="[^"]+"', svg) and "cumulative privacy loss" in svg
+    assert len(_step_paths(svg)) == 2 and "limit 6.00" in svg
+    table = _chart_table(html)
+    assert table[0] == ["Date", "Help manufacturers forecast next month's demand", "Help manufacturers design products you want"]
+    assert [row[2] for row in table[1:]] == ["0", "0.5", "1.5", "1.5", "2.25", "2.25"]
+    assert [row[1] for row in table[1:]] == ["0", "0", "0", "0.25", "0.25", "0.25"]
+
+
+def _chart_svg(html: str) -> str:
+    start = html.index('<svg viewBox="')
+    return html[start : html.index("</svg>", start)]
+
+
+def _chart_table(html: str) -> list[list[str]]:
+    table = html[html.index('<details class="numbers">') : html.index("</details>")]
+    rows = re.findall(r"<tr>(.*?)</tr>", table, flags=re.S)
+    return [[html_module.unescape(cell) for cell in re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", row)] for row in rows]
+
+
+def _step_paths(svg: str) -> list[list[tuple[float, float]]]:
+    """The purposes' lines, drawn inside the plot (the legend's samples are not clipped to it)."""
+    paths = []
+    for d, colour in re.findall(r'<path d="([^"]+)" clip-path="url\(#[^"]+"[^>]* stroke="(#[0-9a-f]{6})"', svg):
+        points = [(float(x), float(y)) for x, y in re.findall(r"[ML] ([\d.-]+) ([\d.-]+)", d)]
+        if colour in {"#0b4f8a", "#b35c00"}:
+            paths.append(points)
+    return paths
+
+
+def _plot_frame(svg: str) -> tuple[float, float, float, float]:
+    """left, top, right, bottom of the plot: the second white rectangle (the first is the page)."""
+    d = re.findall(r'<path d="([^"]+)" fill="#ffffff"', svg)[1]
+    xs = [float(x) for x in re.findall(r"[ML] ([\d.]+) [\d.]+", d)]
+    ys = [float(y) for y in re.findall(r"[ML] [\d.]+ ([\d.]+)", d)]
+    return min(xs), min(ys), max(xs), max(ys)
 
 
 def test_chart_and_numbers_are_localised_in_chinese(linked_consumer, portal_client, monkeypatch):
@@ -91,21 +122,19 @@ def test_the_chart_runs_up_to_the_limit_so_spending_is_visible(linked_consumer, 
     more than a third of the way up."""
     monkeypatch.setattr("clearinghouse.portal.views._privacy_statement", lambda consumer: sample_statement())
     html = portal_client(linked_consumer, language="en").get(reverse("portal:privacy-loss")).content.decode()
-    svg = html[html.index('<svg class="plot"') : html.index("</svg>", html.index('<svg class="plot"'))]
-    labels = re.findall(r'text-anchor="end" dominant-baseline="middle"[^>]*>([\d.]+)</text>', svg)
-    assert labels == ["0.00", "2.00", "4.00", "6.00"]
-    assert "10.00" not in svg
+    svg = _chart_svg(html)
+    labels = re.findall(r'text-anchor="end" fill="#4a4f55">([\d.]+)</text>', svg)
+    assert labels == ["0", "2", "4", "6"]
+    assert ">10<" not in svg
 
-    tick_y = {
-        label: float(y)
-        for y, label in re.findall(r'<text x="[\d.-]+" y="([\d.]+)" text-anchor="end" dominant-baseline="middle"[^>]*>([\d.]+)<', svg)
-    }
-    cap_y = float(re.search(r'<line [^>]*y1="([\d.]+)"[^>]*stroke-dasharray="1 4"', svg).group(1))
-    assert cap_y == tick_y["6.00"]  # the limit is the top of the scale
-    design = re.findall(r'<path d="([^"]+)"', svg)[1]
-    highest = min(float(point.split(",")[1]) for point in re.findall(r"L[\d.]+,[\d.]+", design))
-    climbed = (tick_y["0.00"] - highest) / (tick_y["0.00"] - tick_y["6.00"])
-    assert abs(climbed - 2.25 / 6) < 0.01
+    zero = max(float(y) for y in re.findall(r'<path d="M [\d.]+ ([\d.]+) L [\d.]+ [\d.]+"[^>]*stroke="#c9ced4"', svg))
+    limit = float(
+        re.search(r'<path d="M [\d.]+ ([\d.]+) L [\d.]+ [\d.]+" clip-path[^>]*stroke-dasharray="[^"]+"[^>]*stroke="#a1150f"', svg).group(1)
+    )
+    _left, top, _right, _bottom = _plot_frame(svg)
+    assert limit - top < 0.05 * (zero - top)  # the limit is at the top of the scale
+    design = min(y for _x, y in _step_paths(svg)[1])
+    assert abs((zero - design) / (zero - limit) - 2.25 / 6) < 0.01
 
 
 def test_the_chart_zooms_to_the_active_range():
@@ -115,7 +144,7 @@ def test_the_chart_zooms_to_the_active_range():
 
     from django.utils import timezone
 
-    from clearinghouse.portal.presentation import ChartSeries, cumulative_chart
+    from clearinghouse.portal.presentation import ChartSeries, privacy_loss_chart
 
     now = timezone.now()
     series = [
@@ -125,14 +154,17 @@ def test_the_chart_zooms_to_the_active_range():
             points=[(now - timedelta(days=10), Decimal("0.5")), (now - timedelta(days=2), Decimal("1.2"))],
         )
     ]
-    chart = cumulative_chart(series=series, window_days=365, now=now)
-    left, _top, right, _bottom = chart.plot
-    steps = sorted({float(x) for x in re.findall(r"L([\d.]+),", chart.lines[0]["d"])})
+    chart = privacy_loss_chart(series=series, window_days=365, now=now)
+    svg = str(chart.svg)
+    left, _top, right, _bottom = _plot_frame(svg)
+    (line,) = _step_paths(svg)
+    steps = sorted({x for (x, y), (x_next, y_next) in zip(line, line[1:]) if x == x_next and y != y_next})
     first, second = steps[0], steps[1]
-    assert (second - first) / (right - left) > 0.4
+    assert (second - first) / (right - left) > 0.4  # eight days apart is half the axis, to scale
     assert first > left + 0.1 * (right - left)  # a flat stretch before the first charge shows where it began
-    # Day-precise axis labels for a range of weeks.
-    assert chart.x_ticks[0]["label"] != chart.x_ticks[1]["label"]
+    # Day-precise labels: the range starts two weeks ago and ends today.
+    assert [row[1] for row in chart.table.rows] == ["0", "0.5", "1.2", "1.2"]
+    assert len({row[0] for row in chart.table.rows}) == 4
     # No charges: a short, flat axis rather than a year of nothing.
-    empty = cumulative_chart(series=[ChartSeries(label="design", cap=Decimal(6), points=[])], window_days=365, now=now)
-    assert empty.x_ticks[0]["label"] != empty.x_ticks[1]["label"]
+    empty = privacy_loss_chart(series=[ChartSeries(label="design", cap=Decimal(6), points=[])], window_days=365, now=now)
+    assert not empty.empty and [row[1] for row in empty.table.rows] == ["0", "0"] and empty.table.rows[0][0] != empty.table.rows[1][0]

@@ -30,6 +30,7 @@ from clearinghouse_client.errors import (
     ValidationError,
     WaitTimeout,
 )
+from clearinghouse_client.notices import NoticeSignatureError, verify_notice
 from clearinghouse_client.verify import Verification, canonical, verify_document
 
 __version__ = "0.1.0"
@@ -46,6 +47,7 @@ __all__ = [
     "JobError",
     "JobFailed",
     "JobRefused",
+    "NoticeSignatureError",
     "NotFoundError",
     "SignatureError",
     "ThrottledError",
@@ -56,4 +58,5 @@ __all__ = [
     "canonical",
     "request_body",
     "verify_document",
+    "verify_notice",
 ]

@@ -15,6 +15,7 @@ import requests
 
 from clearinghouse_client import frames
 from clearinghouse_client.errors import ApiError, JobFailed, JobRefused, ThrottledError, WaitTimeout, error_for
+from clearinghouse_client.notices import NoticeSignatureError, verify_notice
 from clearinghouse_client.verify import SIGNING_GRACE, Verification, key_list, verify_document
 
 KINDS = {"release": "releases", "report": "reports", "trend": "trends"}
@@ -126,6 +127,18 @@ class Client:
         if self.pinned_keys is not None:
             return self.pinned_keys
         return key_list(self.get("/keys"))
+
+    def verify_notice(self, *, body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
+        """Check a notification POSTed to your callback (see ``notices.verify_notice``) against
+        the pinned keys, or the published ones; returns the notice. A key id not yet seen makes
+        one fresh ``GET /api/v1/keys`` (the clearinghouse may have rotated its key since the
+        last fetch); with pinned keys nothing is fetched. Raises ``NoticeSignatureError``."""
+        try:
+            return verify_notice(body=body, headers=headers, keys=self.keys())
+        except NoticeSignatureError as error:
+            if self.pinned_keys is not None or "not among the published keys" not in str(error):
+                raise
+            return verify_notice(body=body, headers=headers, keys=key_list(self.get("/keys")))
 
     @staticmethod
     def _load_keys(keys: Any) -> list[dict[str, Any]]:
