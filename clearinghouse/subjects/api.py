@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils.translation import get_language
 from drf_spectacular.utils import OpenApiExample, OpenApiTypes, extend_schema
 from rest_framework import serializers
@@ -21,7 +23,7 @@ def _language() -> str:
     return "en" if (get_language() or "").startswith("en") else "zh-hans"
 
 
-_CERTIFICATE_EXAMPLE = {
+_CERTIFICATE_EXAMPLE: dict[str, Any] = {
     "payload": {
         "certificate_id": "0b7e2c4d-5f61-4a8b-9c0d-1e2f3a4b5c6d",
         "schema_version": "clearinghouse-erasure-certificate/1",
