@@ -118,7 +118,7 @@ def world_build(*, consumers: int, signals: int, purpose_code: str, seed: str = 
         for start in range(0, len(event_ids), CHUNK):
             part = slice(start, start + CHUNK)
             yield "".join(
-                f"{e}\t{uuid.UUID(int=int(e) + (9 << 100))}\t{c}\t{purpose.id}\t{p}\t{'grant' if g else 'withdraw'}\tapi\ten\t{digest}\t{stamp}\t{{}}\n"
+                f"{e}\t{uuid.UUID(int=int(e) + (9 << 100))}\t{c}\t{purpose.id}\t{p}\t{'grant' if g else 'withdraw'}\tapi\ten\t{digest}\t{stamp}\t{{}}\t\n"
                 for e, c, p, g in zip(event_ids[part], pairs_consumer[part], pairs_platform[part], pairs_granted[part])
             )
 
@@ -136,6 +136,7 @@ def world_build(*, consumers: int, signals: int, purpose_code: str, seed: str = 
             "notice_digest",
             "created_at",
             "receipt",
+            "reason",  # empty: only an expiry has one
         ],
         event_lines(),
     )

@@ -436,8 +436,12 @@ SERIES_NAMES = {
 }
 
 
-def _series(chart: reports.Chartable) -> list[charts.Series]:
-    return [charts.Series(label=_(SERIES_NAMES.get(name, name)), values=list(values)) for name, values in chart.series.items()]
+def _series(chart: reports.Chartable, *, only_seen: bool = False) -> list[charts.Series]:
+    """The chart's lines; with ``only_seen``, those with anything in the range (all of them
+    when none has): twelve flat lines at 0 hide the few that matter, and their columns made
+    the numbers table wider than the page."""
+    names = [name for name, values in chart.series.items() if not only_seen or any(values)] or list(chart.series)
+    return [charts.Series(label=_(SERIES_NAMES.get(name, name)), values=list(chart.series[name])) for name in names]
 
 
 @require_GET
@@ -510,9 +514,10 @@ def report(request, slug: str):
         context.update(
             chart=charts.lines_with_band(
                 title=_("Refused and blocked attempts"),
-                description=_("Counts per %(bucket)s") % {"bucket": _(BUCKETS[period.bucket])},
+                description=_("Counts per %(bucket)s of the kinds with any in this range; the table below lists every kind.")
+                % {"bucket": _(BUCKETS[period.bucket])},
                 x_labels=chart.labels,
-                series=_series(chart),
+                series=_series(chart, only_seen=True),
                 value_label="",
             ),
             totals={_(SERIES_NAMES[family]): sum(codes.values()) for family, codes in chart.totals.items()},

@@ -69,6 +69,21 @@ def rho_for_epsilon(*, epsilon: float, at_delta: float) -> float:
     return root * root
 
 
+def rho_within(epsilon: Decimal) -> Decimal:
+    """The largest ρ (1e-8 quantum) whose stated ε at δ is at most ``epsilon``."""
+    rho = (Decimal(repr(rho_for_epsilon(epsilon=float(epsilon), at_delta=delta()))) / RHO_UNIT).to_integral_value(
+        rounding=ROUND_FLOOR
+    ) * RHO_UNIT
+    while rho > 0 and stated_epsilon(rho) > epsilon:  # float error of the inverse: never state more than asked
+        rho -= RHO_UNIT
+    return rho.quantize(RHO_UNIT)
+
+
+def stated_epsilon(rho: Decimal) -> Decimal:
+    """The ε a charge of ρ states at the one δ, rounded up to 0.0001."""
+    return Decimal(repr(zcdp_to_epsilon(float(rho), delta()))).quantize(EPSILON_UNIT, rounding=ROUND_CEILING)
+
+
 @dataclass(frozen=True)
 class Guarantee:
     """What a person has been charged, as the one (ε, δ) pair that is stated."""

@@ -28,7 +28,7 @@ from django.utils.dateparse import parse_datetime
 from clearinghouse.consent.models import ConsentState, Purpose
 from clearinghouse.core.crypto import derived_key
 from clearinghouse.intake.models import Signal
-from clearinghouse.releases.plans import PERSON_ATTRIBUTES, ReleasePlan
+from clearinghouse.releases.plans import PERSON_ATTRIBUTES, ReleasePlan, mean_scale
 
 _SIGNED_64 = 1 << 63
 _SUM_LIMIT = 1 << 62
@@ -45,8 +45,10 @@ def bounding_seed(release_id) -> int:
 class Aggregate:
     """Exact (pre-noise) per-cell values in the plan's cell order, and who contributed."""
 
-    counts: np.ndarray  # consumers per cell (consumers, top_k) or kept signals per cell
-    sums: np.ndarray | None  # sum of clamped values per cell (sum_value, mean_value)
+    counts: np.ndarray  # consumers per cell (consumers, top_k, mean_value) or kept signals per cell
+    # sum_value: sum of clamped values per cell; mean_value: sum over the cell's consumers of
+    # 2·lcm(1..S)·(consumer's mean − middle of the value bounds), a whole number
+    sums: np.ndarray | None
     contributors: np.ndarray  # sorted consumer ids
     # Countable consumers the filter left out who had a signal the request could use
     # (sorted ids): the reach count's left_out, charged its reach share only (reach.py).
@@ -262,12 +264,28 @@ def aggregate_compute(
     counts = np.zeros(plan.cell_count, dtype=np.int64)
     sums = np.zeros(plan.cell_count, dtype=np.int64) if value_measure else None
     lists: list[np.ndarray] = []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"{head} SELECT {''.join(c + ', ' for c in cell_names)}count(*), {total}, "
-            f"{first_rows} FILTER (WHERE rc = 1 AND rs = 1) FROM r WHERE {_keep(plan)} {group}",
-            params,
+    if plan.measure == "mean_value":
+        # A mean over consumers: each consumer's bounded signals in a cell become one value,
+        # their mean, centred on the middle of the value bounds and in whole units of
+        # 1/(2·lcm(1..S)) (exact: plans.mean_scale); the cell sums those and counts consumers.
+        scale = mean_scale(plan.purpose.max_signals_per_cell)
+        centre = scale * (int(plan.purpose.value_min or 0) + int(plan.purpose.value_max or 0))
+        cells_sql = "".join(", " + c for c in cell_names)
+        source = (
+            f"(SELECT who{cells_sql}, (2 * {scale} * sum(v)) / count(*) - {centre} AS v, "
+            f"max(CASE WHEN rc = 1 AND rs = 1 THEN 1 ELSE 0 END) AS first FROM r WHERE {_keep(plan)} GROUP BY who{cells_sql}) g"
         )
+        statement = (
+            f"{head} SELECT {''.join(c + ', ' for c in cell_names)}count(*), sum(v), "
+            f"{first_rows} FILTER (WHERE first = 1) FROM {source} {group}"
+        )
+    else:
+        statement = (
+            f"{head} SELECT {''.join(c + ', ' for c in cell_names)}count(*), {total}, "
+            f"{first_rows} FILTER (WHERE rc = 1 AND rs = 1) FROM r WHERE {_keep(plan)} {group}"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
         for row in cursor.fetchall():
             count, total_value, first = row[width], row[width + 1], row[width + 2]
             if count == 0:

@@ -98,8 +98,11 @@ def ledger_exclusion(
     """The individual privacy filter before aggregation: consumers whose guarantee, with
     this job's charge (pure ``epsilon`` or zCDP ``rho``) added, would pass the person cap
     over every purpose (settings.CH_PERSON_EPSILON_CAP) or this purpose's own sub-cap
-    (accounting.py says how pure and Gaussian charges add up) are excluded; those of them
-    for whom the job's reach share alone would not are countable.
+    (accounting.py says how pure and Gaussian charges add up), less the reach reserve
+    (reach.RESERVE), are excluded; those of them for whom the job's reach share alone would
+    not pass the cap itself are countable. The reserve keeps people who are left out
+    countable for many more answers, so that reach reports them instead of silently
+    dropping them.
 
     Reads every windowed charge bitmap once and adds per set bit with numpy, one chunk of
     consumer ids at a time (memory stays one chunk wide).
@@ -109,7 +112,7 @@ def ledger_exclusion(
     _code, share_pure, share_rho = _bit_costs(None, purpose_code, epsilon, rho, True)
     limits = {"all": epsilon_units(accounting.person_cap()), "purpose": epsilon_units(purpose_cap)}
     one = accounting.filter_epsilon_units(np.array([cost_pure]), np.array([cost_rho]))[0]
-    if one > min(limits.values()):
+    if one > min(limit - reach.reserve_units(limit) for limit in limits.values()):
         raise ValueError("one release costs more than the cap")
     releases = {
         (release_id, reach_only): _bit_costs(release_id, code, e, r, reach_only)
@@ -125,7 +128,7 @@ def ledger_exclusion(
     everything = accounting.filter_epsilon_units(
         np.array([cost_pure + sum(p for _c, p, _r in full)]), np.array([cost_rho + sum(r for _c, _p, r in full)])
     )[0]
-    if everything <= min(limits.values()):
+    if everything <= min(limit - reach.reserve_units(limit) for limit in limits.values()):
         return empty
     windowed = list({release_id for release_id, _reach in releases})
     rows = ChargeChunk.objects.filter(release_id__in=windowed).order_by("chunk").values_list("chunk", "release_id", "reach_only", "bits")
@@ -141,7 +144,7 @@ def ledger_exclusion(
         exhausted = np.zeros(CHUNK_BITS, dtype=bool)
         for scope, limit in limits.items():
             after = accounting.filter_epsilon_units(totals[f"{scope}_pure"] + cost_pure, totals[f"{scope}_rho"] + cost_rho)
-            excluded |= after > limit
+            excluded |= after > limit - reach.reserve_units(limit)
             after_share = accounting.filter_epsilon_units(totals[f"{scope}_pure"] + share_pure, totals[f"{scope}_rho"] + share_rho)
             exhausted |= after_share > limit
         hits = np.flatnonzero(excluded)

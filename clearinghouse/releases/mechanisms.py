@@ -159,7 +159,7 @@ class GaussianMechanism:
     """Discrete Gaussian noise on an integer vector, calibrated to (L2 sensitivity, zCDP ρ)."""
 
     measurement: Any
-    sensitivity: int
+    sensitivity: float  # L2, rounded up to a float
     rho: Fraction
     scale: float
     rho_used: float  # what OpenDP's privacy map states; always <= rho
@@ -175,21 +175,34 @@ class GaussianMechanism:
         return list(self.measurement(list(true_values)))
 
 
-def gaussian_mechanism(*, sensitivity: int, rho: Fraction | Decimal) -> GaussianMechanism:
+def l2_sensitivity(*, cells_per_consumer: int, per_cell: int) -> float:
+    """L2 sensitivity of a per-cell vector when one consumer changes at most
+    ``cells_per_consumer`` cells by at most ``per_cell`` each: √C·k, rounded up to a float
+    (checked in exact rationals)."""
+    exact = Fraction(cells_per_consumer * per_cell * per_cell)
+    value = _float_at_least(Fraction(math.sqrt(exact)))
+    while Fraction(value) ** 2 < exact:
+        value = math.nextafter(value, math.inf)
+    return value
+
+
+def gaussian_mechanism(*, sensitivity: float, rho: Fraction | Decimal) -> GaussianMechanism:
     """Calibrated like laplace_mechanism: the closed-form scale √(Δ²/2ρ) rounded up, then
-    stepped up one float while OpenDP's own map states more than ρ."""
+    stepped up one float while OpenDP's own map states more than ρ. ``sensitivity`` is the
+    L2 bound (a float: √C·k need not be whole)."""
     if sensitivity < 1:
         raise ValueError("sensitivity must be at least 1")
     target = Fraction(rho)
     if target <= 0:
         raise ValueError("rho must be positive")
-    space = (dp.vector_domain(dp.atom_domain(T=_I64)), dp.l2_distance(T=_I64))
-    scale = _float_at_least(Fraction(math.sqrt(Fraction(sensitivity**2) / (2 * target))))
-    while Fraction(scale) ** 2 < Fraction(sensitivity**2) / (2 * target):
+    space = (dp.vector_domain(dp.atom_domain(T=_I64)), dp.l2_distance(T="f64"))
+    squared = Fraction(sensitivity) ** 2 / (2 * target)
+    scale = _float_at_least(Fraction(math.sqrt(squared)))
+    while Fraction(scale) ** 2 < squared:
         scale = math.nextafter(scale, math.inf)
     for _ in range(64):
         measurement = dp.m.make_gaussian(*space, scale=scale)
-        used = measurement.map(sensitivity)
+        used = measurement.map(float(sensitivity))
         if Fraction(used) <= target:
             return GaussianMechanism(measurement=measurement, sensitivity=sensitivity, rho=target, scale=scale, rho_used=used)
         scale = math.nextafter(scale, math.inf)

@@ -9,6 +9,7 @@ a person.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -51,6 +52,12 @@ def queryable_categories(*, manufacturer: Manufacturer, purpose: Purpose, index:
         for path, term_id in index.categories.items()
         if covered(path, manufacturer.sectors) and covered(path, purpose.recipient_sectors)
     ]
+
+
+def mean_scale(max_signals_per_cell: int) -> int:
+    """The integer unit of a consumer's mean in a cell for ``mean_value``: a mean of at most
+    S whole values is a whole multiple of 1/lcm(1..S), so lcm(1..S) times it is exact."""
+    return math.lcm(*range(1, max(1, max_signals_per_cell) + 1))
 
 
 def epsilon_text(value: Decimal | int) -> str:
@@ -112,6 +119,9 @@ class ReleasePlan:
     week_starts: list[datetime] | None  # local Mondays 00:00, the 'week' domain
     axes: list[Axis] = field(default_factory=list)
     taxonomy_version: str = ""
+    # Zero for discrete Laplace; for a discrete Gaussian answer its zCDP ρ, and ``epsilon``
+    # is then what ρ states at the one δ (document.mechanism_choose decides, per request).
+    rho: Decimal = Decimal(0)
 
     @property
     def cell_count(self) -> int:

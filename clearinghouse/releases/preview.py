@@ -20,8 +20,8 @@ from clearinghouse.accounts.models import Manufacturer
 from clearinghouse.consent.models import Purpose
 from clearinghouse.consent.purposes import purpose_current
 from clearinghouse.core.errors import Invalid
-from clearinghouse.releases import mechanisms
-from clearinghouse.releases.document import plan_mechanisms
+from clearinghouse.releases import accounting, mechanisms
+from clearinghouse.releases.document import mechanism_choose, plan_mechanisms
 from clearinghouse.releases.plans import EPSILON_QUANTUM, ReleasePlan, epsilon_text, release_plan_build
 from clearinghouse.releases.reach import epsilon_split, reach_cost
 from clearinghouse.releases.selectors import budget_after
@@ -155,6 +155,7 @@ def release_plan_preview(*, manufacturer: Manufacturer, purpose: Purpose | None,
     and the budgets after it. Spends nothing."""
     resolved = resolve_epsilon(manufacturer=manufacturer, purpose=purpose, body=body, purpose_code=purpose_code)
     plan = release_plan_build(manufacturer=manufacturer, purpose=purpose, body=resolved, purpose_code=purpose_code)
+    plan.rho = mechanism_choose(plan)
     built = plan_mechanisms(plan)
     after = budget_after(manufacturer=manufacturer, purpose=plan.purpose, epsilon=plan.epsilon)
     budgets = {
@@ -173,11 +174,12 @@ def release_plan_preview(*, manufacturer: Manufacturer, purpose: Purpose | None,
         "cell_labels": plan.cell_labels() if plan.cell_count <= 200 else None,
         "mechanisms": built["mechanisms"],
         "accuracy": built["accuracy"],
+        "mechanism_choice": built.get("choice"),
         "cost": {
             "epsilon": epsilon_text(plan.epsilon),
-            "delta": "0",
-            "rho": _pure_rho(plan.epsilon),
-            "reach": reach_cost(epsilon=plan.epsilon, rho=Decimal(0)),
+            "delta": f"{accounting.delta():g}" if plan.rho else "0",
+            "rho": str(plan.rho) if plan.rho else _pure_rho(plan.epsilon),
+            "reach": reach_cost(epsilon=plan.epsilon, rho=plan.rho),
         },
         "accuracy_first": "accuracy" in body if isinstance(body, dict) else False,
         "budget_after": budgets,

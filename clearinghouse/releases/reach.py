@@ -8,8 +8,9 @@ The ledger charges exactly the job's stated cost, nothing on top:
 * ``covered`` counts the contributors (the consumers the job charges, releases/compute.py
   returns them), who pay the whole cost, reach share included;
 * ``left_out`` counts the consumers with at least one signal the request could use whom the
-  individual filter left out because the whole cost would pass their cap, but who can
-  still afford the reach share: they are charged that share only (a reach-only charge in
+  individual filter left out because the whole cost would pass their cap less its reach
+  reserve (``RESERVE``, 10%: answers never use it), but who can still afford the reach
+  share within the cap: they are charged that share only (a reach-only charge in
   the ledger, ChargeChunk.reach_only), and nothing of their data enters the answer.
   Someone who cannot afford even the share is counted nowhere, so ``left_out`` is a lower
   bound once people's allowances are fully spent; the document says so.
@@ -30,14 +31,24 @@ from clearinghouse.releases import accounting, mechanisms
 from clearinghouse.releases.plans import EPSILON_QUANTUM, epsilon_text
 
 SHARE = Fraction(1, 20)
+# The part of each cap (the person cap, a purpose's sub-cap) that answers may not use:
+# only reach counts draw on it, so that a person left out of answers stays countable in
+# reach for many answers (at ε 0.5 a share is 0.025: 24 of them) instead of vanishing from
+# both counts the moment their cap is spent.
+RESERVE = Fraction(1, 10)
 SHARE_TEXT = "0.05"
 RHO_UNIT = accounting.RHO_UNIT
 MEANING = (
     "covered: consumers with at least one signal this answer could use whose data it used (each charged its whole cost); "
-    "left_out: such consumers the individual filter left out because the whole cost would pass their cap, each charged "
-    "only the reach share; a consumer who could not afford even the share is in neither count, so left_out is a lower "
-    "bound; each count is within half_width of its true value with probability 0.95"
+    "left_out: such consumers the individual filter left out because the whole cost would pass their cap less its 10% "
+    "reach reserve, each charged only the reach share; a consumer who could not afford even the share is in neither "
+    "count, so left_out is a lower bound; each count is within half_width of its true value with probability 0.95"
 )
+
+
+def reserve_units(limit_units: int) -> int:
+    """The reach reserve of a cap given in units of 0.0001 ε (rounded up: answers get less)."""
+    return -(-limit_units * RESERVE.numerator // RESERVE.denominator)
 
 
 def epsilon_split(total: Decimal) -> tuple[Decimal, Decimal]:

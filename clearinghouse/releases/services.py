@@ -44,7 +44,7 @@ from clearinghouse.core.crypto import signer_get
 from clearinghouse.core.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
 from clearinghouse.releases.budgets import BudgetExhausted, budget_refund, budget_reserve, period_of
 from clearinghouse.releases.compute import aggregate_compute, bounding_seed
-from clearinghouse.releases.document import release_document
+from clearinghouse.releases.document import mechanism_choose, release_document
 from clearinghouse.releases.ledger import chunks_encode, ledger_exclusion
 from clearinghouse.releases.models import ChargeChunk, Release
 from clearinghouse.releases.plans import ReleasePlan, epsilon_text, release_plan_build
@@ -137,6 +137,8 @@ def release_request(*, manufacturer: Manufacturer, body: Any, actor: Actor) -> t
         # An accuracy-first request becomes the least ε that meets it (or a refusal).
         body = resolve_epsilon(manufacturer=manufacturer, purpose=purpose, body=body, purpose_code=purpose_code)
         plan = release_plan_build(manufacturer=manufacturer, purpose=purpose, body=body, purpose_code=purpose_code)
+    # Discrete Laplace or discrete Gaussian, whichever states the smaller error at this ε.
+    rho = mechanism_choose(plan)
     return release_queue(
         manufacturer=manufacturer,
         order=QueueOrder(
@@ -146,7 +148,10 @@ def release_request(*, manufacturer: Manufacturer, body: Any, actor: Actor) -> t
             group_by=plan.group_by,
             filters=plan.filters,
             k=plan.k,
+            # A Gaussian answer is charged ρ in the ledger; budgets are charged the ε asked,
+            # at least what ρ states at δ (accounting.rho_within).
             epsilon=plan.epsilon,
+            rho=rho,
             digest=plan.request_digest(),
         ),
         refusal_details=refusal_details,
@@ -393,7 +398,9 @@ def release_plan_for(release: Release) -> ReleasePlan:
     }
     if release.k is not None:
         body["k"] = release.k
-    return release_plan_build(manufacturer=release.manufacturer, purpose=release.purpose, body=body, purpose_code=release.purpose_code)
+    plan = release_plan_build(manufacturer=release.manufacturer, purpose=release.purpose, body=body, purpose_code=release.purpose_code)
+    plan.rho = release.rho  # the mechanism chosen at request time (document.mechanism_choose)
+    return plan
 
 
 @dataclass(frozen=True)

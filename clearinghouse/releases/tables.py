@@ -96,15 +96,15 @@ def release_table(*, document: dict[str, Any], language: str) -> Table:
     cells = document.get("cells", [])
     dimensions = dimensions_in(cells[0] if cells else document.get("group_by", []))
     if document.get("measure") == "mean_value":
-        columns = [*dimension_columns(dimensions), "value", "half_width", "lower", "upper", "noisy_sum", "noisy_count"]
+        columns = [*dimension_columns(dimensions), "value", "half_width", "lower", "upper", "noisy_centred_sum", "noisy_consumers"]
         rows = [
             [
                 *dimension_values(cell, dimensions, label, category=category),
                 cell["value"],
                 None,
                 *cell["interval"],
-                cell["sum"],
-                cell["count"],
+                cell["centred_sum"],
+                cell["consumers"],
             ]
             for cell in cells
         ]

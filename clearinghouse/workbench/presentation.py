@@ -51,7 +51,7 @@ STATUS_WORDS = {
     "refused": gettext_lazy("refused (budget given back)"),
 }
 # Keys of a result cell that are not its coordinates.
-_CELL_VALUES = {"value", "half_width", "sum", "count", "interval"}
+_CELL_VALUES = {"value", "half_width", "sum", "count", "centred_sum", "consumers", "interval"}
 _DIMENSION_ORDER = ("category", "attribute", "signal", "age_band", "region", "week")
 
 
@@ -208,6 +208,7 @@ class PlanSummary:
 
 MECHANISM_WORDS = {
     "discrete_laplace": gettext_lazy("discrete Laplace noise (pure ε-DP)"),
+    "discrete_gaussian": gettext_lazy("discrete Gaussian noise (zCDP)"),
     "exponential": gettext_lazy("the exponential mechanism (pure ε-DP)"),
     "residual_planner_discrete_gaussian": gettext_lazy("ResidualPlanner with discrete Gaussian noise (zCDP)"),
     "continual_release_factorisation": gettext_lazy("continual release with discrete Gaussian noise (zCDP)"),

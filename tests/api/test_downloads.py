@@ -259,17 +259,17 @@ def release_done(world, capture, body):
     return client, release_id, client.get(f"/api/v1/releases/{release_id}").json()["result"]["payload"]
 
 
-def test_a_mean_release_gives_its_interval_and_the_noisy_sum_and_count(world, django_capture_on_commit_callbacks):
+def test_a_mean_release_gives_its_interval_and_the_noisy_centred_sum_and_consumers(world, django_capture_on_commit_callbacks):
     client, release_id, document = release_done(
         world, django_capture_on_commit_callbacks, {"measure": "mean_value", "group_by": ["age_band"]}
     )
     rows = rows_of(client.get(f"/api/v1/releases/{release_id}?format=csv&lang=en"))
-    assert list(rows[0]) == ["age_band", "age_band_label", "value", "half_width", "lower", "upper", "noisy_sum", "noisy_count"]
+    assert list(rows[0]) == ["age_band", "age_band_label", "value", "half_width", "lower", "upper", "noisy_centred_sum", "noisy_consumers"]
     assert len(rows) == len(document["cells"]) == 6
     for row, cell in zip(rows, document["cells"], strict=True):
         assert row["age_band"] == cell["age_band"] and [row["lower"], row["upper"]] == cell["interval"]
         assert row["value"] == (cell["value"] or "") and row["half_width"] == ""
-        assert int(row["noisy_sum"]) == cell["sum"] and int(row["noisy_count"]) == cell["count"]
+        assert int(row["noisy_centred_sum"]) == cell["centred_sum"] and int(row["noisy_consumers"]) == cell["consumers"]
     assert rows[1]["age_band_label"] == "25–34"
 
 

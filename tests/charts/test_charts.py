@@ -236,3 +236,17 @@ def test_importing_the_package_costs_nothing_and_drawing_never_writes_to_home(tm
 def test_mismatched_lengths_are_a_programming_error():
     with pytest.raises(ValueError):
         _ages(lows=[1.0, 2.0])
+
+
+def test_the_shared_template_shows_the_chart_and_its_numbers_and_only_the_message_when_empty():
+    from django.template.loader import render_to_string
+
+    html = render_to_string("charts/_chart.html", {"chart": _ages()})
+    assert html.index("<svg") < html.index('<details class="numbers">')
+    assert "<caption>Buyers by age</caption>" in html
+    assert '<th scope="col">Lower bound (95%)</th>' in html and '<th scope="row">35–44</th><td class="num">3</td>' in html
+    empty = render_to_string(
+        "charts/_chart.html",
+        {"chart": charts.bars_with_intervals(title="t", description="d", categories=[], values=[], lows=[], highs=[], value_label="v")},
+    )
+    assert "No data to show for this range." in empty and "<table" not in empty

@@ -19,9 +19,9 @@ from clearinghouse.releases.selectors import privacy_loss_statement
 from tests.releases.conftest import FORECAST, PRODUCT
 
 
-def charged_ids(release_id) -> set[int]:
+def charged_ids(release_id, *, reach_only: bool = False) -> set[int]:
     ids: set[int] = set()
-    for chunk in ChargeChunk.objects.filter(release_id=release_id):
+    for chunk in ChargeChunk.objects.filter(release_id=release_id, reach_only=reach_only):
         ids |= set(chunk_decode(chunk.chunk, chunk.bits).tolist())
     return ids
 
@@ -75,52 +75,55 @@ def test_only_consumers_with_matching_signals_are_charged(world, django_capture_
         }
 
 
-def test_a_consumer_at_the_cap_is_left_out_and_charged_nothing(world, django_capture_on_commit_callbacks):
+def test_a_consumer_at_the_cap_is_left_out_of_answers_and_charged_only_to_be_counted(world, django_capture_on_commit_callbacks):
     regular, heavy = world.consumers(2)
     world.consent([regular, heavy])
     world.signals([sofa(regular), sofa(heavy)])
-    # Six releases of ε 1 bring both to the cap of 6.
-    for kind in ("view", "wishlist", "cart", "purchase", "rating", "survey"):
+    # Answers may use the cap of 6 less its 10% reach reserve: releases of ε 1, 1, 1, 1, 1
+    # and 0.4 bring both to 5.4.
+    for kind, epsilon in zip(("view", "wishlist", "cart", "purchase", "rating", "survey"), ("1", "1", "1", "1", "1", "0.4")):
         release = run(
             world,
-            {"measure": "consumers", "group_by": ["signal"], "filters": {"signals": [kind, "view"]}, "epsilon": "1"},
+            {"measure": "consumers", "group_by": ["signal"], "filters": {"signals": [kind, "view"]}, "epsilon": epsilon},
             django_capture_on_commit_callbacks,
         )
-        assert charged_ids(release.id) == {regular.id, heavy.id}
+        assert charged_ids(release.id) == {regular.id, heavy.id} and not charged_ids(release.id, reach_only=True)
     statement = privacy_loss_statement(consumer=heavy)
     product = next(p for p in statement["purposes"] if p["purpose"] == PRODUCT)
     assert product == {
         "purpose": PRODUCT,
         "title": world.purposes[PRODUCT].title,
         "cap": "6.0000",
-        "spent_in_window": "6.0000",
+        "spent_in_window": "5.4000",
         "delta": "0",
-        "remaining": "0.0000",
+        "remaining": "0.6000",
     }
-    assert statement["guarantee"] == {"epsilon": "6.0000", "delta": "0", "cap": "6.0000", "remaining": "0.0000"}
-    # A newcomer is still used; the two at the cap are left out before aggregation.
+    assert statement["guarantee"] == {"epsilon": "5.4000", "delta": "0", "cap": "6.0000", "remaining": "0.6000"}
+    # A newcomer is still used; the two at the cap are left out of the answer before
+    # aggregation, and counted in its reach for its reach share (0.005 of 0.1) only.
     (newcomer,) = world.consumers(1)
     world.consent([newcomer])
     world.signals([sofa(newcomer)])
     release = run(world, {"measure": "signals", "epsilon": "0.1"}, django_capture_on_commit_callbacks)
     assert charged_ids(release.id) == {newcomer.id}
-    assert privacy_loss_statement(consumer=heavy)["total_epsilon"] == "6.0000"
+    assert charged_ids(release.id, reach_only=True) == {regular.id, heavy.id}
+    assert privacy_loss_statement(consumer=heavy)["total_epsilon"] == "5.4050"
     assert set(
         consumers_over(purpose_code=PRODUCT, moment=release.completed_at, purpose_cap=Decimal(6), epsilon=Decimal("0.1")).tolist()
     ) == {
         regular.id,
         heavy.id,
     }
-    # The person cap spans every purpose: at 6 ε the person is left out of another
-    # purpose's release too, while someone with room there is used.
+    # The person cap spans every purpose: the person is left out of another purpose's
+    # release too, while someone with room there is used.
     world.consent([heavy, newcomer], purpose_code=FORECAST)
     world.signals(
         [{"consumer": person, "category": "furniture/sofa", "signal": "view", "region": "CN-BJ"} for person in (heavy, newcomer)],
         purpose_code=FORECAST,
     )
     other = run(world, {"purpose": FORECAST, "measure": "consumers", "epsilon": "1"}, django_capture_on_commit_callbacks)
-    assert charged_ids(other.id) == {newcomer.id}
-    assert privacy_loss_statement(consumer=heavy)["guarantee"]["epsilon"] == "6.0000"
+    assert charged_ids(other.id) == {newcomer.id} and charged_ids(other.id, reach_only=True) == {heavy.id}
+    assert privacy_loss_statement(consumer=heavy)["guarantee"]["epsilon"] == "5.4550"
 
 
 def test_charges_leave_the_window_after_365_days(world, django_capture_on_commit_callbacks):

@@ -207,11 +207,16 @@ def test_every_measure_produces_a_complete_signed_document(world, body, django_c
     assert len(payload["cells"]) == plan.cell_count  # every cell, zeros included
     assert [{k: cell[k] for k in label} for cell, label in zip(payload["cells"], plan.cell_labels())] == plan.cell_labels()
     if body["measure"] == "mean_value":
-        assert len(mechanisms) == 2 and {m["measure"] for m in mechanisms} == {"sum_value", "signals"}
+        assert len(mechanisms) == 2 and {m["measure"] for m in mechanisms} == {"centred_sum", "consumers"}
+        # A mean over consumers: one consumer moves the count by C and the centred sum by C
+        # times the half-range (2, in units of 1/12): never by their number of signals.
+        c = plan.cells_per_consumer
+        assert {m["measure"]: m["sensitivity"]["value"] for m in mechanisms} == {"centred_sum": c * 24, "consumers": c}
+        assert "mean over consumers" in payload["accuracy"]["definition"]
         for cell in payload["cells"]:
             low, high = (float(x) for x in cell["interval"])
             assert low >= 1 and low <= high <= 5
-            assert isinstance(cell["sum"], int) and isinstance(cell["count"], int)
+            assert isinstance(cell["centred_sum"], int) and isinstance(cell["consumers"], int)
     else:
         half = payload["accuracy"]["half_width"]
         assert half > 0 and all(cell["half_width"] == half and isinstance(cell["value"], int) for cell in payload["cells"])
@@ -228,3 +233,22 @@ def test_every_measure_produces_a_complete_signed_document(world, body, django_c
             "sum_value": min(10, reachable) * 3 * 5,
         }
         assert mechanisms[0]["sensitivity"]["value"] == expected_sensitivity[body["measure"]]
+
+
+def test_mean_value_is_a_mean_over_consumers_of_each_consumers_clamped_mean(world):
+    keen, lukewarm, silent = world.consumers(3)
+    world.consent([keen, lukewarm, silent])
+    # keen rates 5 three times, lukewarm 1 once: over signals the mean would be 4, over
+    # consumers it is 3; silent has no value and is not used.
+    world.signals([chair(keen, value=5) for _ in range(3)] + [chair(lukewarm, value=1), chair(silent, value=None)])
+    plan = plan_for(world, measure="mean_value", group_by=["attribute"])
+    result = aggregate_compute(plan, seed=1, excluded=NONE, now=SNAPSHOT)
+    cell = next(i for i, label in enumerate(plan.cell_labels()) if label["attribute"] == "lumbar-support")
+    assert result.counts[cell] == 2 and result.counts.sum() == 2
+    # Centred on 3 in units of 1/12 of a value: 12·(5 − 3) + 12·(1 − 3) = 0, mean 3.
+    assert result.sums[cell] == 0 and result.sums.sum() == 0
+    assert result.contributors.tolist() == sorted([keen.id, lukewarm.id])
+    # A consumer's mean of 1 and 2 is 1.5: whole in twelfths.
+    world.signals([chair(silent, value=1), chair(silent, value=2)])
+    result = aggregate_compute(plan, seed=1, excluded=NONE, now=SNAPSHOT)
+    assert result.counts[cell] == 3 and result.sums[cell] == 24 - 24 + 12 * (3 - 6) // 2

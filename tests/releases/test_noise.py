@@ -105,12 +105,15 @@ def test_no_cell_is_released_without_noise(world):
 
 
 def test_mean_interval_covers_the_true_mean_in_95_percent_of_cells(world):
+    # 40-69 consumers per cell whose means are 1..5; the aggregate's sums are centred on the
+    # middle of the bounds (3) in units of 1/(2·lcm(1..S)) = 1/12 of a value (compute.py).
     counts = lambda n: 40 + np.arange(n) % 30  # noqa: E731
-    sums = lambda n: (40 + np.arange(n) % 30) * (1 + np.arange(n) % 5)  # noqa: E731
+    sums = lambda n: (40 + np.arange(n) % 30) * 12 * (1 + np.arange(n) % 5 - 3)  # noqa: E731
     plan, aggregate, docs = documents(
         world, {"measure": "mean_value", "epsilon": "1", "group_by": ["category", "attribute", "age_band", "region"]}, counts, sums
     )
-    true_mean = aggregate.sums / aggregate.counts
+    true_mean = 3 + aggregate.sums / (12 * aggregate.counts)
+    assert set(true_mean.round(6)) == {1, 2, 3, 4, 5}
     inside = []
     for doc in docs:
         for cell, truth in zip(doc["cells"], true_mean):

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from clearinghouse.releases import mechanisms
 from clearinghouse.releases.compute import aggregate_compute
-from clearinghouse.releases.plans import release_plan_build
+from clearinghouse.releases.plans import mean_scale, release_plan_build
 from tests.releases.conftest import PRODUCT
 
 CELLS = [
@@ -52,6 +52,10 @@ def stated_sensitivity(plan) -> int:
     cells = min(purpose.max_cells_per_consumer, plan.cell_count // person_cells)
     if plan.measure == "consumers":
         return mechanisms.count_sensitivity(rows_per_consumer=cells)
+    if plan.measure == "mean_value":
+        # One centred mean per consumer and cell, in units of 1/(2·lcm(1..S)) of a value.
+        span = mean_scale(purpose.max_signals_per_cell) * (purpose.value_max - purpose.value_min)
+        return mechanisms.sum_sensitivity(rows_per_consumer=cells, lower=-span, upper=span)
     rows = cells * purpose.max_signals_per_cell
     if plan.measure == "signals":
         return mechanisms.count_sensitivity(rows_per_consumer=rows)
@@ -67,7 +71,7 @@ def stated_sensitivity(plan) -> int:
     others=st.lists(st.lists(signal_rows, min_size=1, max_size=6), min_size=0, max_size=4),
     # Light and heavy contributors alike; a heavy one touches far more cells than C.
     target=st.one_of(st.lists(signal_rows, max_size=8), st.lists(signal_rows, min_size=30, max_size=80)),
-    measure=st.sampled_from(["consumers", "signals", "sum_value", "top_k"]),
+    measure=st.sampled_from(["consumers", "signals", "sum_value", "mean_value", "top_k"]),
     grouping=st.sampled_from(range(len(GROUPINGS))),
     seed=st.integers(min_value=-(2**63), max_value=2**63 - 1),
 )
@@ -109,11 +113,15 @@ def test_one_consumer_moves_the_aggregate_by_at_most_the_stated_bound(world, oth
                 assert np.abs(difference).sum() <= 1
             if measure == "sum_value":
                 assert np.abs(with_target.counts - without_target.counts).sum() <= stated_sensitivity(plan) // 5
+            if measure == "mean_value":
+                # The count of consumers: one per cell, at most C cells.
+                assert np.abs(with_target.counts - without_target.counts).sum() <= stated_sensitivity(plan) // 24
         # The target is charged exactly when they have a signal the release can use.
         usable = [
             row
             for row in target
-            if (measure != "top_k" or row[0][0] == "furniture/office-chair") and (measure != "sum_value" or row[4] is not None)
+            if (measure != "top_k" or row[0][0] == "furniture/office-chair")
+            and (measure not in ("sum_value", "mean_value") or row[4] is not None)
         ]
         assert (people[0].id in set(with_target.contributors.tolist())) == bool(usable)
         assert people[0].id not in set(without_target.contributors.tolist())

@@ -95,10 +95,10 @@ def release_records(payload: dict[str, Any], labels: Labels) -> list[dict[str, A
         row = {}
         _with_labels(row, cell, dimensions, labels, category)
         if measure == "mean_value":
-            # A mean's interval is not symmetric about it (noisy sum / noisy count): no half-width.
+            # A mean's interval is not symmetric about it (a ratio of two noisy numbers): no half-width.
             interval = cell.get("interval") or [None, None]
             row |= {"value": number(cell.get("value")), "half_width": None, "lower": number(interval[0]), "upper": number(interval[1])}
-            row |= {"sum": cell.get("sum"), "count": cell.get("count")}
+            row |= {"centred_sum": cell.get("centred_sum"), "consumers": cell.get("consumers")}
         else:
             value, half_width = number(cell.get("value")), number(cell.get("half_width"))
             lower, upper = _bounds(value, half_width)
