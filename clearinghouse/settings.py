@@ -338,6 +338,7 @@ LOCALE_PATHS = [
     BASE_DIR / "locale",
     BASE_DIR / "clearinghouse" / "portal" / "locale",
     BASE_DIR / "clearinghouse" / "console" / "locale",
+    BASE_DIR / "clearinghouse" / "releases" / "locale",
     BASE_DIR / "clearinghouse" / "workbench" / "locale",
     BASE_DIR / "clearinghouse" / "charts" / "locale",
 ]

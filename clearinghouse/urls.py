@@ -22,6 +22,12 @@ api_urlpatterns = [
     path("keys", public.KeysView.as_view(), name="keys"),
     path("me", subjects_api.MeView.as_view(), name="me"),
     path("me/export", subjects_api.MeExportView.as_view(), name="me-export"),
+    path("me/erasure-certificates", subjects_api.MeCertificatesView.as_view(), name="me-erasure-certificates"),
+    path(
+        "me/erasure-certificates/<uuid:certificate_id>",
+        subjects_api.MeCertificateDetailView.as_view(),
+        name="me-erasure-certificate-detail",
+    ),
     path("me/purposes", consent_api.MePurposesView.as_view(), name="me-purposes"),
     path("me/consents", consent_api.MeConsentsView.as_view(), name="me-consents"),
     path("me/consents/history", consent_api.MeConsentHistoryView.as_view(), name="me-consent-history"),

@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""Verify a Clearinghouse consent receipt offline. Depends only on `cryptography`.
+"""Verify a Clearinghouse consent receipt or erasure certificate offline. Depends only on
+`cryptography`.
 
     python tools/verify_receipt.py RECEIPT.json KEYS.json
 
 RECEIPT.json is a receipt envelope {"payload", "signature", "key_id", "alg"} or any JSON
 document holding one under "receipt" (the response of POST /api/v1/me/consents, or one
-entry of /api/v1/me/consents/history). KEYS.json is the body of GET /api/v1/keys, saved
+entry of /api/v1/me/consents/history). An erasure certificate is checked the same way: the
+envelope itself (the portal's download, GET /api/v1/me/erasure-certificates/ID) or a
+document holding one under "certificate" (the response of DELETE /api/v1/me); both are
+signed with the receipts key. KEYS.json is the body of GET /api/v1/keys, saved
 when you trust it (pin it). Exit status 0: valid; 1: invalid, or a file that is not a
 receipt or a key list (one line on stderr says why).
 
@@ -26,6 +30,7 @@ def canonical(document) -> bytes:
 
 
 ENVELOPE_FIELDS = ("payload", "signature", "key_id", "alg")
+CERTIFICATE_SCHEMA = "clearinghouse-erasure-certificate/"
 
 
 class Unusable(Exception):
@@ -45,7 +50,7 @@ def load_json(path: str):
 
 
 def receipt_envelope(document, path: str) -> dict:
-    envelope = document.get("receipt", document) if isinstance(document, dict) else None
+    envelope = document.get("receipt", document.get("certificate", document)) if isinstance(document, dict) else None
     if not (
         isinstance(envelope, dict)
         and all(field in envelope for field in ENVELOPE_FIELDS)
@@ -54,7 +59,7 @@ def receipt_envelope(document, path: str) -> dict:
     ):
         raise Unusable(
             f"{path} is not a consent receipt: expected an object with payload, signature, key_id and alg, "
-            'or a document holding one under "receipt"'
+            'or a document holding one under "receipt" (or "certificate")'
         )
     return envelope
 
@@ -98,7 +103,13 @@ def main(argv: list[str]) -> int:
     ok, message = verify(envelope, keys)
     payload = envelope["payload"]
     print(message)
-    if ok:
+    if ok and str(payload.get("schema_version", "")).startswith(CERTIFICATE_SCHEMA):
+        deleted = ", ".join(f"{row.get('signals')} on {row.get('platform')} for {row.get('purpose')}" for row in payload.get("deleted", []))
+        print(
+            f"erasure certificate {payload.get('certificate_id')}: {payload.get('total_signals')} signals deleted "
+            f"({deleted or 'nothing was held'}) at {payload.get('completed_at')}, because {payload.get('reason', {}).get('code')}"
+        )
+    elif ok:
         purpose = payload.get("purpose", {})
         print(
             f"receipt {payload.get('receipt_id')}: {payload.get('state')} "

@@ -34,6 +34,8 @@ PERMISSION_TABLE: dict[str, dict[str, frozenset[str]]] = {
     "api:me-link-detail": {"GET": frozenset({CONSUMER}), "DELETE": frozenset({CONSUMER})},
     "api:me-privacy-loss": {"GET": frozenset({CONSUMER})},
     "api:me-export": {"GET": frozenset({CONSUMER})},
+    "api:me-erasure-certificates": {"GET": frozenset({CONSUMER})},
+    "api:me-erasure-certificate-detail": {"GET": frozenset({CONSUMER})},
     # Platforms
     "api:platform-links": {"POST": frozenset({PLATFORM})},
     "api:platform-subject-consent": {"GET": frozenset({PLATFORM})},

@@ -272,7 +272,15 @@ def consent_change(*, consumer: Consumer, request: ConsentRequest, channel: str,
             defaults={"version": purpose.version, "granted": granted, "last_event": event, "updated_at": moment},
         )
         if not granted:
-            consent_withdrawn.send(sender=ConsentEvent, consumer_id=consumer.pk, purpose_code=purpose.code, platform_id=platform.pk)
+            consent_withdrawn.send(
+                sender=ConsentEvent,
+                consumer_id=consumer.pk,
+                purpose_code=purpose.code,
+                platform_id=platform.pk,
+                reason="consent_withdrawn",
+                receipt_id=event.receipt_id,
+                language=language,
+            )
     return event
 
 
@@ -352,5 +360,13 @@ def consents_expire(*, purpose: Purpose, reason: str, actor: Actor, by_version: 
         )
         event.save(force_insert=True)
         ConsentState.objects.filter(pk=state.pk).update(granted=False, last_event=event, updated_at=moment)
-        consent_withdrawn.send(sender=ConsentEvent, consumer_id=state.consumer_id, purpose_code=purpose.code, platform_id=state.platform_id)
+        consent_withdrawn.send(
+            sender=ConsentEvent,
+            consumer_id=state.consumer_id,
+            purpose_code=purpose.code,
+            platform_id=state.platform_id,
+            reason=reason,
+            receipt_id=event.receipt_id,
+            language=event.language,
+        )
     return len(states)

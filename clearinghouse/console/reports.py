@@ -19,6 +19,7 @@ from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast, TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.translation import get_language
 
 from clearinghouse.audit.actions import AuditAction
 from clearinghouse.audit.models import AuditEvent
@@ -26,6 +27,8 @@ from clearinghouse.audit.selectors import filter_zone
 from clearinghouse.consent.models import Purpose
 from clearinghouse.core.errors import Invalid
 from clearinghouse.intake.validation import ITEM_CODES as INTAKE_ITEM_CODES
+from clearinghouse.releases.selectors import releases_by_ids
+from clearinghouse.releases.wording import job_describe
 
 MAX_DAYS = 3 * 366
 
@@ -232,6 +235,12 @@ def releases_register(*, period: ReportPeriod, limit: int = 1000) -> Chartable:
                 }
             )
     chart = _series_from(period, {key: float(value) for key, value in epsilon.items()}, sorted(purposes))
+    # What each job asked, in the words people read on their own privacy-loss page.
+    language = "en" if (get_language() or "").startswith("en") else "zh-hans"
+    jobs = releases_by_ids(ids=[row["release"] for row in rows])
+    for row in rows:
+        job = jobs.get(str(row["release"]))
+        row["description"] = job_describe(release=job, language=language) if job is not None else ""
     chart.rows = rows
     chart.totals = {
         "releases": events.count(),

@@ -3,26 +3,38 @@
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
-from clearinghouse.accounts.models import Consumer
+from clearinghouse.accounts.models import Consumer, Platform
 from clearinghouse.audit.actions import AuditAction
 from clearinghouse.audit.services import audit_append
 from clearinghouse.consent.models import ConsentState, Purpose
 from clearinghouse.core.actors import Actor
 from clearinghouse.core.outages import OUTAGE_ERRORS
+from clearinghouse.intake import certificates
 from clearinghouse.intake.locks import intake_lock_exclusive
 from clearinghouse.intake.models import Erasure, Signal
 
 logger = logging.getLogger(__name__)
 
 
-def erasure_request(*, consumer_id: int, purpose_code: str, platform_id: int, **_signal) -> Erasure | None:
+def erasure_request(
+    *,
+    consumer_id: int,
+    purpose_code: str,
+    platform_id: int,
+    reason: str = certificates.CONSENT_WITHDRAWN,
+    receipt_id=None,
+    language: str = "",
+    **_signal,
+) -> Erasure | None:
     """Receiver of consent.signals.consent_withdrawn, called inside the withdrawal's transaction.
 
     The Erasure row commits with the withdrawal, so the work is never lost even if the
@@ -37,6 +49,9 @@ def erasure_request(*, consumer_id: int, purpose_code: str, platform_id: int, **
         purpose_code=purpose_code,
         platform_id=platform_id,
         requested_at=timezone.now(),
+        cause=reason if reason in certificates.CAUSES else certificates.CONSENT_WITHDRAWN,
+        receipt_id=receipt_id,
+        language=language or "",
     )
     transaction.on_commit(lambda: _send_erasure_task(erasure.pk))
     return erasure
@@ -72,6 +87,12 @@ def erasure_run(*, erasure_id: int, actor: Actor | None = None) -> int | None:
         signals = _withdrawal_signals(erasure)
         deleted, _ = signals.delete()
         Erasure.objects.filter(pk=erasure.pk).update(signals=deleted)
+        platform_slug = erasure.platform.slug if erasure.platform else ""
+        certificate = certificates.erasure_certificate_issue(
+            erasure=erasure,
+            deleted=[{"platform": platform_slug, "purpose": erasure.purpose_code, "signals": deleted}],
+            completed_at=now,
+        )
         audit_append(
             actor=actor,
             action=AuditAction.ERASURE_COMPLETED,
@@ -83,6 +104,7 @@ def erasure_run(*, erasure_id: int, actor: Actor | None = None) -> int | None:
                 "purpose": erasure.purpose_code,
                 "signals": deleted,
                 "latency_ms": int((now - erasure.requested_at).total_seconds() * 1000),
+                "certificate_id": certificate["payload"]["certificate_id"],
             },
         )
     return deleted
@@ -116,18 +138,34 @@ def erasures_resend(*, older_than: timedelta | None = None) -> int:
     return len(pending)
 
 
-def consumer_signals_erase(*, consumer: Consumer) -> dict[str, int]:
+def consumer_signals_erase(*, consumer: Consumer, language: str = "") -> dict[str, Any]:
     """Every signal of a consumer being deleted, on every platform, inside the deletion's
-    transaction (subjects.services.consumer_erase)."""
+    transaction (subjects.services.consumer_erase). Returns the count and the signed
+    erasure certificate (``certificate``), counted per platform and purpose."""
     intake_lock_exclusive(platform_ids=None)
     signals = Signal.objects.filter(consumer_id=consumer.pk)
+    held: dict[tuple[str, str], int] = defaultdict(int)
+    purposes = dict(Purpose.objects.values_list("id", "code"))
+    platforms = dict(Platform.objects.values_list("id", "slug"))
+    for row in signals.values("platform_id", "purpose_id").annotate(n=Count("id")):
+        held[(platforms.get(row["platform_id"], ""), purposes.get(row["purpose_id"], ""))] += row["n"]
     deleted, _ = signals.delete()
     now = timezone.now()
-    Erasure.objects.create(consumer=consumer, reason=Erasure.ACCOUNT_DELETION, requested_at=now, completed_at=now, signals=deleted)
+    erasure = Erasure.objects.create(
+        consumer=consumer,
+        reason=Erasure.ACCOUNT_DELETION,
+        requested_at=now,
+        completed_at=now,
+        signals=deleted,
+        cause=certificates.ACCOUNT_ERASED,
+        language=certificates.certificate_language(language),
+    )
     # Withdrawal erasures still queued have nothing left to do; close them so that the
     # register does not show them as pending forever.
     Erasure.objects.filter(consumer=consumer, completed_at__isnull=True).update(completed_at=now, signals=0)
-    return {"signals": deleted}
+    rows = [{"platform": platform, "purpose": purpose, "signals": n} for (platform, purpose), n in held.items()]
+    certificate = certificates.erasure_certificate_issue(erasure=erasure, deleted=rows, completed_at=now)
+    return {"signals": deleted, "certificate": certificate}
 
 
 def signals_retention_purge(*, now: datetime | None = None, actor: Actor | None = None) -> dict[str, int]:

@@ -83,6 +83,15 @@ class Erasure(models.Model):
     requested_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
     signals = models.PositiveIntegerField(null=True, blank=True)
+    # Why, in the words of the certificate: consent_withdrawn, purpose_retired,
+    # purpose_superseded or account_erased ("" on rows from before certificates).
+    cause = models.CharField(max_length=32, blank=True, default="")
+    receipt_id = models.UUIDField(null=True, blank=True)  # the consent receipt that ended the consent
+    language = models.CharField(max_length=8, blank=True, default="")  # the certificate's language
+    # The signed erasure certificate (intake.certificates), written in the transaction
+    # that deleted: {payload, signature, key_id, alg}.
+    certificate_id = models.UUIDField(null=True, blank=True, unique=True)
+    certificate = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

@@ -26,7 +26,10 @@ urlpatterns = [
     path("my-data/", views.my_data, name="my-data"),
     path("my-data/export.json", views.export, name="export"),
     path("my-data/erase/", views.erase, name="erase"),
+    path("my-data/certificates/<str:certificate_id>.json", views.certificate_download, name="certificate"),
+    path("my-data/certificates/<str:certificate_id>/", views.certificate_page, name="certificate-page"),
     path("goodbye/", views.erased, name="erased"),
+    path("goodbye/certificate.json", views.erased_certificate_download, name="erased-certificate"),
     # Getting back in without personal data (issue 14).
     path("recover/", security.recover, name="recover"),
     path("settings/", security.settings_page, name="settings"),

@@ -35,11 +35,13 @@ from clearinghouse.api.addresses import client_address
 from clearinghouse.audit import selectors as audit_selectors
 from clearinghouse.audit.denials import denial_record
 from clearinghouse.consent import selectors as consent_selectors
-from clearinghouse.consent.models import ConsentEvent, Purpose
+from clearinghouse.consent.models import ConsentEvent
 from clearinghouse.consent.services import ConsentRequest, consent_change, consent_withdraw_all
 from clearinghouse.core.crypto import published_keys
 from clearinghouse.core.errors import Conflict, DomainError, Invalid, NotFound, TooManyRequests
+from clearinghouse.intake import selectors as intake_selectors
 from clearinghouse.portal import presentation as words
+from clearinghouse.portal import selectors as portal_selectors
 from clearinghouse.portal.forms import ConsentChangeForm, EraseConfirmForm, LinkCodeForm, LoginForm, SignupForm
 from clearinghouse.releases.selectors import privacy_loss_statement
 from clearinghouse.subjects import services as subject_services
@@ -178,74 +180,21 @@ def signup(request):
 # --- Dashboard and consent -----------------------------------------------------------------
 
 
-def _purpose_card(item: dict, *, linked_platform_ids: set[int], language: str) -> dict:
-    purpose: Purpose = item["purpose"]
-    rows, unlinked = [], []
-    for row in item["platforms"]:
-        platform = row["platform"]
-        linked = platform.id in linked_platform_ids
-        # A switch for every linked platform, and for any platform where a consent exists,
-        # so that a consent given before unlinking can still be withdrawn.
-        if linked or row["updated_at"] is not None:
-            rows.append(row | {"linked": linked})
-        else:
-            unlinked.append(platform)
-    # A new version: the person had consented to an older one (its consent ended, or, for
-    # consents from before expiry existed, still stands for the old version).
-    older = [row["version"] for row in rows if row["version"] is not None and row["version"] < purpose.version]
-    previous = consent_selectors.purpose_version_get(code=purpose.code, version=max(older)) if older else None
-    return {
-        "purpose": purpose,
-        "previous": previous,
-        "changes": words.purpose_changes(previous, purpose, language) if previous else [],
-        "anchor": f"purpose-{purpose.code}",
-        "title": words.in_language(purpose.title, language),
-        "notice": words.paragraphs(words.in_language(purpose.notice, language)),
-        "notice_digest": purpose.notice_digests[language],
-        "legitimate_interest": words.in_language(purpose.legitimate_interest, language),
-        "fields": [words.field_label(code) for code in purpose.fields],
-        "value_meaning": words.in_language(purpose.value_meaning, language),
-        "sectors": words.word_list([words.sector_label(code) for code in purpose.recipient_sectors]),
-        "retention_days": purpose.retention_days,
-        "epsilon_cap": words.epsilon_text(purpose.consumer_epsilon_cap),
-        "rows": rows,
-        "unlinked": unlinked,
-        "unlinked_names": words.word_list([platform.name for platform in unlinked]),
-    }
-
-
 @require_GET
 @consumer_required
 def dashboard(request):
     language = words.page_language()
-    linked = {link.platform_id for link in account_selectors.consumer_links_list(consumer=request.consumer)}
-    cards = [
-        _purpose_card(item, linked_platform_ids=linked, language=language)
-        for item in consent_selectors.consent_overview(consumer=request.consumer)
-    ]
-    done = None
-    if request.GET.get("done"):
-        done = _own_event(request, request.GET["done"], missing_ok=True)
-    stopped = [
-        {
-            "state": state,
-            "title": words.in_language(state.last_event.purpose.title, language),
-            "retired": state.last_event.reason == ConsentEvent.PURPOSE_RETIRED,
-            "by_version": (state.last_event.receipt["payload"].get("ended_because") or {}).get("by_version"),
-        }
-        for state in consent_selectors.consents_stopped_list(consumer=request.consumer)
-    ]
+    grid = portal_selectors.home_grid(consumer=request.consumer, language=language)
+    done = _own_event(request, request.GET["done"], missing_ok=True) if request.GET.get("done") else None
     return render(
         request,
         "portal/dashboard.html",
         {
-            "stopped": stopped,
+            "grid": grid,
+            "unlinked_names": words.word_list([platform.name for platform in grid.unlinked]),
             "withdrawn_all": _withdrawn_all_take(request, language),
-            "granted_count": sum(1 for state in consent_selectors.consent_states_list(consumer=request.consumer) if state.granted),
-            "cards": cards,
             "done": done,
             "done_title": words.in_language(done.purpose.title, language) if done else "",
-            "any_linked": bool(linked),
         },
     )
 
@@ -382,6 +331,7 @@ def receipt_page(request, receipt_id):
             "sectors": words.word_list([words.sector_label(code) for code in payload.get("recipients", {}).get("sectors", [])]),
             "issued_at": words.parse_moment(payload.get("issued_at")),
             "keys_url": reverse("api:keys"),
+            "qr": words.signed_qr_svg(event.receipt, id_field="receipt_id"),
             "audit": audit,
             "audit_event": payload.get("audit_event") or {},
         },
@@ -556,6 +506,7 @@ def privacy_loss(request):
     now = timezone.now()
     window_start = now - timedelta(days=window_days)
     titles = {item["purpose"]: words.in_language(item.get("title"), language) for item in statement["purposes"]}
+    described = portal_selectors.charge_descriptions(release_ids=[c["release_id"] for c in statement["charges"]], language=language)
     charges = sorted(
         (
             {
@@ -563,7 +514,10 @@ def privacy_loss(request):
                 "purpose": titles.get(charge["purpose"], charge["purpose"]),
                 "purpose_code": charge["purpose"],
                 "manufacturer": charge["manufacturer"],  # the statement already names it
-                "measure": str(MEASURE_LABELS[charge["measure"]]) if charge["measure"] in MEASURE_LABELS else charge["measure"],
+                # What was asked, in plain words (releases.wording); the bare measure only
+                # for a job that can no longer be read.
+                "measure": described.get(charge["release_id"])
+                or (str(MEASURE_LABELS[charge["measure"]]) if charge["measure"] in MEASURE_LABELS else charge["measure"]),
                 "epsilon": words.decimal_or_zero(charge["epsilon"]),
                 "epsilon_text": words.epsilon_text(charge["epsilon"]),
                 "charged_at": words.parse_moment(charge["charged_at"]),
@@ -614,7 +568,62 @@ def privacy_loss(request):
 @require_GET
 @consumer_required
 def my_data(request):
-    return render(request, "portal/my_data.html", {"joined": request.consumer.created_at})
+    language = words.page_language()
+    return render(
+        request,
+        "portal/my_data.html",
+        {
+            "joined": request.consumer.created_at,
+            "holdings": portal_selectors.my_data_holdings(consumer=request.consumer, language=language),
+            "certificates": [
+                portal_selectors.certificate_view(envelope=erasure.certificate, language=language)
+                for erasure in intake_selectors.consumer_certificates_list(consumer=request.consumer)
+            ],
+            "timeline": portal_selectors.timeline_list(consumer=request.consumer, language=language),
+        },
+    )
+
+
+def _certificate_response(envelope: dict) -> HttpResponse:
+    body = json.dumps(envelope, ensure_ascii=False, indent=2, sort_keys=True)
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="erasure-certificate-{envelope["payload"]["certificate_id"]}.json"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _own_certificate(request, certificate_id) -> dict:
+    try:
+        envelope = intake_selectors.consumer_certificate_get(consumer=request.consumer, certificate_id=certificate_id).certificate
+    except NotFound:
+        raise Http404() from None
+    if envelope is None:
+        raise Http404()
+    return envelope
+
+
+@require_GET
+@consumer_required
+def certificate_page(request, certificate_id):
+    """An erasure certificate for people: printable, in the page's language, with a QR
+    code and checked in the browser against the published key, like a receipt."""
+    envelope = _own_certificate(request, certificate_id)
+    context = portal_selectors.certificate_view(envelope=envelope, language=words.page_language())
+    return render(
+        request,
+        "portal/certificate.html",
+        {
+            "certificate": context,
+            "download_url": reverse("portal:certificate", args=[envelope["payload"]["certificate_id"]]),
+            "keys_url": reverse("api:keys"),
+        },
+    )
+
+
+@require_GET
+@consumer_required
+def certificate_download(request, certificate_id):
+    return _certificate_response(_own_certificate(request, certificate_id))
 
 
 @require_GET
@@ -634,16 +643,42 @@ def export(request):
 def erase(request):
     form = EraseConfirmForm(request.POST or None, user=request.user, request=request, password_required=not passkey_login_is_fresh(request))
     if request.method == "POST" and form.is_valid():
-        subject_services.consumer_erase(consumer=request.consumer, actor=request_actor(request), channel="portal")
+        erased = subject_services.consumer_erase(
+            consumer=request.consumer, actor=request_actor(request), channel="portal", language=words.page_language()
+        )
         logout(request)
+        # The certificate waits in the new, anonymous session for the goodbye page: with the
+        # account gone, nothing else could fetch it.
+        request.session[_ERASURE_CERTIFICATE_KEY] = erased["certificate"]
         return redirect("portal:erased")
     locked = form.has_error("password", code="throttled")
     return render(request, "portal/erase.html", {"form": form}, status=429 if locked else 400 if form.errors else 200)
 
 
+_ERASURE_CERTIFICATE_KEY = "portal_erasure_certificate"
+
+
 @require_GET
 def erased(request):
-    return render(request, "portal/erased.html")
+    envelope = request.session.get(_ERASURE_CERTIFICATE_KEY)
+    certificate = (
+        portal_selectors.certificate_view(envelope=envelope, language=words.page_language()) if isinstance(envelope, dict) else None
+    )
+    response = render(
+        request,
+        "portal/erased.html",
+        {"certificate": certificate, "download_url": reverse("portal:erased-certificate"), "keys_url": reverse("api:keys")},
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+def erased_certificate_download(request):
+    envelope = request.session.get(_ERASURE_CERTIFICATE_KEY)
+    if not isinstance(envelope, dict):
+        raise Http404()
+    return _certificate_response(envelope)
 
 
 def csrf_failure(request, reason: str = ""):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -227,6 +228,11 @@ def _charged(release: Release) -> tuple[Decimal, Decimal]:
     return reach.charge_cost(epsilon=release.epsilon, rho=release.rho, reach_only=getattr(release, "charged_reach_only", False))
 
 
+def charged_epsilon(release: Release) -> Decimal:
+    """The ε one consumer was charged by a release read through ``consumer_charges``."""
+    return _charged(release)[0]
+
+
 def _guarantee(releases: list[Release]) -> accounting.Guarantee:
     costs = [_charged(r) for r in releases]
     pure = [e for e, rho in costs if not rho]
@@ -289,6 +295,24 @@ def privacy_loss_statement(*, consumer: Consumer) -> dict[str, Any]:
         ],
         "total_epsilon": epsilon_text(total.epsilon),
     }
+
+
+def consumer_charges_list(*, consumer: Consumer) -> list[Release]:
+    """Every finished job that charged this person, newest first (the timeline; the
+    statement above counts only the rolling window)."""
+    return list(consumer_charges(consumer_id=consumer.id))
+
+
+def releases_by_ids(*, ids) -> dict[str, Release]:
+    """Jobs by id, with their manufacturer (to describe them); ids that are not UUIDs or
+    not jobs are left out."""
+    wanted = []
+    for value in ids:
+        try:
+            wanted.append(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    return {str(r.id): r for r in Release.objects.filter(id__in=wanted).select_related("manufacturer")}
 
 
 def privacy_ledger_export(*, consumer: Consumer) -> dict[str, Any]:

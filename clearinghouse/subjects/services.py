@@ -18,11 +18,13 @@ from clearinghouse.subjects.selectors import consumer_export
 # --- Account deletion and export --------------------------------------------------------
 
 
-def consumer_erase(*, consumer: Consumer, actor: Actor, channel: str = "api") -> dict:
+def consumer_erase(*, consumer: Consumer, actor: Actor, channel: str = "api", language: str = "") -> dict:
     """Erase a person: their signals,
     platform links and link codes; withdraw every consent still granted; delete the Django
     user with its credentials. The Consumer row stays as a bare pseudonym so that the
     consent ledger and the audit log, which never held personal data, remain intact.
+    Returns the counts and the signed erasure certificate (in ``language``), which the
+    person can keep: once this returns, nothing can log in to fetch it again.
     """
     with transaction.atomic():
         consumer = Consumer.objects.select_for_update(of=("self",)).select_related("user").get(pk=consumer.pk)
@@ -35,7 +37,9 @@ def consumer_erase(*, consumer: Consumer, actor: Actor, channel: str = "api") ->
         consumer.save(update_fields=["erased_at"])
         # Signals first, right after the consumer row is locked and before anything else is
         # written: intake's lock ranks below the audit chain's.
-        counts: dict[str, int] = dict(consumer_signals_erase(consumer=consumer))
+        erased = consumer_signals_erase(consumer=consumer, language=language)
+        certificate = erased["certificate"]
+        counts: dict[str, int] = {"signals": erased["signals"]}
         withdrawn = 0
         for state in ConsentState.objects.granted().filter(consumer=consumer).select_related("platform"):
             consent_change(
@@ -60,9 +64,14 @@ def consumer_erase(*, consumer: Consumer, actor: Actor, channel: str = "api") ->
             actor=actor,
             action=AuditAction.ERASURE_COMPLETED,
             target=f"consumer:{subject}",
-            details={"reason": "account_deletion", "subject": subject, **counts},
+            details={
+                "reason": "account_deletion",
+                "subject": subject,
+                **counts,
+                "certificate_id": certificate["payload"]["certificate_id"],
+            },
         )
-    return {"subject": subject, "erased_at": consumer.erased_at.isoformat(), **counts}
+    return {"subject": subject, "erased_at": consumer.erased_at.isoformat(), **counts, "certificate": certificate}
 
 
 def consumer_export_issue(*, consumer: Consumer, actor: Actor, channel: str = "api") -> dict:

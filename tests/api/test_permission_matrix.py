@@ -143,6 +143,13 @@ ROWS = [
         name="api:platform-subject-consent",
     ),
     Row("GET", "/api/v1/me/export", consumers_only(200), name="api:me-export"),
+    Row("GET", "/api/v1/me/erasure-certificates", consumers_only(200), name="api:me-erasure-certificates"),
+    Row(
+        "GET",
+        "/api/v1/me/erasure-certificates/5b2c0a5e-0000-4000-8000-000000000002",
+        consumers_only(404),
+        name="api:me-erasure-certificate-detail",
+    ),
     Row("DELETE", "/api/v1/me", consumers_only(200), lambda w: {"password": w.consumer_a.password}, "api:me"),
     Row("POST", "/api/v1/platform/signals", platforms_only(p=200, q=200), lambda w: {"signals": []}, "api:platform-signals"),
     Row("GET", "/api/v1/platform/batches", platforms_only(p=200, q=200), name="api:platform-batches"),

@@ -24,6 +24,7 @@ SAMPLE_KWARGS = {
     "receipt_id": "7f0c4b1e-1c1a-4a57-9a4e-2f1f3c9a0b11",
     "report_id": "7f0c4b1e-1c1a-4a57-9a4e-2f1f3c9a0b11",
     "trend_id": "7f0c4b1e-1c1a-4a57-9a4e-2f1f3c9a0b11",
+    "certificate_id": "7f0c4b1e-1c1a-4a57-9a4e-2f1f3c9a0b11",
     "notice_id": "7f0c4b1e-1c1a-4a57-9a4e-2f1f3c9a0b11",
     "path": "checkpoint",
 }

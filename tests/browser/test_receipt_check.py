@@ -52,6 +52,9 @@ def test_a_receipt_is_checked_in_the_page(browser, live_server, login_as, receip
         page.goto(live_server.url + "/history/")
         page.locator(f"a[href='/receipts/{event.receipt_id}/']").click()
         page.wait_for_url(live_server.url + f"/receipts/{event.receipt_id}/")
+        # The printed receipt carries a scannable QR code of its id and signature.
+        qr = page.locator(".receipt-sheet svg.qr")
+        assert qr.count() == 1 and qr.bounding_box()["width"] >= 120
         page.get_by_role("button", name=check).click()
         result = page.locator("[data-receipt-result]")
         page.wait_for_function("() => document.querySelector('[data-receipt-result]').textContent.length > 0")

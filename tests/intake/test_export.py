@@ -63,6 +63,9 @@ def test_export_lists_erasures_after_a_withdrawal(world, django_capture_on_commi
     assert [(e["reason"], e["platform"], e["purpose"], e["signals"]) for e in export["erasures"]] == [
         ("withdrawal", "shop-q", "c2m-product-design", 4)
     ]
+    # With its signed certificate, as the portal and the API serve it.
+    certificate = export["erasures"][0]["certificate"]
+    assert certificate["payload"]["deleted"] == [{"platform": "shop-q", "purpose": "c2m-product-design", "signals": 4}]
 
 
 def test_the_export_carries_the_privacy_ledger_beside_the_signals(world):

@@ -66,7 +66,8 @@ def test_withdraw_is_one_post_and_says_what_happens_to_the_data(linked_consumer,
     client = portal_client(linked_consumer, language="en")
     client.post(reverse("portal:consent-update"), _form_for(client.get("/").content.decode(), "shop-p", "grant"))
     dashboard = client.get("/").content.decode()
-    assert "If you withdraw, Platform shop-p can no longer send us data for this purpose and we delete what it already sent." in dashboard
+    assert "Withdraw: the platform can no longer send us data for that purpose, and we delete what it already sent." in dashboard
+    assert 'id="purpose-c2m-product-design-shop-p" data-state="on" data-consent="granted"' in dashboard
 
     response = client.post(reverse("portal:consent-update"), _form_for(dashboard, "shop-p", "withdraw"))
     state = ConsentState.objects.get(purpose_code="c2m-product-design", platform__slug="shop-p")

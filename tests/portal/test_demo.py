@@ -29,11 +29,11 @@ def test_demo_names_read_naturally_in_chinese_and_in_english():
     client = Client()
     client.force_login(PlatformLink.objects.filter(consumer__user__username="demo").first().consumer.user)
     chinese = client.get("/").content.decode()
-    assert "如果同意：直播购 LiveBuy 可以把上面列出的数据发给我们" in chinese
+    assert '<th scope="col">直播购 LiveBuy</th>' in chinese
     assert "尚未关联：短视频小店 ClipShop。" in chinese
     assert "(e-commerce)" not in chinese and "(live-stream shop)" not in chinese
 
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     english = client.get("/").content.decode()
-    assert "If you allow this, 直播购 LiveBuy may send us the data listed above" in english
+    assert '<th scope="col">直播购 LiveBuy</th>' in english and "Not asked yet" in english
     assert "Not linked yet: 短视频小店 ClipShop." in english

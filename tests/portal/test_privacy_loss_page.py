@@ -110,7 +110,9 @@ def test_a_real_release_appears_on_the_statement(
     html = portal_client(linked_consumer, language="en").get(reverse("portal:privacy-loss")).content.decode()
     rows = re.findall(r"<tr>\s*<td data-label=\"When\">.*?</tr>", html, flags=re.S)
     assert len(rows) == 1
-    assert ">Manufacturer chairco<" in rows[0] and ">how many people<" in rows[0] and ">0.50<" in rows[0]
+    assert ">Manufacturer chairco<" in rows[0] and ">0.50<" in rows[0]
+    # What was asked, in plain words (releases.wording), not a bare measure.
+    assert ">Manufacturer chairco asked how many people showed interest in office chair, by feature<" in rows[0]
     assert "Total over all purposes: ε 0.50." in html
     assert "No statistic has used your data yet" not in html
 

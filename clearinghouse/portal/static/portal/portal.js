@@ -64,6 +64,18 @@
     });
   });
 
+  // A link to a folded <details> ("what this means" on the home grid) unfolds it, so the
+  // jump lands on the text and not on a closed line.
+  function openTarget() {
+    var id = window.location.hash.slice(1);
+    var target = id && document.getElementById(decodeURIComponent(id));
+    if (target && target.tagName === "DETAILS") {
+      target.open = true;
+    }
+  }
+  window.addEventListener("hashchange", openTarget);
+  openTarget();
+
   // Forms marked data-submit-once disable their submit button after the first submit so
   // a double click cannot send two requests (the second would be a second receipt).
   document.querySelectorAll("form[data-submit-once]").forEach(function (form) {
