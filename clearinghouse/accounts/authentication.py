@@ -45,6 +45,9 @@ class BearerAuthentication(authentication.BaseAuthentication):
         if credential.kind == credential.KIND_CONSUMER:
             if not credential.user.is_active:
                 raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+            # Read with the credential (credential_authenticate); api.actors.request_actor
+            # uses it instead of asking the database again.
+            credential.user.ch_is_officer = credential.user_is_officer
             return credential.user, credential
         party = credential.platform if credential.kind == credential.KIND_PLATFORM else credential.manufacturer
         return PartyPrincipal(kind=credential.kind, party=party), credential

@@ -3,7 +3,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from django.conf import settings
 from django.contrib.auth.models import User
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from clearinghouse.accounts.models import Consumer, Credential, Manufacturer, ManufacturerStaff, Platform, PlatformLink
@@ -23,9 +25,17 @@ def credential_authenticate(*, token: str) -> Credential | None:
     if len(parts) != 3 or parts[0] not in PREFIXES:
         return None
     prefix, key_id, secret = parts
+    kind = PREFIXES[prefix]
+    # What deciding the request's actor needs comes with the credential, in the same round
+    # trip: the party, or the user with their consumer row and whether they are an officer
+    # (api.actors.request_actor would otherwise ask twice more; issue 15, docs/audit.md §8).
+    related = {Credential.KIND_CONSUMER: ("user", "user__consumer"), Credential.KIND_PLATFORM: ("platform",)}
     credential = (
-        Credential.objects.select_related("user", "platform", "manufacturer")
-        .filter(key_id=key_id, kind=PREFIXES[prefix], revoked_at__isnull=True)
+        Credential.objects.select_related(*related.get(kind, ("manufacturer",)))
+        .annotate(
+            user_is_officer=Exists(User.groups.through.objects.filter(user_id=OuterRef("user_id"), group__name=settings.COMPLIANCE_GROUP))
+        )
+        .filter(key_id=key_id, kind=kind, revoked_at__isnull=True)
         .first()
     )
     if credential is None:

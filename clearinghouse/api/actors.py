@@ -21,7 +21,7 @@ def request_actor(request) -> Actor:
         kind = getattr(user, "kind", None)
         if kind in {"platform", "manufacturer"}:
             actor = Actor(kind=kind, id=user.party.slug)
-        elif user.is_active and user.groups.filter(name=settings.COMPLIANCE_GROUP).exists():
+        elif user.is_active and _is_officer(user):
             actor = Actor(kind="compliance", id=f"officer:{user.pk}")
         else:
             consumer = getattr(user, "consumer", None)
@@ -35,3 +35,11 @@ def request_actor(request) -> Actor:
     if raw is not None:
         raw._ch_actor = actor
     return actor
+
+
+def _is_officer(user) -> bool:
+    # A bearer token's user arrives knowing (accounts.authentication); a session's asks.
+    known = getattr(user, "ch_is_officer", None)
+    if known is not None:
+        return bool(known)
+    return user.groups.filter(name=settings.COMPLIANCE_GROUP).exists()

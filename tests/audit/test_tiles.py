@@ -179,3 +179,94 @@ def test_a_full_tile_is_kept_once_built_and_served_from_there(mirror, officer):
     assert anonymous.get("/api/v1/audit/tlog/tile/0/003").status_code == 404
     make_events(1024 - checkpoint.tree_size)
     assert anonymous.get("/api/v1/audit/tlog/tile/0/003").status_code == 200 and AuditTile.objects.count() == 3
+
+
+def _bundle_entries(data: bytes) -> list[bytes]:
+    entries, at = [], 0
+    while at < len(data):
+        length = int.from_bytes(data[at : at + 2], "big")
+        entries.append(data[at + 2 : at + 2 + length])
+        at += 2 + length
+    return entries
+
+
+def test_a_kept_entry_bundle_is_byte_identical_to_one_built_from_the_log(mirror, officer):
+    """What is served from AuditTile must be what the log says: the same bytes as a bundle
+    built afresh, each entry hashing to its leaf in the level-0 tile."""
+    import hashlib
+
+    from clearinghouse.audit.models import AuditTile
+    from clearinghouse.audit.tiles import _tile_build
+
+    directory, _keys, _checkpoint = mirror
+    client = officer_client_for(officer)
+    first = client.get("/api/v1/audit/tlog/tile/entries/001")
+    kept = bytes(AuditTile.objects.get(level=AuditTile.ENTRIES, index=1).data)
+    assert kept == first.content == _tile_build(level="entries", index=1, width=256) == (directory / "tile/entries/001").read_bytes()
+    again = client.get("/api/v1/audit/tlog/tile/entries/001")
+    assert again.content == kept and "immutable" in again["Cache-Control"]
+    entries = _bundle_entries(kept)
+    leaves = (directory / "tile/0/001").read_bytes()
+    assert len(entries) == 256
+    assert [hashlib.sha256(b"\x00" + entry).digest() for entry in entries] == [leaves[i : i + 32] for i in range(0, 8192, 32)]
+
+
+def test_a_partial_entry_bundle_is_never_kept(mirror, officer):
+    """The rightmost bundle grows: it is built each time and never kept, and neither is a
+    full one asked for before the log holds it; once complete, the full one is kept."""
+    from clearinghouse.audit.models import AuditTile
+    from clearinghouse.audit.tiles import _tile_build, tile_read
+
+    directory, _keys, checkpoint = mirror
+    client = officer_client_for(officer)
+    partial_width = checkpoint.tree_size - 512
+    partial = client.get(f"/api/v1/audit/tlog/tile/entries/002.p/{partial_width}")
+    assert partial.status_code == 200 and "immutable" not in partial["Cache-Control"]
+    assert partial.content == (directory / f"tile/entries/002.p/{partial_width}").read_bytes()
+    assert len(_bundle_entries(partial.content)) == partial_width
+    assert tile_read(level="entries", index=2, width=partial_width) == partial.content
+    assert client.get("/api/v1/audit/tlog/tile/entries/002").status_code == 404  # not complete yet
+    assert not AuditTile.objects.filter(level=AuditTile.ENTRIES).exists()
+    make_events(768 - checkpoint.tree_size)
+    full = client.get("/api/v1/audit/tlog/tile/entries/002")
+    assert full.status_code == 200 and len(_bundle_entries(full.content)) == 256
+    assert list(AuditTile.objects.filter(level=AuditTile.ENTRIES).values_list("index", flat=True)) == [2]
+    assert full.content == _tile_build(level="entries", index=2, width=256)
+    assert full.content[: len(partial.content)] == partial.content  # the partial bundle was its beginning
+
+
+def test_a_kept_bundle_names_people_only_by_pseudonym(db, officer, make_consumer):
+    """Entry bundles are kept for good: an event about a person must hold their pseudonym,
+    never their username or account number."""
+    from clearinghouse.audit.models import AuditTile
+
+    people = [make_consumer(f"person-{n}-zq") for n in range(3)]
+    for person in people:
+        assert person.client().get("/api/v1/me/consents").status_code == 200
+    make_events(256)  # the people's events and some others fill the first bundle
+    client = officer_client_for(officer)
+    assert client.get("/api/v1/audit/tlog/tile/entries/000").status_code == 200
+    kept = bytes(AuditTile.objects.get(level=AuditTile.ENTRIES, index=0).data)
+    for person in people:
+        user = person.consumer.user
+        assert str(person.consumer.pseudonym).encode() in kept
+        assert person.username.encode() not in kept
+        assert f"user:{user.pk}".encode() not in kept and f'"user_id":{user.pk}'.encode() not in kept
+
+
+def test_an_officer_reading_a_kept_bundle_costs_two_queries(mirror, officer):
+    """The bearer token's credential comes with the user's roles in one query (api.actors
+    asks nothing more), and a kept bundle is one primary-key read: the path whose tail
+    issue 15 measures (docs/audit.md §8)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = officer_client_for(officer)
+    assert client.get("/api/v1/audit/tlog/tile/entries/000").status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get("/api/v1/audit/tlog/tile/entries/000")
+    assert again.status_code == 200
+    sql = [query["sql"] for query in queries.captured_queries]
+    assert len(sql) == 2, sql
+    assert 'FROM "accounts_credential"' in sql[0] and "auth_user_groups" in sql[0]
+    assert "FROM audit_audittile" in sql[1]
