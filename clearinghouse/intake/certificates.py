@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 
-from clearinghouse.core.crypto import signer_get
+from clearinghouse.core.crypto import Signer, signer_get
 from clearinghouse.core.operator import controller_name
 from clearinghouse.intake.models import Erasure
 
@@ -76,9 +76,11 @@ def certificate_sign(
     requested_at: datetime,
     completed_at: datetime,
     deleted: list[dict[str, Any]],
+    signer: Signer | None = None,
 ) -> tuple[uuid.UUID, dict[str, Any]]:
     """The signed envelope and its id, touching no table: ``erasure_certificate_issue``
-    stores one, the retention purge stores thousands with one bulk insert."""
+    stores one, the retention purge stores thousands with one bulk insert (and passes the
+    receipts ``signer`` it looked up once, instead of one key-file check per certificate)."""
     language = certificate_language(language)
     cause = cause if cause in CAUSES else CONSENT_WITHDRAWN
     controller = settings.CH_CONTROLLER
@@ -101,7 +103,7 @@ def certificate_sign(
         "statement": text["statement"],
         "what_remains": text["remains"],
     }
-    return certificate_id, signer_get("receipts").envelope(payload)
+    return certificate_id, (signer or signer_get("receipts")).envelope(payload)
 
 
 def erasure_certificate_issue(*, erasure: Erasure, deleted: list[dict[str, Any]], completed_at: datetime) -> dict[str, Any]:
