@@ -11,6 +11,6 @@ def controller_name(*, language: str | None, details: dict[str, Any] | None = No
     """The operator's name in ``language`` (CH_CONTROLLER_NAME or CH_CONTROLLER_NAME_ZH).
     ``details`` is CH_CONTROLLER or CH_OPERATOR; one without per-language names (an older
     deployment's override) falls back to its single name."""
-    details = settings.CH_CONTROLLER if details is None else details
-    names = details.get("names") or {}
-    return names.get(language or "") or names.get(settings.LANGUAGE_CODE) or details["name"]
+    chosen: dict[str, Any] = settings.CH_CONTROLLER if details is None else details
+    names: dict[str, str] = chosen.get("names") or {}
+    return str(names.get(language or "") or names.get(settings.LANGUAGE_CODE) or chosen["name"])

@@ -257,10 +257,10 @@ def _retention_certificates_issue(*, held: dict[int, dict[tuple[int, str], int]]
         pseudonyms = dict(Consumer.objects.filter(pk__in=chunk).values_list("id", "pseudonym"))
         latest = ConsentEvent.objects.filter(consumer_id__in=chunk).values("consumer_id").annotate(last=Max("id")).values("last")
         languages = dict(ConsentEvent.objects.filter(id__in=latest).values_list("consumer_id", "language"))
-        rows = []
+        rows: list[dict[str, Any]] = []
         for consumer_id in chunk:
             language = certificates.certificate_language(languages.get(consumer_id))
-            deleted = [
+            deleted: list[dict[str, Any]] = [
                 {"platform": platforms.get(platform_id, ""), "purpose": purpose_code, "signals": count}
                 for (platform_id, purpose_code), count in held[consumer_id].items()
             ]
