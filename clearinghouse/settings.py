@@ -490,8 +490,15 @@ def _operator_detail(name: str, demo: str) -> str:
     return demo if value is None else value  # (env_str without a default raises instead)
 
 
+_CONTROLLER_NAME = _operator_detail("CH_CONTROLLER_NAME", "Clearinghouse (demo operator)")
 CH_CONTROLLER = {
-    "name": _operator_detail("CH_CONTROLLER_NAME", "Clearinghouse (demo operator)"),
+    "name": _CONTROLLER_NAME,
+    # The operator's name in each language the service speaks, so that a Chinese receipt,
+    # certificate or trust page carries no English (core.operator.controller_name picks).
+    "names": {
+        "en": _CONTROLLER_NAME,
+        "zh-hans": _operator_detail("CH_CONTROLLER_NAME_ZH", "数据授权中心（演示运营方）"),
+    },
     "contact": _operator_detail("CH_CONTROLLER_CONTACT", "privacy@clearinghouse.example"),
     "jurisdiction": "CN",
 }
@@ -503,6 +510,7 @@ CH_REQUEST_MAX_BYTES = env_int("CH_REQUEST_MAX_BYTES", 1024 * 1024, minimum=1024
 # information protection). Every one is required in production; the demo has placeholders.
 CH_OPERATOR = {
     "name": CH_CONTROLLER["name"],
+    "names": CH_CONTROLLER["names"],
     "address": _operator_detail("CH_OPERATOR_ADDRESS", "（演示）上海市示例路 1 号 / 1 Example Road, Shanghai (demo)"),
     "contact": CH_CONTROLLER["contact"],
     "protection_officer": _operator_detail("CH_PROTECTION_OFFICER_NAME", "Demo Officer（演示）"),

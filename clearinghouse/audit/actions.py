@@ -52,6 +52,7 @@ class AuditAction(StrEnum):
     INTAKE_BATCH = "intake.batch"
     ERASURE_COMPLETED = "erasure.completed"
     RETENTION_PURGED = "retention.purged"
+    RETENTION_CERTIFIED = "retention.certified"
     EXPORT_COMPLETED = "export.completed"
     RELEASE_REQUESTED = "release.requested"
     RELEASE_REFUSED = "release.refused"

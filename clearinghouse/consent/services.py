@@ -20,6 +20,7 @@ from clearinghouse.consent.signals import consent_withdrawn
 from clearinghouse.core.actors import Actor
 from clearinghouse.core.crypto import signer_get
 from clearinghouse.core.errors import Conflict, DomainError, Invalid
+from clearinghouse.core.operator import controller_name
 
 RECEIPT_SCHEMA = "clearinghouse-consent-receipt/1 (ISO/IEC TS 27560:2023; Kantara Consent Receipt 1.1)"
 CHANNELS = {"api", "portal"}
@@ -76,7 +77,7 @@ def _receipt_payload(
         "receipt_id": str(receipt_id),
         "schema_version": RECEIPT_SCHEMA,
         "jurisdiction": controller["jurisdiction"],
-        "controller": {"name": controller["name"], "contact": controller["contact"]},
+        "controller": {"name": controller_name(language=language), "contact": controller["contact"]},
         "issued_at": moment.isoformat(),
         "language": language,
         "subject": {"pseudonym": str(consumer.pseudonym)},

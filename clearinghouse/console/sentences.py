@@ -56,6 +56,9 @@ SENTENCES: dict[str, str] = {
     ),
     AuditAction.ERASURE_COMPLETED: gettext_noop("%(actor)s deleted %(signals)s signals (%(reason)s)."),
     AuditAction.RETENTION_PURGED: gettext_noop("%(actor)s deleted %(signals)s signals of %(target)s past their retention period."),
+    AuditAction.RETENTION_CERTIFIED: gettext_noop(
+        "%(actor)s gave %(certificates)s people a signed erasure certificate for %(signals)s signals past their retention period."
+    ),
     AuditAction.EXPORT_COMPLETED: gettext_noop("%(actor)s downloaded a copy of their data."),
     AuditAction.RELEASE_REQUESTED: gettext_noop("%(actor)s asked for a release of %(purpose)s (%(measure)s, ε %(epsilon)s)."),
     AuditAction.RELEASE_REFUSED: gettext_noop("A release for %(actor)s was refused (%(code)s)."),

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count, Q
+from django.db import connection, transaction
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from clearinghouse.accounts.models import Consumer, Platform
 from clearinghouse.audit.actions import AuditAction
 from clearinghouse.audit.services import audit_append
-from clearinghouse.consent.models import ConsentState, Purpose
+from clearinghouse.consent.models import ConsentEvent, ConsentState, Purpose
 from clearinghouse.core.actors import Actor
+from clearinghouse.core.crypto import signer_get
 from clearinghouse.core.outages import OUTAGE_ERRORS
 from clearinghouse.intake import certificates
 from clearinghouse.intake.locks import intake_lock_exclusive
@@ -169,24 +171,33 @@ def consumer_signals_erase(*, consumer: Consumer, language: str = "") -> dict[st
 
 
 def signals_retention_purge(*, now: datetime | None = None, actor: Actor | None = None) -> dict[str, int]:
-    """Delete signals older than their purpose version's retention period.
+    """Delete signals older than their purpose version's retention period, and give each
+    person whose signals went one signed erasure certificate for the run (reason
+    ``retention_ended``, counted per platform and purpose, in the language of their latest
+    consent receipt).
 
     Age is ``occurred_at`` for purposes that collect it and ``received_at`` otherwise.
-    One transaction and one ``retention.purged`` audit event per purpose version, also
-    when nothing was due, so the register shows that the job ran.
+    One transaction for the run, so that every certificate is signed in the transaction
+    that deleted what it counts; one ``retention.purged`` audit event per purpose version,
+    also when nothing was due, so the register shows that the job ran, and one
+    ``retention.certified`` event with the number of certificates.
     """
     now = now or timezone.now()
     actor = actor or Actor.system("intake.retention")
     results: dict[str, int] = {}
-    for purpose in Purpose.objects.order_by("code", "version"):
-        cutoff = now - timedelta(days=purpose.retention_days)
-        signals = Signal.objects.filter(purpose_id=purpose.pk)
-        if "occurred_at" in purpose.fields:
-            signals = signals.filter(Q(occurred_at__lt=cutoff) | Q(occurred_at__isnull=True, received_at__lt=cutoff))
-        else:
-            signals = signals.filter(received_at__lt=cutoff)
-        with transaction.atomic():
-            deleted, _ = signals.delete()
+    held: dict[int, dict[tuple[int, str], int]] = defaultdict(lambda: defaultdict(int))
+    with transaction.atomic():
+        for purpose in Purpose.objects.order_by("code", "version"):
+            cutoff = now - timedelta(days=purpose.retention_days)
+            signals = Signal.objects.filter(purpose_id=purpose.pk)
+            if "occurred_at" in purpose.fields:
+                signals = signals.filter(Q(occurred_at__lt=cutoff) | Q(occurred_at__isnull=True, received_at__lt=cutoff))
+            else:
+                signals = signals.filter(received_at__lt=cutoff)
+            deleted = 0
+            for consumer_id, platform_id, count in _delete_counted(signals):
+                held[consumer_id][(platform_id, purpose.code)] += count
+                deleted += count
             if deleted or purpose.status != Purpose.DRAFT:
                 audit_append(
                     actor=actor,
@@ -200,5 +211,116 @@ def signals_retention_purge(*, now: datetime | None = None, actor: Actor | None 
                         "signals": deleted,
                     },
                 )
-        results[f"{purpose.code}@{purpose.version}"] = deleted
+            results[f"{purpose.code}@{purpose.version}"] = deleted
+        if held:
+            issued = _retention_certificates_issue(held=held, now=now)
+            audit_append(
+                actor=actor,
+                action=AuditAction.RETENTION_CERTIFIED,
+                details={"certificates": issued, "signals": sum(results.values()), "completed_at": now.isoformat()},
+            )
     return results
+
+
+def _delete_counted(signals) -> list[tuple[int, int, int]]:
+    """Delete ``signals`` in one statement and say whose they were: (consumer_id,
+    platform_id, count). PostgreSQL counts inside the statement; SQLite (the embedded
+    mode) hands the deleted rows back and Python counts them."""
+    query = signals.query
+    where, params = query.get_compiler(using=signals.db).compile(query.where)
+    table = Signal._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"WITH gone AS (DELETE FROM {table} WHERE {where} RETURNING consumer_id, platform_id) "
+                "SELECT consumer_id, platform_id, count(*) FROM gone GROUP BY consumer_id, platform_id",
+                params,
+            )
+            return [(consumer_id, platform_id, count) for consumer_id, platform_id, count in cursor.fetchall()]
+        cursor.execute(f"DELETE FROM {table} WHERE {where} RETURNING consumer_id, platform_id", params)
+        counted = Counter((consumer_id, platform_id) for consumer_id, platform_id in cursor.fetchall())
+        return [(consumer_id, platform_id, count) for (consumer_id, platform_id), count in counted.items()]
+
+
+_CERTIFY_CHUNK = 2000
+
+
+def _retention_certificates_issue(*, held: dict[int, dict[tuple[int, str], int]], now: datetime) -> int:
+    """One signed certificate per person in ``held``, stored with bulk inserts (thousands of
+    people a night: a query per person would dominate the purge)."""
+    platforms = dict(Platform.objects.values_list("id", "slug"))
+    signer = signer_get("receipts")
+    consumer_ids = sorted(held)
+    issued = 0
+    for start in range(0, len(consumer_ids), _CERTIFY_CHUNK):
+        chunk = consumer_ids[start : start + _CERTIFY_CHUNK]
+        pseudonyms = dict(Consumer.objects.filter(pk__in=chunk).values_list("id", "pseudonym"))
+        latest = ConsentEvent.objects.filter(consumer_id__in=chunk).values("consumer_id").annotate(last=Max("id")).values("last")
+        languages = dict(ConsentEvent.objects.filter(id__in=latest).values_list("consumer_id", "language"))
+        rows: list[dict[str, Any]] = []
+        for consumer_id in chunk:
+            language = certificates.certificate_language(languages.get(consumer_id))
+            deleted: list[dict[str, Any]] = [
+                {"platform": platforms.get(platform_id, ""), "purpose": purpose_code, "signals": count}
+                for (platform_id, purpose_code), count in held[consumer_id].items()
+            ]
+            certificate_id, envelope = certificates.certificate_sign(
+                cause=certificates.RETENTION_ENDED,
+                language=language,
+                pseudonym=str(pseudonyms[consumer_id]),
+                receipt_id=None,
+                requested_at=now,
+                completed_at=now,
+                deleted=deleted,
+                signer=signer,
+            )
+            rows.append(
+                {
+                    "consumer_id": consumer_id,
+                    "reason": Erasure.RETENTION,
+                    "purpose_code": "",  # every purpose that held data: the certificate counts them
+                    "platform_id": None,
+                    "requested_at": now,
+                    "completed_at": now,
+                    "signals": sum(row["signals"] for row in deleted),
+                    "cause": certificates.RETENTION_ENDED,
+                    "receipt_id": None,
+                    "language": language,
+                    "certificate_id": certificate_id,
+                    "certificate": envelope,
+                }
+            )
+        _erasures_insert(rows)
+        issued += len(rows)
+    return issued
+
+
+_ERASURE_COLUMNS = (
+    "consumer_id",
+    "reason",
+    "purpose_code",
+    "platform_id",
+    "requested_at",
+    "completed_at",
+    "signals",
+    "cause",
+    "receipt_id",
+    "language",
+    "certificate_id",
+    "certificate",
+)
+
+
+def _erasures_insert(rows: list[dict[str, Any]]) -> None:
+    """Store the rows (one dict of ``_ERASURE_COLUMNS`` each). On PostgreSQL with COPY:
+    bulk_create binds the certificates as one array parameter, and psycopg escaping 5,000
+    JSON documents into it took 2 of the 2.4 s a 100,000-signal purge took (bench/retention)."""
+    if connection.vendor != "postgresql":
+        Erasure.objects.bulk_create([Erasure(**row) for row in rows], batch_size=500)
+        return
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {Erasure._meta.db_table} ({', '.join(_ERASURE_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(
+                    [json.dumps(row[column], ensure_ascii=False) if column == "certificate" else row[column] for column in _ERASURE_COLUMNS]
+                )

@@ -66,15 +66,16 @@ class IntakeBatch(models.Model):
 
 class Erasure(models.Model):
     """One erasure of a consumer's signals: after a withdrawal (one purpose on one platform,
-    done by a Celery task) or an account deletion (everything, done at once).
+    done by a Celery task), an account deletion (everything, done at once) or a run of the
+    retention purge (whatever of the person's had outlived its retention, done at once).
 
     The row is written in the transaction that caused it, so the work survives a lost
     task; ``completed_at`` is set in the transaction that deletes, which is how a task
     claims it and why a retried task is a no-op.
     """
 
-    WITHDRAWAL, ACCOUNT_DELETION = "withdrawal", "account_deletion"
-    REASONS = [(WITHDRAWAL, "consent withdrawn"), (ACCOUNT_DELETION, "account deleted")]
+    WITHDRAWAL, ACCOUNT_DELETION, RETENTION = "withdrawal", "account_deletion", "retention"
+    REASONS = [(WITHDRAWAL, "consent withdrawn"), (ACCOUNT_DELETION, "account deleted"), (RETENTION, "retention period ended")]
 
     consumer = models.ForeignKey(Consumer, on_delete=models.PROTECT, related_name="+")
     reason = models.CharField(max_length=24, choices=REASONS)
@@ -84,7 +85,7 @@ class Erasure(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     signals = models.PositiveIntegerField(null=True, blank=True)
     # Why, in the words of the certificate: consent_withdrawn, purpose_retired,
-    # purpose_superseded or account_erased ("" on rows from before certificates).
+    # purpose_superseded, account_erased or retention_ended ("" on rows from before certificates).
     cause = models.CharField(max_length=32, blank=True, default="")
     receipt_id = models.UUIDField(null=True, blank=True)  # the consent receipt that ended the consent
     language = models.CharField(max_length=8, blank=True, default="")  # the certificate's language

@@ -243,6 +243,7 @@ _ERASURE_WORDS = {
     "purpose_retired": gettext_lazy("after the purpose was retired"),
     "purpose_superseded": gettext_lazy("after a new version of the purpose replaced the one you agreed to"),
     "account_erased": gettext_lazy("when you erased your account"),
+    "retention_ended": gettext_lazy("because their retention period ended"),
 }
 TIMELINE_LIMIT = 300
 
@@ -328,6 +329,7 @@ _CERTIFICATE_CAUSES = {
     "purpose_retired": gettext_lazy("The purpose was retired, which ended your consent"),
     "purpose_superseded": gettext_lazy("A new version of the purpose replaced the one you agreed to, which ended your consent"),
     "account_erased": gettext_lazy("You erased your account"),
+    "retention_ended": gettext_lazy("The retention period ended"),
 }
 
 

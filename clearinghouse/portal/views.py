@@ -39,6 +39,7 @@ from clearinghouse.consent.models import ConsentEvent
 from clearinghouse.consent.services import ConsentRequest, consent_change, consent_withdraw_all
 from clearinghouse.core.crypto import published_keys
 from clearinghouse.core.errors import Conflict, DomainError, Invalid, NotFound, TooManyRequests
+from clearinghouse.core.operator import controller_name
 from clearinghouse.intake import selectors as intake_selectors
 from clearinghouse.portal import presentation as words
 from clearinghouse.portal import selectors as portal_selectors
@@ -383,6 +384,7 @@ def trust(request):
         "portal/trust.html",
         {
             "operator": settings.CH_OPERATOR,
+            "operator_name": controller_name(language=words.page_language(), details=settings.CH_OPERATOR),
             "checkpoint": checkpoint,
             "checkpoint_json": json.dumps(checkpoint.envelope(), ensure_ascii=False, indent=2, sort_keys=True) if checkpoint else "",
             "verification": verification,

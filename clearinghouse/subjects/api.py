@@ -153,8 +153,10 @@ class MeCertificatesView(APIView):
     def get(self, request):
         """My signed erasure certificates
 
-        Newest first: what was deleted (signals per platform and purpose), when and why,
-        naming me only by my pseudonymous id. Verify each like a consent receipt (Ed25519
+        Newest first: what was deleted (signals per platform and purpose), when and why
+        (reason.code: consent_withdrawn, purpose_retired, purpose_superseded,
+        account_erased, or retention_ended: one for each run of the daily retention purge
+        that deleted something of mine), naming me only by my pseudonymous id. Verify each like a consent receipt (Ed25519
         over the canonical JSON of payload, the receipts key at /api/v1/keys;
         tools/verify_receipt.py does it offline).
         """

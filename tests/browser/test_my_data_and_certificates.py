@@ -162,6 +162,50 @@ def test_my_data_timeline_and_an_erasure_certificate_checked_in_the_page(browser
         context.close()
 
 
+def test_a_retention_purge_in_chinese_shows_its_certificate_and_says_where_the_delivery_went(browser, live_server, login_as, person):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from clearinghouse.intake.erasure import signals_retention_purge
+    from clearinghouse.intake.models import Erasure, Signal
+
+    consumer, _release = person
+    Signal.objects.filter(consumer=consumer).update(received_at=timezone.now() - timedelta(days=366))
+    signals_retention_purge()
+    erasure = Erasure.objects.get(consumer=consumer)
+    context = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True, locale="zh-CN")
+    try:
+        page = context.new_page()
+        login_as(page, consumer.user)
+        page.goto(live_server.url + "/my-data/")
+        assert "我们没有保存任何关于你的偏好数据。" in page.locator("#held").inner_text()
+        note = page.locator("#timeline-deleted-note")
+        assert note.is_visible()
+        assert note.inner_text() == (
+            "平台发来的数据删除后，那次发送不再单独列出：我们不记录每次发送里有谁，所以它会以删除它的那份删除证明出现在这里。"
+        )
+        timeline = page.locator("ol.timeline")
+        assert "向我们发来了" not in timeline.inner_text()  # the delivery went with its data
+        deleted = timeline.locator("li.timeline-erasure").first.inner_text()
+        assert "保存期限已到，我们删除了 3 条偏好数据：猫猫商城 MaoMall 为“帮助厂家设计你想要的产品”发来的 3 条。" in deleted
+        assert "保存期限已到 · 删除了 3 条" in page.locator(f"#certificate-{erasure.certificate_id}").inner_text()
+        assert horizontal_overflow(page) == 0
+        screenshot(page, "my-data-retention-zh-CN-375")
+
+        timeline.locator("li.timeline-erasure a").first.click()
+        page.wait_for_url(f"{live_server.url}/my-data/certificates/{erasure.certificate_id}/")
+        sheet = page.locator(".certificate-sheet").inner_text()
+        assert "保存期限已到" in sheet and "数据授权中心（演示运营方）" in sheet and "Clearinghouse" not in sheet
+        page.get_by_role("button", name="现在核验签名").click()
+        page.wait_for_function("() => document.querySelector('[data-receipt-result]').textContent.length > 0")
+        assert page.locator("[data-receipt-result]").get_attribute("data-outcome") == "ok"
+        assert horizontal_overflow(page) == 0
+        screenshot(page, "certificate-retention-zh-CN-375")
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
 def test_erasing_the_account_hands_over_the_certificate_on_the_last_page(browser, live_server, login_as, person, locale):
     from clearinghouse.accounts.models import Consumer

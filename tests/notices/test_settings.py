@@ -15,6 +15,7 @@ PRODUCTION = {
     "DJANGO_SECRET_KEY": "k" * 60,
     "ALLOWED_HOSTS": "ch.example",
     "CH_CONTROLLER_NAME": "Operator",
+    "CH_CONTROLLER_NAME_ZH": "运营方",
     "CH_CONTROLLER_CONTACT": "privacy@ch.example",
     "CH_OPERATOR_ADDRESS": "1 Road, Shanghai",
     "CH_PROTECTION_OFFICER_NAME": "Officer",

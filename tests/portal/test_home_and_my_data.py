@@ -156,6 +156,44 @@ def test_a_certificate_page_is_printable_checked_and_only_its_owners(
     assert portal_client(alice).get(reverse("portal:certificate-page", args=["not-a-uuid"])).status_code == 404
 
 
+def test_a_retention_purge_shows_as_a_certificate_and_the_timeline_says_where_deleted_deliveries_went(
+    linked_consumer, purposes, platform_p, portal_client
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from clearinghouse.intake.erasure import signals_retention_purge
+    from clearinghouse.intake.models import Signal
+
+    alice = linked_consumer
+    alice.client().post("/api/v1/me/consents", grant_body(purposes[DESIGN], "shop-p", language="zh-hans"), format="json")
+    store_signals(consumer=alice, platform=platform_p, purpose=purposes[DESIGN], count=3, prefix="a-p")
+    Signal.objects.update(received_at=timezone.now() - timedelta(days=366))
+    signals_retention_purge()
+    erasure = Erasure.objects.get(consumer=alice.consumer)
+
+    chinese = _main_text(portal_client(alice).get(reverse("portal:my-data")).content.decode())
+    # The delivery itself is gone from the timeline; the deletion stands in for it, and says so.
+    assert "发来了 3 条关于你的偏好数据" not in chinese
+    assert "保存期限已到，我们删除了 3 条偏好数据：Platform shop-p 为“帮助厂家设计你想要的产品”发来的 3 条。" in chinese
+    assert "平台发来的数据删除后，那次发送不再单独列出：我们不记录每次发送里有谁，所以它会以删除它的那份删除证明出现在这里。" in chinese
+    assert "保存期限已到 · 删除了 3 条" in chinese
+
+    english = _main_text(portal_client(alice, language="en").get(reverse("portal:my-data")).content.decode())
+    assert (
+        "We deleted 3 signals because their retention period ended: 3 from Platform shop-p for "
+        "“Help manufacturers design products you want”." in english
+    )
+    assert (
+        "Deliveries whose data has since been deleted are not listed one by one: we do not keep a record of who was "
+        "in each delivery, so they appear here as the erasure certificate that deleted them." in english
+    )
+
+    page = _main_text(portal_client(alice).get(reverse("portal:certificate-page", args=[erasure.certificate_id])).content.decode())
+    assert "保存期限已到" in page and "数据授权中心（演示运营方）" in page and "Clearinghouse" not in page
+
+
 def test_erasing_the_account_shows_the_certificate_on_the_last_page(linked_consumer, purposes, platform_p, portal_client):
     alice = linked_consumer
     alice.client().post("/api/v1/me/consents", grant_body(purposes[DESIGN], "shop-p"), format="json")
@@ -186,9 +224,6 @@ _ALLOWED_LATIN = {
     "PIPL",
     "GDPR",
     "ed25519",
-    "Clearinghouse",
-    "demo",
-    "operator",
     "privacy",
     "clearinghouse",
     "example",
@@ -219,6 +254,9 @@ def test_a_chinese_receipt_page_and_file_carry_a_qr_code_and_no_english(linked_c
     )
     for sentence in sentences:
         assert set(re.findall(r"[A-Za-z]{3,}", sentence)) <= _ALLOWED_LATIN, sentence
+    # The operator is named in Chinese (CH_CONTROLLER_NAME_ZH), not "Clearinghouse (demo operator)".
+    assert payload["controller"]["name"] == "数据授权中心（演示运营方）"
+    assert "数据授权中心（演示运营方）" in text
 
 
 def test_the_qr_code_carries_the_receipt_id_and_signature():

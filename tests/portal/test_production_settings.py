@@ -26,7 +26,8 @@ def _production_env(tmp_path) -> dict:
         "CH_VAR_DIR": str(tmp_path / "var"),
         "DATABASE_URL": "postgres://clearinghouse@db.internal:5432/clearinghouse",
         "REDIS_URL": "redis://redis.internal:6379/0",
-        "CH_CONTROLLER_NAME": "示例数据服务有限公司",
+        "CH_CONTROLLER_NAME": "Example Data Services Ltd",
+        "CH_CONTROLLER_NAME_ZH": "示例数据服务有限公司",
         "CH_CONTROLLER_CONTACT": "privacy@portal.example.cn",
         "CH_OPERATOR_ADDRESS": "上海市示例路 1 号",
         "CH_PROTECTION_OFFICER_NAME": "王某",
@@ -75,6 +76,7 @@ def test_production_cookies_and_headers(tmp_path):
     "variable",
     [
         "CH_CONTROLLER_NAME",
+        "CH_CONTROLLER_NAME_ZH",
         "CH_CONTROLLER_CONTACT",
         "CH_OPERATOR_ADDRESS",
         "CH_PROTECTION_OFFICER_NAME",

@@ -55,6 +55,24 @@ def test_the_name_cannot_be_read_as_a_data_exchange():
         assert "交换" not in text and "交易" not in text
 
 
+def test_the_operators_name_is_in_the_pages_language(settings):
+    # The demo defaults: the Chinese page carries no English word of the English name.
+    chinese = Client().get(reverse("portal:trust")).content.decode()
+    english = Client(HTTP_ACCEPT_LANGUAGE="en").get(reverse("portal:trust")).content.decode()
+    assert "数据授权中心（演示运营方）" in chinese and "Clearinghouse (demo operator)" in english
+    named = re.search(r'id="operator".*?<dd>(.*?)</dd>', chinese, re.S).group(1)
+    assert named == "数据授权中心（演示运营方）"
+    visible = re.sub(r"<script.*?</script>|<[^>]+>", " ", chinese, flags=re.S)
+    # (lower-case "clearinghouse" is the demo contact addresses' domain, not the name)
+    assert not {"Clearinghouse", "operator"} & set(re.findall(r"[A-Za-z]+", visible))
+    assert "数据授权中心（演示运营方）" not in english
+    # A deployment's own two names (CH_CONTROLLER_NAME, CH_CONTROLLER_NAME_ZH).
+    settings.CH_OPERATOR = settings.CH_OPERATOR | {"names": {"en": "Example Data Services Ltd", "zh-hans": "示例数据服务有限公司"}}
+    chinese = Client().get(reverse("portal:trust")).content.decode()
+    assert "示例数据服务有限公司" in chinese and "Example Data Services" not in chinese
+    assert "Example Data Services Ltd" in Client(HTTP_ACCEPT_LANGUAGE="en").get(reverse("portal:trust")).content.decode()
+
+
 def test_in_english(operator):
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
     html = client.get(reverse("portal:trust")).content.decode()
