@@ -79,6 +79,12 @@ def number(value: Any) -> Decimal | None:
         return None
 
 
+def people_figure(value: Any) -> str:
+    """A noisy count of people as a figure, never below zero."""
+    amount = number(value)
+    return figure(max(amount, Decimal(0))) if amount is not None else figure(value)
+
+
 def figure(value: Any) -> str:
     """A number as people read it: no trailing zeros, thousands not grouped (CSV-safe)."""
     amount = number(value)
@@ -456,18 +462,22 @@ def reach_words(payload: dict[str, Any]) -> str:
     if not isinstance(reach, dict) or not isinstance(reach.get("covered"), dict):
         return ""
     covered, left_out = reach["covered"], reach.get("left_out") or {}
+    # A noisy count can come out below zero; shown as a count of people it reads as nonsense.
+    # Clamping is post-processing of the released figure and costs no privacy; the signed
+    # document keeps the value as drawn.
     text = _(
         "Reach: about %(covered)s ± %(covered_hw)s of the eligible people are counted in this answer; about "
         "%(left_out)s ± %(left_out_hw)s were left out because they had reached their privacy limit."
     ) % {
-        "covered": figure(covered.get("value")),
+        "covered": people_figure(covered.get("value")),
         "covered_hw": figure(covered.get("half_width")),
-        "left_out": figure(left_out.get("value")),
+        "left_out": people_figure(left_out.get("value")),
         "left_out_hw": figure(left_out.get("half_width")),
     }
     fraction = number(reach.get("covered_fraction"))
     if fraction is not None:
-        text += " " + _("That is about %(percent)s%% of them.") % {"percent": figure((fraction * 100).quantize(Decimal("0.1")))}
+        percent = min(max(fraction, Decimal(0)), Decimal(1)) * 100
+        text += " " + _("That is about %(percent)s%% of them.") % {"percent": figure(percent.quantize(Decimal("0.1")))}
     return text
 
 

@@ -320,3 +320,23 @@ def test_switching_kind_starts_the_new_kind_from_its_defaults(staff_client):
     # On the single table's own page, an empty choice stays empty: one total.
     kept = staff_client.post("/workbench/ask/", REPORT_FORM | {"kind": "release", "shown": f"release:{PRODUCT}", "action": "plan"})
     assert kept.context["form"].cleaned_data["dimensions"] == [] and kept.context["plan"].cells == 1
+
+
+def test_a_noisy_reach_below_zero_reads_as_zero_people_and_the_share_stays_within_0_and_100():
+    from clearinghouse.workbench.presentation import reach_words
+
+    words = reach_words(
+        {
+            "reach": {
+                "covered": {"value": -10, "half_width": 101},
+                "left_out": {"value": 7, "half_width": 101},
+                "covered_fraction": "-0.25",
+            }
+        }
+    )
+    assert "about 0 ± 101 of the eligible people" in words and "about 7 ± 101 were left out" in words
+    assert "-10" not in words and "about 0% of them" in words
+    over = reach_words(
+        {"reach": {"covered": {"value": 120, "half_width": 3}, "left_out": {"value": -2, "half_width": 3}, "covered_fraction": "1.3"}}
+    )
+    assert "about 120 ± 3" in over and "about 0 ± 3 were left out" in over and "about 100% of them" in over
