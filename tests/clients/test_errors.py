@@ -106,15 +106,31 @@ def test_budget_exhausted_is_a_409_with_what_is_left_and_nothing_queued(connect,
 # --- Waiting -----------------------------------------------------------------------------------
 
 
-def test_wait_gives_up_after_its_timeout_while_the_job_is_not_yet_shown(connect, settings):
+def test_wait_gives_up_after_its_timeout_while_the_job_is_not_yet_shown(connect, settings, monkeypatch):
     # The job is computed at once, but shown as running until the next 10-minute step.
     settings.CH_RELEASE_VISIBLE_STEP_SECONDS = 600
     job = connect("en").release(**chair_release())
-    started = time.monotonic()
+    # The client's clock, stood still except for its own pauses: the deadline it keeps is then
+    # exact, whatever the machine's load does to the HTTP round trips.
+    from types import SimpleNamespace
+
+    import clearinghouse_client.client as client_module
+
+    clock = {"now": 1000.0}
+    pauses: list[float] = []
+
+    def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        clock["now"] += seconds
+
+    monkeypatch.setattr(client_module, "time", SimpleNamespace(monotonic=lambda: clock["now"], sleep=pause))
     with pytest.raises(WaitTimeout) as caught:
-        job.wait(timeout=1.5, first_delay=0.1)
-    elapsed = time.monotonic() - started
-    assert 1.5 <= elapsed < 5
+        job.wait(timeout=1.5, first_delay=0.1, sleep=pause)
+    elapsed = clock["now"] - 1000.0
+    assert elapsed == pytest.approx(1.5)  # it waited the whole timeout and not a moment more
+    caps = [min(0.1 * 2**n, 5.0) for n in range(len(pauses))]
+    assert all(cap / 2 <= paused <= cap for paused, cap in zip(pauses[:-1], caps, strict=False))  # jittered backoff
+    assert pauses[-1] <= caps[-1] and len(pauses) >= 4
     assert caught.value.code == "timeout" and caught.value.last_status == "running" and caught.value.job is job
     assert Release.objects.get(pk=job.id).status == Release.DONE  # it goes on regardless
     with pytest.raises(SignatureError) as unsigned:
