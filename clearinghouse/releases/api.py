@@ -17,6 +17,7 @@ from clearinghouse.api.queryparams import LANG, PAGINATION, format_parameter, qu
 from clearinghouse.api.renderers import SIGNATURE_MEDIA_TYPE, CSVRenderer, SignatureRenderer
 from clearinghouse.api.schema import error_response
 from clearinghouse.releases import selectors, services, tables
+from clearinghouse.releases.models import Release
 from clearinghouse.releases.plans import epsilon_text
 from clearinghouse.releases.preview import release_plan_request
 from clearinghouse.releases.services import release_request
@@ -152,6 +153,22 @@ JOB_FILTERS = (
 
 def job_filters(request) -> dict[str, str | None]:
     return {"purpose": request.query_params.get("purpose"), "period": request.query_params.get("period")}
+
+
+def job_requested_response(job: Release, created: bool, *, queued_out, detail_out) -> Response:
+    """202 with the queued job; or, for a repeat of a request already made this period, 200
+    with the stored job marked ``repeat`` (nothing spent). Shown as of its visible time."""
+    if created:
+        return Response(queued_out(selectors.release_visible(job)).data, status=status.HTTP_202_ACCEPTED)
+    return Response(detail_out(selectors.release_visible(job)).data | {"repeat": True}, status=status.HTTP_200_OK)
+
+
+def jobs_page_response(view, request, jobs, *, out) -> Response:
+    """One page of the caller's jobs (filtered by ``purpose`` and ``period``), newest first,
+    each shown as of its visible time."""
+    paginator = Pagination()
+    page = paginator.paginate_queryset(selectors.jobs_filtered(jobs, **job_filters(request)), request, view=view) or []
+    return paginator.get_paginated_response(out([selectors.release_visible(job) for job in page], many=True).data)
 
 
 RESULT_FORMAT = format_parameter(
@@ -347,10 +364,7 @@ class ReleasesView(APIView):
         # DRF reads an empty body as {}; the service must see that no object was sent.
         body = None if request.stream is None else request.data
         release, created = release_request(manufacturer=request.user.party, body=body, actor=request_actor(request))
-        if created:
-            return Response(ReleaseOut(selectors.release_visible(release)).data, status=status.HTTP_202_ACCEPTED)
-        # A repeat of a request already made this period: the stored release, nothing spent.
-        return Response(ReleaseDetailOut(selectors.release_visible(release)).data | {"repeat": True}, status=status.HTTP_200_OK)
+        return job_requested_response(release, created, queued_out=ReleaseOut, detail_out=ReleaseDetailOut)
 
     @extend_schema(
         **paginated_schema(ReleaseOut, name="PaginatedReleaseOut", operation_id="api_v1_releases_list"),
@@ -364,10 +378,7 @@ class ReleasesView(APIView):
         budget `period`; there is no status filter, because a finished job is shown as
         running until its visible time and a filter on the stored status would reveal it.
         """
-        queryset = selectors.jobs_filtered(selectors.releases_for(manufacturer=request.user.party), **job_filters(request))
-        paginator = Pagination()
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(ReleaseOut([selectors.release_visible(r) for r in page], many=True).data)
+        return jobs_page_response(self, request, selectors.releases_for(manufacturer=request.user.party), out=ReleaseOut)
 
 
 class ReleasePlanView(APIView):

@@ -2,17 +2,25 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clearinghouse.api.actors import request_actor
-from clearinghouse.api.pagination import Pagination, paginated_schema
+from clearinghouse.api.pagination import paginated_schema
 from clearinghouse.api.queryparams import LANG, PAGINATION, query_parameters, request_language
 from clearinghouse.api.schema import error_response
-from clearinghouse.releases.api import JOB_FILTERS, RESULT_FORMAT, ResultDownloads, job_filters, page_example, result_responses
+from clearinghouse.releases.api import (
+    JOB_FILTERS,
+    RESULT_FORMAT,
+    ResultDownloads,
+    job_requested_response,
+    jobs_page_response,
+    page_example,
+    result_responses,
+)
 from clearinghouse.releases.plans import epsilon_text
-from clearinghouse.releases.selectors import jobs_filtered, release_visible
+from clearinghouse.releases.selectors import release_visible
 from clearinghouse.reports import selectors, tables
 from clearinghouse.reports.services import report_request
 
@@ -208,10 +216,7 @@ class ReportsView(APIView):
         """
         body = None if request.stream is None else request.data
         report, created = report_request(manufacturer=request.user.party, body=body, actor=request_actor(request))
-        if created:
-            return Response(ReportOut(release_visible(report)).data, status=status.HTTP_202_ACCEPTED)
-        # A repeat of a request already made this period: the stored report, nothing spent.
-        return Response(ReportDetailOut(release_visible(report)).data | {"repeat": True}, status=status.HTTP_200_OK)
+        return job_requested_response(report, created, queued_out=ReportOut, detail_out=ReportDetailOut)
 
     @extend_schema(
         **paginated_schema(ReportOut, name="PaginatedReportOut", operation_id="api_v1_reports_list"),
@@ -224,10 +229,7 @@ class ReportsView(APIView):
         Without their results (read one with `GET /reports/{id}`); filter by `purpose` and
         budget `period`.
         """
-        queryset = jobs_filtered(selectors.reports_for(manufacturer=request.user.party), **job_filters(request))
-        paginator = Pagination()
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(ReportOut([release_visible(r) for r in page], many=True).data)
+        return jobs_page_response(self, request, selectors.reports_for(manufacturer=request.user.party), out=ReportOut)
 
 
 class ReportDetailView(ResultDownloads, APIView):

@@ -2,17 +2,25 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clearinghouse.api.actors import request_actor
-from clearinghouse.api.pagination import Pagination, paginated_schema
+from clearinghouse.api.pagination import paginated_schema
 from clearinghouse.api.queryparams import LANG, PAGINATION, query_parameters, request_language
 from clearinghouse.api.schema import error_response
-from clearinghouse.releases.api import JOB_FILTERS, RESULT_FORMAT, ResultDownloads, job_filters, page_example, result_responses
+from clearinghouse.releases.api import (
+    JOB_FILTERS,
+    RESULT_FORMAT,
+    ResultDownloads,
+    job_requested_response,
+    jobs_page_response,
+    page_example,
+    result_responses,
+)
 from clearinghouse.releases.plans import epsilon_text
-from clearinghouse.releases.selectors import jobs_filtered, release_visible
+from clearinghouse.releases.selectors import release_visible
 from clearinghouse.trends import selectors, tables
 from clearinghouse.trends.services import trend_request
 
@@ -235,10 +243,7 @@ class TrendsView(APIView):
         """
         body = None if request.stream is None else request.data
         trend, created = trend_request(manufacturer=request.user.party, body=body, actor=request_actor(request))
-        if created:
-            return Response(TrendOut(release_visible(trend)).data, status=status.HTTP_202_ACCEPTED)
-        # A repeat of a request already made this period: the stored trend, nothing spent.
-        return Response(TrendDetailOut(release_visible(trend)).data | {"repeat": True}, status=status.HTTP_200_OK)
+        return job_requested_response(trend, created, queued_out=TrendOut, detail_out=TrendDetailOut)
 
     @extend_schema(
         **paginated_schema(TrendOut, name="PaginatedTrendOut", operation_id="api_v1_trends_list"),
@@ -251,10 +256,7 @@ class TrendsView(APIView):
         Without their results (read one with `GET /trends/{id}`); filter by `purpose` and
         budget `period`.
         """
-        queryset = jobs_filtered(selectors.trends_for(manufacturer=request.user.party), **job_filters(request))
-        paginator = Pagination()
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(TrendOut([release_visible(t) for t in page], many=True).data)
+        return jobs_page_response(self, request, selectors.trends_for(manufacturer=request.user.party), out=TrendOut)
 
 
 class TrendDetailView(ResultDownloads, APIView):
