@@ -17,3 +17,10 @@ from clearinghouse.settings import *  # noqa: E402,F403
 
 # Throttle counters must not leak between tests (or between runs, as they would in Redis).
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# WhiteNoise finds the static files once per process, as under a server, instead of once
+# per test client (tests/static_files.py says why).
+MIDDLEWARE = [
+    "tests.static_files.WhiteNoiseScannedOnce" if name == "whitenoise.middleware.WhiteNoiseMiddleware" else name
+    for name in MIDDLEWARE  # noqa: F405
+]

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.management.commands.flush import Command as DjangoFlush
-from django.db import connections
+from django.core.management.sql import emit_post_migrate_signal
+from django.db import connections, transaction
 
 
 class Command(DjangoFlush):
@@ -10,11 +11,19 @@ class Command(DjangoFlush):
     of them. Test isolation (TransactionTestCase) still needs to empty them between tests,
     so under CH_ENV=test (and a superuser connection) triggers are bypassed for the flush.
     Anywhere else flush fails on those tables, as it should.
+
+    Between tests (sequences kept, as TransactionTestCase asks) the tables are emptied with
+    DELETE rather than TRUNCATE: TRUNCATE gives every table and index a new file, about a
+    second for the whole schema, while the handful of rows a test leaves are deleted in
+    milliseconds. With the replication role set to replica neither the append-only triggers
+    nor the foreign-key triggers fire, so the order of the tables does not matter.
     """
 
     def handle(self, **options):
         connection = connections[options["database"]]
         bypass = settings.TESTING and connection.vendor == "postgresql"
+        if bypass and not options.get("reset_sequences", True) and not options.get("interactive", True):
+            return self._delete_all(connection, options)
         if bypass:
             with connection.cursor() as cursor:
                 cursor.execute("SET session_replication_role = replica")
@@ -24,3 +33,14 @@ class Command(DjangoFlush):
             if bypass:
                 with connection.cursor() as cursor:
                     cursor.execute("SET session_replication_role = DEFAULT")
+
+    def _delete_all(self, connection, options) -> None:
+        tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
+        quote = connection.ops.quote_name
+        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+            # SET LOCAL: the role ends with this transaction, whatever happens in it.
+            cursor.execute("SET LOCAL session_replication_role = replica")
+            for table in tables:
+                cursor.execute(f"DELETE FROM {quote(table)}")
+        if not options.get("inhibit_post_migrate", False):
+            emit_post_migrate_signal(options["verbosity"], False, connection.alias)
