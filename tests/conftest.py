@@ -59,13 +59,36 @@ def _taxonomy_present(request):
     if uses_db:
         transactional = "transactional_db" in request.fixturenames or bool(marker and marker.kwargs.get("transaction"))
         request.getfixturevalue("transactional_db" if transactional else "db")
-        from clearinghouse.consent.models import TaxonomyTerm, TaxonomyVersion
-        from clearinghouse.consent.taxonomy import DEFAULT_TAXONOMY_FILE, taxonomy_file_read, taxonomy_upsert
-
-        if not TaxonomyVersion.objects.exists():
-            taxonomy_upsert(document=taxonomy_file_read(DEFAULT_TAXONOMY_FILE), term_model=TaxonomyTerm, version_model=TaxonomyVersion)
+        _taxonomy_restore()
     yield
     taxonomy_cache_clear()
+
+
+_taxonomy_rows: tuple[list[dict], list[dict]] | None = None
+
+
+def _taxonomy_restore() -> None:
+    """The shipped taxonomy, as the data migration loads it, into emptied tables.
+
+    The first time in a process it is upserted term by term (about 190 inserts) and the
+    rows it made are kept; after that, the same rows (same ids, parents first) go back in
+    two bulk inserts."""
+    global _taxonomy_rows
+    from django.utils import timezone
+
+    from clearinghouse.consent.models import TaxonomyTerm, TaxonomyVersion
+    from clearinghouse.consent.taxonomy import DEFAULT_TAXONOMY_FILE, taxonomy_file_read, taxonomy_upsert
+
+    if TaxonomyVersion.objects.exists():
+        return
+    if _taxonomy_rows is None or TaxonomyTerm.objects.exists():
+        taxonomy_upsert(document=taxonomy_file_read(DEFAULT_TAXONOMY_FILE), term_model=TaxonomyTerm, version_model=TaxonomyVersion)
+        if _taxonomy_rows is None and TaxonomyVersion.objects.count() == 1:
+            _taxonomy_rows = (list(TaxonomyTerm.objects.order_by("id").values()), list(TaxonomyVersion.objects.values()))
+        return
+    terms, versions = _taxonomy_rows
+    TaxonomyTerm.objects.bulk_create([TaxonomyTerm(**row) for row in terms])
+    TaxonomyVersion.objects.bulk_create([TaxonomyVersion(**(row | {"loaded_at": timezone.now()})) for row in versions])
 
 
 # --- Parties --------------------------------------------------------------------------
