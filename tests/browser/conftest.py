@@ -13,7 +13,8 @@ process against the test database, so data made in a test is visible to the brow
         login_as(page, consumer.consumer.user)
         page.goto(live_server.url + "/")
 
-Screenshots from ``screenshot(page, "name")`` land in ``var/test/screenshots/``.
+Screenshots from ``screenshot(page, "name")`` land in ``var/test/screenshots/`` when
+CH_SCREENSHOTS=1 (the tests pass the same either way).
 """
 
 from __future__ import annotations
@@ -141,9 +142,17 @@ def screenshot_dir() -> Path:
     return SCREENSHOT_DIR
 
 
+# Whole-page screenshots are for people reviewing the pages, and no test reads them back;
+# they cost a third of a second each (about 10% of the browser tests' time), so they are
+# taken only when asked for: CH_SCREENSHOTS=1 make test.
+SCREENSHOTS = os.environ.get("CH_SCREENSHOTS") == "1"
+
+
 def screenshot(page, name: str, *, full_page: bool = True) -> Path:
+    """Save a screenshot of ``page`` as ``name``.png when CH_SCREENSHOTS=1; the path either way."""
     path = screenshot_dir() / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
+    if SCREENSHOTS:
+        page.screenshot(path=str(path), full_page=full_page)
     return path
 
 
