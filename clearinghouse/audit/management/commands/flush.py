@@ -17,6 +17,8 @@ class Command(DjangoFlush):
     second for the whole schema, while the handful of rows a test leaves are deleted in
     milliseconds. With the replication role set to replica neither the append-only triggers
     nor the foreign-key triggers fire, so the order of the tables does not matter.
+    Content types and permissions are kept while they are exactly what post_migrate made
+    (rows and ids), as post_migrate would only make them again.
     """
 
     def handle(self, **options):
@@ -40,7 +42,27 @@ class Command(DjangoFlush):
         with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
             # SET LOCAL: the role ends with this transaction, whatever happens in it.
             cursor.execute("SET LOCAL session_replication_role = replica")
-            for table in tables:
-                cursor.execute(f"DELETE FROM {quote(table)}")
-        if not options.get("inhibit_post_migrate", False):
+            # post_migrate would put back exactly the content types and permissions it made
+            # last time (checking that costs ~40 ms); while their rows are still those, they
+            # stay and post_migrate is not needed.
+            post_migrate = not options.get("inhibit_post_migrate", False)
+            keep = post_migrate and self._seeded_counts(cursor, quote) == _seeded.get(connection.settings_dict["NAME"])
+            # One round trip for all of them.
+            cursor.execute("; ".join(f"DELETE FROM {quote(table)}" for table in tables if not (keep and table in SEEDED_BY_POST_MIGRATE)))
+        if post_migrate and not keep:
             emit_post_migrate_signal(options["verbosity"], False, connection.alias)
+            with connection.cursor() as cursor:
+                _seeded[connection.settings_dict["NAME"]] = self._seeded_counts(cursor, quote)
+
+    @staticmethod
+    def _seeded_counts(cursor, quote) -> tuple[int, ...]:
+        counts = []
+        for table in SEEDED_BY_POST_MIGRATE:
+            cursor.execute(f"SELECT count(*), coalesce(max(id), 0) FROM {quote(table)}")
+            counts.extend(cursor.fetchone())
+        return tuple(counts)
+
+
+SEEDED_BY_POST_MIGRATE = ("django_content_type", "auth_permission")
+# Per database: the (row count, highest id) of each table above right after post_migrate ran.
+_seeded: dict[str, tuple[int, ...]] = {}
