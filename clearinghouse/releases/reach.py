@@ -150,8 +150,5 @@ def charge_cost(*, epsilon: Decimal, rho: Decimal, reach_only: bool) -> tuple[De
         return epsilon, rho
     if rho:
         share = rho_split(rho)[1]
-        stated = Decimal(repr(accounting.zcdp_to_epsilon(float(share), accounting.delta()))).quantize(
-            EPSILON_QUANTUM, rounding=ROUND_CEILING
-        )
-        return stated, share
+        return accounting.stated_epsilon(share), share
     return epsilon_split(epsilon)[1], Decimal(0)
