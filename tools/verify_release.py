@@ -137,9 +137,12 @@ def main(argv: list) -> int:
                 print(reach_line(payload))
             return 0
         mechanisms = ", ".join(f"{m['name']} scale {readable_scale(m['scale'])}" for m in payload.get("mechanisms", []))
+        # What each person the answer used was charged (the ε above is what the budget paid).
+        guarantee = payload.get("guarantee")
+        charged = f"; each person charged (ε {guarantee['epsilon']}, δ {guarantee['delta']})" if guarantee else ""
         print(
             f"release {payload['release_id']} for {payload['manufacturer']}: {payload['measure']} of {payload['purpose']} "
-            f"v{payload['purpose_version']} by {payload['group_by'] or 'nothing'}, ε {payload['epsilon']} ({mechanisms}), "
+            f"v{payload['purpose_version']} by {payload['group_by'] or 'nothing'}, ε {payload['epsilon']} ({mechanisms}){charged}, "
             f"data as of {payload['snapshot_at']}"
         )
         if reach_line(payload):

@@ -115,9 +115,9 @@ def ledger_exclusion(
     if accounting.filter_over(np.array([cost_pure]), np.array([cost_rho]), answerable)[0]:
         raise ValueError("one release costs more than the cap")
     releases = {
-        (release_id, reach_only): _bit_costs(release_id, code, e, r, reach_only)
-        for release_id, code, e, r in Release.objects.filter(windowed_releases(moment=moment)).values_list(
-            "id", "purpose_code", "epsilon", "rho"
+        (release_id, reach_only): _bit_costs(release_id, code, e if person_e is None else person_e, r, reach_only)
+        for release_id, code, e, person_e, r in Release.objects.filter(windowed_releases(moment=moment)).values_list(
+            "id", "purpose_code", "epsilon", "person_epsilon", "rho"
         )
         for reach_only in (False, True)
     }

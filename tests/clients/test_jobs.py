@@ -117,7 +117,9 @@ def test_release_to_records_one_row_per_cell_with_labels_and_bounds(connect):
         assert row["value"] == cell["value"] and isinstance(row["value"], int)
         assert (row["half_width"], row["lower"], row["upper"]) == (half_width, cell["value"] - half_width, cell["value"] + half_width)
     attrs = job.to_pandas().attrs
-    assert attrs["epsilon"] == 0.5 and attrs["delta"] == 0 and attrs["mechanism"] == "discrete_laplace"
+    # Seven attributes a person at ε 0.5: the Gaussian wins at the same share of the cap.
+    assert attrs["epsilon"] == 0.5 and attrs["delta"] == 1e-07 and attrs["mechanism"] == "discrete_gaussian"
+    assert attrs["rho"] == float(job.payload["rho"]) > 0
 
 
 def test_mean_and_top_k_releases_as_rows(connect):
