@@ -105,9 +105,21 @@ def reach_line(payload: dict) -> str | None:
     if not isinstance(reach, dict):
         return None
     covered, left_out = reach.get("covered") or {}, reach.get("left_out") or {}
+
+    def people(estimate: dict) -> str:
+        # A count of people is never below zero: a noisy draw below it reads as 0 (the
+        # signed value, unchanged in the document, is shown beside it).
+        value = estimate.get("value")
+        try:
+            drawn = float(value)
+        except (TypeError, ValueError):
+            return f"{value} ±{estimate.get('half_width')}"
+        shown = f"0 (drawn {value})" if drawn < 0 else str(value)
+        return f"{shown} ±{estimate.get('half_width')}"
+
     return (
-        f"reach: covers about {covered.get('value')} ±{covered.get('half_width')} eligible people, "
-        f"left out at their cap about {left_out.get('value')} ±{left_out.get('half_width')} "
+        f"reach: covers about {people(covered)} eligible people, "
+        f"left out at their cap about {people(left_out)} "
         f"(paid from {reach.get('share')} of the cost)"
     )
 

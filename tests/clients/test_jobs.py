@@ -76,9 +76,11 @@ def test_accuracy_first_report_into_pandas_with_intervals_and_chinese_labels(con
     assert (frame["upper"] == frame["value"] + frame["half_width"]).all()
     assert (frame["half_width"] <= 200).all()
     assert (frame["value"] >= 0).all()  # a report's tables are made non-negative
-    # Both tables sum the one table of the full domain: their totals agree.
-    totals = frame.groupby("marginal")["value"].sum()
-    assert totals["attribute"] == pytest.approx(totals["age_band"], abs=0.1)
+    # The age-band table counts people, each once, off a table of people; the attribute
+    # table counts them once per feature they want: two tables, the document says which.
+    tables = job.payload["mechanism"]["tables"]
+    assert [(t["table"], t["marginals"]) for t in tables] == [("full_domain", [["attribute"]]), ("people", [["age_band"]])]
+    assert "age_band alone counts each consumer once" in job.payload["counts"]
 
     attrs = frame.attrs
     assert attrs["kind"] == "report" and attrs["id"] == job.id
