@@ -111,8 +111,8 @@ def reach_line(payload: dict) -> str | None:
         # signed value, unchanged in the document, is shown beside it).
         value = estimate.get("value")
         try:
-            drawn = float(value)
-        except (TypeError, ValueError):
+            drawn = float(str(value))
+        except ValueError:
             return f"{value} ±{estimate.get('half_width')}"
         shown = f"0 (drawn {value})" if drawn < 0 else str(value)
         return f"{shown} ±{estimate.get('half_width')}"

@@ -550,11 +550,14 @@ def rho_for_half_width(
     outward-rounded calibration needs, and the returned ρ is checked by building its plan."""
     if isinstance(half_width, bool) or not isinstance(half_width, (int, float)) or not math.isfinite(half_width) or half_width <= 0:
         raise ValueError(f"half_width must be a positive number, not {half_width!r}")
-    bounds = {"l2_sensitivity_sq": l2_sensitivity_sq, "contribution": contribution}
-    unit = plan_marginals(domain_sizes=domain_sizes, marginals=marginals, rho=1, **bounds)
+    unit = plan_marginals(
+        domain_sizes=domain_sizes, marginals=marginals, rho=1, l2_sensitivity_sq=l2_sensitivity_sq, contribution=contribution
+    )
     rho = float(unit.max_half_width**2 / half_width**2)
     for _ in range(64):
-        plan = plan_marginals(domain_sizes=domain_sizes, marginals=marginals, rho=rho, **bounds)
+        plan = plan_marginals(
+            domain_sizes=domain_sizes, marginals=marginals, rho=rho, l2_sensitivity_sq=l2_sensitivity_sq, contribution=contribution
+        )
         if plan.max_half_width <= half_width:
             return Fraction(rho)
         rho = max(math.nextafter(rho, math.inf), rho * (plan.max_half_width / half_width) ** 2)
