@@ -105,9 +105,21 @@ def reach_line(payload: dict) -> str | None:
     if not isinstance(reach, dict):
         return None
     covered, left_out = reach.get("covered") or {}, reach.get("left_out") or {}
+
+    def people(estimate: dict) -> str:
+        # A count of people is never below zero: a noisy draw below it reads as 0 (the
+        # signed value, unchanged in the document, is shown beside it).
+        value = estimate.get("value")
+        try:
+            drawn = float(str(value))
+        except ValueError:
+            return f"{value} ±{estimate.get('half_width')}"
+        shown = f"0 (drawn {value})" if drawn < 0 else str(value)
+        return f"{shown} ±{estimate.get('half_width')}"
+
     return (
-        f"reach: covers about {covered.get('value')} ±{covered.get('half_width')} eligible people, "
-        f"left out at their cap about {left_out.get('value')} ±{left_out.get('half_width')} "
+        f"reach: covers about {people(covered)} eligible people, "
+        f"left out at their cap about {people(left_out)} "
         f"(paid from {reach.get('share')} of the cost)"
     )
 
@@ -137,9 +149,12 @@ def main(argv: list) -> int:
                 print(reach_line(payload))
             return 0
         mechanisms = ", ".join(f"{m['name']} scale {readable_scale(m['scale'])}" for m in payload.get("mechanisms", []))
+        # What each person the answer used was charged (the ε above is what the budget paid).
+        guarantee = payload.get("guarantee")
+        charged = f"; each person charged (ε {guarantee['epsilon']}, δ {guarantee['delta']})" if guarantee else ""
         print(
             f"release {payload['release_id']} for {payload['manufacturer']}: {payload['measure']} of {payload['purpose']} "
-            f"v{payload['purpose_version']} by {payload['group_by'] or 'nothing'}, ε {payload['epsilon']} ({mechanisms}), "
+            f"v{payload['purpose_version']} by {payload['group_by'] or 'nothing'}, ε {payload['epsilon']} ({mechanisms}){charged}, "
             f"data as of {payload['snapshot_at']}"
         )
         if reach_line(payload):

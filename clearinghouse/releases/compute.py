@@ -50,6 +50,9 @@ class Aggregate:
     # 2·lcm(1..S)·(consumer's mean − middle of the value bounds), a whole number
     sums: np.ndarray | None
     contributors: np.ndarray  # sorted consumer ids
+    # Contributors per cell by the cell their first-ranked row is in: a person attribute
+    # has one value per person, so this read on person attributes counts people, once each.
+    firsts: np.ndarray | None = None
     # Countable consumers the filter left out who had a signal the request could use
     # (sorted ids): the reach count's left_out, charged its reach share only (reach.py).
     left_out: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -262,6 +265,7 @@ def aggregate_compute(
     group = f"GROUP BY {', '.join(cell_names)}" if width else ""
     index = plan.cell_index()
     counts = np.zeros(plan.cell_count, dtype=np.int64)
+    firsts = np.zeros(plan.cell_count, dtype=np.int64)
     sums = np.zeros(plan.cell_count, dtype=np.int64) if value_measure else None
     lists: list[np.ndarray] = []
     if plan.measure == "mean_value":
@@ -300,6 +304,7 @@ def aggregate_compute(
                 sums[position] = max(-_SUM_LIMIT, min(_SUM_LIMIT, int(total_value or 0)))
             if first is not None:
                 lists.append(np.asarray(first if postgres else json.loads(first), dtype=np.int64))
+                firsts[position] = lists[-1].size
     contributors = np.sort(np.concatenate(lists)) if lists else np.zeros(0, dtype=np.int64)
     left_out = np.zeros(0, dtype=np.int64)
     if countable is not None and countable.size:
@@ -307,4 +312,4 @@ def aggregate_compute(
         with connection.cursor() as cursor:
             cursor.execute(f"{head} SELECT DISTINCT who FROM e", params)
             left_out = np.sort(np.asarray([row[0] for row in cursor.fetchall()], dtype=np.int64))
-    return Aggregate(counts=counts, sums=sums, contributors=contributors, left_out=left_out)
+    return Aggregate(counts=counts, sums=sums, contributors=contributors, firsts=firsts, left_out=left_out)

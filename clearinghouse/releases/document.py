@@ -5,6 +5,7 @@ tools/verify_release.py reads what this module writes."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from decimal import ROUND_DOWN, Decimal
 from fractions import Fraction
 from importlib.metadata import version as package_version
@@ -12,8 +13,8 @@ from typing import Any
 
 from clearinghouse.releases import accounting, mechanisms
 from clearinghouse.releases.models import Release
-from clearinghouse.releases.plans import ReleasePlan, epsilon_text, mean_scale
-from clearinghouse.releases.reach import epsilon_split, rho_split
+from clearinghouse.releases.plans import EPSILON_QUANTUM, ReleasePlan, epsilon_text, mean_scale
+from clearinghouse.releases.reach import answerable_cap, epsilon_split, rho_split
 
 DOCUMENT_SCHEMA = "clearinghouse-release/1"
 
@@ -63,11 +64,35 @@ def _split_epsilon(epsilon: Decimal) -> tuple[Decimal, Decimal]:
     return half, epsilon - half
 
 
-def _candidates(plan: ReleasePlan, *, rho: Decimal) -> tuple[mechanisms.LaplaceMechanism, mechanisms.GaussianMechanism | None]:
-    """Both mechanisms a count or sum could use at the same stated cost: discrete Laplace at
-    the plan's ε, discrete Gaussian at ``rho`` (0: the largest ρ whose stated ε at δ is
-    within the plan's ε), each less its reach share. The Gaussian is None when ρ buys
-    nothing."""
+@dataclass(frozen=True)
+class MechanismChoice:
+    """What a count or sum is answered with: ``rho`` > 0 for a discrete Gaussian charged ρ,
+    else discrete Laplace charged ``person_epsilon`` to each person (None: the plan's ε)."""
+
+    rho: Decimal
+    person_epsilon: Decimal | None
+
+
+def laplace_share_epsilon(*, epsilon: Decimal, rho: Decimal) -> Decimal:
+    """The ε of a pure answer that takes the same share of the answerable person cap as a
+    Gaussian charge of ``rho``: E·ρ/ρ(E), E the answerable cap (5.4 of 6) and ρ(E) the
+    largest ρ whose OpenDP conversion at δ is within E; rounded down to 0.0001 and never
+    more than ``epsilon``, the ε the request pays from its budget.
+
+    Pure charges add linearly against the cap and ρ adds linearly against ρ(E), so a
+    person can be charged E/ε_L such answers either way: the two candidates use a
+    person's allowance equally fast, which is what decides how long they stay in answers."""
+    answerable = answerable_cap()
+    cap_rho = accounting.rho_within(answerable)
+    if rho <= 0 or cap_rho <= 0:
+        return Decimal(0)
+    share = (answerable * rho / cap_rho).quantize(EPSILON_QUANTUM, rounding=ROUND_DOWN)
+    return min(share, epsilon)
+
+
+def _count_sensitivities(plan: ReleasePlan) -> tuple[int, float]:
+    """(L1, L2) sensitivity of a count or sum vector: one consumer changes at most C cells,
+    each by at most k, so C·k in L1 and √C·k in L2."""
     purpose = plan.purpose
     cells_per_consumer = plan.cells_per_consumer
     rows = cells_per_consumer * (1 if plan.measure == "consumers" else purpose.max_signals_per_cell)
@@ -77,35 +102,70 @@ def _candidates(plan: ReleasePlan, *, rho: Decimal) -> tuple[mechanisms.LaplaceM
         per_cell *= max(abs(int(purpose.value_min or 0)), abs(int(purpose.value_max or 0)))
     else:
         sensitivity = mechanisms.count_sensitivity(rows_per_consumer=rows)
-    laplace = mechanisms.laplace_mechanism(sensitivity=sensitivity, epsilon=epsilon_split(plan.epsilon)[0])
-    rho = rho or accounting.rho_within(plan.epsilon)
+    return sensitivity, mechanisms.l2_sensitivity(cells_per_consumer=cells_per_consumer, per_cell=per_cell)
+
+
+def _candidates(plan: ReleasePlan) -> tuple[mechanisms.LaplaceMechanism | None, mechanisms.GaussianMechanism | None, Decimal, Decimal]:
+    """Both mechanisms the rule weighs for a count or sum at the plan's ε, each less its
+    reach share: the discrete Gaussian at ρ_G, the largest ρ whose stated ε at δ is within
+    the plan's ε, and discrete Laplace at the ε taking the same share of the person cap as
+    ρ_G (laplace_share_epsilon). Returns (laplace, gaussian, ρ_G, ε_L); a candidate is None
+    when its cost buys no answer. Without a Gaussian (an ε too small to buy any ρ), Laplace
+    gets the plan's ε."""
+    l1, l2 = _count_sensitivities(plan)
+    rho = accounting.rho_within(plan.epsilon)
     answer_rho = rho_split(rho)[0] if rho > 0 else Decimal(0)
-    if answer_rho <= 0:
-        return laplace, None
-    # One consumer changes at most C cells, each by at most k: √C·k in L2 against C·k in L1.
-    l2 = mechanisms.l2_sensitivity(cells_per_consumer=cells_per_consumer, per_cell=per_cell)
-    return laplace, mechanisms.gaussian_mechanism(sensitivity=l2, rho=answer_rho)
+    gaussian = mechanisms.gaussian_mechanism(sensitivity=l2, rho=answer_rho) if answer_rho > 0 else None
+    person_epsilon = plan.epsilon if gaussian is None else laplace_share_epsilon(epsilon=plan.epsilon, rho=rho)
+    # The reach share takes at least 0.0001, so a pure answer needs 0.0002.
+    laplace = None
+    if person_epsilon >= 2 * EPSILON_QUANTUM:
+        laplace = mechanisms.laplace_mechanism(sensitivity=l1, epsilon=epsilon_split(person_epsilon)[0])
+    return laplace, gaussian, rho, person_epsilon
 
 
-def _choice_doc(laplace, gaussian, *, chosen) -> dict[str, Any]:
+def _choice_doc(laplace, gaussian, *, chosen, rho: Decimal, person_epsilon: Decimal) -> dict[str, Any]:
     return {
-        "rule": "the mechanism with the smaller stated 95% half-width at the same stated cost (ε at δ), Laplace on a tie",
+        "rule": "the mechanism with the smaller stated 95% half-width at the same share of the person cap (the answerable "
+        "cap less the reach reserve): the discrete Gaussian at the largest ρ whose ε at δ is the ε asked, discrete Laplace "
+        "at the ε that is the same fraction of that cap as ρ is of its ρ; Laplace on a tie",
         "chosen": chosen.name,
-        "discrete_laplace_half_width": laplace.half_width,
+        "discrete_laplace_half_width": laplace.half_width if laplace is not None else None,
         "discrete_gaussian_half_width": gaussian.half_width if gaussian is not None else None,
+        "discrete_laplace_epsilon": epsilon_text(person_epsilon) if laplace is not None else None,
+        "discrete_gaussian_rho": str(rho) if gaussian is not None else None,
+        "answerable_cap": epsilon_text(answerable_cap()),
     }
 
 
-def mechanism_choose(plan: ReleasePlan) -> Decimal:
-    """Per request, for counts and sums: 0 (discrete Laplace, pure ε) or the ρ of a discrete
-    Gaussian answer, whichever states the smaller 95% half-width at the plan's ε. A function
-    of the request alone, so the plan and the job choose the same."""
+def mechanism_choose(plan: ReleasePlan) -> MechanismChoice:
+    """Per request, for counts and sums: discrete Laplace (pure ε) or discrete Gaussian (ρ),
+    whichever states the smaller 95% half-width at the same share of the person cap
+    (_candidates). The request's ε is what budgets are charged either way; a Laplace answer
+    charges each person ε_L ≤ that ε. mean_value and top_k stay pure at the plan's ε: their
+    mechanisms (a sum and count pair, noisy top-k) have no Gaussian form here. A function of
+    the request and the settings alone, so the plan and the job choose the same."""
     if plan.measure not in ("consumers", "signals", "sum_value"):
-        return Decimal(0)
-    laplace, gaussian = _candidates(plan, rho=Decimal(0))
-    if gaussian is None or gaussian.half_width >= laplace.half_width:
-        return Decimal(0)
-    return accounting.rho_within(plan.epsilon)
+        return MechanismChoice(rho=Decimal(0), person_epsilon=None)
+    laplace, gaussian, rho, person_epsilon = _candidates(plan)
+    if gaussian is not None and (laplace is None or gaussian.half_width < laplace.half_width):
+        return MechanismChoice(rho=rho, person_epsilon=None)
+    return MechanismChoice(rho=Decimal(0), person_epsilon=None if person_epsilon == plan.epsilon else person_epsilon)
+
+
+def chosen_half_width(plan: ReleasePlan) -> int:
+    """The 95% half-width of the mechanism a count or sum request would be answered with."""
+    choice = mechanism_choose(plan)
+    built = plan_mechanisms(replace(plan, rho=choice.rho, person_epsilon=choice.person_epsilon))
+    return int(built["accuracy"]["half_width"])
+
+
+def guarantee_text(plan: ReleasePlan) -> dict[str, str]:
+    """The (ε, δ) each person covered by the answer is charged, reach share included: what
+    ρ states at δ for a Gaussian answer, the pure ε (δ 0) otherwise."""
+    if plan.rho:
+        return {"epsilon": epsilon_text(accounting.stated_epsilon(plan.rho)), "delta": f"{accounting.delta():g}"}
+    return {"epsilon": epsilon_text(plan.charge_epsilon), "delta": "0"}
 
 
 def plan_mechanisms(plan: ReleasePlan) -> dict[str, Any]:
@@ -117,12 +177,20 @@ def plan_mechanisms(plan: ReleasePlan) -> dict[str, Any]:
     answer_epsilon = epsilon_split(plan.epsilon)[0]
     cells_per_consumer = plan.cells_per_consumer
     if plan.measure in ("consumers", "signals", "sum_value"):
-        laplace, gaussian = _candidates(plan, rho=plan.rho)
-        mechanism: mechanisms.LaplaceMechanism | mechanisms.GaussianMechanism = laplace
+        laplace, gaussian, rho, person_epsilon = _candidates(plan)
+        # The plan's own choice (stored with a release) is one of the two unless the settings
+        # changed since; either way the answer is noised at what the release is charged.
+        l1, l2 = _count_sensitivities(plan)
+        mechanism: mechanisms.LaplaceMechanism | mechanisms.GaussianMechanism
         if plan.rho:
-            if gaussian is None:  # pragma: no cover - a stored ρ always buys an answer share
-                raise ValueError("this release's ρ buys no Gaussian answer")
-            mechanism = gaussian
+            if gaussian is not None and plan.rho == rho:
+                mechanism = gaussian
+            else:
+                mechanism = mechanisms.gaussian_mechanism(sensitivity=l2, rho=rho_split(plan.rho)[0])
+        elif laplace is not None and plan.charge_epsilon == person_epsilon:
+            mechanism = laplace
+        else:
+            mechanism = mechanisms.laplace_mechanism(sensitivity=l1, epsilon=epsilon_split(plan.charge_epsilon)[0])
         return {
             "objects": [mechanism],
             "mechanisms": [_mechanism_doc(mechanism, measure=plan.measure)],
@@ -130,7 +198,7 @@ def plan_mechanisms(plan: ReleasePlan) -> dict[str, Any]:
                 "half_width": mechanism.half_width,
                 "meaning": "each cell's released value is within half_width of its bounded true value with probability 0.95",
             },
-            "choice": _choice_doc(laplace, gaussian, chosen=mechanism),
+            "choice": _choice_doc(laplace, gaussian, chosen=mechanism, rho=rho, person_epsilon=person_epsilon),
         }
     if plan.measure == "mean_value":
         # One value per consumer and cell (their mean, compute.py): the count of consumers
@@ -209,6 +277,9 @@ def release_document(*, release: Release, plan: ReleasePlan, aggregate_values, s
         # A Gaussian answer is charged as zCDP ρ; ε is what it states at δ.
         document["rho"] = str(plan.rho)
         document["delta"] = f"{accounting.delta():g}"
+    # What each person whose data the answer used is charged (the ε above is what the
+    # manufacturer's budget paid).
+    document["guarantee"] = guarantee_text(plan)
     if plan.measure in ("consumers", "signals", "sum_value"):
         (mechanism,) = built["objects"]
         noisy = mechanism.release(aggregate_values.vector().tolist())

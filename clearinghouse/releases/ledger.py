@@ -111,13 +111,13 @@ def ledger_exclusion(
     cost_pure, cost_rho = epsilon_units(epsilon) if not rho else 0, accounting.rho_units(rho)
     _code, share_pure, share_rho = _bit_costs(None, purpose_code, epsilon, rho, True)
     limits = {"all": epsilon_units(accounting.person_cap()), "purpose": epsilon_units(purpose_cap)}
-    one = accounting.filter_epsilon_units(np.array([cost_pure]), np.array([cost_rho]))[0]
-    if one > min(limit - reach.reserve_units(limit) for limit in limits.values()):
+    answerable = min(limit - reach.reserve_units(limit) for limit in limits.values())
+    if accounting.filter_over(np.array([cost_pure]), np.array([cost_rho]), answerable)[0]:
         raise ValueError("one release costs more than the cap")
     releases = {
-        (release_id, reach_only): _bit_costs(release_id, code, e, r, reach_only)
-        for release_id, code, e, r in Release.objects.filter(windowed_releases(moment=moment)).values_list(
-            "id", "purpose_code", "epsilon", "rho"
+        (release_id, reach_only): _bit_costs(release_id, code, e if person_e is None else person_e, r, reach_only)
+        for release_id, code, e, person_e, r in Release.objects.filter(windowed_releases(moment=moment)).values_list(
+            "id", "purpose_code", "epsilon", "person_epsilon", "rho"
         )
         for reach_only in (False, True)
     }
@@ -125,10 +125,8 @@ def ledger_exclusion(
         return empty
     # Fast path: if every windowed release together cannot reach a limit, nobody can.
     full = [costs for (_id, reach_only), costs in releases.items() if not reach_only]
-    everything = accounting.filter_epsilon_units(
-        np.array([cost_pure + sum(p for _c, p, _r in full)]), np.array([cost_rho + sum(r for _c, _p, r in full)])
-    )[0]
-    if everything <= min(limit - reach.reserve_units(limit) for limit in limits.values()):
+    everything = (np.array([cost_pure + sum(p for _c, p, _r in full)]), np.array([cost_rho + sum(r for _c, _p, r in full)]))
+    if not accounting.filter_over(*everything, answerable)[0]:
         return empty
     windowed = list({release_id for release_id, _reach in releases})
     rows = ChargeChunk.objects.filter(release_id__in=windowed).order_by("chunk").values_list("chunk", "release_id", "reach_only", "bits")
@@ -143,10 +141,9 @@ def ledger_exclusion(
         excluded = np.zeros(CHUNK_BITS, dtype=bool)
         exhausted = np.zeros(CHUNK_BITS, dtype=bool)
         for scope, limit in limits.items():
-            after = accounting.filter_epsilon_units(totals[f"{scope}_pure"] + cost_pure, totals[f"{scope}_rho"] + cost_rho)
-            excluded |= after > limit - reach.reserve_units(limit)
-            after_share = accounting.filter_epsilon_units(totals[f"{scope}_pure"] + share_pure, totals[f"{scope}_rho"] + share_rho)
-            exhausted |= after_share > limit
+            pure, rho_total = totals[f"{scope}_pure"], totals[f"{scope}_rho"]
+            excluded |= accounting.filter_over(pure + cost_pure, rho_total + cost_rho, limit - reach.reserve_units(limit))
+            exhausted |= accounting.filter_over(pure + share_pure, rho_total + share_rho, limit)
         hits = np.flatnonzero(excluded)
         if hits.size:
             over.append(hits.astype(np.int64) + current_chunk * CHUNK_BITS)

@@ -7,6 +7,7 @@ budget is ever a float.
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from django.db import models
 from django.db.models import F, Q
@@ -84,6 +85,10 @@ class Release(models.Model):
     # Zero for a pure ε-DP release (Laplace, exponential); for a Gaussian one its zCDP ρ,
     # rounded up to 1e-8, and ``epsilon`` is then what ρ states at the one δ (accounting.py).
     rho = models.DecimalField(max_digits=16, decimal_places=8, default=0)
+    # A pure answer sized to the share of the person cap its Gaussian rival would take
+    # (document.mechanism_choose): the ε each person is charged, less than ``epsilon``,
+    # which is what budgets are charged. Null: people are charged ``epsilon`` (or ``rho``).
+    person_epsilon = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
     spec = models.JSONField(default=dict, blank=True)  # a report's marginals, a trend's series: the normalised request
     request_digest = models.CharField(max_length=64)  # SHA-256 of the canonical request, for repeats
     status = models.CharField(max_length=8, choices=STATUSES, default=QUEUED)
@@ -116,6 +121,11 @@ class Release(models.Model):
 
     def __str__(self) -> str:
         return f"release {self.id} {self.measure} {self.status}"
+
+    @property
+    def person_charge_epsilon(self) -> Decimal:
+        """The ε of one person's charge (pure answers; a Gaussian one is charged ``rho``)."""
+        return self.person_epsilon if self.person_epsilon is not None else self.epsilon
 
 
 class ChargeChunk(models.Model):

@@ -122,6 +122,15 @@ class ReleasePlan:
     # Zero for discrete Laplace; for a discrete Gaussian answer its zCDP ρ, and ``epsilon``
     # is then what ρ states at the one δ (document.mechanism_choose decides, per request).
     rho: Decimal = Decimal(0)
+    # A discrete Laplace answer sized to the same share of the person cap as its Gaussian
+    # rival: the ε each person is charged (less than ``epsilon``, what budgets are charged).
+    # None: people are charged ``epsilon``.
+    person_epsilon: Decimal | None = None
+
+    @property
+    def charge_epsilon(self) -> Decimal:
+        """The ε of one person's charge for a pure answer, reach share included."""
+        return self.person_epsilon if self.person_epsilon is not None else self.epsilon
 
     @property
     def cell_count(self) -> int:

@@ -10,23 +10,22 @@ result will state.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
-
-import opendp.prelude as dp
 
 from clearinghouse.accounts.models import Manufacturer
 from clearinghouse.consent.models import Purpose
 from clearinghouse.consent.purposes import purpose_current
 from clearinghouse.core.errors import Invalid
-from clearinghouse.releases import accounting, mechanisms
-from clearinghouse.releases.document import mechanism_choose, plan_mechanisms
+from clearinghouse.releases import accounting
+from clearinghouse.releases.document import chosen_half_width, guarantee_text, mechanism_choose, plan_mechanisms
 from clearinghouse.releases.plans import EPSILON_QUANTUM, ReleasePlan, epsilon_text, release_plan_build
-from clearinghouse.releases.reach import epsilon_split, reach_cost
+from clearinghouse.releases.reach import reach_cost
 from clearinghouse.releases.selectors import budget_after
 
-# Measures whose per-cell 95% half-width is a function of ε alone (one Laplace vector).
+# Measures whose per-cell 95% half-width is a function of ε alone (one Laplace or Gaussian vector).
 ACCURACY_MEASURES = ("consumers", "signals", "sum_value")
 
 
@@ -51,39 +50,27 @@ def accuracy_half_width(body: dict) -> int:
     return int(number)
 
 
-def _sensitivity(plan: ReleasePlan) -> int:
-    purpose = plan.purpose
-    cells_per_consumer = plan.cells_per_consumer
-    rows = cells_per_consumer * (1 if plan.measure == "consumers" else purpose.max_signals_per_cell)
-    if plan.measure == "sum_value":
-        return mechanisms.sum_sensitivity(rows_per_consumer=rows, lower=int(purpose.value_min or 0), upper=int(purpose.value_max or 0))
-    return mechanisms.count_sensitivity(rows_per_consumer=rows)
-
-
 def epsilon_for_half_width(*, plan: ReleasePlan, half_width: int) -> Decimal:
-    """The least ε (to 4 decimal places) whose discrete Laplace noise keeps every cell within
-    ``half_width`` with probability 0.95, confirmed by building the mechanism the job builds
-    (from the ε left after the reach share)."""
-    sensitivity = _sensitivity(plan)
+    """The least ε (to 4 decimal places) whose chosen mechanism (document.mechanism_choose:
+    discrete Laplace or discrete Gaussian, each after its reach share) keeps every cell
+    within ``half_width`` with probability 0.95, confirmed by building the mechanisms the job
+    builds. Both candidates' half-widths shrink as ε grows (ρ_G grows with ε, and ε_L with
+    ρ_G), so the chosen one does too and bisection over ε finds the least."""
 
     def meets(units: int) -> bool:
         if units < 2:  # the reach share takes the first 0.0001
             return False
-        epsilon = epsilon_split(Decimal(units) * EPSILON_QUANTUM)[0]
-        return mechanisms.laplace_mechanism(sensitivity=sensitivity, epsilon=epsilon).half_width <= half_width
+        epsilon = (Decimal(units) * EPSILON_QUANTUM).quantize(EPSILON_QUANTUM)
+        return chosen_half_width(replace(plan, epsilon=epsilon, rho=Decimal(0), person_epsilon=None)) <= half_width
 
-    # OpenDP's inverse accuracy helper gives the scale whose accuracy is exactly the
-    # half-width; the job states floor(accuracy), so the least ε may sit a little lower.
-    # Start from that ε (rounded up to the quantum) and search down by bisection.
-    scale = dp.accuracy_to_discrete_laplacian_scale(accuracy=float(half_width), alpha=float(mechanisms.ALPHA))
-    high = max(1, math.ceil(Fraction(sensitivity) / Fraction(scale) / Fraction(EPSILON_QUANTUM)))
-    for _ in range(64):
+    high = max(2, int(plan.epsilon / EPSILON_QUANTUM))
+    for _ in range(40):
         if meets(high):
             break
         high *= 2
-    else:  # pragma: no cover - doubling reaches any real half-width long before this
+    else:  # pragma: no cover - at a large enough ε both candidates reach any half-width ≥ 1
         raise RuntimeError("no ε meets the half-width")
-    low = 0  # meets(low) is False by convention (ε must be positive)
+    low = 1  # meets(1) is False by convention (the reach share needs 0.0001 of it)
     while high - low > 1:
         middle = (low + high) // 2
         if meets(middle):
@@ -119,9 +106,7 @@ def resolve_epsilon(*, manufacturer: Manufacturer, purpose: Purpose | None, body
     )
     needed = epsilon_for_half_width(plan=probe, half_width=half_width)
     if needed > probe.purpose.max_epsilon_per_release:
-        best = mechanisms.laplace_mechanism(
-            sensitivity=_sensitivity(probe), epsilon=epsilon_split(probe.purpose.max_epsilon_per_release)[0]
-        ).half_width
+        best = chosen_half_width(probe)
         raise Invalid(
             f"accuracy: a 95% half-width of {half_width} needs ε {epsilon_text(needed)}, more than this purpose allows per release "
             f"({epsilon_text(probe.purpose.max_epsilon_per_release)}, which gives ±{best}); ask for fewer cells or a wider half-width",
@@ -155,7 +140,8 @@ def release_plan_preview(*, manufacturer: Manufacturer, purpose: Purpose | None,
     and the budgets after it. Spends nothing."""
     resolved = resolve_epsilon(manufacturer=manufacturer, purpose=purpose, body=body, purpose_code=purpose_code)
     plan = release_plan_build(manufacturer=manufacturer, purpose=purpose, body=resolved, purpose_code=purpose_code)
-    plan.rho = mechanism_choose(plan)
+    choice = mechanism_choose(plan)
+    plan.rho, plan.person_epsilon = choice.rho, choice.person_epsilon
     built = plan_mechanisms(plan)
     after = budget_after(manufacturer=manufacturer, purpose=plan.purpose, epsilon=plan.epsilon)
     budgets = {
@@ -178,8 +164,10 @@ def release_plan_preview(*, manufacturer: Manufacturer, purpose: Purpose | None,
         "cost": {
             "epsilon": epsilon_text(plan.epsilon),
             "delta": f"{accounting.delta():g}" if plan.rho else "0",
-            "rho": str(plan.rho) if plan.rho else _pure_rho(plan.epsilon),
-            "reach": reach_cost(epsilon=plan.epsilon, rho=plan.rho),
+            "rho": str(plan.rho) if plan.rho else _pure_rho(plan.charge_epsilon),
+            "reach": reach_cost(epsilon=plan.charge_epsilon, rho=plan.rho),
+            # What each person the answer uses is charged; ``epsilon`` is what the budget pays.
+            "guarantee": guarantee_text(plan),
         },
         "accuracy_first": "accuracy" in body if isinstance(body, dict) else False,
         "budget_after": budgets,

@@ -51,6 +51,13 @@ def reserve_units(limit_units: int) -> int:
     return -(-limit_units * RESERVE.numerator // RESERVE.denominator)
 
 
+def answerable_cap() -> Decimal:
+    """The part of the person cap answers may use: the cap less its reach reserve (ε 5.4 of
+    the default 6)."""
+    units = int(accounting.person_cap() / EPSILON_QUANTUM)
+    return (Decimal(units - reserve_units(units)) * EPSILON_QUANTUM).quantize(EPSILON_QUANTUM)
+
+
 def epsilon_split(total: Decimal) -> tuple[Decimal, Decimal]:
     """(ε of the answer, ε of its reach) for a pure job of ``total``: the reach share is 5%
     rounded down to 0.0001, at least 0.0001."""
@@ -150,8 +157,5 @@ def charge_cost(*, epsilon: Decimal, rho: Decimal, reach_only: bool) -> tuple[De
         return epsilon, rho
     if rho:
         share = rho_split(rho)[1]
-        stated = Decimal(repr(accounting.zcdp_to_epsilon(float(share), accounting.delta()))).quantize(
-            EPSILON_QUANTUM, rounding=ROUND_CEILING
-        )
-        return stated, share
+        return accounting.stated_epsilon(share), share
     return epsilon_split(epsilon)[1], Decimal(0)

@@ -225,7 +225,9 @@ def release_get(*, manufacturer: Manufacturer, release_id, kind: str = Release.R
 def _charged(release: Release) -> tuple[Decimal, Decimal]:
     """(ε, ρ) this consumer was charged by ``release``: its whole cost, or its reach share
     when the consumer was only counted as left out (ledger.consumer_charges)."""
-    return reach.charge_cost(epsilon=release.epsilon, rho=release.rho, reach_only=getattr(release, "charged_reach_only", False))
+    return reach.charge_cost(
+        epsilon=release.person_charge_epsilon, rho=release.rho, reach_only=getattr(release, "charged_reach_only", False)
+    )
 
 
 def charged_epsilon(release: Release) -> Decimal:

@@ -137,8 +137,9 @@ def release_request(*, manufacturer: Manufacturer, body: Any, actor: Actor) -> t
         # An accuracy-first request becomes the least ε that meets it (or a refusal).
         body = resolve_epsilon(manufacturer=manufacturer, purpose=purpose, body=body, purpose_code=purpose_code)
         plan = release_plan_build(manufacturer=manufacturer, purpose=purpose, body=body, purpose_code=purpose_code)
-    # Discrete Laplace or discrete Gaussian, whichever states the smaller error at this ε.
-    rho = mechanism_choose(plan)
+    # Discrete Laplace or discrete Gaussian, whichever states the smaller error at the same
+    # share of the person cap.
+    choice = mechanism_choose(plan)
     return release_queue(
         manufacturer=manufacturer,
         order=QueueOrder(
@@ -148,10 +149,11 @@ def release_request(*, manufacturer: Manufacturer, body: Any, actor: Actor) -> t
             group_by=plan.group_by,
             filters=plan.filters,
             k=plan.k,
-            # A Gaussian answer is charged ρ in the ledger; budgets are charged the ε asked,
-            # at least what ρ states at δ (accounting.rho_within).
+            # A Gaussian answer is charged ρ in the ledger, a Laplace one ε_L ≤ the ε asked;
+            # budgets are charged the ε asked, at least what ρ states at δ (rho_within).
             epsilon=plan.epsilon,
-            rho=rho,
+            rho=choice.rho,
+            person_epsilon=choice.person_epsilon,
             digest=plan.request_digest(),
         ),
         refusal_details=refusal_details,
@@ -174,6 +176,7 @@ class QueueOrder:
     k: int | None = None
     rho: Decimal = Decimal(0)
     spec: dict = field(default_factory=dict)
+    person_epsilon: Decimal | None = None
 
 
 def release_queue(
@@ -206,6 +209,7 @@ def release_queue(
                         k=order.k,
                         epsilon=order.epsilon,
                         rho=order.rho,
+                        person_epsilon=order.person_epsilon,
                         spec=order.spec,
                         request_digest=digest,
                     )
@@ -399,7 +403,8 @@ def release_plan_for(release: Release) -> ReleasePlan:
     if release.k is not None:
         body["k"] = release.k
     plan = release_plan_build(manufacturer=release.manufacturer, purpose=release.purpose, body=body, purpose_code=release.purpose_code)
-    plan.rho = release.rho  # the mechanism chosen at request time (document.mechanism_choose)
+    # The mechanism chosen at request time (document.mechanism_choose).
+    plan.rho, plan.person_epsilon = release.rho, release.person_epsilon
     return plan
 
 
@@ -495,7 +500,7 @@ def _compute_once(*, release_id, attempt: int, engine: JobEngine) -> Release:
             purpose_code=release.purpose_code,
             moment=snapshot_at,
             purpose_cap=release.purpose.consumer_epsilon_cap,
-            epsilon=release.epsilon,
+            epsilon=release.person_charge_epsilon,
             rho=release.rho,
         )
         aggregate = aggregate_compute(
@@ -508,7 +513,10 @@ def _compute_once(*, release_id, attempt: int, engine: JobEngine) -> Release:
         payload = engine.answer(release=release, prepared=prepared, aggregate=aggregate, snapshot_at=snapshot_at)
         # Every kind of answer states its reach, paid from its own cost (reach.py).
         payload["reach"] = reach_section(
-            epsilon=release.epsilon, rho=release.rho, covered=int(aggregate.contributors.size), left_out=int(aggregate.left_out.size)
+            epsilon=release.person_charge_epsilon,
+            rho=release.rho,
+            covered=int(aggregate.contributors.size),
+            left_out=int(aggregate.left_out.size),
         )
         release_finish(
             release=release,

@@ -19,7 +19,7 @@ from clearinghouse.releases.plans import epsilon_text
 from clearinghouse.releases.reach import reach_cost
 from clearinghouse.reports.consistency import make_consistent
 from clearinghouse.reports.spec import MECHANISM, REFERENCE, ReportSpec, half_width_text
-from clearinghouse.reports.strategy import measure, reconstruct
+from clearinghouse.reports.strategy import marginal_of, measure_joint, reconstruct_joint
 
 DOCUMENT_SCHEMA = "clearinghouse-report/1"
 VALUE_QUANTUM = Decimal("0.01")
@@ -35,7 +35,8 @@ def mechanism_section(spec: ReportSpec) -> dict[str, Any]:
     plan = spec.plan
     return {
         "name": MECHANISM,
-        "strategy": "ResidualPlanner: every residual of the marginals' downward closure measured once, RMSE-optimal noise split",
+        "strategy": "ResidualPlanner: every residual of the marginals' downward closure measured once, each at its own exact "
+        "sensitivity, RMSE-optimal noise split (across the tables too)",
         "reference": REFERENCE,
         "noise": "discrete_gaussian",
         "library": f"OpenDP {package_version('opendp')}",
@@ -45,24 +46,45 @@ def mechanism_section(spec: ReportSpec) -> dict[str, Any]:
         "sensitivity": {"metric": "l1 over the full-domain cells", "value": spec.l1_sensitivity},
         "residuals": [
             {
+                "table": "people" if index > 0 else "full_domain",
                 "dimensions": list(r.attributes),
                 "scale": float_text(r.scale),
                 "rho_privacy_map": float_text(r.rho_used),
                 "l2_sensitivity": float_text(r.l2_sensitivity),
             }
-            for r in plan.residuals
+            for index, part in enumerate(plan.parts)
+            for r in part.residuals
         ],
-        "post_processing": "least-squares reconstruction of each marginal, then the non-negative table closest to them "
-        "(weights 1/variance) whose marginals are released: no cell is negative and every marginal agrees with every "
-        "other on their shared totals; post-processing costs no privacy",
+        "tables": [
+            {
+                "table": "people" if index > 0 else "full_domain",
+                "dimensions": list(part.domain_sizes),
+                "marginals": [list(m.attributes) for m in part.marginals],
+                "rho": float_text(float(part.rho)),
+            }
+            for index, part in enumerate(plan.parts)
+        ],
+        "post_processing": "least-squares reconstruction of each marginal, then per table the non-negative table closest to "
+        "them (weights 1/variance) whose marginals are released: no cell is negative and every marginal agrees with every "
+        "other of its table on their shared totals; post-processing costs no privacy",
     }
 
 
 def counts_meaning(spec: ReportSpec) -> str:
     """What a cell counts, in words (the same in the plan and the document)."""
-    unit = "consumers" if spec.measure == "consumers" else "signals (at most max_signals_per_cell per consumer and cell)"
+    if spec.measure == "signals":
+        return (
+            "signals (at most max_signals_per_cell per consumer and cell) in each cell of the full domain "
+            f"({' × '.join(spec.domain_sizes)}); every table sums that one table; age band and region take one value per consumer"
+        )
+    if spec.people_table is not None:
+        return (
+            "consumers: a table with a feature dimension counts each consumer once in each cell they belong to (a consumer who "
+            "wants two features counts once under each); a table of " + " × ".join(spec.people_table) + " alone counts each "
+            "consumer once; age band and region take one value per consumer"
+        )
     return (
-        f"{unit} in each cell of the full domain ({' × '.join(spec.domain_sizes)}); every table sums that one table, so a "
+        f"consumers in each cell of the full domain ({' × '.join(spec.domain_sizes)}); every table sums that one table, so a "
         "consumer in several cells of the full domain counts once per cell in a table that leaves their differences out; "
         "age band and region take one value per consumer"
     )
@@ -77,17 +99,45 @@ def cost_section(spec: ReportSpec) -> dict[str, Any]:
     }
 
 
-def report_document(*, release: Release, spec: ReportSpec, counts: np.ndarray, snapshot_at) -> dict[str, Any]:
-    """Measure the exact counts (the only random draws of a report, all OpenDP), post-process
-    them and build the document that is signed. Fractional numbers are decimal strings."""
-    noisy = measure(plan=spec.plan, data_vector=np.asarray(counts, dtype=np.int64))
-    estimates = reconstruct(plan=spec.plan, noisy=noisy)
-    consistent = make_consistent(
-        domain_sizes=spec.domain_sizes, marginals=spec.marginals, estimates=estimates, variances=spec.plan.variances
-    )
+def report_data_vectors(*, spec: ReportSpec, counts: np.ndarray, firsts: np.ndarray | None) -> list[np.ndarray]:
+    """The exact data vector of each part of the plan: the full-domain counts, then (when the
+    report has one) the table of people, read from the cell of each contributor's first row."""
+    vectors = [np.asarray(counts, dtype=np.int64)]
+    if spec.people_table is not None:
+        if firsts is None:
+            raise ValueError("a report with a table of people needs the contributors per cell")
+        vectors.append(
+            np.asarray(marginal_of(domain_sizes=spec.domain_sizes, attributes=spec.people_table, vector=firsts), dtype=np.int64).ravel()
+        )
+    return vectors
+
+
+def report_estimates(*, spec: ReportSpec, data_vectors: list[np.ndarray]) -> dict[tuple[str, ...], np.ndarray]:
+    """Measure (the only random draws of a report, all OpenDP), reconstruct, and make each
+    part consistent and non-negative. Marginals of one part agree on their shared totals;
+    the table of people and the feature tables count different things (a person once, or
+    once per feature), so they are projected apart."""
+    noisy = measure_joint(plan=spec.plan, data_vectors=data_vectors)
+    estimates = reconstruct_joint(plan=spec.plan, noisy=noisy)
+    consistent: dict[tuple[str, ...], np.ndarray] = {}
+    for part in spec.plan.parts:
+        names = tuple(m.attributes for m in part.marginals)
+        consistent |= make_consistent(
+            domain_sizes=part.domain_sizes,
+            marginals=names,
+            estimates={m: estimates[m] for m in names},
+            variances=part.variances,
+        )
+    return consistent
+
+
+def report_document(*, release: Release, spec: ReportSpec, counts: np.ndarray, firsts: np.ndarray | None, snapshot_at) -> dict[str, Any]:
+    """Measure the exact counts, post-process them and build the document that is signed.
+    Fractional numbers are decimal strings."""
+    consistent = report_estimates(spec=spec, data_vectors=report_data_vectors(spec=spec, counts=counts, firsts=firsts))
     purpose = spec.purpose
     marginals = []
-    for accuracy in spec.plan.marginals:
+    for accuracy in spec.accuracies:
         half_width = half_width_text(accuracy.half_width)
         values = np.asarray(consistent[accuracy.attributes]).ravel()
         labels = spec.marginal_labels(accuracy.attributes)

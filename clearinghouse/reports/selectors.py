@@ -50,7 +50,7 @@ def report_plan_preview(*, manufacturer: Manufacturer, body: Any) -> dict[str, A
                 "cell_count": len(labels),
                 "cells": labels,
             }
-            for accuracy in spec.plan.marginals
+            for accuracy in spec.accuracies
             for labels in [spec.marginal_labels(accuracy.attributes)]
         ],
         "budget": budget_after(manufacturer=manufacturer, purpose=spec.purpose, epsilon=spec.epsilon),

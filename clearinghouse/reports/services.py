@@ -85,7 +85,7 @@ def report_spec_for(release: Release) -> ReportSpec:
 
 
 def _answer(*, release: Release, prepared: ReportSpec, aggregate, snapshot_at) -> dict:
-    return report_document(release=release, spec=prepared, counts=aggregate.counts, snapshot_at=snapshot_at)
+    return report_document(release=release, spec=prepared, counts=aggregate.counts, firsts=aggregate.firsts, snapshot_at=snapshot_at)
 
 
 ENGINE = JobEngine(name="report", prepare=report_spec_for, plan=lambda spec: spec.release_plan, answer=_answer)

@@ -15,10 +15,11 @@ attribute (the pairs are nested, not a product) and is refused.
 Sensitivity. Age band and region are facts about a person: the release statement gives all
 of a person's rows one value of each (``ReleasePlan.cells_per_consumer``), so a person reaches
 at most ``C = min(max_cells, cells of the other dimensions)`` cells of the full domain, each
-counting 1 (``consumers``) or at most ``S = max_signals_per_cell`` (``signals``): one person
-changes the data vector by at most ``Δ = C`` or ``C·S`` in L1 norm, and the plan is calibrated
-with ``Δ²`` (strategy.py explains why the L1 bound is the one that counts). A report over
-person attributes alone has ``Δ = 1`` (``S`` for signals).
+counting 1 (``consumers``) or at most ``S = max_signals_per_cell`` (``signals``), all in one
+cell of the person attributes. ``report_workloads`` states that shape (strategy.Contribution)
+and ResidualPlanner calibrates each residual to its own exact sensitivity. Counting consumers,
+the marginals without a feature dimension (age band, region, both) are read off a separate
+table of people, one cell per person: they count people, each once.
 
 Cost. Gaussian noise is charged as zCDP ρ. From ``epsilon`` the report takes the largest ρ
 (rounded down to 1e-8) whose ε at the stated δ is at most what was asked; from ``accuracy``
@@ -41,9 +42,9 @@ from clearinghouse.consent.purposes import purpose_current
 from clearinghouse.core.crypto import canonical_json, sha256_hex
 from clearinghouse.core.errors import Invalid
 from clearinghouse.releases import accounting
-from clearinghouse.releases.plans import DIMENSION_ORDER, ReleasePlan, epsilon_text, parse_epsilon, release_plan_build
+from clearinghouse.releases.plans import DIMENSION_ORDER, PERSON_ATTRIBUTES, ReleasePlan, epsilon_text, parse_epsilon, release_plan_build
 from clearinghouse.releases.reach import rho_split, rho_total_for
-from clearinghouse.reports.strategy import MarginalsPlan, plan_marginals, rho_for_half_width
+from clearinghouse.reports.strategy import Contribution, JointPlan, MarginalAccuracy, Workload, plan_workloads, rho_for_half_width_joint
 
 MEASURES = ("consumers", "signals")
 REQUEST_KEYS = {"purpose", "measure", "filters", "marginals", "epsilon", "accuracy"}
@@ -76,7 +77,21 @@ class ReportSpec:
     rho: Decimal
     epsilon: Decimal
     half_width_requested: str | None
-    plan: MarginalsPlan
+    plan: JointPlan
+
+    @property
+    def accuracies(self) -> list[MarginalAccuracy]:
+        """Each marginal's stated accuracy, in the request's order."""
+        return [self.plan.accuracy(m) for m in self.marginals]
+
+    @property
+    def people_table(self) -> tuple[str, ...] | None:
+        """The person attributes of the table of people (one cell per person) that the
+        marginals without a feature dimension are read from, when there is one apart from
+        the full domain."""
+        if len(self.plan.parts) < 2:
+            return None
+        return tuple(self.plan.parts[1].domain_sizes)
 
     @property
     def group_by(self) -> list[str]:
@@ -307,7 +322,9 @@ def _spec(
     domain_sizes = {axis.dimensions[-1]: len(axis.keys) for axis in release_plan.axes}
     cells_per_consumer = release_plan.cells_per_consumer  # person attributes count once (releases/plans.py)
     l1 = cells_per_consumer * (1 if measure == "consumers" else purpose.max_signals_per_cell)
-    delta_sq = l1 * l1
+    workloads = report_workloads(
+        measure=measure, domain_sizes=domain_sizes, marginals=marginals, cells_per_consumer=cells_per_consumer, purpose=purpose
+    )
     if rho is None and epsilon_asked is not None:
         rho = _rho_down(accounting.rho_for_epsilon(epsilon=float(epsilon_asked), at_delta=accounting.delta()))
         while rho > 0 and stated_epsilon(rho) > epsilon_asked:  # float error of the inverse: never state more than asked
@@ -318,7 +335,7 @@ def _spec(
         # Half-widths are stated rounded up to 0.1: aim at H rounded down to 0.1, so the
         # stated figure never exceeds what was asked.
         target = math.floor(half_width * 10) / 10 if half_width >= 0.1 else half_width
-        needed = rho_for_half_width(domain_sizes=domain_sizes, marginals=marginals, half_width=target, l2_sensitivity_sq=delta_sq)
+        needed = rho_for_half_width_joint(workloads=workloads, half_width=target)
         rho = rho_total_for(_rho_up(needed))  # the answer's ρ plus the reach share
         half_width_text = _number_text(half_width)
         epsilon_needed = stated_epsilon(rho)
@@ -334,7 +351,7 @@ def _spec(
     assert rho is not None
     epsilon = stated_epsilon(rho)
     # The answer is measured with ρ less its reach share (releases/reach.py).
-    plan = plan_marginals(domain_sizes=domain_sizes, marginals=marginals, rho=Fraction(rho_split(rho)[0]), l2_sensitivity_sq=delta_sq)
+    plan = plan_workloads(workloads=workloads, rho=Fraction(rho_split(rho)[0]))
     return ReportSpec(
         purpose=purpose,
         measure=measure,
@@ -349,6 +366,33 @@ def _spec(
         half_width_requested=half_width_text,
         plan=plan,
     )
+
+
+def report_workloads(
+    *, measure: str, domain_sizes: dict[str, int], marginals: tuple[tuple[str, ...], ...], cells_per_consumer: int, purpose: Purpose
+) -> list[Workload]:
+    """The data vectors a report measures, and what one person can change in each.
+
+    The full domain: a person has one level of each person attribute and at most ``C`` cells
+    of the other dimensions, each counting 1 (consumers) or at most ``S`` (signals). Counting
+    consumers, the marginals without a feature dimension are read instead off a table of
+    people over the person attributes, where a person is one cell (sensitivity 1): "how many
+    people in each age band" counts each person once, not once per feature they want. With
+    signals, a person's signals in an age band are that many signals, so every marginal is
+    read off the full domain.
+    """
+    person = frozenset(name for name in domain_sizes if name in PERSON_ATTRIBUTES)
+    per_cell = 1 if measure == "consumers" else purpose.max_signals_per_cell
+    full = Contribution(person=person, per_cell=per_cell, total=cells_per_consumer * per_cell)
+    people_only = tuple(m for m in marginals if set(m) <= PERSON_ATTRIBUTES)
+    with_features = tuple(m for m in marginals if not set(m) <= PERSON_ATTRIBUTES)
+    if measure != "consumers" or not people_only or not with_features:
+        return [Workload.of(domain_sizes=domain_sizes, marginals=marginals, contribution=full)]
+    people_domain = {name: size for name, size in domain_sizes.items() if name in person and any(name in m for m in people_only)}
+    return [
+        Workload.of(domain_sizes=domain_sizes, marginals=with_features, contribution=full),
+        Workload.of(domain_sizes=people_domain, marginals=people_only, contribution=Contribution(person=frozenset(people_domain))),
+    ]
 
 
 def _number_text(value: float) -> str:

@@ -70,6 +70,36 @@ because cells that differ only in attributes outside ``A`` fall into one margina
 for the same reason ``‖d‖₂² ≤ b·c`` alone would under-charge (a person counted once in each
 of two cells that a marginal merges moves that marginal's cell by 2, not √2).
 
+Per-residual sensitivity from what a person can change
+-------------------------------------------------------
+The bound above treats a person's change as arbitrary. It is not: some attributes are facts
+about a person (age band, region: one level each per person), so a person's change is a
+tensor product ``d = D ⊗ e_p`` of a part ``D`` over the other attributes (entries between 0
+and ``b`` per cell, ``Σ D ≤ T``) and one cell ``e_p`` of the person attributes. Then
+``G_A Q_A d = (G Q D) ⊗ (G Q e_p)`` and the squared norms multiply: a person attribute in
+``A`` contributes ``m(m − 1)`` (one column of ``K_m``), one outside ``A`` contributes 1 (its sum is
+1), and the rest is ``‖G_{A'} Q_{A'} D‖²`` over the other attributes ``A'`` of ``A``: ``T²`` when
+``A'`` is empty, and when ``A'`` is one attribute of ``m`` levels, with ``u = Q_{A'} D``,
+``‖K_m u‖² = m²‖u‖² − m(Σu)²``, maximised exactly over the ``u`` a person can make (a convex
+function: the maximum is at a vertex, ``q`` entries at the per-cell bound and one remainder,
+for some total ``s ≤ T``). For 7 office-chair features at one count each that is
+``max_k 7·k·(7 − k) = 84`` against ``T²·m(m − 1) = 2,058`` by the triangle inequality: the
+main effect of the features costs 24 times less. With two or more non-person attributes in
+``A'`` the triangle bound is kept. :class:`Contribution` states ``(person, b, T)``; ResidualPlanner's
+split then weighs each residual by its own cost ``D_A = d_A² / M_A²`` (``d_A`` the residual's L2
+sensitivity), which the closed form above already allows: residual ``A`` receives the share
+``√(D_A v_A) / Σ_B √(D_B v_B)`` of ρ.
+
+Several tables of different things
+----------------------------------
+A report may read its marginals off more than one data vector: counting people, a marginal
+without a feature dimension (age band × region) is a table of people, one cell per person,
+while a marginal with features counts each person once per feature they want. The two are
+measured as separate workloads (:class:`Workload`), each with ResidualPlanner, and ρ is split
+between them in the same closed form (each workload's total variance at ρ = 1 is ``K_i``; the
+split ``ρ_i ∝ √K_i`` minimises ``Σ K_i / ρ_i``), which is ResidualPlanner's optimum over the
+union of their residuals (:func:`plan_workloads`).
+
 Everything here is pure: no Django, no database. Plans depend only on the request, never on
 data, and never draw; :func:`measure` is the only place noise is drawn, and only by OpenDP.
 """
@@ -99,6 +129,9 @@ _INT64_HEADROOM = 1 << 62
 __all__ = [
     "CONFIDENCE",
     "Z95",
+    "Contribution",
+    "JointPlan",
+    "Workload",
     "MarginalAccuracy",
     "MarginalsPlan",
     "NoisyResiduals",
@@ -106,9 +139,13 @@ __all__ = [
     "discrete_gaussian_variance",
     "marginal_of",
     "measure",
+    "measure_joint",
     "plan_marginals",
+    "plan_workloads",
     "reconstruct",
+    "reconstruct_joint",
     "rho_for_half_width",
+    "rho_for_half_width_joint",
 ]
 
 
@@ -239,7 +276,8 @@ class MarginalsPlan:
     residuals: tuple[ResidualNoise, ...]
     rho: Fraction
     rho_used: Fraction  # exact sum of OpenDP's maps over the residuals; <= rho
-    l2_sensitivity_sq: int
+    l2_sensitivity_sq: int  # Δ² (with a Contribution: its total squared)
+    contribution: Contribution | None = None
     _measurements: tuple = field(default=(), compare=False, repr=False)
 
     @property
@@ -291,6 +329,57 @@ def _sensitivity_sq(value) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"l2_sensitivity_sq must be an integer >= 1, not {value!r}")
     return int(value)
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one person can add to a workload's data vector (module docstring, "Per-residual
+    sensitivity"): one level of each attribute in ``person``; over the other attributes at
+    most ``per_cell`` in any one cell and ``total`` in all cells together."""
+
+    person: frozenset[str] = frozenset()
+    per_cell: int = 1
+    total: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("per_cell", "total"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"Contribution.{name} must be an integer >= 1, not {value!r}")
+        if self.per_cell > self.total:
+            raise ValueError("Contribution.per_cell cannot exceed Contribution.total")
+        if not isinstance(self.person, frozenset) or not all(isinstance(n, str) for n in self.person):
+            raise ValueError("Contribution.person must be a frozenset of attribute names")
+
+
+def _centred_norm_sq_max(*, levels: int, per_cell: int, total: int) -> int:
+    """max ‖K_m u‖² = m²‖u‖² − m(Σu)² over integer u with 0 ≤ u_i ≤ per_cell, Σu ≤ total and
+    m entries. For a fixed sum the convex ‖u‖² peaks with the entries piled at the bound."""
+    best = 0
+    for s in range(min(total, levels * per_cell) + 1):
+        full, rest = divmod(s, per_cell)
+        squares = full * per_cell * per_cell + rest * rest
+        best = max(best, levels * levels * squares - levels * s * s)
+    return best
+
+
+def _residual_d_in_sq(domain: _Domain, axes: tuple[int, ...], *, delta_sq: int | None, contribution: Contribution | None) -> int:
+    """Squared L2 sensitivity of residual ``axes``'s integer answer ``G_A Q_A x``."""
+    if contribution is None:
+        assert delta_sq is not None
+        return delta_sq * math.prod(domain.sizes[a] * (domain.sizes[a] - 1) for a in axes)
+    person_part = math.prod(domain.sizes[a] * (domain.sizes[a] - 1) for a in axes if domain.names[a] in contribution.person)
+    others = [a for a in axes if domain.names[a] not in contribution.person]
+    if not others:
+        return person_part * contribution.total**2
+    if len(others) == 1:
+        (a,) = others
+        # The marginal on this one attribute sums the person's cells over the other
+        # non-person attributes, so one of its cells can hold up to per_cell times their size.
+        spread = math.prod(domain.sizes[b] for b in range(len(domain.sizes)) if b != a and domain.names[b] not in contribution.person)
+        bound = min(contribution.total, contribution.per_cell * spread)
+        return person_part * _centred_norm_sq_max(levels=domain.sizes[a], per_cell=bound, total=contribution.total)
+    return person_part * contribution.total**2 * math.prod(domain.sizes[a] * (domain.sizes[a] - 1) for a in others)
 
 
 def _cost_and_weight(domain: _Domain, workload, residual: tuple[int, ...]) -> tuple[Fraction, Fraction]:
@@ -360,27 +449,44 @@ def plan_marginals(
     domain_sizes: Mapping[str, int],
     marginals: Sequence[tuple[str, ...]],
     rho: Fraction | float,
-    l2_sensitivity_sq: int,
+    l2_sensitivity_sq: int | None = None,
+    contribution: Contribution | None = None,
 ) -> MarginalsPlan:
     """ResidualPlanner's RMSE-optimal plan for answering ``marginals`` together under ρ-zCDP.
 
     Deterministic and data-independent: the same request gives an equal plan, and nothing is
-    drawn. See the module docstring for ``l2_sensitivity_sq`` (Δ², Δ bounding the L1 norm of
-    one person's change to the data vector; 1 when a person counts once)."""
+    drawn. Give exactly one of ``l2_sensitivity_sq`` (Δ², Δ bounding the L1 norm of one
+    person's change to the data vector, every residual calibrated to it) and
+    ``contribution`` (what a person can change; each residual calibrated to its own exact
+    sensitivity, see the module docstring)."""
     domain = _Domain.of(domain_sizes)
     workload = _workload(domain, marginals)
     rho = _as_fraction(rho, name="rho")
-    delta_sq = _sensitivity_sq(l2_sensitivity_sq)
+    if (l2_sensitivity_sq is None) == (contribution is None):
+        raise ValueError("give exactly one of l2_sensitivity_sq and contribution")
+    if contribution is not None:
+        if not isinstance(contribution, Contribution):
+            raise ValueError(f"contribution must be a Contribution, not {contribution!r}")
+        unknown = sorted(contribution.person - set(domain.names))
+        if unknown:
+            raise ValueError(f"contribution names person attribute {unknown[0]!r}, which is not in the domain {domain.names!r}")
+        delta_sq = contribution.total**2
+    else:
+        delta_sq = _sensitivity_sq(l2_sensitivity_sq)
     closure = _closure(workload)
 
     exact = [_cost_and_weight(domain, workload, r) for r in closure]
-    roots = [math.sqrt(cost * weight) for cost, weight in exact]
+    d_in_sq = [_residual_d_in_sq(domain, r, delta_sq=delta_sq, contribution=contribution) for r in closure]
+    # √(D_A v_A) with D_A = d_A² / M_A² (equal to Δ² c_A under the plain bound).
+    roots = [
+        math.sqrt(Fraction(d_sq, domain.size_of(r) ** 2) * weight) for r, d_sq, (_cost, weight) in zip(closure, d_in_sq, exact, strict=True)
+    ]
     total_root = sum(Fraction(r) for r in roots)
 
     residuals, measurements, variance_of = [], [], {}
-    for axes, root, (cost, _weight) in zip(closure, roots, exact, strict=True):
+    for axes, root, d_sq, (cost, _weight) in zip(closure, roots, d_in_sq, exact, strict=True):
         rho_target = rho * Fraction(root) / total_root  # exact: the targets sum to rho
-        d_in = _sqrt_at_least(Fraction(delta_sq * math.prod(domain.sizes[a] * (domain.sizes[a] - 1) for a in axes)))
+        d_in = _sqrt_at_least(Fraction(d_sq))
         measurement, scale, used = _calibrated_gaussian(d_in=d_in, rho=rho_target)
         noise = ResidualNoise(
             attributes=tuple(domain.names[a] for a in axes),
@@ -423,6 +529,7 @@ def plan_marginals(
         rho=rho,
         rho_used=rho_used,
         l2_sensitivity_sq=delta_sq,
+        contribution=contribution,
         _measurements=tuple(measurements),
     )
 
@@ -432,7 +539,8 @@ def rho_for_half_width(
     domain_sizes: Mapping[str, int],
     marginals: Sequence[tuple[str, ...]],
     half_width: float,
-    l2_sensitivity_sq: int,
+    l2_sensitivity_sq: int | None = None,
+    contribution: Contribution | None = None,
 ) -> Fraction:
     """The least ρ whose ResidualPlanner plan (:func:`plan_marginals`) gives every cell of every
     marginal a 95% half-width of at most ``half_width``.
@@ -442,14 +550,164 @@ def rho_for_half_width(
     outward-rounded calibration needs, and the returned ρ is checked by building its plan."""
     if isinstance(half_width, bool) or not isinstance(half_width, (int, float)) or not math.isfinite(half_width) or half_width <= 0:
         raise ValueError(f"half_width must be a positive number, not {half_width!r}")
-    unit = plan_marginals(domain_sizes=domain_sizes, marginals=marginals, rho=1, l2_sensitivity_sq=l2_sensitivity_sq)
+    unit = plan_marginals(
+        domain_sizes=domain_sizes, marginals=marginals, rho=1, l2_sensitivity_sq=l2_sensitivity_sq, contribution=contribution
+    )
     rho = float(unit.max_half_width**2 / half_width**2)
     for _ in range(64):
-        plan = plan_marginals(domain_sizes=domain_sizes, marginals=marginals, rho=rho, l2_sensitivity_sq=l2_sensitivity_sq)
+        plan = plan_marginals(
+            domain_sizes=domain_sizes, marginals=marginals, rho=rho, l2_sensitivity_sq=l2_sensitivity_sq, contribution=contribution
+        )
         if plan.max_half_width <= half_width:
             return Fraction(rho)
         rho = max(math.nextafter(rho, math.inf), rho * (plan.max_half_width / half_width) ** 2)
     raise RuntimeError("could not meet the half-width")  # pragma: no cover - defensive
+
+
+# --- Several workloads under one ρ --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One data vector (over ``domain_sizes``), the marginals read off it, and what one person
+    can change in it."""
+
+    domain_sizes: Mapping[str, int]
+    marginals: tuple[tuple[str, ...], ...]
+    contribution: Contribution
+
+    @classmethod
+    def of(cls, *, domain_sizes: Mapping[str, int], marginals: Sequence[Sequence[str]], contribution: Contribution) -> Workload:
+        return cls(dict(domain_sizes), tuple(tuple(m) for m in marginals), contribution)
+
+
+@dataclass(frozen=True)
+class JointPlan:
+    """ResidualPlanner plans of several workloads that share one ρ (module docstring, "Several
+    tables of different things"). A marginal belongs to exactly one part."""
+
+    parts: tuple[MarginalsPlan, ...]
+    rho: Fraction
+
+    @property
+    def marginals(self) -> tuple[MarginalAccuracy, ...]:
+        return tuple(m for part in self.parts for m in part.marginals)
+
+    @property
+    def residuals(self) -> tuple[ResidualNoise, ...]:
+        return tuple(r for part in self.parts for r in part.residuals)
+
+    @property
+    def rho_used(self) -> Fraction:
+        return sum((part.rho_used for part in self.parts), Fraction(0))
+
+    @property
+    def cells(self) -> int:
+        return sum(part.cells for part in self.parts)
+
+    @property
+    def total_variance(self) -> float:
+        return sum(part.total_variance for part in self.parts)
+
+    @property
+    def rmse(self) -> float:
+        return math.sqrt(self.total_variance / self.cells)
+
+    @property
+    def max_half_width(self) -> float:
+        return max(part.max_half_width for part in self.parts)
+
+    @property
+    def variances(self) -> dict[tuple[str, ...], float]:
+        return {m.attributes: m.cell_variance for m in self.marginals}
+
+    def accuracy(self, marginal: Sequence[str]) -> MarginalAccuracy:
+        for part in self.parts:
+            for m in part.marginals:
+                if m.attributes == tuple(marginal):
+                    return m
+        raise KeyError(tuple(marginal))
+
+    def part_of(self, marginal: Sequence[str]) -> int:
+        for i, part in enumerate(self.parts):
+            if any(m.attributes == tuple(marginal) for m in part.marginals):
+                return i
+        raise KeyError(tuple(marginal))
+
+
+def _joint_workloads(workloads: Sequence[Workload]) -> tuple[Workload, ...]:
+    if isinstance(workloads, (str, bytes)) or not isinstance(workloads, Sequence) or not workloads:
+        raise ValueError("workloads must be a non-empty list of Workload")
+    seen: set[tuple[str, ...]] = set()
+    for workload in workloads:
+        if not isinstance(workload, Workload):
+            raise ValueError(f"workloads must be Workload objects, not {workload!r}")
+        for marginal in workload.marginals:
+            if marginal in seen:
+                raise ValueError(f"marginal {marginal!r} is in two workloads")
+            seen.add(marginal)
+    return tuple(workloads)
+
+
+def plan_workloads(*, workloads: Sequence[Workload], rho: Fraction | float) -> JointPlan:
+    """One ResidualPlanner plan per workload, ρ split between them RMSE-optimally
+    (``ρ_i ∝ √K_i``, ``K_i`` a workload's total variance at ρ = 1; the slices are exact rationals
+    summing to ρ). Deterministic, data-independent, draws nothing."""
+    parts = _joint_workloads(workloads)
+    rho = _as_fraction(rho, name="rho")
+    if len(parts) == 1:
+        only = parts[0]
+        plan = plan_marginals(domain_sizes=only.domain_sizes, marginals=only.marginals, rho=rho, contribution=only.contribution)
+        return JointPlan(parts=(plan,), rho=rho)
+    roots = [
+        Fraction(
+            math.sqrt(plan_marginals(domain_sizes=w.domain_sizes, marginals=w.marginals, rho=1, contribution=w.contribution).total_variance)
+        )
+        for w in parts
+    ]
+    total = sum(roots, Fraction(0))
+    slices = [rho * root / total for root in roots[:-1]]
+    slices.append(rho - sum(slices, Fraction(0)))
+    plans = tuple(
+        plan_marginals(domain_sizes=w.domain_sizes, marginals=w.marginals, rho=share, contribution=w.contribution)
+        for w, share in zip(parts, slices, strict=True)
+    )
+    if sum((p.rho_used for p in plans), Fraction(0)) > rho:  # pragma: no cover - each part stays within its slice
+        raise RuntimeError("plan would exceed its privacy budget")
+    return JointPlan(parts=plans, rho=rho)
+
+
+def rho_for_half_width_joint(*, workloads: Sequence[Workload], half_width: float) -> Fraction:
+    """The least ρ whose :func:`plan_workloads` plan gives every cell of every marginal a 95%
+    half-width of at most ``half_width`` (every variance is ``K/ρ`` at a fixed split, as in
+    :func:`rho_for_half_width`)."""
+    if isinstance(half_width, bool) or not isinstance(half_width, (int, float)) or not math.isfinite(half_width) or half_width <= 0:
+        raise ValueError(f"half_width must be a positive number, not {half_width!r}")
+    unit = plan_workloads(workloads=workloads, rho=1)
+    rho = float(unit.max_half_width**2 / half_width**2)
+    for _ in range(64):
+        plan = plan_workloads(workloads=workloads, rho=rho)
+        if plan.max_half_width <= half_width:
+            return Fraction(rho)
+        rho = max(math.nextafter(rho, math.inf), rho * (plan.max_half_width / half_width) ** 2)
+    raise RuntimeError("could not meet the half-width")  # pragma: no cover - defensive
+
+
+def measure_joint(*, plan: JointPlan, data_vectors: Sequence[np.ndarray]) -> tuple[NoisyResiduals, ...]:
+    """:func:`measure` for each part, on its own data vector (the only draws, all OpenDP)."""
+    if not isinstance(plan, JointPlan) or len(data_vectors) != len(plan.parts):
+        raise ValueError("give one data vector per part of the plan")
+    return tuple(measure(plan=part, data_vector=vector) for part, vector in zip(plan.parts, data_vectors, strict=True))
+
+
+def reconstruct_joint(*, plan: JointPlan, noisy: Sequence[NoisyResiduals]) -> dict[tuple[str, ...], np.ndarray]:
+    """:func:`reconstruct` for each part; the marginals of all parts in one mapping."""
+    if not isinstance(plan, JointPlan) or len(noisy) != len(plan.parts):
+        raise ValueError("give the noisy residuals of every part of the plan")
+    out: dict[tuple[str, ...], np.ndarray] = {}
+    for part, answers in zip(plan.parts, noisy, strict=True):
+        out.update(reconstruct(plan=part, noisy=answers))
+    return out
 
 
 # --- Measuring -------------------------------------------------------------------------------

@@ -76,9 +76,11 @@ def test_accuracy_first_report_into_pandas_with_intervals_and_chinese_labels(con
     assert (frame["upper"] == frame["value"] + frame["half_width"]).all()
     assert (frame["half_width"] <= 200).all()
     assert (frame["value"] >= 0).all()  # a report's tables are made non-negative
-    # Both tables sum the one table of the full domain: their totals agree.
-    totals = frame.groupby("marginal")["value"].sum()
-    assert totals["attribute"] == pytest.approx(totals["age_band"], abs=0.1)
+    # The age-band table counts people, each once, off a table of people; the attribute
+    # table counts them once per feature they want: two tables, the document says which.
+    tables = job.payload["mechanism"]["tables"]
+    assert [(t["table"], t["marginals"]) for t in tables] == [("full_domain", [["attribute"]]), ("people", [["age_band"]])]
+    assert "age_band alone counts each consumer once" in job.payload["counts"]
 
     attrs = frame.attrs
     assert attrs["kind"] == "report" and attrs["id"] == job.id
@@ -117,7 +119,9 @@ def test_release_to_records_one_row_per_cell_with_labels_and_bounds(connect):
         assert row["value"] == cell["value"] and isinstance(row["value"], int)
         assert (row["half_width"], row["lower"], row["upper"]) == (half_width, cell["value"] - half_width, cell["value"] + half_width)
     attrs = job.to_pandas().attrs
-    assert attrs["epsilon"] == 0.5 and attrs["delta"] == 0 and attrs["mechanism"] == "discrete_laplace"
+    # Seven attributes a person at ε 0.5: the Gaussian wins at the same share of the cap.
+    assert attrs["epsilon"] == 0.5 and attrs["delta"] == 1e-07 and attrs["mechanism"] == "discrete_gaussian"
+    assert attrs["rho"] == float(job.payload["rho"]) > 0
 
 
 def test_mean_and_top_k_releases_as_rows(connect):

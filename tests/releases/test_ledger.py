@@ -11,10 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clearinghouse.core.actors import Actor
-from clearinghouse.releases import services
+from clearinghouse.releases import accounting, services
 from clearinghouse.releases.budgets import budget_allocate, period_of
 from clearinghouse.releases.ledger import CHUNK_BITS, chunk_decode, chunks_encode, consumer_charges, consumers_over
 from clearinghouse.releases.models import ChargeChunk, Release
+from clearinghouse.releases.reach import rho_split
 from clearinghouse.releases.selectors import privacy_loss_statement
 from tests.releases.conftest import FORECAST, PRODUCT
 
@@ -79,12 +80,12 @@ def test_a_consumer_at_the_cap_is_left_out_of_answers_and_charged_only_to_be_cou
     regular, heavy = world.consumers(2)
     world.consent([regular, heavy])
     world.signals([sofa(regular), sofa(heavy)])
-    # Answers may use the cap of 6 less its 10% reach reserve: releases of ε 1, 1, 1, 1, 1
-    # and 0.4 bring both to 5.4.
+    # Answers may use the cap of 6 less its 10% reach reserve: pure releases (top_k, whose
+    # exponential mechanism has no Gaussian form) of ε 1, 1, 1, 1, 1 and 0.4 bring both to 5.4.
     for kind, epsilon in zip(("view", "wishlist", "cart", "purchase", "rating", "survey"), ("1", "1", "1", "1", "1", "0.4")):
         release = run(
             world,
-            {"measure": "consumers", "group_by": ["signal"], "filters": {"signals": [kind, "view"]}, "epsilon": epsilon},
+            {"measure": "top_k", "k": 1, "filters": {"category": "furniture/sofa", "signals": [kind, "view"]}, "epsilon": epsilon},
             django_capture_on_commit_callbacks,
         )
         assert charged_ids(release.id) == {regular.id, heavy.id} and not charged_ids(release.id, reach_only=True)
@@ -100,14 +101,18 @@ def test_a_consumer_at_the_cap_is_left_out_of_answers_and_charged_only_to_be_cou
     }
     assert statement["guarantee"] == {"epsilon": "5.4000", "delta": "0", "cap": "6.0000", "remaining": "0.6000"}
     # A newcomer is still used; the two at the cap are left out of the answer before
-    # aggregation, and counted in its reach for its reach share (0.005 of 0.1) only.
+    # aggregation, and counted in its reach for its reach share only: this count is a
+    # Gaussian answer (ρ 0.00025355 at ε 0.1), so the share is 5% of its ρ, which states
+    # ε 0.0207 at δ on top of their pure 5.4.
     (newcomer,) = world.consumers(1)
     world.consent([newcomer])
     world.signals([sofa(newcomer)])
     release = run(world, {"measure": "signals", "epsilon": "0.1"}, django_capture_on_commit_callbacks)
+    assert release.rho == Decimal("0.00025355")
     assert charged_ids(release.id) == {newcomer.id}
     assert charged_ids(release.id, reach_only=True) == {regular.id, heavy.id}
-    assert privacy_loss_statement(consumer=heavy)["total_epsilon"] == "5.4050"
+    share = rho_split(release.rho)[1]
+    assert privacy_loss_statement(consumer=heavy)["total_epsilon"] == str(Decimal("5.4") + accounting.stated_epsilon(share)) == "5.4207"
     assert set(
         consumers_over(purpose_code=PRODUCT, moment=release.completed_at, purpose_cap=Decimal(6), epsilon=Decimal("0.1")).tolist()
     ) == {
@@ -123,7 +128,8 @@ def test_a_consumer_at_the_cap_is_left_out_of_answers_and_charged_only_to_be_cou
     )
     other = run(world, {"purpose": FORECAST, "measure": "consumers", "epsilon": "1"}, django_capture_on_commit_callbacks)
     assert charged_ids(other.id) == {newcomer.id} and charged_ids(other.id, reach_only=True) == {heavy.id}
-    assert privacy_loss_statement(consumer=heavy)["guarantee"]["epsilon"] == "5.4550"
+    shares = share + rho_split(other.rho)[1]
+    assert privacy_loss_statement(consumer=heavy)["guarantee"]["epsilon"] == str(Decimal("5.4") + accounting.stated_epsilon(shares))
 
 
 def test_charges_leave_the_window_after_365_days(world, django_capture_on_commit_callbacks):

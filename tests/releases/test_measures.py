@@ -4,12 +4,14 @@ shape of each measure's signed document."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 
 from clearinghouse.consent.taxonomy import taxonomy_index
+from clearinghouse.releases import accounting
 from clearinghouse.releases.compute import aggregate_compute, bounding_seed
 from clearinghouse.releases.models import Release
 from clearinghouse.releases.plans import release_plan_build
@@ -195,9 +197,20 @@ def test_every_measure_produces_a_complete_signed_document(world, body, django_c
     plan = plan_for(world, **({"epsilon": "0.8"} | body))
     assert payload["epsilon"] == "0.8000" and payload["snapshot_at"] and payload["contribution_bounds"]["max_cells"] == 10
     mechanisms = payload["mechanisms"]
-    assert all(m["library"].startswith("OpenDP") and float(m["epsilon_privacy_map"]) <= float(m["epsilon"]) for m in mechanisms)
-    # The mechanisms and the reach share together spend exactly the release's ε.
-    assert sum(float(m["epsilon"]) for m in mechanisms) + float(payload["reach"]["epsilon"]) == pytest.approx(0.8)
+    assert all(m["library"].startswith("OpenDP") for m in mechanisms)
+    if release.rho:
+        # A Gaussian answer: its map within its ρ, and with the reach share exactly the
+        # release's ρ, which states at most the ε asked (and paid from the budget).
+        assert all(float(m["rho_privacy_map"]) <= float(m["rho"]) for m in mechanisms)
+        assert Decimal(mechanisms[0]["rho"]) + Decimal(payload["reach"]["rho"]) == release.rho
+        assert accounting.stated_epsilon(release.rho) <= Decimal("0.8")
+        assert payload["guarantee"] == {"epsilon": str(accounting.stated_epsilon(release.rho)), "delta": "1e-07"}
+    else:
+        assert all(float(m["epsilon_privacy_map"]) <= float(m["epsilon"]) for m in mechanisms)
+        # The mechanisms and the reach share together spend exactly what each person is charged.
+        charged = float(release.person_charge_epsilon)
+        assert sum(float(m["epsilon"]) for m in mechanisms) + float(payload["reach"]["epsilon"]) == pytest.approx(charged)
+        assert payload["guarantee"] == {"epsilon": str(release.person_charge_epsilon), "delta": "0"}
     assert payload["reach"]["covered"]["half_width"] > 0 and payload["reach"]["share"] == "0.05"
     if body["measure"] == "top_k":
         assert [r["rank"] for r in payload["ranking"]] == [1, 2, 3]
@@ -220,7 +233,13 @@ def test_every_measure_produces_a_complete_signed_document(world, body, django_c
     else:
         half = payload["accuracy"]["half_width"]
         assert half > 0 and all(cell["half_width"] == half and isinstance(cell["value"], int) for cell in payload["cells"])
-        assert mechanisms[0]["name"] == "discrete_laplace"
+        # The rule: the smaller stated half-width at the same share of the person cap.
+        choice = payload["mechanism_choice"]
+        assert mechanisms[0]["name"] == choice["chosen"]
+        smaller = min(
+            ("discrete_laplace", "discrete_gaussian"), key=lambda name: (choice[f"{name}_half_width"], name != "discrete_laplace")
+        )
+        assert choice["chosen"] == smaller and half == choice[f"{smaller}_half_width"]
         # Age band and region are counted once per person: only the other dimensions'
         # cells multiply what one person can reach.
         person_cells = {"age_band": 6, "region": 34}
@@ -232,7 +251,12 @@ def test_every_measure_produces_a_complete_signed_document(world, body, django_c
             "signals": min(10, reachable) * 3,
             "sum_value": min(10, reachable) * 3 * 5,
         }
-        assert mechanisms[0]["sensitivity"]["value"] == expected_sensitivity[body["measure"]]
+        # One consumer changes at most C cells by k each: C·k in L1, √C·k in L2.
+        if mechanisms[0]["sensitivity"]["metric"] == "l1":
+            assert mechanisms[0]["sensitivity"]["value"] == expected_sensitivity[body["measure"]]
+        else:
+            cells = min(10, reachable)
+            assert float(mechanisms[0]["sensitivity"]["value"]) == pytest.approx(expected_sensitivity[body["measure"]] / cells * cells**0.5)
 
 
 def test_mean_value_is_a_mean_over_consumers_of_each_consumers_clamped_mean(world):

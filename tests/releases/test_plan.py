@@ -7,9 +7,8 @@ from decimal import Decimal
 import pytest
 
 from clearinghouse.audit.models import AuditEvent
-from clearinghouse.releases import mechanisms
 from clearinghouse.releases.models import Allocation, Release
-from clearinghouse.releases.reach import epsilon_split
+from clearinghouse.releases.reach import rho_split
 from tests.releases.conftest import PRODUCT
 from tests.releases.test_ledger import run, sofa
 
@@ -33,12 +32,21 @@ def test_a_plan_states_cells_mechanism_half_width_cost_and_budget_after_and_spen
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["cells"] == 6 and [label["age_band"] for label in body["cell_labels"]][:2] == ["18-24", "25-34"]
-    assert body["mechanisms"][0]["name"] == "discrete_laplace"
+    # A count a person is in once: at ε 0.5 the Gaussian (ρ 0.00542727, the most whose ε at
+    # δ is 0.5) beats Laplace at the same share of the person cap (ε 0.0639 of 5.4).
+    assert body["mechanisms"][0]["name"] == "discrete_gaussian"
     reach = body["cost"].pop("reach")
-    assert body["cost"] == {"epsilon": "0.5000", "delta": "0", "rho": "0.125"}
-    # 5% of the ε pays for the answer's reach; the mechanism gets the rest.
-    assert reach["share"] == "0.05" and reach["epsilon"] == "0.0250" and reach["answer_epsilon"] == "0.4750"
-    assert body["mechanisms"][0]["epsilon"] == "0.4750" and reach["mechanism"]["sensitivity"] == {"metric": "l1", "value": 1}
+    assert body["cost"] == {
+        "epsilon": "0.5000",
+        "delta": "1e-07",
+        "rho": "0.00542727",
+        "guarantee": {"epsilon": "0.5000", "delta": "1e-07"},
+    }
+    assert body["mechanism_choice"]["discrete_laplace_epsilon"] == "0.0639"
+    # 5% of the ρ pays for the answer's reach; the mechanism gets the rest.
+    answer, share = rho_split(Decimal("0.00542727"))
+    assert reach["share"] == "0.05" and reach["rho"] == str(share) and reach["answer_rho"] == str(answer)
+    assert body["mechanisms"][0]["rho"] == str(answer) and reach["mechanism"]["sensitivity"] == {"metric": "l2", "value": 1}
     assert body["budget_after"]["allocation_remaining_after"] == "19.5000" and body["budget_after"]["affordable"] is True
     assert body["accuracy"]["half_width"] > 0
     spent_nothing(world)
@@ -69,10 +77,12 @@ def test_accuracy_first_plans_the_least_epsilon_that_meets_the_half_width(world)
     body = response.json()
     epsilon = Decimal(body["cost"]["epsilon"])
     assert body["accuracy"]["half_width"] <= 40 and body["accuracy_first"] is True
-    sensitivity = body["mechanisms"][0]["sensitivity"]["value"]
-    # One quantum less would not meet it: the least ε, not merely enough.
-    assert mechanisms.laplace_mechanism(sensitivity=sensitivity, epsilon=epsilon_split(epsilon)[0]).half_width <= 40
-    assert mechanisms.laplace_mechanism(sensitivity=sensitivity, epsilon=epsilon_split(epsilon - Decimal("0.0001"))[0]).half_width > 40
+    # The very plan at that ε meets it, and one quantum less would not: the least ε whose
+    # chosen mechanism meets it, not merely enough.
+    at = plan(world, BODY | {"epsilon": str(epsilon)}).json()
+    below = plan(world, BODY | {"epsilon": str(epsilon - Decimal("0.0001"))}).json()
+    assert at["accuracy"] == body["accuracy"] and at["mechanisms"] == body["mechanisms"]
+    assert below["accuracy"]["half_width"] > 40
     spent_nothing(world)
 
 

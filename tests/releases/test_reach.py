@@ -86,7 +86,7 @@ def test_the_reach_share_is_five_percent_and_the_answer_gets_the_rest():
 
 def test_a_release_states_its_reach_and_charges_only_its_stated_cost(world, django_capture_on_commit_callbacks):
     covered = world.consumers(12)
-    near_cap = world.consumers(4)  # can pay the reach share (0.005) but not the release (0.1)
+    near_cap = world.consumers(4)  # can pay the reach share (ε 0.0207) but not the release (0.1)
     spent = world.consumers(2)  # cannot pay even the share: counted nowhere
     elsewhere = world.consumers(3)  # consented, but no signal this request can use
     everyone = covered + near_cap + spent + elsewhere
@@ -98,32 +98,37 @@ def test_a_release_states_its_reach_and_charges_only_its_stated_cost(world, djan
     earlier_charge(world, spent, "5.9999")
 
     body = {"purpose": PRODUCT, "measure": "consumers", "group_by": ["age_band"], "filters": {"category": "furniture"}, "epsilon": "0.1"}
+    # A count a person is in once: the Gaussian at ρ 0.00025355 (ε 0.1 at δ) is chosen, and
+    # its reach share is 5% of that ρ, which states ε 0.0207.
     planned = world.manufacturer.client().post("/api/v1/releases/plan", body, format="json").json()
-    assert planned["cost"]["reach"]["share"] == "0.05" and planned["cost"]["reach"]["epsilon"] == "0.0050"
+    assert planned["cost"]["reach"]["share"] == "0.05" and planned["cost"]["reach"]["rho"] == "0.00001267"
     release = post(world, "/api/v1/releases", body, django_capture_on_commit_callbacks)
     section = release.result["payload"]["reach"]
-    assert section["epsilon"] == "0.0050" and section["answer_epsilon"] == "0.0950"
-    assert section["mechanism"]["name"] == "discrete_laplace" and section["mechanism"]["library"].startswith("OpenDP")
+    assert release.rho == Decimal("0.00025355")
+    assert section["rho"] == "0.00001267" and section["answer_rho"] == "0.00024088"
+    assert section["mechanism"]["name"] == "discrete_gaussian" and section["mechanism"]["library"].startswith("OpenDP")
     assert section["covered"]["half_width"] == planned["cost"]["reach"]["half_width"]
     assert set(section) >= {"covered", "left_out", "covered_fraction", "meaning", "confidence"}
     # The exact counts behind it: 12 used, 4 left out at their cap (2 fully spent: neither).
     assert charged(release, reach_only=False) == {p.id for p in covered}
     assert charged(release, reach_only=True) == {p.id for p in near_cap}
-    # The ledger shows exactly the stated cost: 0.1 for the covered, the 0.005 share for the
-    # left out (never above the cap), nothing for the rest.
+    # The ledger shows exactly the stated cost: ρ 0.00025355 (ε 0.1) for the covered, the
+    # share ρ 0.00001267 (ε 0.0207) for the left out (never above the cap), nothing for the rest.
     for person in covered:
         assert privacy_loss_statement(consumer=person)["total_epsilon"] == "0.1000"
     for person in near_cap:
         statement = privacy_loss_statement(consumer=person)
-        assert statement["total_epsilon"] == "5.9550"
-        assert [(c["epsilon"], c["reach_only"]) for c in statement["charges"] if c["release_id"] == str(release.id)] == [("0.0050", True)]
+        assert statement["total_epsilon"] == "5.9707"
+        assert [(c["epsilon"], c["rho"], c["reach_only"]) for c in statement["charges"] if c["release_id"] == str(release.id)] == [
+            ("0.0207", "0.00001267", True)
+        ]
     for person in spent:
         assert privacy_loss_statement(consumer=person)["total_epsilon"] == "5.9999"
     for person in elsewhere:
         assert privacy_loss_statement(consumer=person)["total_epsilon"] == "0.0000"
-    # The signed answer used the ε after the share: together exactly what was charged.
+    # The signed answer used the ρ after the share: together exactly what was charged.
     mechanisms = release.result["payload"]["mechanisms"]
-    assert sum(Decimal(m["epsilon"]) for m in mechanisms) + Decimal(section["epsilon"]) == Decimal("0.1")
+    assert sum(Decimal(m["rho"]) for m in mechanisms) + Decimal(section["rho"]) == release.rho
 
 
 def test_release_reach_covers_the_truth_at_the_stated_rate(world, django_capture_on_commit_callbacks):

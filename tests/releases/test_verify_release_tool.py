@@ -38,8 +38,19 @@ def test_a_real_release_verifies_and_its_scale_reads_without_float_artifacts(tmp
     scales = re.findall(r"scale (\S+?)[,)]", result.stdout)
     assert scales and all(len(scale.replace(".", "")) <= 12 for scale in scales), result.stdout
     # The signed reach is printed with its half-widths.
-    assert re.search(r"reach: covers about -?\d+ ±\d+ eligible people, left out at their cap about -?\d+ ±\d+", result.stdout), (
-        result.stdout
+    people = r"(\d+|0 \(drawn -\d+\)) ±\d+"
+    assert re.search(rf"reach: covers about {people} eligible people, left out at their cap about {people}", result.stdout), result.stdout
+
+
+def test_a_noisy_count_of_people_below_zero_reads_as_zero_beside_the_signed_draw():
+    spec = importlib.util.spec_from_file_location("verify_release", TOOL)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    line = tool.reach_line(
+        {"reach": {"share": "0.05", "covered": {"value": 179, "half_width": 133}, "left_out": {"value": -13, "half_width": 133}}}
+    )
+    assert (
+        line == "reach: covers about 179 ±133 eligible people, left out at their cap about 0 (drawn -13) ±133 (paid from 0.05 of the cost)"
     )
 
 

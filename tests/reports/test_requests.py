@@ -137,7 +137,23 @@ def test_the_plan_states_cells_mechanism_half_widths_cost_and_budgets_and_spends
     # Finer marginals get more cells, each less accurate than a coarse one would be alone,
     # but every marginal has its own stated half-width, all positive.
     assert all(Decimal(m["half_width"]) > 0 for m in plan["marginals"])
-    assert "counts once per cell" in plan["counts"] and plan["counts"].startswith("consumers")
+    assert plan["counts"].startswith("consumers") and "age_band × region alone counts each consumer once" in plan["counts"]
+    # The tables without attribute are read off a table of people (a person is one cell),
+    # the others off the full domain; each residual at its own sensitivity.
+    tables = plan["mechanism"]["tables"]
+    assert [t["table"] for t in tables] == ["full_domain", "people"]
+    assert tables[1]["dimensions"] == ["age_band", "region"] and tables[1]["marginals"] == [
+        ["age_band"],
+        ["region"],
+        ["age_band", "region"],
+    ]
+    sensitivity = {(r["table"], tuple(r["dimensions"])): float(r["l2_sensitivity"]) for r in plan["mechanism"]["residuals"]}
+    # max over k of 7·k·(7 − k) = 84 for the attributes' main effect, against 7²·7·6 = 2,058
+    # for a person's arbitrary change of L1 norm 7; a person moves the table of people's
+    # age-band residual by one column of K_6: 6·5 = 30.
+    assert sensitivity[("full_domain", ("attribute",))] == pytest.approx(84**0.5)
+    assert sensitivity[("people", ("age_band",))] == pytest.approx(30**0.5)
+    assert sensitivity[("full_domain", ("age_band",))] == pytest.approx((49 * 30) ** 0.5)
     assert plan["mechanism"]["name"] == "residual_planner_discrete_gaussian"
     assert plan["mechanism"]["noise"] == "discrete_gaussian" and "OpenDP" in plan["mechanism"]["library"]
     assert "NeurIPS 2023" in plan["mechanism"]["reference"]
@@ -177,23 +193,29 @@ def test_accuracy_first_spends_the_least_that_meets_the_half_width(world, django
     people = world.consumers(30)
     world.consent(people)
     world.signals([{"consumer": p, "category": "furniture/office-chair", "attribute": "footrest", "age_band": "35-44"} for p in people])
-    wanted = 600
+    wanted = 150
     plan = _plan(world, body(epsilon=..., accuracy={"half_width": wanted}))
-    assert plan["accuracy"] == {"requested_half_width": "600"}
+    assert plan["accuracy"] == {"requested_half_width": "150"}
     widths = [Decimal(m["half_width"]) for m in plan["marginals"]]
     assert max(widths) <= wanted
     # The least: one 1e-8 less ρ would miss the target.
     rho = Decimal(plan["cost"]["rho"])
     from clearinghouse.releases.reach import RHO_UNIT, rho_split
-    from clearinghouse.reports.strategy import plan_marginals
+    from clearinghouse.reports.spec import report_workloads
+    from clearinghouse.reports.strategy import plan_workloads
 
-    sizes = {"attribute": 7, "age_band": 6, "region": 34}
-    marginals = [tuple(m) for m in SIX]
+    workloads = report_workloads(
+        measure="consumers",
+        domain_sizes={"attribute": 7, "age_band": 6, "region": 34},
+        marginals=tuple(tuple(m) for m in SIX),
+        cells_per_consumer=7,
+        purpose=world.purposes[PRODUCT],
+    )
     # The answer is measured with ρ less its 5% reach share (releases/reach.py).
     assert Decimal(plan["cost"]["reach"]["rho"]) + Decimal(plan["cost"]["reach"]["answer_rho"]) == rho
-    less = plan_marginals(domain_sizes=sizes, marginals=marginals, rho=rho_split(rho - RHO_UNIT)[0], l2_sensitivity_sq=49)
+    less = plan_workloads(workloads=workloads, rho=rho_split(rho - RHO_UNIT)[0])
     assert less.max_half_width > wanted
-    assert plan_marginals(domain_sizes=sizes, marginals=marginals, rho=rho_split(rho)[0], l2_sensitivity_sq=49).max_half_width <= wanted
+    assert plan_workloads(workloads=workloads, rho=rho_split(rho)[0]).max_half_width <= wanted
     epsilon = Decimal(plan["cost"]["epsilon"])
     assert plan["budget"]["allocation"]["remaining_after"] == str(Decimal("20.0000") - epsilon)
 
@@ -203,7 +225,7 @@ def test_accuracy_first_spends_the_least_that_meets_the_half_width(world, django
     report = world.manufacturer.client().get(f"/api/v1/reports/{response.json()['id']}").json()
     assert report["status"] == "done", report
     assert report["epsilon"] == plan["cost"]["epsilon"] and report["rho"] == plan["cost"]["rho"]
-    assert report["accuracy"] == {"half_width": "600"}
+    assert report["accuracy"] == {"half_width": "150"}
     payload = report["result"]["payload"]
     assert all(Decimal(m["half_width"]) <= wanted for m in payload["marginals"])
     assert spent(world) == (epsilon, epsilon)
@@ -224,11 +246,11 @@ def test_accuracy_beyond_the_allocation_is_409_and_the_plan_says_so(make_manufac
     small = make_manufacturer("smallco", ["furniture"])
     budget_allocate(manufacturer_slug="smallco", purpose_code=PRODUCT, epsilon="0.3", period=None, actor=Actor.operator())
     client = small.client()
-    plan = client.post("/api/v1/reports/plan", body(epsilon=..., accuracy={"half_width": 600}), format="json").json()
+    plan = client.post("/api/v1/reports/plan", body(epsilon=..., accuracy={"half_width": 150}), format="json").json()
     assert plan["budget"]["affordable"] is False
     assert Decimal(plan["budget"]["allocation"]["remaining_after"]) < 0
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post("/api/v1/reports", body(epsilon=..., accuracy={"half_width": 600}), format="json")
+        response = client.post("/api/v1/reports", body(epsilon=..., accuracy={"half_width": 150}), format="json")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "budget_exhausted"
     assert not Release.objects.exists()

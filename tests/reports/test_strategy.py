@@ -409,8 +409,11 @@ def test_plans_are_deterministic_data_independent_and_never_draw(monkeypatch):
     with pytest.raises(AssertionError, match="must not draw"):
         measure(plan=first, data_vector=np.zeros(math.prod(CATALOG.values()), dtype=np.int64))
     # no parameter through which data could reach a plan
-    assert set(inspect.signature(plan_marginals).parameters) == {"domain_sizes", "marginals", "rho", "l2_sensitivity_sq"}
-    assert set(inspect.signature(rho_for_half_width).parameters) == {"domain_sizes", "marginals", "half_width", "l2_sensitivity_sq"}
+    bounds = {"l2_sensitivity_sq", "contribution"}
+    assert set(inspect.signature(plan_marginals).parameters) == {"domain_sizes", "marginals", "rho"} | bounds
+    assert set(inspect.signature(rho_for_half_width).parameters) == {"domain_sizes", "marginals", "half_width"} | bounds
+    assert set(inspect.signature(strategy.plan_workloads).parameters) == {"workloads", "rho"}
+    assert set(inspect.signature(strategy.rho_for_half_width_joint).parameters) == {"workloads", "half_width"}
 
 
 def _random_imports(source: str) -> list[str]:
@@ -500,3 +503,125 @@ def test_requests_are_validated():
         reconstruct(plan=other, noisy=noisy)
     assert isinstance(plan, MarginalsPlan)
     assert all(a.dtype == np.int64 and not a.flags.writeable for a in noisy.answers)
+
+
+# --- Per-residual sensitivity and several tables -------------------------------------------------
+
+PERSON_DOMAIN = {"feature": 5, "age": 3, "region": 4}
+
+
+def _person_changes(*, per_cell: int, total: int):
+    """Every change one person can make: up to ``per_cell`` in each feature cell, ``total`` in
+    all, in one (age, region) cell (a person has one of each)."""
+    domain = strategy._Domain.of(PERSON_DOMAIN)
+    for part in itertools.product(range(per_cell + 1), repeat=PERSON_DOMAIN["feature"]):
+        if 0 < sum(part) <= total:
+            for age, region in itertools.product(range(3), range(4)):
+                change = np.zeros(domain.shape, dtype=np.int64)
+                change[:, age, region] = part
+                yield change
+
+
+@pytest.mark.parametrize(("per_cell", "total"), [(1, 1), (1, 3), (1, 5), (2, 4), (3, 3)])
+def test_each_residual_is_calibrated_to_the_largest_change_a_person_can_make(per_cell, total):
+    """Brute force over every change a person can make: the stated sensitivity of each
+    residual is the exact maximum (one non-person attribute), never below it."""
+    contribution = strategy.Contribution(person=frozenset({"age", "region"}), per_cell=per_cell, total=total)
+    workload = [("feature",), ("age",), ("region",), ("feature", "age"), ("feature", "region"), ("age", "region")]
+    plan = plan_marginals(domain_sizes=PERSON_DOMAIN, marginals=workload, rho=Fraction(1, 2), contribution=contribution)
+    domain = strategy._Domain.of(PERSON_DOMAIN)
+    changes = list(_person_changes(per_cell=per_cell, total=total))
+    for residual in plan.residuals:
+        axes = domain.axes(residual.attributes)
+        largest = max(int(np.sum(strategy._residual_answer(change, domain, axes).astype(np.int64) ** 2)) for change in changes)
+        assert Fraction(residual.l2_sensitivity) ** 2 >= largest
+        assert Fraction(math.nextafter(residual.l2_sensitivity, 0)) ** 2 < largest, residual.attributes  # exact, not loose
+    # and the plain L1 bound is looser whenever a person can spread over several cells (equal
+    # when all they can add fits in one cell)
+    plain = plan_marginals(domain_sizes=PERSON_DOMAIN, marginals=workload, rho=Fraction(1, 2), l2_sensitivity_sq=total**2)
+    assert plan.rmse < plain.rmse if per_cell < total else plan.rmse == pytest.approx(plain.rmse)
+
+
+def test_a_person_with_any_signals_moves_the_table_of_people_by_one_cell():
+    """Hypothesis-free exhaustive check on the small domain: the people vector (a person's
+    first cell marginalised onto the person attributes) moves by exactly one cell by one."""
+    domain = strategy._Domain.of(PERSON_DOMAIN)
+    for change in _person_changes(per_cell=2, total=4):
+        first = np.zeros(domain.shape, dtype=np.int64)
+        first[tuple(np.argwhere(change)[0])] = 1  # the person's first-ranked cell
+        people = marginal_of(domain_sizes=PERSON_DOMAIN, attributes=("age", "region"), vector=first)
+        assert int(np.abs(people).sum()) == 1
+
+
+def test_two_tables_share_rho_in_the_optimal_split_and_never_exceed_it():
+    person = frozenset({"age", "region"})
+    features = strategy.Workload.of(
+        domain_sizes=PERSON_DOMAIN,
+        marginals=[("feature",), ("feature", "age"), ("feature", "region")],
+        contribution=strategy.Contribution(person=person, total=4),
+    )
+    people = strategy.Workload.of(
+        domain_sizes={"age": 3, "region": 4},
+        marginals=[("age",), ("region",), ("age", "region")],
+        contribution=strategy.Contribution(person=person),
+    )
+    rho = Fraction(3, 10)
+    joint = strategy.plan_workloads(workloads=[features, people], rho=rho)
+    assert sum(p.rho for p in joint.parts) == rho and joint.rho_used <= rho
+    assert [m.attributes for m in joint.marginals] == [
+        ("feature",),
+        ("feature", "age"),
+        ("feature", "region"),
+        ("age",),
+        ("region",),
+        ("age", "region"),
+    ]
+
+    def total_at(share: Fraction) -> float:
+        first = plan_marginals(
+            domain_sizes=PERSON_DOMAIN, marginals=features.marginals, rho=rho * share, contribution=features.contribution
+        )
+        second = plan_marginals(
+            domain_sizes=people.domain_sizes, marginals=people.marginals, rho=rho * (1 - share), contribution=people.contribution
+        )
+        return first.total_variance + second.total_variance
+
+    chosen = joint.parts[0].rho / rho
+    assert total_at(chosen) == pytest.approx(joint.total_variance, rel=1e-12)
+    for moved in (chosen * Fraction(9, 10), chosen * Fraction(11, 10)):
+        assert total_at(moved) > joint.total_variance
+    # accuracy first over both tables: the least ρ whose every cell meets the half-width
+    least = strategy.rho_for_half_width_joint(workloads=[features, people], half_width=10.0)
+    assert strategy.plan_workloads(workloads=[features, people], rho=least).max_half_width <= 10.0
+    assert strategy.plan_workloads(workloads=[features, people], rho=least * (1 - Fraction(1, 10**9))).max_half_width > 10.0
+    # and the estimates come back for every marginal of both tables, unbiased on exact data
+    counts = np.arange(60, dtype=np.int64).reshape(5, 3, 4)
+    people_counts = np.arange(12, dtype=np.int64)
+    exact = [
+        strategy._exact_residuals(plan=joint.parts[0], data_vector=counts),
+        strategy._exact_residuals(plan=joint.parts[1], data_vector=people_counts),
+    ]
+    estimates = strategy.reconstruct_joint(plan=joint, noisy=exact)
+    np.testing.assert_allclose(estimates[("feature", "age")], counts.sum(axis=2))
+    np.testing.assert_allclose(estimates[("region",)], people_counts.reshape(3, 4).sum(axis=0))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"l2_sensitivity_sq": 1, "contribution": strategy.Contribution()},
+        {"l2_sensitivity_sq": None, "contribution": None},
+        {"contribution": strategy.Contribution(person=frozenset({"nowhere"}))},
+    ],
+)
+def test_bounds_are_given_exactly_once_and_name_the_domain(bad):
+    with pytest.raises(ValueError):
+        plan_marginals(domain_sizes=SMALL, marginals=SMALL_WORKLOAD, rho=Fraction(1, 2), **bad)
+
+
+def test_a_marginal_in_two_workloads_is_refused():
+    w = strategy.Workload.of(domain_sizes=SMALL, marginals=[("a",)], contribution=strategy.Contribution())
+    with pytest.raises(ValueError, match="two workloads"):
+        strategy.plan_workloads(workloads=[w, w], rho=1)
+    with pytest.raises(ValueError, match="per_cell"):
+        strategy.Contribution(per_cell=3, total=2)

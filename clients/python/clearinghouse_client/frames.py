@@ -189,9 +189,9 @@ def privacy_facts(kind: str, payload: dict[str, Any], *, job_id: str | None = No
     if kind == "release":
         mechanisms = payload.get("mechanisms") or []
         mechanism = ", ".join(m.get("name", "") for m in mechanisms) or None
-        # A release is pure ε-DP (Laplace noise): δ is 0 and it states no ρ.
-        delta: float | None = 0.0
-        rho = None
+        # A Laplace release is pure ε-DP (δ 0, no ρ); a Gaussian one states its ρ and δ.
+        delta: float | None = _float(payload["delta"]) if "delta" in payload else 0.0
+        rho = _float(payload.get("rho"))
         detail: Any = mechanisms
     else:
         section = payload.get("mechanism") or {}
