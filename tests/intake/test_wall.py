@@ -155,9 +155,8 @@ def _median_ms(call, rounds: int) -> list[float]:
 def test_no_timing_difference_a_simple_loop_can_measure(walled, case):
     if case is subject_in_signals:
         # The same shape on both sides: one reference, 300 times. (With 300 distinct missing
-        # references the missing side paid 300 pseudonym derivations and a 300-key link lookup
-        # against one of each, and a test
-        # that failed when the machine was quiet measured that, not the wall.)
+        # references the missing side paid 300 pseudonym derivations and a 300-key link
+        # lookup against one of each, and a run that failed measured that, not the wall.)
         foreign_items = [design_item(f"t-{i}", "carol-at-q") for i in range(300)]
         missing_items = [design_item(f"t-{i}", "nobody-anywhere") for i in range(300)]
         calls = (lambda: submit(walled.p, foreign_items), lambda: submit(walled.p, missing_items))
