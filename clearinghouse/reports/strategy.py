@@ -108,7 +108,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -548,16 +548,23 @@ def rho_for_half_width(
     Every variance of the plan is ``K/ρ`` for a K fixed by the request, so this is
     ``z²·max_W K_W / half_width²``; it is then nudged up by as many float steps as OpenDP's
     outward-rounded calibration needs, and the returned ρ is checked by building its plan."""
+    return _least_rho(
+        lambda rho: plan_marginals(
+            domain_sizes=domain_sizes, marginals=marginals, rho=rho, l2_sensitivity_sq=l2_sensitivity_sq, contribution=contribution
+        ),
+        half_width=half_width,
+    )
+
+
+def _least_rho(plan_at: Callable[[float], MarginalsPlan | JointPlan], *, half_width: float) -> Fraction:
+    """The least ρ at which ``plan_at(ρ)`` states a largest half-width of at most ``half_width``:
+    ``K/ρ`` variances give it in closed form from the plan at ρ = 1, then float steps up for
+    OpenDP's outward-rounded calibration, checked by building the plan."""
     if isinstance(half_width, bool) or not isinstance(half_width, (int, float)) or not math.isfinite(half_width) or half_width <= 0:
         raise ValueError(f"half_width must be a positive number, not {half_width!r}")
-    unit = plan_marginals(
-        domain_sizes=domain_sizes, marginals=marginals, rho=1, l2_sensitivity_sq=l2_sensitivity_sq, contribution=contribution
-    )
-    rho = float(unit.max_half_width**2 / half_width**2)
+    rho = float(plan_at(1).max_half_width ** 2 / half_width**2)
     for _ in range(64):
-        plan = plan_marginals(
-            domain_sizes=domain_sizes, marginals=marginals, rho=rho, l2_sensitivity_sq=l2_sensitivity_sq, contribution=contribution
-        )
+        plan = plan_at(rho)
         if plan.max_half_width <= half_width:
             return Fraction(rho)
         rho = max(math.nextafter(rho, math.inf), rho * (plan.max_half_width / half_width) ** 2)
@@ -623,15 +630,8 @@ class JointPlan:
 
     def accuracy(self, marginal: Sequence[str]) -> MarginalAccuracy:
         for part in self.parts:
-            for m in part.marginals:
-                if m.attributes == tuple(marginal):
-                    return m
-        raise KeyError(tuple(marginal))
-
-    def part_of(self, marginal: Sequence[str]) -> int:
-        for i, part in enumerate(self.parts):
             if any(m.attributes == tuple(marginal) for m in part.marginals):
-                return i
+                return part.accuracy(marginal)
         raise KeyError(tuple(marginal))
 
 
@@ -681,16 +681,7 @@ def rho_for_half_width_joint(*, workloads: Sequence[Workload], half_width: float
     """The least ρ whose :func:`plan_workloads` plan gives every cell of every marginal a 95%
     half-width of at most ``half_width`` (every variance is ``K/ρ`` at a fixed split, as in
     :func:`rho_for_half_width`)."""
-    if isinstance(half_width, bool) or not isinstance(half_width, (int, float)) or not math.isfinite(half_width) or half_width <= 0:
-        raise ValueError(f"half_width must be a positive number, not {half_width!r}")
-    unit = plan_workloads(workloads=workloads, rho=1)
-    rho = float(unit.max_half_width**2 / half_width**2)
-    for _ in range(64):
-        plan = plan_workloads(workloads=workloads, rho=rho)
-        if plan.max_half_width <= half_width:
-            return Fraction(rho)
-        rho = max(math.nextafter(rho, math.inf), rho * (plan.max_half_width / half_width) ** 2)
-    raise RuntimeError("could not meet the half-width")  # pragma: no cover - defensive
+    return _least_rho(lambda rho: plan_workloads(workloads=workloads, rho=rho), half_width=half_width)
 
 
 def measure_joint(*, plan: JointPlan, data_vectors: Sequence[np.ndarray]) -> tuple[NoisyResiduals, ...]:
