@@ -94,24 +94,77 @@ def _in(column: str, values: list, params: list, postgres: bool) -> str:
     return f"{column} IN ({', '.join(['%s'] * len(values))})"
 
 
-def ranked_sql(
-    plan: ReleasePlan, *, seed: int, excluded: np.ndarray, postgres: bool, now: datetime | None = None, only: np.ndarray | None = None
-) -> tuple[str, list]:
+def _eligible_where(plan: ReleasePlan, *, postgres: bool, now: datetime) -> tuple[list[str], list]:
+    """The predicates (over ``s``, the signal table) that make a signal usable by the
+    release, and their params: retention, consent active now, the public key set, the
+    filters. Shared by the bounded statement and the reach's left-out count."""
+    consent_table = ConsentState._meta.db_table
+    params: list = []
+    versions = list(Purpose.objects.filter(code=plan.purpose.code).values_list("id", "retention_days", "fields"))
+    # Never a signal older than its purpose version's retention, whatever the purge job has
+    # done yet: charges leave the ledger's window after 365 days (no purpose keeps data
+    # longer, consent/purposes.py), so a fact already charged can never be read again.
+    # Age is occurred_at when the version collects it, received_at otherwise (as the purge).
+    by_version = []
+    for version_id, retention_days, fields in versions:
+        cutoff = now - timedelta(days=retention_days)
+        if "occurred_at" in fields:
+            by_version.append("(s.purpose_id = %s AND (s.occurred_at >= %s OR (s.occurred_at IS NULL AND s.received_at >= %s)))")
+            params.extend([version_id, cutoff, cutoff])
+        else:
+            by_version.append("(s.purpose_id = %s AND s.received_at >= %s)")
+            params.extend([version_id, cutoff])
+    where = [by_version[0] if len(by_version) == 1 else "(" + " OR ".join(by_version) + ")"]
+    # Consent active now: a semi-join (one state row per consumer, purpose and platform).
+    where.append(
+        f"EXISTS (SELECT 1 FROM {consent_table} c WHERE c.consumer_id = s.consumer_id AND c.platform_id = s.platform_id "
+        f"AND {ConsentState.objects.active_sql('c')})"
+    )
+    params.extend([plan.purpose.code, plan.purpose.version])
+    where.append(_in("s.category", plan.categories, params, postgres))
+    if plan.attributes is not None:
+        where.append(_in("s.attribute", plan.attributes, params, postgres))
+    if plan.signals is not None:
+        where.append(_in("s.signal", plan.signals, params, postgres))
+    for axis in plan.axes:
+        for position, dimension in enumerate(axis.dimensions):
+            if dimension in ("age_band", "region"):
+                where.append(_in(f"s.{dimension}", sorted({key[position] for key in axis.keys}), params, postgres))
+    if plan.since is not None:
+        where.append("s.occurred_at >= %s")
+        params.append(plan.since)
+    if plan.until is not None:
+        where.append("s.occurred_at < %s")
+        params.append(plan.until)
+    if plan.measure in ("sum_value", "mean_value"):
+        where.append("s.value IS NOT NULL")
+    return where, params
+
+
+def ranked_sql(plan: ReleasePlan, *, seed: int, excluded: np.ndarray, postgres: bool, now: datetime | None = None) -> tuple[str, list]:
     """``WITH e AS (eligible signals), r AS (bounded rows with their ranks)`` and its params.
 
     Rows of r with ``rc <= C AND rs <= S`` are the bounded contribution; ``rc = 1 AND
-    rs = 1`` marks exactly one row per contributing consumer. With ``only``, e holds the
-    eligible signals of those consumers alone (and ``excluded`` is not applied).
+    rs = 1`` marks exactly one row per contributing consumer.
+
+    Everything is ranked in one order, (consumer, cell hash, cell, signal hash, signal),
+    so that PostgreSQL sorts the eligible rows once and every window reads that sort:
+
+    * the cell hash ``ch`` chains the release's keyed hash over the consumer and the cell's
+      values on the dimensions that are not person attributes;
+    * a person attribute (age band, region) is a fact about a person, counted once: the
+      value on the person's first row in that order (a keyed, per-release choice among the
+      values the person's eligible signals carry, unpredictable to whoever supplies data).
+      Every row of the person then sits in that one value, so within a person the cell is
+      decided by the other dimensions and ranking cells by ``ch`` ranks whole cells.
     """
     signal_table = Signal._meta.db_table
-    consent_table = ConsentState._meta.db_table
     hash_fn = "hashint8extended" if postgres else "ch_hash"
     select_params: list = []
     join_params: list = []
-    where_params: list = []
-    versions = list(Purpose.objects.filter(code=plan.purpose.code).values_list("id", "retention_days", "fields"))
     now = now or datetime.now(UTC)
     value_measure = plan.measure in ("sum_value", "mean_value")
+    seed_sql = str(int(seed))
 
     expressions = {
         "category": "s.category",
@@ -129,67 +182,15 @@ def ranked_sql(
                 select_params.append(list(plan.week_starts))
             else:
                 select_columns.append(f"ch_week(s.occurred_at) AS d{position}")
-        elif dimension in PERSON_ATTRIBUTES:
-            # A fact about a person, counted once: of the values this person's eligible
-            # signals carry, the one whose signal ranks first by the release's keyed hash
-            # (deterministic per release, unpredictable to whoever supplies data). Every
-            # row of the person then sits in that one value.
-            select_columns.append(
-                f"first_value({expressions[dimension]}) OVER (PARTITION BY s.consumer_id ORDER BY {hash_fn}(s.id, {int(seed)}), s.id) "
-                f"AS d{position}"
-            )
         else:
             select_columns.append(f"{expressions[dimension]} AS d{position}")
     if value_measure:
         low, high = int(plan.purpose.value_min), int(plan.purpose.value_max)
         select_columns.append(f"(CASE WHEN s.value < {low} THEN {low} WHEN s.value > {high} THEN {high} ELSE s.value END) AS v")
 
-    # Never a signal older than its purpose version's retention, whatever the purge job has
-    # done yet: charges leave the ledger's window after 365 days (no purpose keeps data
-    # longer, consent/purposes.py), so a fact already charged can never be read again.
-    # Age is occurred_at when the version collects it, received_at otherwise (as the purge).
-    by_version = []
-    for version_id, retention_days, fields in versions:
-        cutoff = now - timedelta(days=retention_days)
-        if "occurred_at" in fields:
-            by_version.append("(s.purpose_id = %s AND (s.occurred_at >= %s OR (s.occurred_at IS NULL AND s.received_at >= %s)))")
-            where_params.extend([version_id, cutoff, cutoff])
-        else:
-            by_version.append("(s.purpose_id = %s AND s.received_at >= %s)")
-            where_params.extend([version_id, cutoff])
-    where = [by_version[0] if len(by_version) == 1 else "(" + " OR ".join(by_version) + ")"]
-    # Consent active now: a semi-join (one state row per consumer, purpose and platform).
-    where.append(
-        f"EXISTS (SELECT 1 FROM {consent_table} c WHERE c.consumer_id = s.consumer_id AND c.platform_id = s.platform_id "
-        f"AND {ConsentState.objects.active_sql('c')})"
-    )
-    where_params.extend([plan.purpose.code, plan.purpose.version])
-    where.append(_in("s.category", plan.categories, where_params, postgres))
-    if plan.attributes is not None:
-        where.append(_in("s.attribute", plan.attributes, where_params, postgres))
-    if plan.signals is not None:
-        where.append(_in("s.signal", plan.signals, where_params, postgres))
-    for axis in plan.axes:
-        for position, dimension in enumerate(axis.dimensions):
-            if dimension in ("age_band", "region"):
-                where.append(_in(f"s.{dimension}", sorted({key[position] for key in axis.keys}), where_params, postgres))
-    if plan.since is not None:
-        where.append("s.occurred_at >= %s")
-        where_params.append(plan.since)
-    if plan.until is not None:
-        where.append("s.occurred_at < %s")
-        where_params.append(plan.until)
-    if value_measure:
-        where.append("s.value IS NOT NULL")
+    where, where_params = _eligible_where(plan, postgres=postgres, now=now)
     exclusion_join = ""
-    if only is not None:
-        if postgres:
-            exclusion_join = "JOIN unnest(%s::bigint[]) AS o(id) ON o.id = s.consumer_id"
-            join_params.append(only.tolist())
-        else:
-            where.append("s.consumer_id IN (SELECT value FROM json_each(%s))")
-            where_params.append(json.dumps(only.tolist()))
-    elif excluded.size:
+    if excluded.size:
         if postgres:
             exclusion_join = "LEFT JOIN unnest(%s::bigint[]) AS x(id) ON x.id = s.consumer_id"
             join_params.append(excluded.tolist())
@@ -200,34 +201,62 @@ def ranked_sql(
 
     cell_names = [f"d{i}" for i in range(len(columns))]
     cells = "".join(", " + c for c in cell_names)
-    cell_hash = "hashed_who"
-    for name in cell_names:
+    person = [f"d{i}" for i, dimension in enumerate(columns) if dimension in PERSON_ATTRIBUTES]
+    other = [f"d{i}" for i, dimension in enumerate(columns) if dimension not in PERSON_ATTRIBUTES]
+    other_cells = "".join(", " + c for c in other)
+    cell_hash = f"{hash_fn}(who, {seed_sql})"
+    for name in other:
         cell_hash = f"{hash_fn}({name}, {cell_hash})"
-    seed_sql = str(int(seed))
-    eligible = (
-        f"SELECT s.consumer_id AS who, s.id AS sid{''.join(', ' + c for c in select_columns)}, "
-        f"{hash_fn}(s.consumer_id, {seed_sql}) AS hashed_who "
+    raw = (
+        f"SELECT s.consumer_id AS who, s.id AS sid{''.join(', ' + c for c in select_columns)} "
         f"FROM {signal_table} s {exclusion_join} WHERE {' AND '.join(where)}"
     )
+    # The hashes over the selected columns (a week is an expression with its own params).
+    hashed = f"SELECT who, sid{cells}{', v' if value_measure else ''}, {cell_hash} AS ch, {hash_fn}(sid, {seed_sql}) AS hs FROM ({raw}) s"
+    order = f"ch{other_cells}, hs, sid"
+    if person:
+        chosen = "".join(f", first_value({name}) OVER w AS {name}" for name in person)
+        eligible = (
+            f"SELECT who, sid{other_cells}{chosen}{', v' if value_measure else ''}, ch, hs FROM ({hashed}) h "
+            f"WINDOW w AS (PARTITION BY who ORDER BY {order})"
+        )
+    else:
+        eligible = hashed
     if plan.measure in ("consumers", "top_k"):
         # Distinct (consumer, cell) pairs in (consumer, cell hash) order; the first C of
-        # each consumer are kept. PostgreSQL gets the pairs from the window's own sort.
+        # each consumer are kept. PostgreSQL gets the pairs from the one sort.
         pairs = (
-            f"SELECT DISTINCT ON (who, ch{cells}) who, {cell_hash} AS ch{cells} FROM e ORDER BY who, ch{cells}"
+            f"SELECT DISTINCT ON (who, ch{other_cells}) who, ch{cells} FROM e ORDER BY who, ch{other_cells}"
             if postgres
-            else f"SELECT who, {cell_hash} AS ch{cells} FROM e GROUP BY who{cells}"
+            else f"SELECT who, ch{cells} FROM e GROUP BY who{cells}"
         )
-        ranked = f"SELECT who{cells}, row_number() OVER (PARTITION BY who ORDER BY ch{cells}) AS rc, 1 AS rs FROM ({pairs}) p"
+        ranked = f"SELECT who{cells}, row_number() OVER (PARTITION BY who ORDER BY ch{other_cells}) AS rc, 1 AS rs FROM ({pairs}) p"
     else:
-        # One sort serves both windows: the cell hash is a function of (who, cell), so
-        # partitioning by (who, hash, cell) is partitioning by (who, cell).
+        # The cell hash is a function of (who, cell), so partitioning by (who, hash, cell)
+        # is partitioning by (who, cell), and the one sort serves both windows.
         ranked = (
             f"SELECT who{cells}{', v' if value_measure else ''}, "
-            f"dense_rank() OVER (PARTITION BY who ORDER BY {cell_hash}{cells}) AS rc, "
-            f"row_number() OVER (PARTITION BY who, {cell_hash}{cells} ORDER BY {hash_fn}(sid, {seed_sql}), sid) AS rs "
+            f"dense_rank() OVER (PARTITION BY who ORDER BY ch{other_cells}) AS rc, "
+            f"row_number() OVER (PARTITION BY who, ch{other_cells} ORDER BY hs, sid) AS rs "
             f"FROM e"
         )
     return f"WITH e AS ({eligible}), r AS ({ranked})", select_params + join_params + where_params
+
+
+def left_out_sql(plan: ReleasePlan, *, countable: np.ndarray, postgres: bool, now: datetime) -> tuple[str, list]:
+    """Which of ``countable`` had a signal the request could use: one index probe per
+    consumer (``signal_consumer_purpose``) that stops at their first usable signal, so it
+    costs the people asked about, not the purpose's signals."""
+    where, params = _eligible_where(plan, postgres=postgres, now=now)
+    if postgres:
+        statement = (
+            f"SELECT o.id FROM unnest(%s::bigint[]) AS o(id) WHERE EXISTS "
+            f"(SELECT 1 FROM {Signal._meta.db_table} s WHERE s.consumer_id = o.id AND {' AND '.join(where)})"
+        )
+        return statement, [countable.tolist(), *params]
+    where.append("s.consumer_id IN (SELECT value FROM json_each(%s))")
+    params.append(json.dumps(countable.tolist()))
+    return f"SELECT DISTINCT s.consumer_id FROM {Signal._meta.db_table} s WHERE {' AND '.join(where)}", params
 
 
 def _keep(plan: ReleasePlan) -> str:
@@ -254,6 +283,7 @@ def aggregate_compute(
     """
     postgres = connection.vendor == "postgresql"
     value_measure = plan.measure in ("sum_value", "mean_value")
+    now = now or datetime.now(UTC)
     if not postgres:
         connection.ensure_connection()
         _sqlite_functions(connection.connection, plan, seed)
@@ -308,8 +338,16 @@ def aggregate_compute(
     contributors = np.sort(np.concatenate(lists)) if lists else np.zeros(0, dtype=np.int64)
     left_out = np.zeros(0, dtype=np.int64)
     if countable is not None and countable.size:
-        head, params = ranked_sql(plan, seed=seed, excluded=excluded, postgres=postgres, now=now, only=np.unique(countable))
+        statement, params = left_out_sql(plan, countable=np.unique(countable), postgres=postgres, now=now)
         with connection.cursor() as cursor:
-            cursor.execute(f"{head} SELECT DISTINCT who FROM e", params)
+            if postgres:
+                # The job turns nested loops off for the bounded statement (a scan of the
+                # purpose); this one is the opposite shape, a probe per person asked about.
+                cursor.execute("SELECT current_setting('enable_nestloop')")
+                previous = cursor.fetchone()[0]
+                cursor.execute("SELECT set_config('enable_nestloop', 'on', true)")
+            cursor.execute(statement, params)
             left_out = np.sort(np.asarray([row[0] for row in cursor.fetchall()], dtype=np.int64))
+            if postgres:
+                cursor.execute("SELECT set_config('enable_nestloop', %s, true)", [previous])
     return Aggregate(counts=counts, sums=sums, contributors=contributors, firsts=firsts, left_out=left_out)
