@@ -231,6 +231,14 @@ def ranked_sql(plan: ReleasePlan, *, seed: int, excluded: np.ndarray, postgres: 
             else f"SELECT who, ch{cells} FROM e GROUP BY who{cells}"
         )
         ranked = f"SELECT who{cells}, row_number() OVER (PARTITION BY who ORDER BY ch{other_cells}) AS rc, 1 AS rs FROM ({pairs}) p"
+    elif plan.measure == "signals":
+        # A signal count needs how many of a consumer's signals are in each cell, not which
+        # ones: count them per (consumer, cell) straight off the sort, keep at most S of each
+        # cell later (``least(n, S)``), and rank whole cells. Person attributes are constant
+        # within a consumer, so min() just carries them through.
+        carried = "".join(f", min({name}) AS {name}" for name in person)
+        pairs = f"SELECT who, ch{other_cells}{carried}, count(*) AS n FROM e GROUP BY who, ch{other_cells}"
+        ranked = f"SELECT who{cells}, n, row_number() OVER (PARTITION BY who ORDER BY ch{other_cells}) AS rc, 1 AS rs FROM ({pairs}) p"
     else:
         # The cell hash is a function of (who, cell), so partitioning by (who, hash, cell)
         # is partitioning by (who, cell), and the one sort serves both windows.
@@ -263,8 +271,8 @@ def _keep(plan: ReleasePlan) -> str:
     """The bounded contribution: at most C cells per consumer and, per cell, one row for
     distinct-consumer counts or at most S signals for signal counts and sums."""
     cells_per_consumer = plan.cells_per_consumer
-    if plan.measure in ("consumers", "top_k"):
-        return f"rc <= {cells_per_consumer}"  # rows are distinct (consumer, cell) pairs already
+    if plan.measure in ("consumers", "top_k", "signals"):
+        return f"rc <= {cells_per_consumer}"  # rows are distinct (consumer, cell) pairs already (S applies to n)
     return f"rc <= {cells_per_consumer} AND rs <= {plan.purpose.max_signals_per_cell}"
 
 
@@ -314,20 +322,25 @@ def aggregate_compute(
             f"{first_rows} FILTER (WHERE first = 1) FROM {source} {group}"
         )
     else:
+        if plan.measure == "signals":
+            limit = int(plan.purpose.max_signals_per_cell)
+            count = f"sum(CASE WHEN n < {limit} THEN n ELSE {limit} END)"
+        else:
+            count = "count(*)"
         statement = (
-            f"{head} SELECT {''.join(c + ', ' for c in cell_names)}count(*), {total}, "
+            f"{head} SELECT {''.join(c + ', ' for c in cell_names)}{count}, {total}, "
             f"{first_rows} FILTER (WHERE rc = 1 AND rs = 1) FROM r WHERE {_keep(plan)} {group}"
         )
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         for row in cursor.fetchall():
             count, total_value, first = row[width], row[width + 1], row[width + 2]
-            if count == 0:
-                continue  # the one row of an ungrouped aggregate over nothing
+            if not count:
+                continue  # the one row of an ungrouped aggregate over nothing (count 0, or a NULL sum)
             position = index.get(tuple(row[:width]))
             if position is None:  # pragma: no cover - the WHERE clause keeps rows inside the key set
                 raise RuntimeError("a row outside the public key set reached the aggregate")
-            counts[position] = count
+            counts[position] = int(count)
             if sums is not None:
                 # Saturate rather than overflow: a failure must never depend on the data,
                 # and clipping a cell cannot raise the sum's sensitivity.
