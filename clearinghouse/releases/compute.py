@@ -94,10 +94,11 @@ def _in(column: str, values: list, params: list, postgres: bool) -> str:
     return f"{column} IN ({', '.join(['%s'] * len(values))})"
 
 
-def _eligible_where(plan: ReleasePlan, *, postgres: bool, now: datetime) -> tuple[list[str], list]:
+def _eligible_where(plan: ReleasePlan, *, postgres: bool, now: datetime, excluded: np.ndarray | None = None) -> tuple[list[str], list]:
     """The predicates (over ``s``, the signal table) that make a signal usable by the
     release, and their params: retention, consent active now, the public key set, the
-    filters. Shared by the bounded statement and the reach's left-out count."""
+    filters, and not one of the ``excluded`` consumers. Shared by the bounded statement
+    and the reach's left-out count."""
     consent_table = ConsentState._meta.db_table
     params: list = []
     versions = list(Purpose.objects.filter(code=plan.purpose.code).values_list("id", "retention_days", "fields"))
@@ -116,11 +117,21 @@ def _eligible_where(plan: ReleasePlan, *, postgres: bool, now: datetime) -> tupl
             params.extend([version_id, cutoff])
     where = [by_version[0] if len(by_version) == 1 else "(" + " OR ".join(by_version) + ")"]
     # Consent active now: a semi-join (one state row per consumer, purpose and platform).
+    # The individual filter's exclusions are tested there, on the consent rows (about one
+    # per consumer and platform), not on every signal: PostgreSQL hashes the constant array.
+    leave_out = ""
+    if excluded is not None and excluded.size and postgres:
+        leave_out = " AND NOT (c.consumer_id = ANY(%s::bigint[]))"
     where.append(
         f"EXISTS (SELECT 1 FROM {consent_table} c WHERE c.consumer_id = s.consumer_id AND c.platform_id = s.platform_id "
-        f"AND {ConsentState.objects.active_sql('c')})"
+        f"AND {ConsentState.objects.active_sql('c')}{leave_out})"
     )
     params.extend([plan.purpose.code, plan.purpose.version])
+    if leave_out:
+        params.append(excluded.tolist())
+    elif excluded is not None and excluded.size:
+        where.append("s.consumer_id NOT IN (SELECT value FROM json_each(%s))")
+        params.append(json.dumps(excluded.tolist()))
     where.append(_in("s.category", plan.categories, params, postgres))
     if plan.attributes is not None:
         where.append(_in("s.attribute", plan.attributes, params, postgres))
@@ -161,7 +172,6 @@ def ranked_sql(plan: ReleasePlan, *, seed: int, excluded: np.ndarray, postgres: 
     signal_table = Signal._meta.db_table
     hash_fn = "hashint8extended" if postgres else "ch_hash"
     select_params: list = []
-    join_params: list = []
     now = now or datetime.now(UTC)
     value_measure = plan.measure in ("sum_value", "mean_value")
     seed_sql = str(int(seed))
@@ -188,16 +198,7 @@ def ranked_sql(plan: ReleasePlan, *, seed: int, excluded: np.ndarray, postgres: 
         low, high = int(plan.purpose.value_min), int(plan.purpose.value_max)
         select_columns.append(f"(CASE WHEN s.value < {low} THEN {low} WHEN s.value > {high} THEN {high} ELSE s.value END) AS v")
 
-    where, where_params = _eligible_where(plan, postgres=postgres, now=now)
-    exclusion_join = ""
-    if excluded.size:
-        if postgres:
-            exclusion_join = "LEFT JOIN unnest(%s::bigint[]) AS x(id) ON x.id = s.consumer_id"
-            join_params.append(excluded.tolist())
-            where.append("x.id IS NULL")
-        else:
-            where.append("s.consumer_id NOT IN (SELECT value FROM json_each(%s))")
-            where_params.append(json.dumps(excluded.tolist()))
+    where, where_params = _eligible_where(plan, postgres=postgres, now=now, excluded=excluded)
 
     cell_names = [f"d{i}" for i in range(len(columns))]
     cells = "".join(", " + c for c in cell_names)
@@ -209,7 +210,7 @@ def ranked_sql(plan: ReleasePlan, *, seed: int, excluded: np.ndarray, postgres: 
         cell_hash = f"{hash_fn}({name}, {cell_hash})"
     raw = (
         f"SELECT s.consumer_id AS who, s.id AS sid{''.join(', ' + c for c in select_columns)} "
-        f"FROM {signal_table} s {exclusion_join} WHERE {' AND '.join(where)}"
+        f"FROM {signal_table} s WHERE {' AND '.join(where)}"
     )
     # The hashes over the selected columns (a week is an expression with its own params).
     hashed = f"SELECT who, sid{cells}{', v' if value_measure else ''}, {cell_hash} AS ch, {hash_fn}(sid, {seed_sql}) AS hs FROM ({raw}) s"
@@ -248,7 +249,7 @@ def ranked_sql(plan: ReleasePlan, *, seed: int, excluded: np.ndarray, postgres: 
             f"row_number() OVER (PARTITION BY who, ch{other_cells} ORDER BY hs, sid) AS rs "
             f"FROM e"
         )
-    return f"WITH e AS ({eligible}), r AS ({ranked})", select_params + join_params + where_params
+    return f"WITH e AS ({eligible}), r AS ({ranked})", select_params + where_params
 
 
 def left_out_sql(plan: ReleasePlan, *, countable: np.ndarray, postgres: bool, now: datetime) -> tuple[str, list]:
