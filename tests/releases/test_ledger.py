@@ -53,6 +53,8 @@ def test_bitmaps_round_trip():
     assert [c for c, _ in chunks] == [0, 1, 3]
     assert sorted(x for c, bits in chunks for x in chunk_decode(c, bits).tolist()) == ids
     assert chunks_encode([]) == []
+    # Unsorted and repeated ids encode like their sorted unique set.
+    assert chunks_encode([3 * CHUNK_BITS + 17, 2, 1, 65536, 2, 65535, 65537, 1]) == chunks
 
 
 def test_only_consumers_with_matching_signals_are_charged(world, django_capture_on_commit_callbacks):
