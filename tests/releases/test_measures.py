@@ -114,6 +114,26 @@ def test_only_active_consent_for_the_current_version_counts(world, platform_q):
     assert result.counts.tolist() == [1] and result.contributors.tolist() == [a.id]
 
 
+@pytest.mark.parametrize("measure", ["consumers", "signals"])
+def test_a_person_attribute_is_one_value_the_persons_usable_signals_carry(world, platform_q, measure):
+    (a,) = world.consumers(1)
+    world.consent([a])  # platform P only
+    world.signals([chair(a, "lumbar-support", age_band="25-34"), chair(a, "recline-flat", age_band="35-44", signal="cart")])
+    # Platform Q says another age band, but the person did not consent there: never used.
+    world.signals([chair(a, "recline-flat", age_band="55-64")] * 3, platform=platform_q.obj)
+    plan = plan_for(world, measure=measure, group_by=["attribute", "age_band"])
+    bands = set()
+    for seed in range(24):
+        kept = values(plan, aggregate_compute(plan, seed=seed, excluded=NONE, now=SNAPSHOT))
+        per_band = {key[-1] for key in kept}
+        assert len(per_band) == 1  # every kept row of the person sits in one age band
+        assert sum(kept.values()) == 2  # both usable signals (two cells), whatever the band
+        assert aggregate_compute(plan, seed=seed, excluded=NONE, now=SNAPSHOT).firsts.sum() == 1
+        bands |= per_band
+    # A keyed choice per release among the values the usable signals carry.
+    assert bands == {"25-34", "35-44"}
+
+
 def test_excluded_consumers_are_left_out_before_aggregation(world):
     a, b = world.consumers(2)
     world.consent([a, b])
