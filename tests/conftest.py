@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import copy
 import os
 import socket
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -58,6 +60,8 @@ def _taxonomy_present(request):
     uses_db = marker or {"db", "transactional_db"} & set(request.fixturenames)
     if uses_db:
         transactional = "transactional_db" in request.fixturenames or bool(marker and marker.kwargs.get("transaction"))
+        if transactional and "module_db" in request.fixturenames:
+            pytest.fail("a transactional test cannot use data kept for the module (module_db): it would commit into it and flush it")
         request.getfixturevalue("transactional_db" if transactional else "db")
         _taxonomy_restore()
     yield
@@ -89,6 +93,53 @@ def _taxonomy_restore() -> None:
     terms, versions = _taxonomy_rows
     TaxonomyTerm.objects.bulk_create([TaxonomyTerm(**row) for row in terms])
     TaxonomyVersion.objects.bulk_create([TaxonomyVersion(**(row | {"loaded_at": timezone.now()})) for row in versions])
+
+
+@pytest.fixture(scope="module")
+def module_db(django_db_setup, django_db_blocker):
+    """One transaction around a whole test module, for data built once per module instead
+    of once per test (what Django's ``setUpTestData`` does for a TestCase class).
+
+    A module-scoped fixture that requests this writes inside it; each test's own ``db``
+    transaction is then a savepoint inside it, rolled back after the test, so every test
+    starts from the data exactly as built; after the module's last test the whole module
+    transaction is rolled back. Hand each test a ``copy.deepcopy`` of the Python objects
+    built (``module_world``), so that one test changing them cannot change the next one's.
+    Only for tests that use ``db``: a transactional test would commit into the module's
+    transaction and flush it (``_taxonomy_present`` fails such a test)."""
+    from django.db import transaction
+
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        # A transactional test of an earlier module may have flushed the taxonomy.
+        _taxonomy_restore()
+    try:
+        yield
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+def module_world(value):
+    """A module's data for one test: its own copy of the objects (model instances too)."""
+    return copy.deepcopy(value)
+
+
+@contextmanager
+def module_build(django_db_blocker):
+    """Database access for a module-scoped fixture building its data inside ``module_db``;
+    the cache (throttle and lockout counters) is cleared after, as after a test."""
+    from django.core.cache import cache
+
+    from clearinghouse.consent.taxonomy import taxonomy_cache_clear
+
+    with django_db_blocker.unblock():
+        taxonomy_cache_clear()
+        yield
+    taxonomy_cache_clear()
+    cache.clear()
 
 
 # --- Parties --------------------------------------------------------------------------
@@ -125,44 +176,47 @@ class PartyHandle:
 PASSWORD = "correct-horse-battery-9"
 
 
-@pytest.fixture
-def make_consumer(db):
+def consumer_make(username: str) -> ConsumerHandle:
     from clearinghouse.accounts.services import consumer_register
 
+    consumer, token = consumer_register(username=username, password=PASSWORD, age_confirmed=True, channel="api")
+    return ConsumerHandle(consumer=consumer, token=token, username=username, password=PASSWORD)
+
+
+def platform_make(slug: str) -> PartyHandle:
+    from clearinghouse.accounts.services import platform_register
+    from clearinghouse.core.actors import Actor
+
+    platform, key = platform_register(slug=slug, name=f"Platform {slug}", actor=Actor.operator())
+    return PartyHandle(obj=platform, key=key)
+
+
+def manufacturer_make(slug: str, sectors: list[str] | None = None) -> PartyHandle:
+    from clearinghouse.core.actors import Actor
+    from clearinghouse.releases.recipients import manufacturer_register
+
+    manufacturer, key = manufacturer_register(slug=slug, name=f"Manufacturer {slug}", sectors=sectors or ["furniture"], actor=Actor.operator())
+    return PartyHandle(obj=manufacturer, key=key)
+
+
+@pytest.fixture
+def make_consumer(db):
     counter = iter(range(1, 10_000))
 
     def make(username: str | None = None) -> ConsumerHandle:
-        username = username or f"consumer{next(counter)}"
-        consumer, token = consumer_register(username=username, password=PASSWORD, age_confirmed=True, channel="api")
-        return ConsumerHandle(consumer=consumer, token=token, username=username, password=PASSWORD)
+        return consumer_make(username or f"consumer{next(counter)}")
 
     return make
 
 
 @pytest.fixture
 def make_platform(db):
-    from clearinghouse.accounts.services import platform_register
-    from clearinghouse.core.actors import Actor
-
-    def make(slug: str) -> PartyHandle:
-        platform, key = platform_register(slug=slug, name=f"Platform {slug}", actor=Actor.operator())
-        return PartyHandle(obj=platform, key=key)
-
-    return make
+    return platform_make
 
 
 @pytest.fixture
 def make_manufacturer(db):
-    from clearinghouse.core.actors import Actor
-    from clearinghouse.releases.recipients import manufacturer_register
-
-    def make(slug: str, sectors: list[str] | None = None) -> PartyHandle:
-        manufacturer, key = manufacturer_register(
-            slug=slug, name=f"Manufacturer {slug}", sectors=sectors or ["furniture"], actor=Actor.operator()
-        )
-        return PartyHandle(obj=manufacturer, key=key)
-
-    return make
+    return manufacturer_make
 
 
 @pytest.fixture
@@ -200,9 +254,8 @@ def officer(db):
     return ConsumerHandle(consumer=user, token=token, username="officer", password=PASSWORD)
 
 
-@pytest.fixture
-def purposes(db):
-    """Both shipped purposes, published and approved."""
+def purposes_publish() -> dict:
+    """Both shipped purposes, published and approved, by code."""
     from clearinghouse.consent.purposes import purpose_file_read, purpose_publish
     from clearinghouse.core.actors import Actor
 
@@ -212,6 +265,12 @@ def purposes(db):
         purpose, _ = purpose_publish(document=document, actor=Actor.operator(), approve=True)
         result[code] = purpose
     return result
+
+
+@pytest.fixture
+def purposes(db):
+    """Both shipped purposes, published and approved."""
+    return purposes_publish()
 
 
 def grant_body(purpose, platform_slug: str, language: str = "en") -> dict:
