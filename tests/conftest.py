@@ -195,7 +195,9 @@ def manufacturer_make(slug: str, sectors: list[str] | None = None) -> PartyHandl
     from clearinghouse.core.actors import Actor
     from clearinghouse.releases.recipients import manufacturer_register
 
-    manufacturer, key = manufacturer_register(slug=slug, name=f"Manufacturer {slug}", sectors=sectors or ["furniture"], actor=Actor.operator())
+    manufacturer, key = manufacturer_register(
+        slug=slug, name=f"Manufacturer {slug}", sectors=sectors or ["furniture"], actor=Actor.operator()
+    )
     return PartyHandle(obj=manufacturer, key=key)
 
 

@@ -69,7 +69,9 @@ def world_of_module(module_db, django_db_blocker) -> World:
             return module_world(world_of_module)
     """
     with module_build(django_db_blocker):
-        return world_build(consumer_make("alice"), consumer_make("bob"), platform_make("shop-p"), platform_make("shop-q"), purposes_publish())
+        return world_build(
+            consumer_make("alice"), consumer_make("bob"), platform_make("shop-p"), platform_make("shop-q"), purposes_publish()
+        )
 
 
 def design_item(event_id: str, subject_ref: str, **overrides) -> dict:
