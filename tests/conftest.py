@@ -246,14 +246,18 @@ def manufacturer(make_manufacturer) -> PartyHandle:
     return make_manufacturer("chairco", ["furniture", "food"])
 
 
-@pytest.fixture
-def officer(db):
+def officer_make(username: str = "officer") -> ConsumerHandle:
     from clearinghouse.accounts.services import compliance_officer_create, consumer_token_obtain
     from clearinghouse.core.actors import Actor
 
-    user = compliance_officer_create(username="officer", password=PASSWORD, actor=Actor.operator())
-    token = consumer_token_obtain(username="officer", password=PASSWORD)
-    return ConsumerHandle(consumer=user, token=token, username="officer", password=PASSWORD)
+    user = compliance_officer_create(username=username, password=PASSWORD, actor=Actor.operator())
+    token = consumer_token_obtain(username=username, password=PASSWORD)
+    return ConsumerHandle(consumer=user, token=token, username=username, password=PASSWORD)
+
+
+@pytest.fixture
+def officer(db):
+    return officer_make()
 
 
 def purposes_publish() -> dict:
