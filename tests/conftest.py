@@ -142,6 +142,85 @@ def module_build(django_db_blocker):
     cache.clear()
 
 
+class SavedWorld:
+    """Data a module of transactional tests (live server, real workers) builds once, with
+    its committed rows copied aside, so each test starts from it without building it again.
+
+    Transactional tests commit, and each one's teardown empties every table, so the
+    setUpTestData trick (``module_db``) does not apply. Instead the rows are built and
+    committed once, every table holding any row is copied into a schema of its own on the
+    server, and ``restore()`` (per test, after ``transactional_db``) empties the tables and
+    copies the rows back: the same rows, ids and all, as building them again would give,
+    with the sequences past them. The Python objects come back as a fresh deep copy.
+
+    Built on a freshly emptied database with the taxonomy back in it (what any
+    transactional test but the first starts from). Not PostgreSQL: built again per test.
+    """
+
+    _count = 0
+
+    def __init__(self, build, django_db_blocker):
+        from django.core.management import call_command
+
+        self.build = build
+        self.schema: str | None = None
+        if connection.vendor != "postgresql":
+            return
+        SavedWorld._count += 1
+        schema = f"test_saved_world_{SavedWorld._count}"
+        with module_build(django_db_blocker):
+            call_command("flush", interactive=False, reset_sequences=False, verbosity=0)
+            _taxonomy_restore()
+            self.value = build()
+            self.tables = _tables_with_rows()
+            quote = connection.ops.quote_name
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; "
+                    + "; ".join(f"CREATE TABLE {schema}.{quote(table)} AS TABLE {quote(table)}" for table in self.tables)
+                )
+        self.schema = schema
+
+    def restore(self):
+        """The world again, as built: in the database (every table emptied first) and as
+        a new copy of its objects."""
+        if self.schema is None:
+            return self.build()
+        from django.db import transaction
+
+        quote = connection.ops.quote_name
+        tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
+        with transaction.atomic(), connection.cursor() as cursor:
+            # As the test flush does: neither the append-only nor the foreign-key triggers
+            # fire under the replica role, so the order of the tables does not matter.
+            cursor.execute(
+                "SET LOCAL session_replication_role = replica; "
+                + "; ".join(f"DELETE FROM {quote(table)}" for table in tables)
+                + "; "
+                + "; ".join(f"INSERT INTO {quote(table)} SELECT * FROM {self.schema}.{quote(table)}" for table in self.tables)
+            )
+        return copy.deepcopy(self.value)
+
+    def drop(self, django_db_blocker) -> None:
+        from django.core.management import call_command
+
+        if self.schema is None:
+            return
+        with django_db_blocker.unblock():
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+            # Left as a transactional test leaves it.
+            call_command("flush", interactive=False, reset_sequences=False, verbosity=0)
+
+
+def _tables_with_rows() -> list[str]:
+    quote = connection.ops.quote_name
+    tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(f"SELECT %s WHERE EXISTS (SELECT 1 FROM {quote(table)})" for table in tables), tables)
+        return [row[0] for row in cursor.fetchall()]
+
+
 # --- Parties --------------------------------------------------------------------------
 
 
