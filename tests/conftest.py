@@ -211,6 +211,10 @@ class SavedWorld:
                 cursor.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
             # Left as a transactional test leaves it.
             call_command("flush", interactive=False, reset_sequences=False, verbosity=0)
+            # Seen after the browser tests' last module: the session this opened was still
+            # open when pytest-django dropped the test database (which waited 5 s on it,
+            # then failed). Closed here; the next test opens one when it needs it.
+            connection.close()
 
 
 def _tables_with_rows() -> list[str]:
