@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import horizontal_overflow, screenshot, tables_wider_than_their_box
+from tests.browser.conftest import element_screenshot, horizontal_overflow, screenshot, tables_wider_than_their_box
 from tests.conftest import SavedWorld, officer_make
 
 pytestmark = pytest.mark.browser
@@ -361,10 +361,7 @@ def test_every_report_chart_fits_a_375px_phone_with_readable_text(browser, live_
             assert horizontal_overflow(page) <= 0, slug
             sizes = page.evaluate(CHART_TEXT_SIZES_JS, chart.element_handle())
             assert sizes and min(size for _text, size in sizes) >= 11.5, (slug, sizes)
-            chart.screenshot(
-                path=str(
-                    Path(screenshot(page, f"phone-375-console-{slug}-{language}")).parent / f"phone-375-console-chart-{slug}-{language}.png"
-                )
-            )
+            screenshot(page, f"phone-375-console-{slug}-{language}")
+            element_screenshot(chart, f"phone-375-console-chart-{slug}-{language}")
     finally:
         context.close()
