@@ -41,6 +41,23 @@ def _unavailable(reason: str):
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, with any other session still on it ended before it is
+    dropped. In full runs one was always left (idle, from this process; a probe after each
+    module saw new ones appear after browser modules, where Playwright's loop runs on the
+    test thread), and the drop waited 5 s for it and then failed, leaving the database to
+    scripts/test.py: 5 s at the end of a worker, every run."""
+    yield
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+
+
 @pytest.fixture(autouse=True)
 def _service_markers(request):
     if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
