@@ -71,6 +71,11 @@ def main() -> int:
     )
     # The suite runs with eager Celery; tests that need a real worker start one on Redis.
     env.pop("CELERY_BROKER_URL", None)
+    # Bytecode is cached (in the git-ignored __pycache__ directories), even where the
+    # environment asks not to: every xdist worker imports and assertion-rewrites all ~290
+    # test modules and every subprocess a test starts imports the product, and without
+    # the cache each compiles them from source again (~5 s of CPU per worker per run).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     parallel = [] if workers == "0" else ["-n", workers, "--dist", "loadfile"]
     try:
         return subprocess.call([sys.executable, "-m", "pytest", *parallel, *sys.argv[1:]], cwd=ROOT, env=env)

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import copy
 import os
 import socket
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -39,6 +41,23 @@ def _unavailable(reason: str):
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, with any other session still on it ended before it is
+    dropped. In full runs one was always left (idle, from this process; a probe after each
+    module saw new ones appear after browser modules, where Playwright's loop runs on the
+    test thread), and the drop waited 5 s for it and then failed, leaving the database to
+    scripts/test.py: 5 s at the end of a worker, every run."""
+    yield
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+
+
 @pytest.fixture(autouse=True)
 def _service_markers(request):
     if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
@@ -50,7 +69,11 @@ def _service_markers(request):
 @pytest.fixture(autouse=True)
 def _taxonomy_present(request):
     """Transactional tests flush every table, including the taxonomy the data migration
-    loaded; put it back for whichever test comes next."""
+    loaded; put it back for whichever test comes next.
+
+    It goes back committed, before the test's own transaction: put back inside a test's
+    transaction it was rolled back with it, and every later test paid the inserts again
+    (~14 ms each, for most of the suite's tests)."""
     from clearinghouse.consent.taxonomy import taxonomy_cache_clear
 
     taxonomy_cache_clear()
@@ -58,8 +81,16 @@ def _taxonomy_present(request):
     uses_db = marker or {"db", "transactional_db"} & set(request.fixturenames)
     if uses_db:
         transactional = "transactional_db" in request.fixturenames or bool(marker and marker.kwargs.get("transaction"))
+        if transactional and "module_db" in request.fixturenames:
+            pytest.fail("a transactional test cannot use data kept for the module (module_db): it would commit into it and flush it")
+        from django.db import transaction
+
+        # Inside module_db's transaction this is not committed, and need not be: module_db
+        # put the taxonomy in it already.
+        request.getfixturevalue("django_db_setup")  # the test database, before anything is written
+        with request.getfixturevalue("django_db_blocker").unblock(), transaction.atomic():
+            _taxonomy_restore()
         request.getfixturevalue("transactional_db" if transactional else "db")
-        _taxonomy_restore()
     yield
     taxonomy_cache_clear()
 
@@ -89,6 +120,136 @@ def _taxonomy_restore() -> None:
     terms, versions = _taxonomy_rows
     TaxonomyTerm.objects.bulk_create([TaxonomyTerm(**row) for row in terms])
     TaxonomyVersion.objects.bulk_create([TaxonomyVersion(**(row | {"loaded_at": timezone.now()})) for row in versions])
+
+
+@pytest.fixture(scope="module")
+def module_db(django_db_setup, django_db_blocker):
+    """One transaction around a whole test module, for data built once per module instead
+    of once per test (what Django's ``setUpTestData`` does for a TestCase class).
+
+    A module-scoped fixture that requests this writes inside it; each test's own ``db``
+    transaction is then a savepoint inside it, rolled back after the test, so every test
+    starts from the data exactly as built; after the module's last test the whole module
+    transaction is rolled back. Hand each test a ``copy.deepcopy`` of the Python objects
+    built (``module_world``), so that one test changing them cannot change the next one's.
+    Only for tests that use ``db``: a transactional test would commit into the module's
+    transaction and flush it (``_taxonomy_present`` fails such a test)."""
+    from django.db import transaction
+
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        # A transactional test of an earlier module may have flushed the taxonomy.
+        _taxonomy_restore()
+    try:
+        yield
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+def module_world(value):
+    """A module's data for one test: its own copy of the objects (model instances too)."""
+    return copy.deepcopy(value)
+
+
+@contextmanager
+def module_build(django_db_blocker):
+    """Database access for a module-scoped fixture building its data inside ``module_db``;
+    the cache (throttle and lockout counters) is cleared after, as after a test."""
+    from django.core.cache import cache
+
+    from clearinghouse.consent.taxonomy import taxonomy_cache_clear
+
+    with django_db_blocker.unblock():
+        taxonomy_cache_clear()
+        yield
+    taxonomy_cache_clear()
+    cache.clear()
+
+
+class SavedWorld:
+    """Data a module of transactional tests (live server, real workers) builds once, with
+    its committed rows copied aside, so each test starts from it without building it again.
+
+    Transactional tests commit, and each one's teardown empties every table, so the
+    setUpTestData trick (``module_db``) does not apply. Instead the rows are built and
+    committed once, every table holding any row is copied into a schema of its own on the
+    server, and ``restore()`` (per test, after ``transactional_db``) empties the tables and
+    copies the rows back: the same rows, ids and all, as building them again would give,
+    with the sequences past them. The Python objects come back as a fresh deep copy.
+
+    Built on a freshly emptied database with the taxonomy back in it (what any
+    transactional test but the first starts from). Not PostgreSQL: built again per test.
+    """
+
+    _count = 0
+
+    def __init__(self, build, django_db_blocker):
+        from django.core.management import call_command
+
+        self.build = build
+        self.schema: str | None = None
+        if connection.vendor != "postgresql":
+            return
+        SavedWorld._count += 1
+        schema = f"test_saved_world_{SavedWorld._count}"
+        with module_build(django_db_blocker):
+            call_command("flush", interactive=False, reset_sequences=False, verbosity=0)
+            _taxonomy_restore()
+            self.value = build()
+            self.tables = _tables_with_rows()
+            quote = connection.ops.quote_name
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; "
+                    + "; ".join(f"CREATE TABLE {schema}.{quote(table)} AS TABLE {quote(table)}" for table in self.tables)
+                )
+        self.schema = schema
+
+    def restore(self):
+        """The world again, as built: in the database (every table emptied first) and as
+        a new copy of its objects."""
+        if self.schema is None:
+            return self.build()
+        from django.db import transaction
+
+        quote = connection.ops.quote_name
+        tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
+        with transaction.atomic(), connection.cursor() as cursor:
+            # As the test flush does: neither the append-only nor the foreign-key triggers
+            # fire under the replica role, so the order of the tables does not matter.
+            cursor.execute(
+                "SET LOCAL session_replication_role = replica; "
+                + "; ".join(f"DELETE FROM {quote(table)}" for table in tables)
+                + "; "
+                + "; ".join(f"INSERT INTO {quote(table)} SELECT * FROM {self.schema}.{quote(table)}" for table in self.tables)
+            )
+        return copy.deepcopy(self.value)
+
+    def drop(self, django_db_blocker) -> None:
+        from django.core.management import call_command
+
+        if self.schema is None:
+            return
+        with django_db_blocker.unblock():
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+            # Left as a transactional test leaves it.
+            call_command("flush", interactive=False, reset_sequences=False, verbosity=0)
+            # Seen after the browser tests' last module: the session this opened was still
+            # open when pytest-django dropped the test database (which waited 5 s on it,
+            # then failed). Closed here; the next test opens one when it needs it.
+            connection.close()
+
+
+def _tables_with_rows() -> list[str]:
+    quote = connection.ops.quote_name
+    tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(f"SELECT %s WHERE EXISTS (SELECT 1 FROM {quote(table)})" for table in tables), tables)
+        return [row[0] for row in cursor.fetchall()]
 
 
 # --- Parties --------------------------------------------------------------------------
@@ -125,44 +286,49 @@ class PartyHandle:
 PASSWORD = "correct-horse-battery-9"
 
 
-@pytest.fixture
-def make_consumer(db):
+def consumer_make(username: str) -> ConsumerHandle:
     from clearinghouse.accounts.services import consumer_register
 
+    consumer, token = consumer_register(username=username, password=PASSWORD, age_confirmed=True, channel="api")
+    return ConsumerHandle(consumer=consumer, token=token, username=username, password=PASSWORD)
+
+
+def platform_make(slug: str) -> PartyHandle:
+    from clearinghouse.accounts.services import platform_register
+    from clearinghouse.core.actors import Actor
+
+    platform, key = platform_register(slug=slug, name=f"Platform {slug}", actor=Actor.operator())
+    return PartyHandle(obj=platform, key=key)
+
+
+def manufacturer_make(slug: str, sectors: list[str] | None = None) -> PartyHandle:
+    from clearinghouse.core.actors import Actor
+    from clearinghouse.releases.recipients import manufacturer_register
+
+    manufacturer, key = manufacturer_register(
+        slug=slug, name=f"Manufacturer {slug}", sectors=sectors or ["furniture"], actor=Actor.operator()
+    )
+    return PartyHandle(obj=manufacturer, key=key)
+
+
+@pytest.fixture
+def make_consumer(db):
     counter = iter(range(1, 10_000))
 
     def make(username: str | None = None) -> ConsumerHandle:
-        username = username or f"consumer{next(counter)}"
-        consumer, token = consumer_register(username=username, password=PASSWORD, age_confirmed=True, channel="api")
-        return ConsumerHandle(consumer=consumer, token=token, username=username, password=PASSWORD)
+        return consumer_make(username or f"consumer{next(counter)}")
 
     return make
 
 
 @pytest.fixture
 def make_platform(db):
-    from clearinghouse.accounts.services import platform_register
-    from clearinghouse.core.actors import Actor
-
-    def make(slug: str) -> PartyHandle:
-        platform, key = platform_register(slug=slug, name=f"Platform {slug}", actor=Actor.operator())
-        return PartyHandle(obj=platform, key=key)
-
-    return make
+    return platform_make
 
 
 @pytest.fixture
 def make_manufacturer(db):
-    from clearinghouse.core.actors import Actor
-    from clearinghouse.releases.recipients import manufacturer_register
-
-    def make(slug: str, sectors: list[str] | None = None) -> PartyHandle:
-        manufacturer, key = manufacturer_register(
-            slug=slug, name=f"Manufacturer {slug}", sectors=sectors or ["furniture"], actor=Actor.operator()
-        )
-        return PartyHandle(obj=manufacturer, key=key)
-
-    return make
+    return manufacturer_make
 
 
 @pytest.fixture
@@ -190,19 +356,22 @@ def manufacturer(make_manufacturer) -> PartyHandle:
     return make_manufacturer("chairco", ["furniture", "food"])
 
 
-@pytest.fixture
-def officer(db):
+def officer_make(username: str = "officer") -> ConsumerHandle:
     from clearinghouse.accounts.services import compliance_officer_create, consumer_token_obtain
     from clearinghouse.core.actors import Actor
 
-    user = compliance_officer_create(username="officer", password=PASSWORD, actor=Actor.operator())
-    token = consumer_token_obtain(username="officer", password=PASSWORD)
-    return ConsumerHandle(consumer=user, token=token, username="officer", password=PASSWORD)
+    user = compliance_officer_create(username=username, password=PASSWORD, actor=Actor.operator())
+    token = consumer_token_obtain(username=username, password=PASSWORD)
+    return ConsumerHandle(consumer=user, token=token, username=username, password=PASSWORD)
 
 
 @pytest.fixture
-def purposes(db):
-    """Both shipped purposes, published and approved."""
+def officer(db):
+    return officer_make()
+
+
+def purposes_publish() -> dict:
+    """Both shipped purposes, published and approved, by code."""
     from clearinghouse.consent.purposes import purpose_file_read, purpose_publish
     from clearinghouse.core.actors import Actor
 
@@ -212,6 +381,12 @@ def purposes(db):
         purpose, _ = purpose_publish(document=document, actor=Actor.operator(), approve=True)
         result[code] = purpose
     return result
+
+
+@pytest.fixture
+def purposes(db):
+    """Both shipped purposes, published and approved."""
+    return purposes_publish()
 
 
 def grant_body(purpose, platform_slug: str, language: str = "en") -> dict:

@@ -23,35 +23,6 @@ PUBLIC = [
 ]
 
 
-@pytest.fixture
-def parties(db, consumer_a, platform_p, manufacturer, officer):
-    make_events(3)
-    audit_checkpoint_sign()
-    return {
-        "anonymous": APIClient(),
-        "consumer": consumer_a.client(),
-        "platform": platform_p.client(),
-        "manufacturer": manufacturer.client(),
-        "compliance": officer.client(),
-    }
-
-
-@pytest.mark.parametrize("kind", ["anonymous", "consumer", "platform", "manufacturer", "compliance"])
-@pytest.mark.parametrize("url", COMPLIANCE_ONLY + PUBLIC)
-def test_permission_matrix(parties, kind, url):
-    response = parties[kind].get(url)
-    if url in PUBLIC or kind == "compliance":
-        assert response.status_code == 200, response.content
-    else:
-        assert response.status_code == (401 if kind == "anonymous" else 403)
-        assert response.json()["error"]["code"] in {"unauthenticated", "forbidden"}
-
-
-@pytest.mark.parametrize("url", COMPLIANCE_ONLY + PUBLIC)
-def test_writes_are_not_allowed(parties, url):
-    assert parties["compliance"].post(url.split("?")[0], {}, format="json").status_code == 405
-
-
 def test_officer_browser_session_reaches_the_api(db, officer, client):
     make_events(1)
     client.login(username=officer.username, password=officer.password)

@@ -16,11 +16,23 @@ from clearinghouse.audit.selectors import EventFilter, audit_consistency_proof, 
 from clearinghouse.audit.services import audit_checkpoint_sign
 from clearinghouse.core.crypto import b64encode, canonical_json, key_id_for, published_keys
 from tests.audit.conftest import TOOL_PATH, make_events
+from tests.conftest import module_build, module_world
+
+
+@pytest.fixture(scope="module")
+def world_of_module(module_db, django_db_blocker, offline):
+    """A real log of 40 events with checkpoints at 30 and 40, its export and proofs, built
+    once for the module (tests/conftest.py's module_db): every test here uses ``db``."""
+    with module_build(django_db_blocker):
+        return world_build(offline)
 
 
 @pytest.fixture
-def world(db, offline):
-    """A real log of 40 events with checkpoints at 30 and 40, its export and proofs."""
+def world(world_of_module, db):
+    return module_world(world_of_module)
+
+
+def world_build(offline) -> dict:
     make_events(30)
     old, _ = audit_checkpoint_sign()
     make_events(10)

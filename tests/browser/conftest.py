@@ -13,8 +13,8 @@ process against the test database, so data made in a test is visible to the brow
         login_as(page, consumer.consumer.user)
         page.goto(live_server.url + "/")
 
-Screenshots from ``screenshot(page, "name")`` land in ``var/test/screenshots/`` when
-CH_SCREENSHOTS=1 (the tests pass the same either way).
+Screenshots from ``screenshot(page, "name")`` and ``element_screenshot(locator, "name")``
+land in ``var/test/screenshots/`` when CH_SCREENSHOTS=1 (the tests pass the same either way).
 """
 
 from __future__ import annotations
@@ -142,9 +142,9 @@ def screenshot_dir() -> Path:
     return SCREENSHOT_DIR
 
 
-# Whole-page screenshots are for people reviewing the pages, and no test reads them back;
-# they cost a third of a second each (about 10% of the browser tests' time), so they are
-# taken only when asked for: CH_SCREENSHOTS=1 make test.
+# Whole-page screenshots, and element screenshots no test reads back, are for people
+# reviewing the pages; they cost a third of a second each (about 10% of the browser tests'
+# time), so they are taken only when asked for: CH_SCREENSHOTS=1 make test.
 SCREENSHOTS = os.environ.get("CH_SCREENSHOTS") == "1"
 
 
@@ -153,6 +153,15 @@ def screenshot(page, name: str, *, full_page: bool = True) -> Path:
     path = screenshot_dir() / f"{name}.png"
     if SCREENSHOTS:
         page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+def element_screenshot(locator, name: str) -> Path:
+    """Save a screenshot of one element as ``name``.png when CH_SCREENSHOTS=1, for people
+    reviewing it (a test that checks pixels takes its own with ``locator.screenshot()``)."""
+    path = screenshot_dir() / f"{name}.png"
+    if SCREENSHOTS:
+        locator.screenshot(path=str(path))
     return path
 
 

@@ -11,18 +11,32 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import horizontal_overflow, screenshot, tables_wider_than_their_box
+from tests.browser.conftest import element_screenshot, horizontal_overflow, screenshot, tables_wider_than_their_box
+from tests.conftest import SavedWorld, officer_make
 
 pytestmark = pytest.mark.browser
 
 
+@pytest.fixture(scope="module")
+def world_saved(django_db_setup, django_db_blocker):
+    """The world, built and committed once for the module (tests/conftest.py's SavedWorld)."""
+    saved = SavedWorld(world_build, django_db_blocker)
+    yield saved
+    saved.drop(django_db_blocker)
+
+
 @pytest.fixture
-def world(transactional_db, officer):
+def world(world_saved, transactional_db):
+    return world_saved.restore()
+
+
+def world_build():
     """Both purposes approved, one new draft, and a log with something in every report."""
     from clearinghouse.audit.services import audit_checkpoint_sign, audit_record
     from clearinghouse.consent.purposes import purpose_file_read, purpose_publish
     from clearinghouse.core.actors import Actor
 
+    officer = officer_make()
     for code in ("c2m-product-design", "c2m-demand-forecast"):
         purpose_publish(document=purpose_file_read(f"clearinghouse/consent/purposes/{code}.json"), actor=Actor.operator(), approve=True)
     draft = purpose_file_read("clearinghouse/consent/purposes/c2m-product-design.json") | {"version": 2}
@@ -347,10 +361,7 @@ def test_every_report_chart_fits_a_375px_phone_with_readable_text(browser, live_
             assert horizontal_overflow(page) <= 0, slug
             sizes = page.evaluate(CHART_TEXT_SIZES_JS, chart.element_handle())
             assert sizes and min(size for _text, size in sizes) >= 11.5, (slug, sizes)
-            chart.screenshot(
-                path=str(
-                    Path(screenshot(page, f"phone-375-console-{slug}-{language}")).parent / f"phone-375-console-chart-{slug}-{language}.png"
-                )
-            )
+            screenshot(page, f"phone-375-console-{slug}-{language}")
+            element_screenshot(chart, f"phone-375-console-chart-{slug}-{language}")
     finally:
         context.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import horizontal_overflow, screenshot, screenshot_dir
+from tests.browser.conftest import element_screenshot, horizontal_overflow, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -76,4 +76,4 @@ def test_header_language_and_logout_buttons_look_alike(page, live_server, make_c
     # Regular weight for both: many Chinese fonts have no bold face, so a bold "English"
     # stood next to a regular-looking "退出登录".
     assert language_button["look"][1] == "400"
-    page.locator("header").screenshot(path=str(screenshot_dir() / f"header-{language}.png"))
+    element_screenshot(page.locator("header"), f"header-{language}")

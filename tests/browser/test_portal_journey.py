@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import horizontal_overflow, screenshot, screenshot_dir
+from tests.browser.conftest import element_screenshot, horizontal_overflow, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -282,7 +282,7 @@ def test_phone_screen_has_no_horizontal_scroll(browser, live_server, linked_pers
                 chart = page.locator("figure.chart-box")
                 box = page.locator("figure.chart-box svg.chart").bounding_box()
                 assert box["x"] >= 0 and box["x"] + box["width"] <= 375 and box["width"] > 300 and box["height"] > 200
-                chart.screenshot(path=str(screenshot_dir() / "phone-375-privacy-loss-chart.png"))
+                element_screenshot(chart, "phone-375-privacy-loss-chart")
         page.goto(live_server.url + "/platforms/")
         page.locator("#platform-maomall button").click()  # remove the link, then get a code
         page.locator("#platform-maomall button").click()
@@ -450,7 +450,7 @@ def test_chart_labels_stay_readable_on_a_375px_phone(browser, live_server, linke
         small = [(text, round(size, 1)) for text, size in sizes if size < 12]
         assert small == []
         assert horizontal_overflow(page) <= 0
-        page.locator("figure.chart-box").screenshot(path=str(screenshot_dir() / "phone-375-chart-labels.png"))
+        element_screenshot(page.locator("figure.chart-box"), "phone-375-chart-labels")
     finally:
         context.close()
 
@@ -542,4 +542,4 @@ def test_allow_and_withdraw_buttons_are_the_same_size(page, live_server, linked_
     # The same look too: the same colours and weight, neither nudged.
     style = "(el) => [getComputedStyle(el).backgroundColor, getComputedStyle(el).color, getComputedStyle(el).fontWeight, getComputedStyle(el).fontSize]"
     assert switch(page, "livebuy", "grant").evaluate(style) == switch(page, "maomall", "withdraw").evaluate(style)
-    page.locator(f"#purpose-{DESIGN}").screenshot(path=str(screenshot_dir() / f"allow-withdraw-{language}.png"))
+    element_screenshot(page.locator(f"#purpose-{DESIGN}"), f"allow-withdraw-{language}")

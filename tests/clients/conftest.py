@@ -21,6 +21,7 @@ from clearinghouse.core import crypto
 from clearinghouse.core.actors import Actor
 from clearinghouse.releases.budgets import budget_allocate
 from clearinghouse.releases.models import Allocation
+from tests.conftest import SavedWorld, manufacturer_make, platform_make, purposes_publish
 from tests.releases.conftest import FORECAST, PRODUCT, World
 
 CLIENT_SOURCE = Path(__file__).resolve().parents[2] / "clients" / "python"
@@ -61,14 +62,14 @@ def short_connections(monkeypatch):
     monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
 
 
-@pytest.fixture
-def market(live_server, short_connections, signing_keys, purposes, platform_p, make_manufacturer):
+def market_build() -> World:
     """ErgoChair (furniture and flowers) with 20 ε per purpose this month, and consenting
     people with office-chair wishes and flower purchases over the last WEEKS weeks."""
-    maker = make_manufacturer("ergochair", ["furniture", "flowers"])
+    purposes, platform = purposes_publish(), platform_make("shop-p")
+    maker = manufacturer_make("ergochair", ["furniture", "flowers"])
     for code in (PRODUCT, FORECAST):
         budget_allocate(manufacturer_slug=maker.slug, purpose_code=code, epsilon="20", period=None, actor=Actor.operator())
-    world = World(purposes=purposes, platform=platform_p, manufacturer=maker)
+    world = World(purposes=purposes, platform=platform, manufacturer=maker)
     people = world.consumers(60)
     world.consent(people)
     world.consent(people, purpose_code=FORECAST)
@@ -93,6 +94,20 @@ def market(live_server, short_connections, signing_keys, purposes, platform_p, m
     world.signals(chairs)
     world.signals(flowers, purpose_code=FORECAST)
     return world
+
+
+@pytest.fixture(scope="module")
+def market_saved(django_db_setup, django_db_blocker):
+    """The market, built and committed once per module (tests/conftest.py's SavedWorld)."""
+    saved = SavedWorld(market_build, django_db_blocker)
+    yield saved
+    saved.drop(django_db_blocker)
+
+
+@pytest.fixture
+def market(market_saved, live_server, short_connections, signing_keys, transactional_db) -> World:
+    """The market, as built, for this test."""
+    return market_saved.restore()
 
 
 @pytest.fixture

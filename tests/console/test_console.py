@@ -14,6 +14,7 @@ from clearinghouse.audit.models import AuditEvent, AuditVerificationRun
 from clearinghouse.audit.services import audit_checkpoint_sign, audit_record
 from clearinghouse.core.actors import Actor
 from tests.audit.conftest import make_events
+from tests.conftest import module_build, module_world, officer_make
 
 PAGES = [
     "/compliance/",
@@ -30,6 +31,19 @@ PAGES = [
     "/compliance/reports/requests/",
     "/compliance/processing-records/",
 ]
+
+
+@pytest.fixture(scope="module")
+def officer_of_module(module_db, django_db_blocker):
+    """Every test here uses ``db``: the officer is made once for the module (tests/conftest.py's
+    module_db), and each test that asks for one gets a copy of it."""
+    with module_build(django_db_blocker):
+        return officer_make()
+
+
+@pytest.fixture
+def officer(officer_of_module, db):
+    return module_world(officer_of_module)
 
 
 @pytest.fixture

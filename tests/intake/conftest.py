@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.conftest import grant_body, link_subject
+from tests.conftest import consumer_make, grant_body, link_subject, module_build, platform_make, purposes_publish
 
 
 @dataclass
@@ -42,8 +42,7 @@ def withdraw(consumer, purpose, platform):
     return response
 
 
-@pytest.fixture
-def world(consumer_a, consumer_b, platform_p, platform_q, purposes) -> World:
+def world_build(consumer_a, consumer_b, platform_p, platform_q, purposes) -> World:
     link_subject(consumer_a, platform_p, "alice-at-p")
     link_subject(consumer_a, platform_q, "alice-at-q")
     link_subject(consumer_b, platform_p, "bob-at-p")
@@ -53,6 +52,26 @@ def world(consumer_a, consumer_b, platform_p, platform_q, purposes) -> World:
     grant(consumer_a, design, platform_q)
     grant(consumer_b, design, platform_p)
     return World(alice=consumer_a, bob=consumer_b, p=platform_p, q=platform_q, purposes=purposes)
+
+
+@pytest.fixture
+def world(consumer_a, consumer_b, platform_p, platform_q, purposes) -> World:
+    return world_build(consumer_a, consumer_b, platform_p, platform_q, purposes)
+
+
+@pytest.fixture(scope="module")
+def world_of_module(module_db, django_db_blocker) -> World:
+    """The same world, built once for a module whose tests all use ``db`` (tests/conftest.py's
+    ``module_db``). Such a module overrides ``world`` with a copy of it per test::
+
+        @pytest.fixture
+        def world(world_of_module, db):
+            return module_world(world_of_module)
+    """
+    with module_build(django_db_blocker):
+        return world_build(
+            consumer_make("alice"), consumer_make("bob"), platform_make("shop-p"), platform_make("shop-q"), purposes_publish()
+        )
 
 
 def design_item(event_id: str, subject_ref: str, **overrides) -> dict:

@@ -12,8 +12,15 @@ from clearinghouse.audit.models import AuditEvent
 from clearinghouse.audit.selectors import audit_chain_verify
 from clearinghouse.consent.models import ConsentEvent, ConsentState
 from clearinghouse.intake.models import Erasure, Signal
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, module_world
 from tests.intake.conftest import store_signals
+
+
+# Every test here uses ``db``: the world is built once for the module (tests/conftest.py's
+# module_db) and each test gets its own copy of it.
+@pytest.fixture
+def world(world_of_module, db):
+    return module_world(world_of_module)
 
 
 @pytest.fixture

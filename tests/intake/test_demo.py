@@ -15,13 +15,22 @@ from clearinghouse.consent.selectors import consent_fold
 from clearinghouse.consent.taxonomy import taxonomy_index
 from clearinghouse.core.crypto import public_key_for, verify_signature
 from clearinghouse.intake.models import IntakeBatch, Signal
+from tests.conftest import module_build
+
+
+@pytest.fixture(scope="module")
+def seeded_once(module_db, django_db_blocker):
+    """Seeding takes seconds: once for the module (tests/conftest.py's module_db), and each
+    test starts from the seeded world as it was built."""
+    out = StringIO()
+    with module_build(django_db_blocker):
+        call_command("seed_demo", consumers=400, signals=30_000, stdout=out)
+    return out.getvalue()
 
 
 @pytest.fixture
-def seeded(db):
-    out = StringIO()
-    call_command("seed_demo", consumers=400, signals=30_000, stdout=out)
-    return out.getvalue()
+def seeded(seeded_once, db):
+    return seeded_once
 
 
 def test_the_synthetic_world_is_consented_valid_and_skewed(seeded):

@@ -10,12 +10,22 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from rest_framework.test import APIClient
 
 from clearinghouse.audit.models import AuditEvent
 from clearinghouse.core.crypto import public_key_for, verify_signature
 from clearinghouse.intake.models import Erasure
+from tests.conftest import module_world
 from tests.intake.conftest import store_signals
+
+
+# Every test here uses ``db``: the world is built once for the module (tests/conftest.py's
+# module_db) and each test gets its own copy of it.
+@pytest.fixture
+def world(world_of_module, db):
+    return module_world(world_of_module)
+
 
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "verify_receipt.py"
 

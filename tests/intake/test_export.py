@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from clearinghouse.accounts.models import PlatformLink
 from clearinghouse.audit.models import AuditEvent
 from clearinghouse.core.crypto import public_key_for, verify_signature
 from clearinghouse.subjects.selectors import consumer_export
+from tests.conftest import module_world
 from tests.intake.conftest import store_signals, withdraw
+
+
+# Every test here uses ``db``: the world is built once for the module (tests/conftest.py's
+# module_db) and each test gets its own copy of it.
+@pytest.fixture
+def world(world_of_module, db):
+    return module_world(world_of_module)
 
 
 def test_export_holds_account_consents_with_receipts_links_and_signals_as_codes(world):

@@ -10,6 +10,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -18,9 +19,17 @@ from clearinghouse.audit.models import AuditEvent
 from clearinghouse.intake.erasure import signals_retention_purge
 from clearinghouse.intake.models import Erasure, Signal
 from clearinghouse.intake.tasks import signals_retention_purge_task
-from tests.conftest import grant_body
+from tests.conftest import grant_body, module_world
 from tests.intake.conftest import store_signals
 from tests.intake.test_erasure_certificates import _genuine
+
+
+# Every test here uses ``db``: the world is built once for the module (tests/conftest.py's
+# module_db) and each test gets its own copy of it.
+@pytest.fixture
+def world(world_of_module, db):
+    return module_world(world_of_module)
+
 
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "verify_receipt.py"
 

@@ -12,9 +12,16 @@ from django.utils import timezone
 from clearinghouse.audit.models import AuditEvent
 from clearinghouse.consent.taxonomy import taxonomy_index
 from clearinghouse.intake.models import IntakeBatch, Signal
+from tests.conftest import module_world
 from tests.intake.conftest import design_item, forecast_item, submit, withdraw
 
 URL = "/api/v1/platform/signals"
+
+
+@pytest.fixture
+def world(world_of_module, db):
+    """Every test here uses ``db``: the world is built once for the module."""
+    return module_world(world_of_module)
 
 
 def test_accepted_items_are_stored_as_term_ids_with_uncollected_fields_null(world):

@@ -12,21 +12,35 @@ import pytest
 from clearinghouse.accounts.models import PlatformLink
 from clearinghouse.audit.models import AuditEvent
 from clearinghouse.intake.models import Signal
-from tests.conftest import link_subject
+from tests.conftest import consumer_make, link_subject, module_build, module_world
 from tests.intake.conftest import design_item, forecast_item, grant, submit
 
 
-@pytest.fixture
-def walled(world, make_consumer):
-    carol = make_consumer("carol")
-    link_subject(carol, world.q, "carol-at-q")  # exists only at Q
-    grant(carol, world.design, world.q)
-    grant(world.alice, world.forecast, world.q)  # alice: forecast consent at Q, and at P too (world)
-    q_batch = submit(world.q, [design_item("q-event-1", "carol-at-q")]).json()
+@pytest.fixture(scope="module")
+def walled_of_module(world_of_module, django_db_blocker):
+    world = module_world(world_of_module)
+    with module_build(django_db_blocker):
+        carol = consumer_make("carol")
+        link_subject(carol, world.q, "carol-at-q")  # exists only at Q
+        grant(carol, world.design, world.q)
+        grant(world.alice, world.forecast, world.q)  # alice: forecast consent at Q, and at P too (world)
+        q_batch = submit(world.q, [design_item("q-event-1", "carol-at-q")]).json()
     assert q_batch["accepted"] == 1
     world.q_batch = q_batch["batch"]
     world.carol = carol
     return world
+
+
+# Every test here uses ``db``: the worlds are built once for the module (tests/conftest.py's
+# module_db), and each test gets its own copy.
+@pytest.fixture
+def world(world_of_module, db):
+    return module_world(world_of_module)
+
+
+@pytest.fixture
+def walled(walled_of_module, db):
+    return module_world(walled_of_module)
 
 
 def _strip(body):

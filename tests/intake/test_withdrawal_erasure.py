@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from clearinghouse.audit.models import AuditEvent
 from clearinghouse.intake.erasure import erasure_run, erasures_resend
 from clearinghouse.intake.models import Erasure, Signal
+from tests.conftest import module_world
 from tests.intake.conftest import grant, store_signals, withdraw
+
+
+# Every test here uses ``db``: the world is built once for the module (tests/conftest.py's
+# module_db) and each test gets its own copy of it.
+@pytest.fixture
+def world(world_of_module, db):
+    return module_world(world_of_module)
 
 
 def _count(consumer, platform, purpose) -> int:

@@ -15,6 +15,7 @@ from clearinghouse.consent.taxonomy import taxonomy_index
 from clearinghouse.core.actors import Actor
 from clearinghouse.intake.models import Signal
 from clearinghouse.releases.budgets import budget_allocate
+from tests.conftest import manufacturer_make, module_build, platform_make, purposes_publish
 
 PRODUCT = "c2m-product-design"
 FORECAST = "c2m-demand-forecast"
@@ -90,8 +91,26 @@ class World:
         return Signal.objects.bulk_create(objects)
 
 
-@pytest.fixture
-def world(purposes, platform_p, manufacturer) -> World:
+def world_build(purposes, platform, manufacturer) -> World:
     for code in (PRODUCT, FORECAST):
         budget_allocate(manufacturer_slug=manufacturer.slug, purpose_code=code, epsilon="20", period=None, actor=Actor.operator())
-    return World(purposes=purposes, platform=platform_p, manufacturer=manufacturer)
+    return World(purposes=purposes, platform=platform, manufacturer=manufacturer)
+
+
+@pytest.fixture
+def world(purposes, platform_p, manufacturer) -> World:
+    return world_build(purposes, platform_p, manufacturer)
+
+
+@pytest.fixture(scope="module")
+def world_of_module(module_db, django_db_blocker) -> World:
+    """The same world, built once for a module whose tests all use ``db`` (tests/conftest.py's
+    ``module_db``). Such a module overrides ``world`` (and ``purposes``, which would
+    publish the purposes a second time) with a copy of it per test::
+
+        @pytest.fixture
+        def world(world_of_module, db):
+            return module_world(world_of_module)
+    """
+    with module_build(django_db_blocker):
+        return world_build(purposes_publish(), platform_make("shop-p"), manufacturer_make("chairco", ["furniture", "food"]))

@@ -11,7 +11,16 @@ from clearinghouse.audit.models import AuditEvent
 from clearinghouse.consent.purposes import purpose_file_read, purpose_publish
 from clearinghouse.core.actors import Actor
 from clearinghouse.releases.models import Allocation, PurposeBudget, Release
+from tests.conftest import module_world
 from tests.releases.conftest import FORECAST, PRODUCT
+
+
+# Every test here uses ``db``: the world is built once for the module (tests/conftest.py's
+# module_db) and each test gets its own copy of it.
+@pytest.fixture
+def world(world_of_module, db):
+    return module_world(world_of_module)
+
 
 GOOD = {"purpose": PRODUCT, "measure": "consumers", "group_by": ["category"], "epsilon": "0.5"}
 

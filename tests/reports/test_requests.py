@@ -9,11 +9,18 @@ from decimal import Decimal
 import pytest
 
 from clearinghouse.audit.models import AuditEvent
-from clearinghouse.core.actors import Actor
 from clearinghouse.releases import accounting
-from clearinghouse.releases.budgets import budget_allocate
 from clearinghouse.releases.models import Allocation, ChargeChunk, PurposeBudget, Release
+from tests.conftest import module_world
 from tests.reports.conftest import FORECAST, PRODUCT
+
+
+# Every test here uses ``db``: the world is built once for the module (tests/conftest.py's
+# module_db) and each test gets its own copy of it.
+@pytest.fixture
+def world(world_of_module, db):
+    return module_world(world_of_module)
+
 
 SIX = [["attribute"], ["age_band"], ["region"], ["attribute", "age_band"], ["attribute", "region"], ["age_band", "region"]]
 CHAIRS = {"category": "furniture/office-chair"}
@@ -240,21 +247,6 @@ def test_accuracy_out_of_reach_is_refused_before_anything_is_queued(world):
         assert error["code"] == "accuracy_unreachable" and error["details"]["field"] == "accuracy.half_width"
         assert Decimal(error["details"]["epsilon_needed"]) > Decimal(error["details"]["max_epsilon_per_release"]) == Decimal("1")
     assert spent(world) == before and not Release.objects.exists()
-
-
-def test_accuracy_beyond_the_allocation_is_409_and_the_plan_says_so(make_manufacturer, purposes, django_capture_on_commit_callbacks):
-    small = make_manufacturer("smallco", ["furniture"])
-    budget_allocate(manufacturer_slug="smallco", purpose_code=PRODUCT, epsilon="0.3", period=None, actor=Actor.operator())
-    client = small.client()
-    plan = client.post("/api/v1/reports/plan", body(epsilon=..., accuracy={"half_width": 150}), format="json").json()
-    assert plan["budget"]["affordable"] is False
-    assert Decimal(plan["budget"]["allocation"]["remaining_after"]) < 0
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post("/api/v1/reports", body(epsilon=..., accuracy={"half_width": 150}), format="json")
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == "budget_exhausted"
-    assert not Release.objects.exists()
-    assert Allocation.objects.get(manufacturer=small.obj, purpose_code=PRODUCT).spent == 0
 
 
 def test_a_repeat_in_the_same_period_returns_the_stored_report_and_spends_once(world, django_capture_on_commit_callbacks):

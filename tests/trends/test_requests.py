@@ -13,12 +13,19 @@ from django.conf import settings
 from django.utils import timezone
 
 from clearinghouse.audit.models import AuditEvent
-from clearinghouse.core.actors import Actor
 from clearinghouse.releases import accounting
-from clearinghouse.releases.budgets import budget_allocate
 from clearinghouse.releases.models import Allocation, ChargeChunk, PurposeBudget, Release
 from clearinghouse.trends.continual import plan_series
+from tests.conftest import module_world
 from tests.trends.conftest import FORECAST, PRODUCT
+
+
+# Every test here uses ``db``: the world is built once for the module (tests/conftest.py's
+# module_db) and each test gets its own copy of it.
+@pytest.fixture
+def world(world_of_module, db):
+    return module_world(world_of_module)
+
 
 WEEKS = {"since": "2026-01-05", "until": "2026-03-29"}  # 12 whole ISO weeks, long past
 FLOWERS = {"category": "flowers", **WEEKS}
@@ -230,22 +237,6 @@ def test_accuracy_out_of_reach_is_refused_before_anything_is_queued(world):
         assert Decimal(error["details"]["epsilon_needed"]) > Decimal(error["details"]["max_epsilon_per_release"]) == Decimal("1")
         assert Decimal(error["details"]["best_half_width"]) > 5
     assert spent(world) == before and not Release.objects.exists()
-
-
-def test_accuracy_beyond_the_allocation_is_409_and_the_plan_says_so(make_manufacturer, purposes, django_capture_on_commit_callbacks):
-    small = make_manufacturer("smallco", ["flowers"])
-    budget_allocate(manufacturer_slug="smallco", purpose_code=FORECAST, epsilon="0.3", period=None, actor=Actor.operator())
-    client = small.client()
-    request = body(epsilon=..., accuracy={"half_width": 60})
-    plan = client.post("/api/v1/trends/plan", request, format="json").json()
-    assert plan["budget"]["affordable"] is False
-    assert Decimal(plan["budget"]["allocation"]["remaining_after"]) < 0
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post("/api/v1/trends", request, format="json")
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == "budget_exhausted"
-    assert not Release.objects.exists()
-    assert Allocation.objects.get(manufacturer=small.obj, purpose_code=FORECAST).spent == 0
 
 
 def test_a_repeat_in_the_same_period_returns_the_stored_trend_and_spends_once(world, django_capture_on_commit_callbacks):
