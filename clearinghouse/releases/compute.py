@@ -119,19 +119,18 @@ def _eligible_where(plan: ReleasePlan, *, postgres: bool, now: datetime, exclude
     # Consent active now: a semi-join (one state row per consumer, purpose and platform).
     # The individual filter's exclusions are tested there, on the consent rows (about one
     # per consumer and platform), not on every signal: PostgreSQL hashes the constant array.
-    leave_out = ""
-    if excluded is not None and excluded.size and postgres:
-        leave_out = " AND NOT (c.consumer_id = ANY(%s::bigint[]))"
+    left_out = excluded.tolist() if excluded is not None and excluded.size else []
+    leave_out = " AND NOT (c.consumer_id = ANY(%s::bigint[]))" if left_out and postgres else ""
     where.append(
         f"EXISTS (SELECT 1 FROM {consent_table} c WHERE c.consumer_id = s.consumer_id AND c.platform_id = s.platform_id "
         f"AND {ConsentState.objects.active_sql('c')}{leave_out})"
     )
     params.extend([plan.purpose.code, plan.purpose.version])
     if leave_out:
-        params.append(excluded.tolist())
-    elif excluded is not None and excluded.size:
+        params.append(left_out)
+    elif left_out:
         where.append("s.consumer_id NOT IN (SELECT value FROM json_each(%s))")
-        params.append(json.dumps(excluded.tolist()))
+        params.append(json.dumps(left_out))
     where.append(_in("s.category", plan.categories, params, postgres))
     if plan.attributes is not None:
         where.append(_in("s.attribute", plan.attributes, params, postgres))
@@ -158,16 +157,11 @@ def ranked_sql(plan: ReleasePlan, *, seed: int, excluded: np.ndarray, postgres: 
     Rows of r with ``rc <= C AND rs <= S`` are the bounded contribution; ``rc = 1 AND
     rs = 1`` marks exactly one row per contributing consumer.
 
-    Everything is ranked in one order, (consumer, cell hash, cell, signal hash, signal),
-    so that PostgreSQL sorts the eligible rows once and every window reads that sort:
-
-    * the cell hash ``ch`` chains the release's keyed hash over the consumer and the cell's
-      values on the dimensions that are not person attributes;
-    * a person attribute (age band, region) is a fact about a person, counted once: the
-      value on the person's first row in that order (a keyed, per-release choice among the
-      values the person's eligible signals carry, unpredictable to whoever supplies data).
-      Every row of the person then sits in that one value, so within a person the cell is
-      decided by the other dimensions and ranking cells by ``ch`` ranks whole cells.
+    Everything is ranked in one order, (consumer, cell hash, cell[, signal hash, signal]),
+    so that PostgreSQL sorts the eligible rows once and every window reads that sort. The
+    cell hash ``ch`` chains the release's keyed hash over the consumer and the cell's values
+    on the dimensions that are not person attributes: within a person, whose person
+    attributes take one value, ranking by ``ch`` ranks whole cells.
     """
     signal_table = Signal._meta.db_table
     hash_fn = "hashint8extended" if postgres else "ch_hash"
@@ -213,42 +207,39 @@ def ranked_sql(plan: ReleasePlan, *, seed: int, excluded: np.ndarray, postgres: 
         f"FROM {signal_table} s WHERE {' AND '.join(where)}"
     )
     # The hashes over the selected columns (a week is an expression with its own params).
-    hashed = f"SELECT who, sid{cells}{', v' if value_measure else ''}, {cell_hash} AS ch, {hash_fn}(sid, {seed_sql}) AS hs FROM ({raw}) s"
-    order = f"ch{other_cells}, hs, sid"
-    if person:
-        chosen = "".join(f", first_value({name}) OVER w AS {name}" for name in person)
-        eligible = (
-            f"SELECT who, sid{other_cells}{chosen}{', v' if value_measure else ''}, ch, hs FROM ({hashed}) h "
-            f"WINDOW w AS (PARTITION BY who ORDER BY {order})"
-        )
-    else:
-        eligible = hashed
-    if plan.measure in ("consumers", "top_k"):
-        # Distinct (consumer, cell) pairs in (consumer, cell hash) order; the first C of
-        # each consumer are kept. PostgreSQL gets the pairs from the one sort.
+    signal_hash = f", {hash_fn}(sid, {seed_sql}) AS hs" if value_measure else ""
+    eligible = f"SELECT who, sid{cells}{', v' if value_measure else ''}, {cell_hash} AS ch{signal_hash} FROM ({raw}) s"
+    # A person attribute (age band, region) is a fact about a person, counted once: of the
+    # values the person's usable signals in their first cell carry, the lowest. The first
+    # cell is the first by ch, so the choice is keyed per release and unpredictable to whoever
+    # supplies data; every row of the person then sits in that one value.
+    by_cell = f"PARTITION BY who ORDER BY ch{other_cells}"
+    chosen = "".join(f", first_value({name}) OVER w AS {name}" if name in person else f", {name}" for name in cell_names)
+    if plan.measure in ("consumers", "top_k", "signals"):
+        # Counts need how many of a consumer's rows are in each cell, not which ones: one
+        # row per (consumer, cell) straight off the sort (keeping at most S of a cell is
+        # ``least(n, S)`` later), one window over those to rank whole cells.
+        lowest = "".join(f", min({name}) AS {name}" for name in person)
+        # Ordered in a subquery (which PostgreSQL keeps as it is): grouping then reads the
+        # one sort. Without it the planner, misjudging how many pairs there are, hashes
+        # them (1.3 GB for 10M signals) and sorts the result again for the window.
         pairs = (
-            f"SELECT DISTINCT ON (who, ch{other_cells}) who, ch{cells} FROM e ORDER BY who, ch{other_cells}"
-            if postgres
-            else f"SELECT who, ch{cells} FROM e GROUP BY who{cells}"
+            f"SELECT who, ch{other_cells}{lowest}, count(*) AS n FROM (SELECT * FROM e ORDER BY who, ch{other_cells}) o "
+            f"GROUP BY who, ch{other_cells}"
         )
-        ranked = f"SELECT who{cells}, row_number() OVER (PARTITION BY who ORDER BY ch{other_cells}) AS rc, 1 AS rs FROM ({pairs}) p"
-    elif plan.measure == "signals":
-        # A signal count needs how many of a consumer's signals are in each cell, not which
-        # ones: count them per (consumer, cell) straight off the sort, keep at most S of each
-        # cell later (``least(n, S)``), and rank whole cells. Person attributes are constant
-        # within a consumer, so min() just carries them through.
-        carried = "".join(f", min({name}) AS {name}" for name in person)
-        pairs = f"SELECT who, ch{other_cells}{carried}, count(*) AS n FROM e GROUP BY who, ch{other_cells}"
-        ranked = f"SELECT who{cells}, n, row_number() OVER (PARTITION BY who ORDER BY ch{other_cells}) AS rc, 1 AS rs FROM ({pairs}) p"
+        ranked = f"SELECT who{chosen}, n, row_number() OVER w AS rc, 1 AS rs FROM ({pairs}) p WINDOW w AS ({by_cell})"
     else:
-        # The cell hash is a function of (who, cell), so partitioning by (who, hash, cell)
-        # is partitioning by (who, cell), and the one sort serves both windows.
-        ranked = (
-            f"SELECT who{cells}{', v' if value_measure else ''}, "
-            f"dense_rank() OVER (PARTITION BY who ORDER BY ch{other_cells}) AS rc, "
+        # Sums and means keep which S values of a cell survive (by signal hash). The cell
+        # hash is a function of (who, cell), so partitioning by (who, hash, cell) is
+        # partitioning by (who, cell), and one sort serves every window.
+        lowest = "".join(f", min({name}) OVER (PARTITION BY who, ch{other_cells}) AS {name}" for name in person)
+        bounded = (
+            f"SELECT who, ch{other_cells}{lowest}, v, "
+            f"dense_rank() OVER ({by_cell}) AS rc, "
             f"row_number() OVER (PARTITION BY who, ch{other_cells} ORDER BY hs, sid) AS rs "
             f"FROM e"
         )
+        ranked = f"SELECT who{chosen}, v, rc, rs FROM ({bounded}) b WINDOW w AS ({by_cell})" if person else bounded
     return f"WITH e AS ({eligible}), r AS ({ranked})", select_params + where_params
 
 
