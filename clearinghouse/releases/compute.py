@@ -154,8 +154,10 @@ def _eligible_where(plan: ReleasePlan, *, postgres: bool, now: datetime, exclude
 def ranked_sql(plan: ReleasePlan, *, seed: int, excluded: np.ndarray, postgres: bool, now: datetime | None = None) -> tuple[str, list]:
     """``WITH e AS (eligible signals), r AS (bounded rows with their ranks)`` and its params.
 
-    Rows of r with ``rc <= C AND rs <= S`` are the bounded contribution; ``rc = 1 AND
-    rs = 1`` marks exactly one row per contributing consumer.
+    Rows of r with ``_keep(plan)`` are the bounded contribution; ``rc = 1 AND rs = 1``
+    marks exactly one row per contributing consumer. For counts a row of r is one
+    (consumer, cell) with ``n``, how many of the consumer's signals the cell holds; for sums
+    and means it is one signal.
 
     Everything is ranked in one order, (consumer, cell hash, cell[, signal hash, signal]),
     so that PostgreSQL sorts the eligible rows once and every window reads that sort. The
@@ -260,11 +262,11 @@ def left_out_sql(plan: ReleasePlan, *, countable: np.ndarray, postgres: bool, no
 
 
 def _keep(plan: ReleasePlan) -> str:
-    """The bounded contribution: at most C cells per consumer and, per cell, one row for
-    distinct-consumer counts or at most S signals for signal counts and sums."""
+    """The bounded contribution: at most C cells per consumer and, per cell, at most S
+    signals for sums and means (signal counts cap ``n`` at S in the aggregate instead)."""
     cells_per_consumer = plan.cells_per_consumer
     if plan.measure in ("consumers", "top_k", "signals"):
-        return f"rc <= {cells_per_consumer}"  # rows are distinct (consumer, cell) pairs already (S applies to n)
+        return f"rc <= {cells_per_consumer}"  # rows are distinct (consumer, cell) pairs already
     return f"rc <= {cells_per_consumer} AND rs <= {plan.purpose.max_signals_per_cell}"
 
 
