@@ -421,6 +421,29 @@ class WorkerHandle:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def diagnosis(self) -> str:
+        """The log after asking the worker for every thread's stack (Celery's SIGUSR1
+        handler writes them), plus what each session of the test database is doing: what a
+        test that timed out waiting on the worker needs to say where the worker was."""
+        import signal
+        import time
+
+        from django.db import connections
+
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGUSR1)
+            time.sleep(1.0)
+        try:
+            with connections["default"].cursor() as cursor:
+                cursor.execute(
+                    "SELECT pid, state, wait_event_type, wait_event, now() - xact_start, left(query, 200) "
+                    "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                sessions = "\n".join(repr(row) for row in cursor.fetchall())
+        except Exception as error:  # SQLite, or the database itself is the problem
+            sessions = f"(no pg_stat_activity: {error})"
+        return f"{self.log()}\n--- database sessions ---\n{sessions}"
+
     def kill(self) -> None:
         """SIGKILL the whole worker (main process and pool children), as a crash would."""
         import signal

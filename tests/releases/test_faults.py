@@ -218,7 +218,7 @@ def test_worker_killed_after_drawing_noise_completes_once_with_one_answer(world,
             ).fetchone()[0]
             if waiting:
                 break
-            assert time.monotonic() < deadline, first.log()
+            assert time.monotonic() < deadline, first.diagnosis()
             time.sleep(0.1)
         release = Release.objects.get(pk=release_id)
         assert release.status == Release.RUNNING and release.attempts == 1
@@ -237,7 +237,7 @@ def test_worker_killed_after_drawing_noise_completes_once_with_one_answer(world,
     assert release_sweep().resent == 1
     deadline = time.monotonic() + 60
     while Release.objects.get(pk=release_id).status != Release.DONE:
-        assert time.monotonic() < deadline, second.log()
+        assert time.monotonic() < deadline, second.diagnosis()
         time.sleep(0.1)
     done = Release.objects.get(pk=release_id)
     assert done.attempts == 2
