@@ -213,6 +213,11 @@ def test_worker_killed_after_drawing_noise_completes_once_with_one_answer(world,
         first = celery_worker_factory(extra_env={"CH_RELEASE_LEASE_SECONDS": "1"})
         deadline = time.monotonic() + 60
         while True:
+            # The holder is inside its transaction, and PostgreSQL reads pg_stat_activity
+            # once per transaction: without clearing that snapshot every poll would see the
+            # first one's, and a job that blocked after it would never be seen (how this
+            # test timed out in CI on a slower machine).
+            holder.execute("SELECT pg_stat_clear_snapshot()")
             waiting = holder.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
             ).fetchone()[0]
