@@ -156,7 +156,7 @@ def test_one_person_on_two_platforms_is_two_unrelated_references(world, make_con
     assert submit(world.p, [design_item("x", "alice-at-q")]).json()["rejected"][0]["code"] == "unknown_subject"
 
 
-def _median_ms(call, rounds: int) -> list[float]:
+def _timings_ms(call, rounds: int) -> list[float]:
     samples = []
     for _ in range(rounds):
         started = time.perf_counter()
@@ -186,10 +186,13 @@ def test_no_timing_difference_a_simple_loop_can_measure(walled, case):
         call()
     foreign, missing = [], []
     for _ in range(8):  # interleaved, so drift in machine load hits both alike
-        foreign += _median_ms(calls[0], 2)
-        missing += _median_ms(calls[1], 2)
-    f, m = statistics.median(foreign), statistics.median(missing)
-    assert abs(f - m) <= 0.25 * max(f, m) + 2.0, f"foreign {f:.1f} ms vs missing {m:.1f} ms"
+        foreign += _timings_ms(calls[0], 2)
+        missing += _timings_ms(calls[1], 2)
+    # The lower quartile of each side: other processes' load only ever adds time, so it is
+    # what a patient attacker's loop converges to, and what a median (CI failed once on
+    # medians of 40 vs 58 ms, the machine busy) lets a burst of load decide.
+    f, m = statistics.quantiles(foreign, n=4)[0], statistics.quantiles(missing, n=4)[0]
+    assert abs(f - m) <= 0.25 * max(f, m) + 2.0, f"foreign {f:.1f} ms vs missing {m:.1f} ms (lower quartiles)"
 
 
 NOT_FOUND_BYTES = b'{"error":{"code":"not_found","message":"Not found.","details":{}}}'
