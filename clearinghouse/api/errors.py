@@ -74,11 +74,15 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
             ((c, s) for klass, (c, s) in _DRF_CODES.items() if isinstance(exc, klass)),
             ("error", exc.status_code),
         )
-        if getattr(exc, "auth_header", None):
-            headers["WWW-Authenticate"] = exc.auth_header
-        if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(int(exc.wait))
-        details = {"retry_after_seconds": int(exc.wait)} if getattr(exc, "wait", None) else {}
+        # Neither is declared on APIException: APIView.handle_exception sets auth_header on
+        # a 401, and Throttled carries wait.
+        auth_header = getattr(exc, "auth_header", None)
+        if auth_header:
+            headers["WWW-Authenticate"] = auth_header
+        wait = getattr(exc, "wait", None)
+        if wait:
+            headers["Retry-After"] = str(int(wait))
+        details = {"retry_after_seconds": int(wait)} if wait else {}
         return Response(error_body(code, str(exc.detail), details), status=status_code, headers=headers)
     logger.exception("unhandled API error", exc_info=exc)
     return Response(error_body("internal_error", "Internal server error."), status=status.HTTP_500_INTERNAL_SERVER_ERROR)

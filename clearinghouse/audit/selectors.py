@@ -346,6 +346,8 @@ def _rows_portable(first: int, last: int) -> Iterator[list[bytes]]:
         if not batch:
             return
         for seq, moment, kind, actor_id, action, target, outcome, details, leaf, prev, current in batch:
+            # Only sealed rows (seq set) are read, and sealing sets seq, prev_hash and hash together.
+            assert prev is not None and current is not None
             yield [
                 str(seq).encode(),
                 format_time(moment).encode(),
@@ -359,7 +361,9 @@ def _rows_portable(first: int, last: int) -> Iterator[list[bytes]]:
                 prev.encode(),
                 current.encode(),
             ]
-        position = batch[-1][0]
+        last_seq = batch[-1][0]
+        assert last_seq is not None  # filtered on seq__gt, so never NULL
+        position = last_seq
 
 
 def _verify_range_here(first: int, last: int, sizes: list[int]) -> RangeResult:
@@ -459,6 +463,16 @@ def _fold(stack: list[tuple[int, bytes]]) -> bytes:
     return result
 
 
+@dataclass
+class _Progress:
+    """How far _verify got, for the report it gives when it stops."""
+
+    checked: int = 0
+    head_hash: str | None = None
+    checkpoints: int = 0
+    nodes: int = 0
+
+
 def _verify(log_id: str, *, workers: int, chunk: int, parallel_allowed: bool) -> AuditVerification:
     head = tree_size()
     pending = AuditEvent.objects.filter(seq__isnull=True).count()
@@ -473,20 +487,20 @@ def _verify(log_id: str, *, workers: int, chunk: int, parallel_allowed: bool) ->
         (level, index): value
         for level, index, value in AuditTreeNode.objects.filter(level__gt=chunk_level).values_list("level", "index", "hash")
     }
-    state = {"checked": 0, "head_hash": None, "checkpoints": 0, "nodes": 0}
+    state = _Progress()
 
     def broken(seq: int | None, template: str, params: dict[str, Any] | None = None, checkpoint: int | None = None) -> AuditVerification:
         params = params or {}
         return AuditVerification(
             ok=False,
-            checked=state["checked"],
-            head_seq=state["checked"] or None,
-            head_hash=state["head_hash"],
+            checked=state.checked,
+            head_seq=state.checked or None,
+            head_hash=state.head_hash,
             first_bad_seq=seq,
             reason=reasons.reason_text(template, params),
             reason_template=template,
             reason_params=params,
-            checkpoints_checked=state["checkpoints"],
+            checkpoints_checked=state.checkpoints,
             bad_checkpoint=checkpoint,
             pending=pending,
         )
@@ -498,7 +512,7 @@ def _verify(log_id: str, *, workers: int, chunk: int, parallel_allowed: bool) ->
                 problem = reasons.CHECKPOINT_ROOT_MISMATCH, {"checkpoint": checkpoint.pk, "size": size}
             if problem:
                 return broken(size or None, *problem, checkpoint=checkpoint.pk)
-            state["checkpoints"] += 1
+            state.checkpoints += 1
         return None
 
     failure = check_checkpoints(0, EMPTY_ROOT)
@@ -512,7 +526,7 @@ def _verify(log_id: str, *, workers: int, chunk: int, parallel_allowed: bool) ->
     # Stitch the chunks: links across boundaries, subtrees above the chunk level,
     # checkpoint roots (prefix of whole chunks + the chunk's own compact range).
     prefix: list[tuple[int, bytes]] = []
-    previous_hash = GENESIS_HASH
+    previous_hash: str | None = GENESIS_HASH
     for (first, last), part in zip(ranges, results):
         if part.count and part.first_prev != previous_hash:
             return broken(first + 1, reasons.LINK_MISMATCH)
@@ -520,15 +534,15 @@ def _verify(log_id: str, *, workers: int, chunk: int, parallel_allowed: bool) ->
             if part.problem and (part.problem[0] or 0) <= size:
                 break
             root = _fold(prefix + [(level, bytes.fromhex(value)) for level, value in part.checkpoint_stacks[size]])
-            state["checked"], state["head_hash"] = size, None
+            state.checked, state.head_hash = size, None
             failure = check_checkpoints(size, root)
             if failure:
                 return failure
         if part.problem:
-            state["checked"] = (part.problem[0] or first + 1) - 1
+            state.checked = (part.problem[0] or first + 1) - 1
             return broken(*part.problem)
-        state["checked"], state["head_hash"] = last, part.last_hash
-        state["nodes"] += part.nodes_checked
+        state.checked, state.head_hash = last, part.last_hash
+        state.nodes += part.nodes_checked
         previous_hash = part.last_hash
         for level, value in part.stack:
             node = bytes.fromhex(value)
@@ -542,7 +556,7 @@ def _verify(log_id: str, *, workers: int, chunk: int, parallel_allowed: bool) ->
                         first_seq = (index << level) + 1
                         template = reasons.SUBTREE_MISSING if expected is None else reasons.SUBTREE_MISMATCH
                         return broken(first_seq, template, {"level": level, "index": index})
-                    state["nodes"] += 1
+                    state.nodes += 1
             prefix.append((level, node))
     beyond = [size for size in by_size if size > head]
     if beyond:
@@ -555,7 +569,7 @@ def _verify(log_id: str, *, workers: int, chunk: int, parallel_allowed: bool) ->
         )
     stored_total = AuditTreeNode.objects.count()
     expected_nodes = sum(head >> level for level in range(STRIDE, 64, STRIDE))
-    if stored_total != expected_nodes or state["nodes"] != expected_nodes:
+    if stored_total != expected_nodes or state.nodes != expected_nodes:
         return broken(None, reasons.NODE_COUNT_MISMATCH, {"stored": stored_total, "expected": expected_nodes})
     try:
         _check_consecutive_checkpoints(checkpoints)
@@ -565,10 +579,10 @@ def _verify(log_id: str, *, workers: int, chunk: int, parallel_allowed: bool) ->
         ok=True,
         checked=head,
         head_seq=head or None,
-        head_hash=state["head_hash"],
+        head_hash=state.head_hash,
         first_bad_seq=None,
         root_hash=_fold(prefix).hex(),
-        checkpoints_checked=state["checkpoints"],
+        checkpoints_checked=state.checkpoints,
         pending=pending,
     )
 
@@ -608,6 +622,7 @@ def audit_export_lines(*, filters: EventFilter, upto: int, batch_size: int = 200
             return
         for event in batch:
             yield orjson.dumps(event_export_line(event), option=orjson.OPT_SORT_KEYS) + b"\n"
+        assert batch[-1].seq is not None  # filtered on seq__gt, so never NULL
         last = batch[-1].seq
 
 

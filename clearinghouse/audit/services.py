@@ -4,6 +4,7 @@ import contextlib
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -115,7 +116,8 @@ def audit_append(
         details=details,
         leaf_hash=leaf,
     )
-    callbacks = [callback for _, callback, _ in connection.run_on_commit]
+    # Entries are (savepoint ids, callback, robust); django-stubs still describe pairs.
+    callbacks = [entry[1] for entry in connection.run_on_commit]
     # Once an event of this transaction waited, later ones wait too, or they would be
     # sealed ahead of it and the log would show this transaction's events out of order.
     dedicated_sealer = connection.vendor == "postgresql" and settings.CH_AUDIT_SEALER == "process"
@@ -127,9 +129,12 @@ def audit_append(
     else:
         head = AuditEvent.objects.filter(seq__isnull=False).order_by("-seq").values_list("seq", "hash").first()
         size, prev_hex = head if head else (0, GENESIS_HASH)
+        # A row with a seq is sealed, and sealing sets seq and hash together.
+        assert size is not None and prev_hex is not None
         event.seq, event.prev_hash = size + 1, prev_hex
         event.hash = chain_hash(bytes.fromhex(prev_hex), bytes.fromhex(leaf)).hex()
         event.save(force_insert=True)
+    after: Callable[[], None] | None
     if event.seq is not None:
         _store_new_nodes(old_size=event.seq - 1, new_size=event.seq, known_leaves={event.seq - 1: bytes.fromhex(leaf)})
         after = _after_commit_holder
@@ -156,7 +161,7 @@ def _insert_postgresql(event: AuditEvent, *, try_seal: bool) -> None:
                 event.action,
                 event.target,
                 event.outcome,
-                Jsonb(event.details),
+                Jsonb(event.details),  # type: ignore[list-item]  # django-stubs allow only built-in parameter types; psycopg adapts Jsonb
                 event.leaf_hash,
                 try_seal,
                 AUDIT_SEAL_LOCK,

@@ -16,7 +16,7 @@ import hashlib
 import json
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 
 import orjson
@@ -39,7 +39,7 @@ def _unescape(value: bytes) -> bytes:
     return _COPY_ESCAPE.sub(lambda match: _COPY_ESCAPES.get(match.group(1), match.group(1)), value)
 
 
-def copy_rows(cursor, first: int, last: int) -> Iterator[list[bytes]]:
+def copy_rows(cursor, first: int, last: int) -> Generator[list[bytes], None, None]:
     """Rows first+1..last as lists of raw field bytes, streamed with COPY (several times
     faster than a cursor: no per-value conversion)."""
     rest = b""

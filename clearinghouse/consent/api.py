@@ -38,7 +38,8 @@ class PurposeOut(serializers.Serializer):
     )
     legitimate_interest = serializers.DictField(child=serializers.CharField())
     lawful_basis = serializers.CharField()
-    fields = serializers.ListField(child=serializers.CharField())
+    # DRF's metaclass moves declared fields off the class, so this does not shadow Serializer.fields; the stubs cannot tell.
+    fields = serializers.ListField(child=serializers.CharField())  # type: ignore[assignment]
     retention_days = serializers.IntegerField()
     recipient_sectors = serializers.ListField(child=serializers.CharField())
     value_meaning = serializers.DictField(child=serializers.CharField())

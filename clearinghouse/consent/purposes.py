@@ -238,6 +238,7 @@ def purpose_publish(*, document: Any, actor: Actor, approve: bool = False) -> tu
         latest = existing.first()
         same = existing.filter(version=cleaned["version"]).first()
         if same is not None:
+            assert latest is not None  # same is one of them
             if same.source != document:
                 raise Conflict(
                     f"{cleaned['code']} version {cleaned['version']} is already published with different content; publish version {latest.version + 1}",

@@ -218,7 +218,8 @@ def consent_change(*, consumer: Consumer, request: ConsentRequest, channel: str,
                     details={"current_version": current.version, "notice_digests": current.notice_digests},
                 ),
             )
-        purpose, notice_digest = current, request.notice_digest
+        # The stored digest the request's equals: a str, where the request's field may be None.
+        purpose, notice_digest = current, current.notice_digests[language]
     else:
         language = request.language if request.language in ("zh-hans", "en") else settings.LANGUAGE_CODE
         notice_digest = ""

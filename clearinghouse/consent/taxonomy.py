@@ -190,6 +190,7 @@ def taxonomy_index() -> TaxonomyIndex:
         index.codes[term.id] = term.code
         index.labels[term.id] = term.labels
         if term.dimension == "attribute":
+            assert term.parent_id is not None  # load_taxonomy files every attribute under its category
             index.attributes[(term.parent_id, term.code)] = term.id
             index.parent[term.id] = term.parent_id
         else:

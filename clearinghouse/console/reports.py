@@ -214,7 +214,8 @@ def consent_report(*, period: ReportPeriod) -> dict[str, Chartable]:
 
 def releases_register(*, period: ReportPeriod, limit: int = 1000) -> Chartable:
     events = _events(period, [AuditAction.RELEASE_COMPLETED]).order_by("-seq")
-    rows, epsilon = [], defaultdict(Decimal)
+    rows: list[dict[str, Any]] = []
+    epsilon: dict[tuple[str, date], Decimal] = defaultdict(Decimal)
     purposes: set[str] = set()
     for event in events.iterator(chunk_size=2000):
         details = event.details
@@ -276,7 +277,7 @@ def budget_ledger() -> Chartable:
         else:
             refunded[key] += amount
     keys = sorted(set(allocations) | set(reserved) | set(refunded), key=lambda item: (item[0], item[1]))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for purpose, budget_period in keys:
         allocated = sum(allocations[(purpose, budget_period)].values(), Decimal(0))
         spent = reserved[(purpose, budget_period)] - refunded[(purpose, budget_period)]
@@ -423,7 +424,7 @@ def refusals_report(*, period: ReportPeriod) -> Chartable:
 
 def retention_report(*, period: ReportPeriod, limit: int = 500) -> Chartable:
     counts: dict[tuple[str, date], float] = defaultdict(float)
-    rows = []
+    rows: list[dict[str, Any]] = []
     events = _events(period, [AuditAction.RETENTION_PURGED, AuditAction.ERASURE_COMPLETED]).order_by("-seq")
     for event in events.iterator(chunk_size=2000):
         details = event.details
@@ -451,10 +452,11 @@ def subject_requests_report(*, period: ReportPeriod, limit: int = 500) -> Charta
     latency the intake engine records (``latency_ms``)."""
     counts: dict[tuple[str, date], float] = defaultdict(float)
     latencies: list[int] = []
-    rows = []
+    rows: list[dict[str, Any]] = []
     events = _events(period, [AuditAction.EXPORT_COMPLETED, AuditAction.CONSUMER_ERASED, AuditAction.ERASURE_COMPLETED]).order_by("-seq")
     for event in events.iterator(chunk_size=2000):
         details = event.details
+        latency: int | None
         if event.action == AuditAction.EXPORT_COMPLETED:
             kind, latency = "export", 0
         elif event.action == AuditAction.CONSUMER_ERASED:

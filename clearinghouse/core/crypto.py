@@ -14,6 +14,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,8 +109,10 @@ class _CachedSigner:
     signer: Signer
     valid_from: str | None
     # Identity of the key file the signer was read from. Rotation replaces the file (a new
-    # inode), so every process notices it on its next call without being restarted.
-    file_identity: tuple[int, int, int, int]
+    # inode), so every process notices it on its next call without being restarted. None
+    # when the file was gone as it was read (mid-swap): unequal to any present file's
+    # identity, so the next call reads the key again.
+    file_identity: tuple[int, int, int, int] | None
 
 
 def _file_identity(path: Path) -> tuple[int, int, int, int] | None:
@@ -165,7 +168,7 @@ def _replace_secret(path: Path, data: bytes) -> None:
         raise
 
 
-def _load_or_create(path: Path, create: callable) -> bytes:
+def _load_or_create(path: Path, create: Callable[[], bytes]) -> bytes:
     if not path.exists():
         if not settings.CH_GENERATE_KEYS:
             raise ImproperlyConfigured(f"key file {path} is missing (CH_KEY_DIR) and CH_GENERATE_KEYS is off")

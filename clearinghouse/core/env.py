@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, overload
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -28,6 +28,14 @@ def _raw(name: str) -> str | None:
     return value if value != "" else None
 
 
+# Only an explicit None default can come back as None: without a default the variable is
+# required, and a str default stands in for it.
+@overload
+def env_str(name: str) -> str: ...
+@overload
+def env_str(name: str, default: str) -> str: ...
+@overload
+def env_str(name: str, default: None) -> str | None: ...
 def env_str(name: str, default: str | None | object = _MISSING) -> str | None:
     value = _raw(name)
     if value is not None:

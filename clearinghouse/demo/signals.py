@@ -78,7 +78,7 @@ REGION_WEIGHTS = {
     "CN-MO": 1,
 }
 # Category interest by age band (18-24, 25-34, 35-44, 45-54, 55-64, 65+).
-CATEGORY_BY_AGE = {
+CATEGORY_BY_AGE: dict[str, list[float]] = {
     "furniture/office-chair": [6, 14, 10, 5, 2, 1],
     "furniture/standing-desk": [3, 7, 4, 2, 1, 0.3],
     "furniture/sofa": [1, 4, 6, 5, 3, 2],
@@ -429,13 +429,15 @@ class SyntheticWorld:
 
 
 # The world and its generator, set before the delivery processes are forked.
-_DELIVERY = None
+_DELIVERY: tuple[SyntheticWorld, _SignalDraws, list[str]] | None = None
 
 
 def _deliver(task) -> tuple[int, int, int]:
     """One batch: draw it, and send it through signals_ingest unless an earlier run already
     did (a batch is one transaction, so its first and last event ids tell)."""
     position, offset, people, purpose_positions = task
+    if _DELIVERY is None:
+        raise RuntimeError("_deliver runs only while SyntheticWorld delivers signals, which sets _DELIVERY")
     world, generator, codes = _DELIVERY
     platform = world.platforms[position]
     first, last = (f"{platform.slug}-{world.seed}-{n:09d}" for n in (offset, offset + len(people) - 1))

@@ -79,8 +79,13 @@ def erasure_run(*, erasure_id: int, actor: Actor | None = None) -> int | None:
     erasure = Erasure.objects.select_related("consumer", "platform").filter(pk=erasure_id).first()
     if erasure is None or erasure.completed_at is not None:
         return None
+    # Only a withdrawal's erasure is left open for a task (the others complete as they are
+    # written), and a withdrawal is on one platform.
+    platform = erasure.platform
+    if platform is None:
+        raise ValueError(f"erasure {erasure.pk} is open but names no platform: only a withdrawal's erasure runs as a task")
     with transaction.atomic():
-        intake_lock_exclusive(platform_ids=[erasure.platform_id])
+        intake_lock_exclusive(platform_ids=[platform.pk])
         now = timezone.now()
         # The claim: whoever sets completed_at deletes; a concurrent duplicate waits on the
         # row and then updates nothing.
@@ -89,16 +94,15 @@ def erasure_run(*, erasure_id: int, actor: Actor | None = None) -> int | None:
         signals = _withdrawal_signals(erasure)
         deleted, _ = signals.delete()
         Erasure.objects.filter(pk=erasure.pk).update(signals=deleted)
-        platform_slug = erasure.platform.slug if erasure.platform else ""
         certificate = certificates.erasure_certificate_issue(
             erasure=erasure,
-            deleted=[{"platform": platform_slug, "purpose": erasure.purpose_code, "signals": deleted}],
+            deleted=[{"platform": platform.slug, "purpose": erasure.purpose_code, "signals": deleted}],
             completed_at=now,
         )
         audit_append(
             actor=actor,
             action=AuditAction.ERASURE_COMPLETED,
-            target=f"platform:{erasure.platform.slug}",
+            target=f"platform:{platform.slug}",
             details={
                 "reason": Erasure.WITHDRAWAL,
                 "erasure": erasure.pk,
@@ -113,6 +117,7 @@ def erasure_run(*, erasure_id: int, actor: Actor | None = None) -> int | None:
 
 
 def _withdrawal_signals(erasure: Erasure):
+    assert erasure.platform_id is not None  # erasure_run runs only a withdrawal's erasure, which has one
     purpose_ids = list(Purpose.objects.filter(code=erasure.purpose_code).values_list("id", flat=True))
     signals = Signal.objects.filter(consumer_id=erasure.consumer_id, platform_id=erasure.platform_id, purpose_id__in=purpose_ids)
     state = ConsentState.objects.filter(

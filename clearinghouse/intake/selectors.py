@@ -20,7 +20,7 @@ def consumer_signals_export(*, consumer: Consumer) -> list[dict[str, Any]]:
     """A consumer's signals as the codes the platform sent (every term, also retired ones)."""
     codes = dict(TaxonomyTerm.objects.values_list("id", "code"))
     purposes = {p.id: p for p in Purpose.objects.all()}
-    platforms = {}
+    platforms: dict[int, str] = {}
     rows = []
     for signal in Signal.objects.filter(consumer_id=consumer.pk).select_related("platform").order_by("id").iterator(chunk_size=2000):
         platforms.setdefault(signal.platform_id, signal.platform.slug)

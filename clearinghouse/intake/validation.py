@@ -57,7 +57,7 @@ class PurposeRule:
     allowed_keys: frozenset[str]
     value_min: int | None
     value_max: int | None
-    oldest: datetime | None  # occurred_at before this is past retention
+    oldest: datetime  # occurred_at before this is past retention
     retention_days: int
     label: str
     needs_attribute: bool
@@ -238,13 +238,19 @@ def items_check(
                 )
             )
             continue
-        if value is not None and not rule.value_min <= value <= rule.value_max:
-            reject(
-                _invalid(
-                    index, event_id, "value", f"{value} is outside {rule.value_min}..{rule.value_max}, the bounds of purpose {rule.label}"
+        if value is not None:
+            # A value got past the key check, so the purpose collects values, and every such purpose has bounds.
+            assert rule.value_min is not None and rule.value_max is not None
+            if not rule.value_min <= value <= rule.value_max:
+                reject(
+                    _invalid(
+                        index,
+                        event_id,
+                        "value",
+                        f"{value} is outside {rule.value_min}..{rule.value_max}, the bounds of purpose {rule.label}",
+                    )
                 )
-            )
-            continue
+                continue
         if age_band is not None:
             age_band_id = age_bands.get(age_band)
             if age_band_id is None:

@@ -85,6 +85,9 @@ class LoginForm(AuthenticationForm):
 
 
 class SignupForm(forms.Form):
+    # BaseForm's cache of errors (None until validated), which without_input sets; the stubs leave it out.
+    _errors: ErrorDict | None
+
     username = forms.CharField(
         label=_("Choose a username"),
         min_length=3,

@@ -97,7 +97,8 @@ class CatalogEntryOut(serializers.Serializer):
     version = serializers.IntegerField()
     title = serializers.DictField(child=serializers.CharField())
     legitimate_interest = serializers.DictField(child=serializers.CharField())
-    fields = serializers.ListField(child=serializers.CharField())
+    # DRF's metaclass moves declared fields off the class, so this does not shadow Serializer.fields; the stubs cannot tell.
+    fields = serializers.ListField(child=serializers.CharField())  # type: ignore[assignment]
     measures = serializers.ListField(child=serializers.CharField())
     dimensions = serializers.ListField(child=serializers.CharField())
     filters = serializers.ListField(child=serializers.CharField())

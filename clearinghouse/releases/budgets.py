@@ -198,8 +198,8 @@ def budget_roll_over(*, period: str | None = None, actor: Actor | None = None) -
         with transaction.atomic():
             if _roll_over_one(manufacturer_id=manufacturer_id, purpose_code=purpose_code, period=period, actor=actor):
                 rolled += 1
-    for code in Purpose.objects.filter(status=Purpose.APPROVED).values_list("code", flat=True):
-        purpose_budget_get_or_create(purpose=purpose_current(code=code), period=period)
+    for purpose in Purpose.objects.filter(status=Purpose.APPROVED):
+        purpose_budget_get_or_create(purpose=purpose, period=period)
     return rolled
 
 

@@ -185,13 +185,14 @@ def ranked_sql(plan: ReleasePlan, *, seed: int, excluded: np.ndarray, postgres: 
         if dimension == "week":
             if postgres:
                 select_columns.append(f"width_bucket(s.occurred_at, %s::timestamptz[]) AS d{position}")
+                assert plan.week_starts is not None  # plan_build sets them whenever 'week' is grouped by
                 select_params.append(list(plan.week_starts))
             else:
                 select_columns.append(f"ch_week(s.occurred_at) AS d{position}")
         else:
             select_columns.append(f"{expressions[dimension]} AS d{position}")
     if value_measure:
-        low, high = int(plan.purpose.value_min), int(plan.purpose.value_max)
+        low, high = (int(bound) for bound in plan.value_bounds)
         select_columns.append(f"(CASE WHEN s.value < {low} THEN {low} WHEN s.value > {high} THEN {high} ELSE s.value END) AS v")
 
     where, where_params = _eligible_where(plan, postgres=postgres, now=now, excluded=excluded)

@@ -98,7 +98,8 @@ def _count_sensitivities(plan: ReleasePlan) -> tuple[int, float]:
     rows = cells_per_consumer * (1 if plan.measure == "consumers" else purpose.max_signals_per_cell)
     per_cell = 1 if plan.measure == "consumers" else purpose.max_signals_per_cell
     if plan.measure == "sum_value":
-        sensitivity = mechanisms.sum_sensitivity(rows_per_consumer=rows, lower=purpose.value_min, upper=purpose.value_max)
+        low, high = plan.value_bounds
+        sensitivity = mechanisms.sum_sensitivity(rows_per_consumer=rows, lower=low, upper=high)
         per_cell *= max(abs(int(purpose.value_min or 0)), abs(int(purpose.value_max or 0)))
     else:
         sensitivity = mechanisms.count_sensitivity(rows_per_consumer=rows)
@@ -204,7 +205,8 @@ def plan_mechanisms(plan: ReleasePlan) -> dict[str, Any]:
         # One value per consumer and cell (their mean, compute.py): the count of consumers
         # moves by at most C, the centred sum by C times the half-range, in whole units of
         # 1/(2·lcm(1..S)) of a value, whatever the number of signals behind each mean.
-        span = mean_scale(purpose.max_signals_per_cell) * (int(purpose.value_max) - int(purpose.value_min))
+        low, high = plan.value_bounds
+        span = mean_scale(purpose.max_signals_per_cell) * (high - low)
         eps_sum, eps_count = _split_epsilon(answer_epsilon)
         sum_mech = mechanisms.laplace_mechanism(
             sensitivity=mechanisms.sum_sensitivity(rows_per_consumer=cells_per_consumer, lower=-span, upper=span),
@@ -229,6 +231,7 @@ def plan_mechanisms(plan: ReleasePlan) -> dict[str, Any]:
                 "(two 97.5% intervals)",
             },
         }
+    assert plan.k is not None  # plan_build gives every top_k plan its k
     top = mechanisms.top_k_mechanism(k=plan.k, candidates=plan.cell_count, epsilon=answer_epsilon)
     return {
         "objects": [top],
@@ -290,7 +293,7 @@ def release_document(*, release: Release, plan: ReleasePlan, aggregate_values, s
         noisy_sums = sum_mech.release(aggregate_values.sums.tolist())
         noisy_counts = count_mech.release(aggregate_values.counts.tolist())
         sum_h, count_h = built["accuracy"]["sum_half_width"], built["accuracy"]["count_half_width"]
-        low, high = Fraction(purpose.value_min), Fraction(purpose.value_max)
+        low, high = (Fraction(bound) for bound in plan.value_bounds)
         unit = 2 * mean_scale(purpose.max_signals_per_cell)
         document["cells"] = [
             label | _mean_cell(int(total), int(count), sum_h, count_h, low, high, unit)

@@ -64,7 +64,7 @@ def chunk_decode(chunk: int, bits: bytes) -> np.ndarray:
     return np.flatnonzero(flags).astype(np.int64) + chunk * CHUNK_BITS
 
 
-def bit_is_set(bits: bytes, offset: int) -> bool:
+def bit_is_set(bits: bytes | memoryview, offset: int) -> bool:
     return bool(bytes(bits)[offset >> 3] >> (offset & 7) & 1)
 
 

@@ -81,7 +81,7 @@ def sum_sensitivity(*, rows_per_consumer: int, lower: int, upper: int) -> int:
 class LaplaceMechanism:
     """Discrete Laplace noise on an integer vector, calibrated to (sensitivity, ε)."""
 
-    measurement: object
+    measurement: dp.Measurement
     sensitivity: int
     epsilon: Decimal
     scale: float
@@ -117,7 +117,7 @@ class TopKMechanism:
     L∞ sensitivity is 1 and monotonic: adding a consumer raises some scores by at most one
     and lowers none."""
 
-    measurement: object
+    measurement: dp.Measurement
     k: int
     candidates: int
     epsilon: Decimal

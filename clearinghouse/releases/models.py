@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import TypedDict
 
 from django.db import models
 from django.db.models import F, Q
@@ -15,7 +16,14 @@ from django.db.models import F, Q
 from clearinghouse.accounts.models import Manufacturer
 from clearinghouse.consent.models import Purpose
 
-EPSILON = {"max_digits": 10, "decimal_places": 4}
+
+class _Digits(TypedDict):
+    max_digits: int
+    decimal_places: int
+
+
+# A TypedDict, not a plain dict, so the checker can match ``**EPSILON`` to DecimalField's keywords.
+EPSILON: _Digits = {"max_digits": 10, "decimal_places": 4}
 
 
 class PurposeBudget(models.Model):

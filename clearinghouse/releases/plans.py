@@ -133,6 +133,15 @@ class ReleasePlan:
         return self.person_epsilon if self.person_epsilon is not None else self.epsilon
 
     @property
+    def value_bounds(self) -> tuple[int, int]:
+        """The purpose's (min, max) value, which a value measure clamps to."""
+        low, high = self.purpose.value_min, self.purpose.value_max
+        # plan_build refuses a value measure of a purpose without bounds, and purposes set both or neither.
+        if low is None or high is None:
+            raise ValueError(f"purpose {self.purpose.code} has no value bounds, which measure {self.measure} needs")
+        return low, high
+
+    @property
     def cell_count(self) -> int:
         count = 1
         for axis in self.axes:
@@ -366,11 +375,13 @@ def _axes(plan: ReleasePlan, index: TaxonomyIndex) -> list[Axis]:
     axes: list[Axis] = []
     dims = plan.group_by
     if plan.measure == "top_k":
+        attributes = plan.attributes
+        assert attributes is not None  # plan_build gives every top_k plan its category's attributes
         return [
             Axis(
                 ("attribute",),
-                tuple((a,) for a in plan.attributes),
-                tuple({"attribute": index.codes[a]} for a in plan.attributes),
+                tuple((a,) for a in attributes),
+                tuple({"attribute": index.codes[a]} for a in attributes),
             )
         ]
     if "attribute" in dims:
