@@ -90,6 +90,24 @@ def _bit_costs(release_id, code: str, epsilon: Decimal, rho: Decimal, reach_only
     return code, epsilon_units(charged_epsilon) if not charged_rho else 0, accounting.rho_units(charged_rho)
 
 
+_PURE_BITS = 21
+
+
+def _filters_over(pure: np.ndarray, rho: np.ndarray, tests: list[tuple[int, int, int]]) -> list[np.ndarray]:
+    """``accounting.filter_over(pure + p, rho + r, limit)`` for each ``(p, r, limit)``, for a
+    chunk's totals. The filter is a function of each person's (pure, ρ) pair alone, and a
+    chunk of 65,536 people holds far fewer distinct pairs (sums of the same windowed
+    charges), so it runs once per distinct pair and is read back per person: the filter
+    runs under the ledger lock, where every job waits for it."""
+    packable = bool(pure.size) and int(pure.min()) >= 0 and int(pure.max()) < 1 << _PURE_BITS and int(rho.min()) >= 0
+    packable = packable and int(rho.max()) < 1 << (62 - _PURE_BITS)
+    if not packable:  # totals far past any cap: no packing, the filter per person
+        return [accounting.filter_over(pure + p, rho + r, limit) for p, r, limit in tests]
+    distinct, inverse = np.unique((rho << _PURE_BITS) | pure, return_inverse=True)
+    distinct_pure, distinct_rho = distinct & ((1 << _PURE_BITS) - 1), distinct >> _PURE_BITS
+    return [accounting.filter_over(distinct_pure + p, distinct_rho + r, limit)[inverse] for p, r, limit in tests]
+
+
 def consumers_over(*, purpose_code: str, moment: datetime, purpose_cap: Decimal, epsilon: Decimal, rho: Decimal = Decimal(0)) -> np.ndarray:
     """Consumer ids that the individual privacy filter leaves out of a release (see
     ledger_exclusion)."""
@@ -145,9 +163,13 @@ def ledger_exclusion(
         excluded = np.zeros(CHUNK_BITS, dtype=bool)
         exhausted = np.zeros(CHUNK_BITS, dtype=bool)
         for scope, limit in limits.items():
-            pure, rho_total = totals[f"{scope}_pure"], totals[f"{scope}_rho"]
-            excluded |= accounting.filter_over(pure + cost_pure, rho_total + cost_rho, limit - reach.reserve_units(limit))
-            exhausted |= accounting.filter_over(pure + share_pure, rho_total + share_rho, limit)
+            over_answer, over_share = _filters_over(
+                totals[f"{scope}_pure"],
+                totals[f"{scope}_rho"],
+                [(cost_pure, cost_rho, limit - reach.reserve_units(limit)), (share_pure, share_rho, limit)],
+            )
+            excluded |= over_answer
+            exhausted |= over_share
         hits = np.flatnonzero(excluded)
         if hits.size:
             over.append(hits.astype(np.int64) + current_chunk * CHUNK_BITS)

@@ -7,13 +7,14 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clearinghouse.core.actors import Actor
 from clearinghouse.releases import accounting, services
 from clearinghouse.releases.budgets import budget_allocate, period_of
-from clearinghouse.releases.ledger import CHUNK_BITS, chunk_decode, chunks_encode, consumer_charges, consumers_over
+from clearinghouse.releases.ledger import CHUNK_BITS, _filters_over, chunk_decode, chunks_encode, consumer_charges, consumers_over
 from clearinghouse.releases.models import ChargeChunk, Release
 from clearinghouse.releases.reach import rho_split
 from clearinghouse.releases.selectors import privacy_loss_statement
@@ -55,6 +56,29 @@ def test_bitmaps_round_trip():
     assert chunks_encode([]) == []
     # Unsorted and repeated ids encode like their sorted unique set.
     assert chunks_encode([3 * CHUNK_BITS + 17, 2, 1, 65536, 2, 65535, 65537, 1]) == chunks
+
+
+def test_the_filter_read_per_distinct_total_decides_as_it_does_per_person():
+    """The ledger filter runs once per distinct (pure, ρ) total of a chunk and is read back
+    per person; every person must get the decision the filter gives them on their own,
+    with few distinct totals, thousands, and totals too large to pack (the fallback)."""
+    rng = np.random.default_rng(20261207)
+    # Pure totals up to ~2 million units reach the top bits of the packed key (and past it).
+    rho_costs, pure_costs = rng.integers(1, 3_000_000, size=30), rng.integers(0, 70_000, size=30)
+    for trial in range(40):
+        releases = int(rng.integers(1, 30))
+        charged = rng.random((releases, 4096)) < rng.random()
+        rho = (charged * rho_costs[:releases, None]).sum(axis=0).astype(np.int64)
+        pure = (charged * pure_costs[:releases, None]).sum(axis=0).astype(np.int64)
+        if trial % 4 == 0:
+            pure[:3] = 1 << 40  # past what packs into one key
+        tests = [(int(rng.integers(0, 9_000)), int(rng.integers(0, 10**6)), int(rng.integers(1_000, 80_000))) for _ in range(2)]
+        for (add_pure, add_rho, limit), decided in zip(tests, _filters_over(pure, rho, tests), strict=True):
+            assert np.array_equal(decided, accounting.filter_over(pure + add_pure, rho + add_rho, limit)), trial
+    # Totals at the top of the packed key's pure part: far over any cap, never read as small.
+    edge = np.array([(1 << 20) + 10, (1 << 21) - 1, 5, 59_990], dtype=np.int64)
+    assert _filters_over(edge, np.zeros(4, dtype=np.int64), [(0, 0, 60_000)])[0].tolist() == [True, True, False, False]
+    assert _filters_over(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), [(0, 0, 1)])[0].size == 0
 
 
 def test_only_consumers_with_matching_signals_are_charged(world, django_capture_on_commit_callbacks):
