@@ -15,6 +15,7 @@ import pytest
 from django.utils import translation
 
 from clearinghouse import charts
+from clearinghouse.charts import drawing
 from clearinghouse.charts.drawing import INK, LIMIT, _text_width
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,11 +49,49 @@ def _ages(**overrides):
 
 
 def test_the_same_data_gives_the_same_bytes_and_other_data_other_ids():
-    first, again = _ages(), _ages()
+    first = _ages()
+    drawing._drawn.clear()  # drawn again, not read back from the per-process cache
+    again = _ages()
     assert str(first.svg) == str(again.svg)
     other = _ages(values=[41.0, 100.0, 3.0])
     ids = set(re.findall(r' id="([^"]+)"', str(first.svg)))
     assert ids and not ids & set(re.findall(r' id="([^"]+)"', str(other.svg)))
+
+
+def test_a_chart_drawn_before_is_served_again_without_drawing_but_never_across_kinds_or_languages(monkeypatch):
+    drawing._drawn.clear()
+    figures = []
+    real_figure = drawing._figure
+    monkeypatch.setattr(drawing, "_figure", lambda **kwargs: figures.append(1) or real_figure(**kwargs))
+    first = _ages()
+    again = _ages()
+    assert str(again.svg) == str(first.svg) and len(figures) == 1
+
+    with translation.override("zh-hans"):
+        chinese = _ages()
+    assert len(figures) == 2
+    assert "95% 区间" in _texts(chinese) or _texts(chinese) != _texts(first)
+
+    series = [charts.Series(label="grants", values=[3.0, 5.0]), charts.Series(label="withdrawals", values=[1.0, 2.0])]
+    arguments = {"title": "Consents", "description": "per week", "categories": ["w1", "w2"], "value_label": "people"}
+    stacked = charts.stacked_bars(stacks=series, **arguments)
+    grouped = charts.grouped_bars(groups=series, **arguments)
+    assert len(figures) == 4 and str(stacked.svg) != str(grouped.svg)
+
+    # A language that writes 0,5 for 0.5 draws its own tick labels.
+    shares = {"values": [0.4, 1.2, 0.3], "lows": [0.2, 1.0, 0.1], "highs": [0.6, 1.4, 0.5]}
+    point = _ages(**shares)
+    monkeypatch.setattr(drawing, "number_format", lambda value, **kwargs: str(value).replace(".", ","))
+    comma = _ages(**shares)
+    monkeypatch.undo()
+    monkeypatch.setattr(drawing, "_figure", lambda **kwargs: figures.append(1) or real_figure(**kwargs))
+    assert len(figures) == 6 and "0,5" in _texts(comma) and "0.5" in _texts(point)
+    assert str(_ages(**shares).svg) == str(point.svg) and len(figures) == 6
+
+    monkeypatch.setattr(drawing, "_DRAWN_KEPT", 2)
+    for value in (1.0, 2.0, 3.0):
+        _ages(values=[value, 100.0, 3.0])
+    assert len(drawing._drawn) == 2
 
 
 def test_the_svg_is_named_by_its_title_and_description_and_scales_to_its_box():
