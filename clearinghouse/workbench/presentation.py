@@ -619,9 +619,7 @@ FIELD_RULES = {
         "The privacy cost ε was not accepted: give a positive number with at most 4 decimal places, such as 0.5. "
         "A very small ε cannot pay for an answer."
     ),
-    "accuracy": gettext_lazy(
-        "The precision ± was not accepted: give a positive number such as 20 (a whole number for a single table)."
-    ),
+    "accuracy": gettext_lazy("The precision ± was not accepted: give a positive number such as 20 (a whole number for a single table)."),
     "accuracy.half_width": gettext_lazy(
         "The precision ± was not accepted: give a positive number such as 20 (a whole number for a single table)."
     ),
@@ -753,9 +751,7 @@ REFUSALS: dict[str, Any] = {
     "epsilon_too_large": _epsilon_too_large,
     "too_many_cells": _too_many_cells,
     "too_many_weeks": _too_many_weeks,
-    "week_not_over": lambda facts: _(
-        "A trend counts whole weeks that are over: choose an “Until” date in a week that has already ended."
-    ),
+    "week_not_over": lambda facts: _("A trend counts whole weeks that are over: choose an “Until” date in a week that has already ended."),
     "dimension_not_allowed": _dimension_not_allowed,
     "category_with_attribute": lambda facts: _(
         "A report split by product feature cannot also have a table by product category alone (each feature already "
@@ -774,9 +770,7 @@ REFUSALS: dict[str, Any] = {
     "unknown_purpose": lambda facts: _("This purpose is no longer approved: reload the page to see what you may ask now."),
     # Running: the budgets (409) and the job queue (503).
     "budget_exhausted": _budget_exhausted,
-    "broker_unavailable": lambda facts: _(
-        "The job queue cannot be reached right now; nothing was spent. Try again in a minute."
-    ),
+    "broker_unavailable": lambda facts: _("The job queue cannot be reached right now; nothing was spent. Try again in a minute."),
 }
 
 
