@@ -5,6 +5,7 @@ services' refusals (their ``code`` and ``details``) state."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -742,7 +743,7 @@ def _budget_exhausted(facts: dict[str, Any]) -> str:
     return _sentences(first, costs, _("Nothing was spent: ask for less precision or fewer cells."))
 
 
-REFUSALS: dict[str, Any] = {
+REFUSALS: dict[str, Callable[[dict[str, Any]], str]] = {
     # Planning and running: the request services' refusals (400).
     "accuracy_unreachable": _accuracy_unreachable,
     "accuracy_unsupported": lambda facts: _(

@@ -584,6 +584,12 @@ def test_the_catalogues_limits_and_the_plans_cost_fill_what_the_details_leave_ou
     assert "This question costs ε 0.75." in _in("en", budget, cost="0.75")
     assert "这个问题要花 ε 0.75。" in _in("zh-hans", budget, cost="0.75")
     assert "costs" not in _in("en", budget)
+    # Every partial wording reads in Chinese too.
+    cells = Invalid(ENGLISH_MESSAGE, code="too_many_cells", details={"field": "marginals"})
+    assert "10,000 one answer" in _in("en", cells, limits={"max_cells": 10000})
+    for error, limits in ((release, None), (cells, {"max_cells": 10000}), (cells, None)):
+        reads_as_chinese(_in("zh-hans", error, limits=limits), error)
+    assert "13.0087" in _in("zh-hans", release) and "10000" in _in("zh-hans", cells, limits={"max_cells": 10000})
 
 
 def test_numbers_are_written_the_pages_way():
