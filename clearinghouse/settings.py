@@ -513,9 +513,11 @@ CH_REQUEST_MAX_BYTES = env_int("CH_REQUEST_MAX_BYTES", 1024 * 1024, minimum=1024
 CH_OPERATOR = {
     "name": CH_CONTROLLER["name"],
     "names": CH_CONTROLLER["names"],
-    "address": _operator_detail("CH_OPERATOR_ADDRESS", "（演示）上海市示例路 1 号 / 1 Example Road, Shanghai (demo)"),
+    # The demo's address and officer are English here and Chinese on a Chinese page
+    # (portal.presentation.DEMO_OPERATOR_WORDS); a deployment's own are shown as given.
+    "address": _operator_detail("CH_OPERATOR_ADDRESS", "1 Example Road, Shanghai (demo)"),
     "contact": CH_CONTROLLER["contact"],
-    "protection_officer": _operator_detail("CH_PROTECTION_OFFICER_NAME", "Demo Officer（演示）"),
+    "protection_officer": _operator_detail("CH_PROTECTION_OFFICER_NAME", "Example Officer (demo)"),
     "protection_officer_contact": _operator_detail("CH_PROTECTION_OFFICER_CONTACT", "dpo@clearinghouse.example"),
     "complaints_contact": _operator_detail("CH_COMPLAINTS_CONTACT", "complaints@clearinghouse.example"),
     # The regulator people may complain to (PIPL Art. 65); the default is the CAC's reporting

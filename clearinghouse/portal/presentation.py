@@ -47,6 +47,22 @@ SECTOR_LABELS = {
 }
 
 
+# The demo's placeholders for the operator's address and the person responsible for personal-
+# information protection (settings.CH_OPERATOR without CH_OPERATOR_ADDRESS or
+# CH_PROTECTION_OFFICER_NAME), in the page's language. A deployment's own are shown as given.
+DEMO_OPERATOR_WORDS = {
+    "1 Example Road, Shanghai (demo)": gettext_lazy("1 Example Road, Shanghai (demo)"),
+    "Example Officer (demo)": gettext_lazy("Example Officer (demo)"),
+}
+
+
+def operator_in_language(details: dict) -> dict:
+    """settings.CH_OPERATOR for the trust page: the demo's placeholders in the page's language."""
+    return details | {
+        key: str(DEMO_OPERATOR_WORDS[details[key]]) for key in ("address", "protection_officer") if details.get(key) in DEMO_OPERATOR_WORDS
+    }
+
+
 def page_language() -> str:
     """The language the page is rendered in, as used by purposes' bilingual texts."""
     language = get_language() or settings.LANGUAGE_CODE

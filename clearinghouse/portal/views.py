@@ -383,7 +383,7 @@ def trust(request):
         request,
         "portal/trust.html",
         {
-            "operator": settings.CH_OPERATOR,
+            "operator": words.operator_in_language(settings.CH_OPERATOR),
             "operator_name": controller_name(language=words.page_language(), details=settings.CH_OPERATOR),
             "checkpoint": checkpoint,
             "checkpoint_json": json.dumps(checkpoint.envelope(), ensure_ascii=False, indent=2, sort_keys=True) if checkpoint else "",

@@ -36,8 +36,8 @@ EPSILON_QUANTUM = Decimal("0.0001")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def _fail(field_name: str, message: str, code: str = "invalid") -> Invalid:
-    return Invalid(f"{field_name}: {message}", code=code, details={"field": field_name})
+def _fail(field_name: str, message: str, code: str = "invalid", **details: Any) -> Invalid:
+    return Invalid(f"{field_name}: {message}", code=code, details={"field": field_name, **details})
 
 
 def covered(path: str, prefixes: list[str]) -> bool:
@@ -367,6 +367,8 @@ def release_plan_build(*, manufacturer: Manufacturer, purpose: Purpose | None, b
                 "group_by",
                 f"{plan.cell_count:,} cells is more than the {settings.CH_RELEASE_MAX_CELLS:,} a release may have; group by fewer dimensions or filter",
                 "too_many_cells",
+                cells=plan.cell_count,
+                max_cells=settings.CH_RELEASE_MAX_CELLS,
             )
     return plan
 

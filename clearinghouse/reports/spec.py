@@ -229,7 +229,7 @@ def _domain(
     except Invalid as exc:
         if exc.details.get("field") == "group_by":
             message = exc.message.split(": ", 1)[-1]
-            raise _fail("marginals", message, exc.code) from None
+            raise _fail("marginals", message, exc.code, **{k: v for k, v in exc.details.items() if k != "field"}) from None
         raise
     for axis in plan.axes:
         if len(axis.keys) < 2:

@@ -239,5 +239,7 @@ class QuestionForm(forms.Form):
         return body
 
     def service_error(self, *, field: str | None, message: str) -> None:
-        """Show a service's refusal next to the field it names (or above the form)."""
-        self.add_error(ERROR_FIELDS.get(field or "") if ERROR_FIELDS.get(field or "") in self.fields else None, message)
+        """Show a service's refusal next to the field it names (or above the form); a
+        marginal's index ("marginals[1]") names the tables."""
+        name = ERROR_FIELDS.get((field or "").split("[", 1)[0])
+        self.add_error(name if name in self.fields else None, message)

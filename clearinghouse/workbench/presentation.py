@@ -1,9 +1,11 @@
-"""Words, tables and CSV for the workbench: the plans, results and budgets the services
-and selectors return, shown in the page's language. Nothing here decides anything about
-privacy or budgets; it only reads what the signed documents and the free plans state."""
+"""Words, tables and CSV for the workbench: the plans, results, budgets and refusals the
+services and selectors return, shown in the page's language. Nothing here decides anything
+about privacy or budgets; it only reads what the signed documents, the free plans and the
+services' refusals (their ``code`` and ``details``) state."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -11,11 +13,13 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.formats import date_format, number_format
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from clearinghouse.api.renderers import csv_text
 from clearinghouse.charts import Chart, Series, bars_with_intervals, lines_with_band, step_lines
+from clearinghouse.core.errors import Conflict, DomainError, Unavailable
 from clearinghouse.releases.tables import release_table
 from clearinghouse.reports.tables import report_table
 from clearinghouse.trends.tables import trend_table
@@ -580,3 +584,207 @@ def budget_chart(*, title: str, days: list[date], spent: list[Decimal], allocate
         limit_label=_("your allocation"),
         x_label=_("day"),
     )
+
+
+# --- A service's refusal in words -------------------------------------------------------------
+#
+# The services refuse with a stable ``code`` and ``details`` (clearinghouse/core/errors.py);
+# their ``message`` is English written for API clients and is never shown here. Each refusal
+# an analyst can meet in the workbench has its words below, built from the code and the
+# details, and from the purpose's limits in the catalogue or the cost of the plan on the page
+# where the details leave a figure out; any other refusal falls back to a sentence naming the
+# field at fault. tests/workbench/test_refusals.py checks that every code here reads in both
+# languages.
+
+# A service's field (details["field"], with any "[n]" index dropped) -> the form's label.
+FIELD_WORDS = {
+    "purpose": gettext_lazy("Purpose"),
+    "measure": gettext_lazy("What to count"),
+    "group_by": gettext_lazy("Split by"),
+    "marginals": gettext_lazy("Tables"),
+    "by": gettext_lazy("One line per"),
+    "filters": gettext_lazy("From"),
+    "filters.category": gettext_lazy("Product category"),
+    "filters.since": gettext_lazy("From"),
+    "filters.until": gettext_lazy("Until"),
+    "k": gettext_lazy("How many to rank (top k)"),
+    "forecast_weeks": gettext_lazy("Weeks to forecast"),
+    "epsilon": gettext_lazy("Privacy cost ε"),
+    "accuracy": gettext_lazy("Precision ± (confidence 95%)"),
+    "accuracy.half_width": gettext_lazy("Precision ± (confidence 95%)"),
+}
+# What a field takes, for a refusal coded only "invalid": the rules of the field in general,
+# true whichever of them the request broke.
+FIELD_RULES = {
+    "epsilon": gettext_lazy(
+        "The privacy cost ε was not accepted: give a positive number with at most 4 decimal places, such as 0.5. "
+        "A very small ε cannot pay for an answer."
+    ),
+    "accuracy": gettext_lazy("The precision ± was not accepted: give a positive number such as 20 (a whole number for a single table)."),
+    "accuracy.half_width": gettext_lazy(
+        "The precision ± was not accepted: give a positive number such as 20 (a whole number for a single table)."
+    ),
+    "filters": gettext_lazy("Check the dates: a trend needs both, and “Until” must not be before “From”."),
+    "filters.since": gettext_lazy("Check the dates: a trend needs both, and “Until” must not be before “From”."),
+    "filters.until": gettext_lazy("Check the dates: a trend needs both, and “Until” must not be before “From”."),
+    "k": gettext_lazy("“How many to rank” must be a whole number no larger than the number of features of the category."),
+    "filters.category": gettext_lazy("Choose one product category: a ranking ranks the features of exactly one."),
+    "group_by": gettext_lazy("A ranking ranks the features of one category: leave every “Split by” box unticked."),
+    "marginals": gettext_lazy("Tick at least one table."),
+}
+
+
+def amount_words(value: Any) -> str:
+    """A number from a refusal as the page's language writes it: 42,840 in English, 42840
+    in Chinese; 1, not 1.0000."""
+    amount = number(value)
+    if amount is None:
+        return "" if value is None else str(value)
+    return number_format(Decimal(figure(amount)), force_grouping=True)
+
+
+def month_words(period: Any) -> str:
+    """A budget period "2026-12" as the page's language names the month."""
+    try:
+        year, month = (int(part) for part in str(period).split("-"))
+        return date_format(date(year, month, 1), "YEAR_MONTH_FORMAT")
+    except ValueError:
+        return str(period)
+
+
+def _sentences(*parts: str) -> str:
+    """Sentences one after another: a space between English ones, none between Chinese."""
+    return ("" if language() == "zh-hans" else " ").join(part for part in parts if part)
+
+
+def _field_of(details: dict[str, Any]) -> str:
+    return str(details.get("field") or "").split("[", 1)[0]
+
+
+def field_words(field: str) -> str:
+    """The general sentence for a refusal of ``field`` (a service's field name)."""
+    if field in FIELD_RULES:
+        return str(FIELD_RULES[field])
+    if field in FIELD_WORDS:
+        return _("“%(field)s” was not accepted: check it and try again.") % {"field": FIELD_WORDS[field]}
+    return _("The clearinghouse did not accept this question: check your choices and try again.")
+
+
+def _accuracy_unreachable(facts: dict[str, Any]) -> str:
+    needed, maximum, best = facts.get("epsilon_needed"), facts.get("max_epsilon_per_release"), facts.get("best_half_width")
+    advice = _("Ask for a wider ±, or for fewer cells.")
+    if needed is None:
+        return _sentences(_("That precision is out of reach within the ε this purpose allows per question."), advice)
+    if maximum is None:
+        first = _("Out of reach: that precision needs ε %(needed)s, more than this purpose allows per question.") % {
+            "needed": amount_words(needed)
+        }
+    else:
+        first = _("Out of reach: that precision needs ε %(needed)s, more than the ε %(maximum)s this purpose allows per question.") % {
+            "needed": amount_words(needed),
+            "maximum": amount_words(maximum),
+        }
+    most = _("The most it allows gives ± %(best)s.") % {"best": amount_words(best)} if best is not None else ""
+    return _sentences(first, most, advice)
+
+
+def _epsilon_too_large(facts: dict[str, Any]) -> str:
+    maximum = facts.get("max_epsilon_per_release")
+    if maximum is None:
+        return _("This ε is more than this purpose allows per question.")
+    return _("This ε is more than this purpose allows per question: at most ε %(maximum)s.") % {"maximum": amount_words(maximum)}
+
+
+def _too_many_cells(facts: dict[str, Any]) -> str:
+    cells, maximum = facts.get("cells"), facts.get("max_cells")
+    advice = _("Split by fewer things, or choose one product category.")
+    if cells is not None and maximum is not None:
+        first = _("This question has %(cells)s cells, more than the %(maximum)s one answer may have.") % {
+            "cells": amount_words(cells),
+            "maximum": amount_words(maximum),
+        }
+    elif maximum is not None:
+        first = _("This question has more cells than the %(maximum)s one answer may have.") % {"maximum": amount_words(maximum)}
+    else:
+        first = _("This question has more cells than one answer may have.")
+    return _sentences(first, advice)
+
+
+def _too_many_weeks(facts: dict[str, Any]) -> str:
+    if facts.get("max_weeks") is None:
+        return _("This span has more weeks than one trend may cover: shorten it.")
+    return _("A trend may cover at most %(weeks)s weeks: shorten the span from “From” to “Until”.") % {
+        "weeks": amount_words(facts["max_weeks"])
+    }
+
+
+def _dimension_not_allowed(facts: dict[str, Any]) -> str:
+    if _field_of(facts) == "purpose":
+        return _("This purpose has no weekly figures: choose another purpose for a trend.")
+    return _("This purpose does not allow that split: choose another.")
+
+
+def _budget_exhausted(facts: dict[str, Any]) -> str:
+    remaining, period = facts.get("remaining"), facts.get("period")
+    if remaining is None or period is None or facts.get("scope") not in ("allocation", "purpose"):
+        first = _("Not run: not enough budget left.")
+    elif facts["scope"] == "allocation":
+        first = _("Not run: your allocation for %(month)s has ε %(remaining)s left.") % {
+            "month": month_words(period),
+            "remaining": amount_words(remaining),
+        }
+    else:
+        first = _("Not run: this purpose's cap for all manufacturers together has ε %(remaining)s left for %(month)s.") % {
+            "month": month_words(period),
+            "remaining": amount_words(remaining),
+        }
+    cost = facts.get("cost")
+    costs = _("This question costs ε %(cost)s.") % {"cost": amount_words(cost)} if cost is not None else ""
+    return _sentences(first, costs, _("Nothing was spent: ask for less precision or fewer cells."))
+
+
+REFUSALS: dict[str, Callable[[dict[str, Any]], str]] = {
+    # Planning and running: the request services' refusals (400).
+    "accuracy_unreachable": _accuracy_unreachable,
+    "accuracy_unsupported": lambda facts: _(
+        "Choosing the precision works for counts and sums: for an average or a ranking, choose the privacy cost ε instead."
+    ),
+    "epsilon_too_large": _epsilon_too_large,
+    "too_many_cells": _too_many_cells,
+    "too_many_weeks": _too_many_weeks,
+    "week_not_over": lambda facts: _("A trend counts whole weeks that are over: choose an “Until” date in a week that has already ended."),
+    "dimension_not_allowed": _dimension_not_allowed,
+    "category_with_attribute": lambda facts: _(
+        "A report split by product feature cannot also have a table by product category alone (each feature already "
+        "names its category): ask for that table in a report of its own."
+    ),
+    "duplicate_marginal": lambda facts: _(
+        "Two of the tables you ticked are the same table (a product feature already names its category): keep one."
+    ),
+    "single_value_dimension": lambda facts: _(
+        "One table is split by something that has a single value under your choices (such as the product category "
+        "when you chose one): leave that table out."
+    ),
+    "purpose_not_authorised": lambda facts: _(
+        "Your company's sectors are not among the recipients of this purpose: choose another purpose."
+    ),
+    "unknown_purpose": lambda facts: _("This purpose is no longer approved: reload the page to see what you may ask now."),
+    # Running: the budgets (409) and the job queue (503).
+    "budget_exhausted": _budget_exhausted,
+    "broker_unavailable": lambda facts: _("The job queue cannot be reached right now; nothing was spent. Try again in a minute."),
+}
+
+
+def refusal_words(error: DomainError, *, limits: dict[str, Any] | None = None, cost: Any = None) -> str:
+    """A service's refusal as the workbench says it, in the page's language. ``limits`` are
+    the purpose's limits from the catalogue and ``cost`` the ε of the plan that was run: they
+    fill in what the refusal's details leave out (the details win)."""
+    facts = {**(limits or {}), **({"cost": cost} if cost not in (None, "") else {}), **error.details}
+    build = REFUSALS.get(error.code)
+    if build is not None:
+        return str(build(facts))
+    if isinstance(error, Conflict):
+        return _("Not run: the clearinghouse refused this question. Nothing was spent.")
+    if isinstance(error, Unavailable):
+        return _("The clearinghouse cannot take this question right now; nothing was spent. Try again in a minute.")
+    return field_words(_field_of(error.details))

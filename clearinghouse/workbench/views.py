@@ -29,7 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from clearinghouse.accounts import selectors as account_selectors
 from clearinghouse.audit.denials import denial_record
-from clearinghouse.core.errors import Conflict, Invalid, NotFound, Unavailable
+from clearinghouse.core.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
 from clearinghouse.releases import selectors as release_selectors
 from clearinghouse.releases.budgets import period_of
 from clearinghouse.releases.preview import release_plan_request
@@ -121,12 +121,17 @@ def _planned(request, form: QuestionForm, entries) -> words.PlanSummary | None:
     try:
         plan = PLANNERS[kind](request.manufacturer, form.request_body())
     except Invalid as error:
-        form.service_error(field=error.details.get("field"), message=error.message)
+        form.service_error(field=error.details.get("field"), message=_refusal(form, error))
         return None
     except NotFound as error:
-        form.service_error(field="purpose", message=error.message)
+        form.service_error(field="purpose", message=_refusal(form, error))
         return None
     return words.plan_summary(kind=kind, plan=plan, labels=words.labels_of(entries))
+
+
+def _refusal(form: QuestionForm, error: DomainError, plan: words.PlanSummary | None = None) -> str:
+    """The service's refusal in the page's language (never its English ``message``)."""
+    return words.refusal_words(error, limits=form.entry["limits"] if form.entry else None, cost=plan.epsilon if plan else None)
 
 
 def _ask_page(request, form: QuestionForm, plan, *, status: int = 200):
@@ -156,13 +161,13 @@ def ask(request):
     try:
         job, created = REQUESTS[kind](manufacturer=request.manufacturer, body=form.request_body(), actor=request.staff_actor)
     except Invalid as error:
-        form.service_error(field=error.details.get("field"), message=error.message)
+        form.service_error(field=error.details.get("field"), message=_refusal(form, error, plan))
         return _ask_page(request, form, plan, status=400)
     except Conflict as error:
-        form.add_error(None, _("Not run: not enough budget left.") + " " + error.message)
+        form.add_error(None, _refusal(form, error, plan))
         return _ask_page(request, form, plan, status=409)
-    except Unavailable:
-        form.add_error(None, _("The job queue cannot be reached right now; nothing was spent. Try again in a minute."))
+    except Unavailable as error:
+        form.add_error(None, _refusal(form, error, plan))
         return _ask_page(request, form, plan, status=503)
     if created:
         messages.success(request, _("Queued. Its budget is reserved; this page shows the answer when it is ready."))

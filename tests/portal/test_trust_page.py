@@ -89,3 +89,23 @@ def test_shows_the_latest_checkpoint_and_the_last_verification(consumer_a):
     assert f"共 {checkpoint.tree_size} 条事件" in html
     assert checkpoint.signature in html and checkpoint.root_hash in html
     assert "：完好。" in html
+
+
+def test_the_demos_address_and_officer_are_in_the_pages_language(settings):
+    # The demo defaults (no CH_OPERATOR_ADDRESS, no CH_PROTECTION_OFFICER_NAME).
+    assert settings.CH_OPERATOR["address"] == "1 Example Road, Shanghai (demo)"
+    assert settings.CH_OPERATOR["protection_officer"] == "Example Officer (demo)"
+    chinese = Client().get(reverse("portal:trust")).content.decode()
+    english = Client(HTTP_ACCEPT_LANGUAGE="en").get(reverse("portal:trust")).content.decode()
+    address = re.search(r'id="operator".*?<dd>.*?</dd>.*?<dd>(.*?)</dd>', chinese, re.S).group(1)
+    officer = re.search(r'id="protection-officer".*?<dd>(.*?)</dd>', chinese, re.S).group(1)
+    assert (address, officer) == ("上海市示例路 1 号（演示）", "示例负责人（演示）")
+    assert "1 Example Road, Shanghai (demo)" in english and "Example Officer (demo)" in english
+    assert "示例路" not in english and "示例负责人" not in english
+    visible = re.sub(r"<script.*?</script>|<[^>]+>", " ", chinese, flags=re.S)
+    assert not {"Example", "Road", "Shanghai", "Officer", "demo"} & set(re.findall(r"[A-Za-z]+", visible))
+    # A deployment's own address and officer are shown as given, on either page.
+    settings.CH_OPERATOR = settings.CH_OPERATOR | {"address": "1 Example Road, Shanghai", "protection_officer": "Wang Xiaoming"}
+    for client in (Client(), Client(HTTP_ACCEPT_LANGUAGE="en")):
+        html = client.get(reverse("portal:trust")).content.decode()
+        assert "1 Example Road, Shanghai" in html and "Wang Xiaoming" in html and "示例路" not in html

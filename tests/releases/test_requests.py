@@ -142,7 +142,7 @@ def test_purpose_outside_the_manufacturers_sectors_is_refused(world, make_manufa
     assert response.json()["error"]["code"] == "purpose_not_authorised"
 
 
-def test_week_grouping_counts_the_weeks_in_the_cell_limit(world):
+def test_week_grouping_counts_the_weeks_in_the_cell_limit(world, settings):
     response = world.manufacturer.client().post(
         "/api/v1/releases",
         body(
@@ -151,8 +151,14 @@ def test_week_grouping_counts_the_weeks_in_the_cell_limit(world):
         format="json",
     )
     assert response.status_code == 400
-    assert response.json()["error"]["code"] == "too_many_cells"
-    assert "cells" in response.json()["error"]["message"]
+    error = response.json()["error"]
+    assert error["code"] == "too_many_cells"
+    # The details state both figures (the workbench words the refusal from them); the message is as it was.
+    cells, most = error["details"]["cells"], error["details"]["max_cells"]
+    assert error["details"]["field"] == "group_by" and cells > most == settings.CH_RELEASE_MAX_CELLS
+    assert (
+        error["message"] == f"group_by: {cells:,} cells is more than the {most:,} a release may have; group by fewer dimensions or filter"
+    )
 
 
 def test_epsilon_may_be_a_json_number(world, django_capture_on_commit_callbacks):

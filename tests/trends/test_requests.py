@@ -122,6 +122,7 @@ def test_too_many_cells_is_refused_naming_by(world, settings):
     assert response.status_code == 400
     error = response.json()["error"]
     assert (error["code"], error["details"]["field"]) == ("too_many_cells", "by")
+    assert error["details"]["cells"] > error["details"]["max_cells"] == 100
     assert not Release.objects.exists()
 
 

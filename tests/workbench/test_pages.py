@@ -135,10 +135,10 @@ def test_the_plan_json_follows_the_inputs(staff_client):
 @pytest.mark.parametrize(
     ("change", "field", "words"),
     [
-        ({"epsilon": "abc"}, "epsilon", "epsilon"),
-        ({"epsilon": "9"}, "epsilon", "more than this purpose allows"),
-        ({"tables": []}, "tables", "marginals"),
-        ({"spend": "accuracy", "half_width": "-3"}, "half_width", "half_width"),
+        ({"epsilon": "abc"}, "epsilon", "The privacy cost ε was not accepted"),
+        ({"epsilon": "9"}, "epsilon", "more than this purpose allows per question: at most ε 1."),
+        ({"tables": []}, "tables", "Tick at least one table."),
+        ({"spend": "accuracy", "half_width": "-3"}, "half_width", "The precision ± was not accepted"),
     ],
 )
 def test_bad_inputs_are_named_on_the_form_and_nothing_is_spent(staff_client, change, field, words):
