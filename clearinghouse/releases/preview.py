@@ -111,7 +111,12 @@ def resolve_epsilon(*, manufacturer: Manufacturer, purpose: Purpose | None, body
             f"accuracy: a 95% half-width of {half_width} needs ε {epsilon_text(needed)}, more than this purpose allows per release "
             f"({epsilon_text(probe.purpose.max_epsilon_per_release)}, which gives ±{best}); ask for fewer cells or a wider half-width",
             code="accuracy_unreachable",
-            details={"field": "accuracy", "epsilon_needed": epsilon_text(needed), "best_half_width": best},
+            details={
+                "field": "accuracy",
+                "epsilon_needed": epsilon_text(needed),
+                "best_half_width": best,
+                "max_epsilon_per_release": epsilon_text(probe.purpose.max_epsilon_per_release),
+            },
         )
     return {k: v for k, v in body.items() if k != "accuracy"} | {"epsilon": epsilon_text(needed)}
 

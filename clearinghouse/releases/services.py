@@ -253,7 +253,12 @@ def release_queue(
         raise Conflict(
             f"Not enough budget: {epsilon_text(order.epsilon)} ε requested, {epsilon_text(max(refused.remaining, Decimal(0)))} left in {scope} for {period}.",
             code="budget_exhausted",
-            details={"scope": refused.scope, "remaining": epsilon_text(max(refused.remaining, Decimal(0))), "period": period},
+            details={
+                "scope": refused.scope,
+                "epsilon": epsilon_text(order.epsilon),
+                "remaining": epsilon_text(max(refused.remaining, Decimal(0))),
+                "period": period,
+            },
         )
     return release, True
 

@@ -202,6 +202,14 @@ def _rho_down(value: float | Fraction) -> Decimal:
     return (Decimal(str(float(value))) / RHO_UNIT).to_integral_value(rounding=ROUND_FLOOR) * RHO_UNIT
 
 
+def _rho_stating_at_most(epsilon: Decimal) -> Decimal:
+    """The largest ρ (on the ledger's grid) whose stated ε at the configured δ is at most ``epsilon``."""
+    rho = _rho_down(accounting.rho_for_epsilon(epsilon=float(epsilon), at_delta=accounting.delta()))
+    while rho > 0 and stated_epsilon(rho) > epsilon:  # float error of the inverse: never state more than asked
+        rho -= RHO_UNIT
+    return rho
+
+
 def _rho_up(value: float | Fraction) -> Decimal:
     units = math.ceil(Fraction(value) / Fraction(RHO_UNIT))
     return (Decimal(units) * RHO_UNIT).quantize(RHO_UNIT)
@@ -304,7 +312,7 @@ def report_spec_stored(
         marginals=marginals,
         release_plan=release_plan,
         rho=rho,
-        half_width_text=accuracy.get("half_width"),
+        half_width_asked=accuracy.get("half_width"),
     )
 
 
@@ -317,7 +325,7 @@ def _spec(
     epsilon_asked: Decimal | None = None,
     half_width: float | None = None,
     rho: Decimal | None = None,
-    half_width_text: str | None = None,
+    half_width_asked: str | None = None,
 ) -> ReportSpec:
     domain_sizes = {axis.dimensions[-1]: len(axis.keys) for axis in release_plan.axes}
     cells_per_consumer = release_plan.cells_per_consumer  # person attributes count once (releases/plans.py)
@@ -326,9 +334,7 @@ def _spec(
         measure=measure, domain_sizes=domain_sizes, marginals=marginals, cells_per_consumer=cells_per_consumer, purpose=purpose
     )
     if rho is None and epsilon_asked is not None:
-        rho = _rho_down(accounting.rho_for_epsilon(epsilon=float(epsilon_asked), at_delta=accounting.delta()))
-        while rho > 0 and stated_epsilon(rho) > epsilon_asked:  # float error of the inverse: never state more than asked
-            rho -= RHO_UNIT
+        rho = _rho_stating_at_most(epsilon_asked)
         if rho <= 0 or rho_split(rho)[0] <= 0:
             raise _fail("epsilon", "is too small to buy any Gaussian noise at the stated δ")
     elif rho is None and half_width is not None:
@@ -337,15 +343,19 @@ def _spec(
         target = math.floor(half_width * 10) / 10 if half_width >= 0.1 else half_width
         needed = rho_for_half_width_joint(workloads=workloads, half_width=target)
         rho = rho_total_for(_rho_up(needed))  # the answer's ρ plus the reach share
-        half_width_text = _number_text(half_width)
+        half_width_asked = _number_text(half_width)
         epsilon_needed = stated_epsilon(rho)
         if epsilon_needed > purpose.max_epsilon_per_release:
+            # What the most a release may spend would give, so the refusal says how far off it is.
+            most = plan_workloads(workloads=workloads, rho=Fraction(rho_split(_rho_stating_at_most(purpose.max_epsilon_per_release))[0]))
+            best = half_width_text(most.max_half_width)
             raise _fail(
                 "accuracy.half_width",
-                f"±{half_width_text} in every cell needs ε {epsilon_text(epsilon_needed)}, more than {purpose.code} allows per release "
-                f"({epsilon_text(purpose.max_epsilon_per_release)}); ask for a wider half-width, fewer marginals or fewer cells",
+                f"±{half_width_asked} in every cell needs ε {epsilon_text(epsilon_needed)}, more than {purpose.code} allows per release "
+                f"({epsilon_text(purpose.max_epsilon_per_release)}, which gives ±{best}); ask for a wider half-width, fewer marginals or fewer cells",
                 "accuracy_unreachable",
                 epsilon_needed=epsilon_text(epsilon_needed),
+                best_half_width=best,
                 max_epsilon_per_release=epsilon_text(purpose.max_epsilon_per_release),
             )
     assert rho is not None
@@ -363,7 +373,7 @@ def _spec(
         l1_sensitivity=l1,
         rho=rho,
         epsilon=epsilon,
-        half_width_requested=half_width_text,
+        half_width_requested=half_width_asked,
         plan=plan,
     )
 

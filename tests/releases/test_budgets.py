@@ -105,6 +105,7 @@ def test_budget_endpoint_and_refusal_at_zero(purposes, manufacturer, django_capt
     assert response.status_code == 409
     error = response.json()["error"]
     assert error["code"] == "budget_exhausted" and error["details"]["scope"] == "allocation" and error["details"]["remaining"] == "0.0000"
+    assert error["details"]["epsilon"] == "0.1000" and error["details"]["period"] == period_of()
     assert Release.objects.count() == jobs_before
     refused = AuditEvent.objects.filter(action="release.refused").order_by("-seq").first()
     assert refused.details["code"] == "budget_exhausted" and refused.details["epsilon"] == "0.1000"

@@ -119,6 +119,10 @@ def test_bad_accuracy_requests_are_named_and_spend_nothing(world, change, status
         assert response.status_code == status, (url, response.content)
         error = response.json()["error"]
         assert error["code"] == code and error["details"]["field"] == field, (url, error)
+        if code == "accuracy_unreachable":
+            # How far off it is: what it needs, the most a release may spend, and what that buys.
+            assert Decimal(error["details"]["epsilon_needed"]) > Decimal(error["details"]["max_epsilon_per_release"]) == Decimal("1")
+            assert Decimal(str(error["details"]["best_half_width"])) > 1
         assert not Release.objects.exists()
 
 

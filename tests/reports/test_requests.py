@@ -246,6 +246,20 @@ def test_accuracy_out_of_reach_is_refused_before_anything_is_queued(world):
         error = response.json()["error"]
         assert error["code"] == "accuracy_unreachable" and error["details"]["field"] == "accuracy.half_width"
         assert Decimal(error["details"]["epsilon_needed"]) > Decimal(error["details"]["max_epsilon_per_release"]) == Decimal("1")
+        best = error["details"]["best_half_width"]
+        assert f"which gives ±{best})" in error["message"]
+    assert spent(world) == before and not Release.objects.exists()
+    # The half-width it names is what the most a report may spend buys: asking for it is
+    # answered at that ε, and asking for a little less is out of reach again.
+    reachable = world.manufacturer.client().post(
+        "/api/v1/reports/plan", body(epsilon=..., accuracy={"half_width": float(best)}), format="json"
+    )
+    assert reachable.status_code == 200, reachable.content
+    assert Decimal(reachable.json()["cost"]["epsilon"]) <= Decimal("1")
+    tighter = world.manufacturer.client().post(
+        "/api/v1/reports/plan", body(epsilon=..., accuracy={"half_width": float(best) - 0.2}), format="json"
+    )
+    assert tighter.status_code == 400 and tighter.json()["error"]["code"] == "accuracy_unreachable"
     assert spent(world) == before and not Release.objects.exists()
 
 

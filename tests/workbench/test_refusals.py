@@ -134,11 +134,11 @@ CASES = [
         "half_width",
         lambda d: (
             f"Out of reach: that precision needs ε {en(d['epsilon_needed'])}, more than the ε {en(d['max_epsilon_per_release'])} "
-            "this purpose allows per question. Ask for a wider ±, or for fewer cells."
+            f"this purpose allows per question. The most it allows gives ± {en(d['best_half_width'])}. Ask for a wider ±, or for fewer cells."
         ),
         lambda d: (
             f"达不到：这个精度需要 ε {zh(d['epsilon_needed'])}，超过了这个用途每个问题最多可花的 ε {zh(d['max_epsilon_per_release'])}。"
-            "请放宽 ±，或减少单元格。"
+            f"花到上限，精度最好是 ± {zh(d['best_half_width'])}。请放宽 ±，或减少单元格。"
         ),
     ),
     Case(
