@@ -98,7 +98,7 @@ def catalogue(request):
     return render(
         request,
         "workbench/catalogue.html",
-        {"manufacturer": request.manufacturer, "entries": _catalogue(request), "period": period_of()},
+        {"manufacturer": request.manufacturer, "entries": _catalogue(request), "period": words.month_words(period_of())},
     )
 
 
@@ -315,5 +315,13 @@ def budget(request):
                 ],
             }
         )
-    earlier = [row | {"title": titles.get(row["purpose"], row["purpose"])} for row in overview["budgets"] if row["period"] != period]
-    return render(request, "workbench/budget.html", {"period": period, "purposes": purposes, "earlier": earlier, "days": days})
+    earlier = [
+        row | {"title": titles.get(row["purpose"], row["purpose"]), "month": words.month_words(row["period"])}
+        for row in overview["budgets"]
+        if row["period"] != period
+    ]
+    return render(
+        request,
+        "workbench/budget.html",
+        {"period": words.month_words(period), "purposes": purposes, "earlier": earlier, "days": days},
+    )

@@ -12,6 +12,7 @@ from django.test import Client
 from clearinghouse.audit.actions import AuditAction
 from clearinghouse.audit.models import AuditEvent
 from clearinghouse.core.crypto import public_key_for, verify_signature
+from clearinghouse.releases.budgets import period_of
 from clearinghouse.releases.models import Allocation, Release
 from tests.workbench.conftest import CHAIR, FORECAST, PASSWORD, PRODUCT, REPORT_FORM
 
@@ -276,6 +277,9 @@ def test_another_manufacturers_job_answers_404_and_the_attempt_is_audited(
     assert str(job.id) in staff_client.get("/workbench/jobs/").content.decode()
 
 
+MONTHS_EN = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
+
+
 def test_the_budget_page_shows_the_period_day_by_day(staff_client, django_capture_on_commit_callbacks):
     run(staff_client, REPORT_FORM, django_capture_on_commit_callbacks)
     response = staff_client.get("/workbench/budget/")
@@ -283,6 +287,16 @@ def test_the_budget_page_shows_the_period_day_by_day(staff_client, django_captur
     product = next(p for p in response.context["purposes"] if p["row"]["purpose"] == PRODUCT)
     assert product["row"]["spent"] == "0.5000" and product["days"][-1]["spent"] == "0.5"
     assert "Used ε 0.5000 of 20.0000" in response.content.decode()
+    # The month in words, not "2026-12".
+    year, month = period_of().split("-")
+    assert f"({MONTHS_EN[int(month) - 1]} {year})" in response.content.decode()
+    assert f"({period_of()})" not in response.content.decode()
+    chinese = Client(HTTP_ACCEPT_LANGUAGE="zh-CN")
+    chinese.force_login(response.wsgi_request.user)
+    page = chinese.get("/workbench/budget/").content.decode()
+    assert f"（{year}年{int(month)}月）" in page or f"({year}年{int(month)}月)" in page
+    catalogue = staff_client.get("/workbench/").content.decode()
+    assert f"{MONTHS_EN[int(month) - 1]} {year}" in catalogue and period_of() not in catalogue
     assert "<svg" in str(product["chart"].svg) and Decimal(product["chart"].table.rows[-1][-1]) == Decimal("0.5")
 
 
