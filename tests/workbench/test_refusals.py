@@ -112,74 +112,78 @@ class Case:
     chinese: Callable[[dict[str, Any]], str]
 
 
+def out_of_reach_en(d: dict[str, Any]) -> str:
+    return (
+        f"Out of reach: that precision needs ε {en(d['epsilon_needed'])}, more than the ε {en(d['max_epsilon_per_release'])} "
+        f"this purpose allows per question. The most it allows gives ± {en(d['best_half_width'])}. Ask for a wider ±, or for fewer cells."
+    )
+
+
+def out_of_reach_zh(d: dict[str, Any]) -> str:
+    return (
+        f"达不到：这个精度需要 ε {zh(d['epsilon_needed'])}，超过了这个用途每个问题最多可花的 ε {zh(d['max_epsilon_per_release'])}。"
+        f"花到上限，精度最好是 ± {zh(d['best_half_width'])}。请放宽 ±，或减少单元格。"
+    )
+
+
+def too_many_cells_en(d: dict[str, Any]) -> str:
+    return (
+        f"This question has {en(d['cells'])} cells, more than the {en(d['max_cells'])} one answer may have. "
+        "Split by fewer things, or choose one product category."
+    )
+
+
+def too_many_cells_zh(d: dict[str, Any]) -> str:
+    return f"这个问题有 {zh(d['cells'])} 个单元格，超过了一个答案最多可有的 {zh(d['max_cells'])} 个。请少按几项分组，或只选一个商品类别。"
+
+
+EPSILON_RULE_EN = (
+    "The privacy cost ε was not accepted: give a positive number with at most 4 decimal places, such as 0.5. "
+    "A very small ε cannot pay for an answer."
+)
+EPSILON_RULE_ZH = "隐私成本 ε 没有被接受：请填一个正数，最多 4 位小数，例如 0.5。ε 太小，就付不起一个答案。"
+
+
 CASES = [
     Case(
         "release accuracy out of reach",
         "accuracy_unreachable",
         lambda: RELEASE | {"spend": "accuracy", "half_width": "1"},
         "half_width",
-        lambda d: (
-            f"Out of reach: that precision needs ε {en(d['epsilon_needed'])}, more than the ε 1 this purpose allows per question. "
-            f"The most it allows gives ± {en(d['best_half_width'])}. Ask for a wider ±, or for fewer cells."
-        ),
-        lambda d: (
-            f"达不到：这个精度需要 ε {zh(d['epsilon_needed'])}，超过了这个用途每个问题最多可花的 ε 1。"
-            f"花到上限，精度最好是 ± {zh(d['best_half_width'])}。请放宽 ±，或减少单元格。"
-        ),
+        out_of_reach_en,
+        out_of_reach_zh,
     ),
     Case(
         "report accuracy out of reach",
         "accuracy_unreachable",
         lambda: REPORT_FORM | {"spend": "accuracy", "half_width": "0.5"},
         "half_width",
-        lambda d: (
-            f"Out of reach: that precision needs ε {en(d['epsilon_needed'])}, more than the ε {en(d['max_epsilon_per_release'])} "
-            f"this purpose allows per question. The most it allows gives ± {en(d['best_half_width'])}. Ask for a wider ±, or for fewer cells."
-        ),
-        lambda d: (
-            f"达不到：这个精度需要 ε {zh(d['epsilon_needed'])}，超过了这个用途每个问题最多可花的 ε {zh(d['max_epsilon_per_release'])}。"
-            f"花到上限，精度最好是 ± {zh(d['best_half_width'])}。请放宽 ±，或减少单元格。"
-        ),
+        out_of_reach_en,
+        out_of_reach_zh,
     ),
     Case(
         "trend accuracy out of reach",
         "accuracy_unreachable",
         lambda: trend_form(spend="accuracy", half_width="0.5"),
         "half_width",
-        lambda d: (
-            f"Out of reach: that precision needs ε {en(d['epsilon_needed'])}, more than the ε {en(d['max_epsilon_per_release'])} "
-            f"this purpose allows per question. The most it allows gives ± {en(d['best_half_width'])}. Ask for a wider ±, or for fewer cells."
-        ),
-        lambda d: (
-            f"达不到：这个精度需要 ε {zh(d['epsilon_needed'])}，超过了这个用途每个问题最多可花的 ε {zh(d['max_epsilon_per_release'])}。"
-            f"花到上限，精度最好是 ± {zh(d['best_half_width'])}。请放宽 ±，或减少单元格。"
-        ),
+        out_of_reach_en,
+        out_of_reach_zh,
     ),
     Case(
         "release with too many cells",
         "too_many_cells",
         lambda: RELEASE | {"dimensions": ["category", "attribute", "signal", "age_band", "region"], "category": ""},
         "dimensions",
-        lambda d: (
-            f"This question has {en(d['cells'])} cells, more than the {en(d['max_cells'])} one answer may have. "
-            "Split by fewer things, or choose one product category."
-        ),
-        lambda d: (
-            f"这个问题有 {zh(d['cells'])} 个单元格，超过了一个答案最多可有的 {zh(d['max_cells'])} 个。请少按几项分组，或只选一个商品类别。"
-        ),
+        too_many_cells_en,
+        too_many_cells_zh,
     ),
     Case(
         "report with too many cells",
         "too_many_cells",
         lambda: REPORT_FORM | {"category": "", "tables": ["attribute+region", "signal+age_band"]},
         "tables",
-        lambda d: (
-            f"This question has {en(d['cells'])} cells, more than the {en(d['max_cells'])} one answer may have. "
-            "Split by fewer things, or choose one product category."
-        ),
-        lambda d: (
-            f"这个问题有 {zh(d['cells'])} 个单元格，超过了一个答案最多可有的 {zh(d['max_cells'])} 个。请少按几项分组，或只选一个商品类别。"
-        ),
+        too_many_cells_en,
+        too_many_cells_zh,
     ),
     Case(
         "release ε above the purpose's maximum",
@@ -265,22 +269,16 @@ CASES = [
         "invalid",
         lambda: RELEASE | {"epsilon": "abc"},
         "epsilon",
-        lambda d: (
-            "The privacy cost ε was not accepted: give a positive number with at most 4 decimal places, such as 0.5. "
-            "A very small ε cannot pay for an answer."
-        ),
-        lambda d: "隐私成本 ε 没有被接受：请填一个正数，最多 4 位小数，例如 0.5。ε 太小，就付不起一个答案。",
+        lambda d: EPSILON_RULE_EN,
+        lambda d: EPSILON_RULE_ZH,
     ),
     Case(
         "ε too small for a report",
         "invalid",
         lambda: REPORT_FORM | {"epsilon": "0.0001"},
         "epsilon",
-        lambda d: (
-            "The privacy cost ε was not accepted: give a positive number with at most 4 decimal places, such as 0.5. "
-            "A very small ε cannot pay for an answer."
-        ),
-        lambda d: "隐私成本 ε 没有被接受：请填一个正数，最多 4 位小数，例如 0.5。ε 太小，就付不起一个答案。",
+        lambda d: EPSILON_RULE_EN,
+        lambda d: EPSILON_RULE_ZH,
     ),
     Case(
         "a single table's ± that is not whole",
@@ -383,40 +381,49 @@ def catalogue_read_before(seeded, monkeypatch):
     return entries
 
 
-@pytest.mark.parametrize("language", ["en", "zh-CN"])
-def test_a_purpose_retired_after_the_page_was_drawn_reads_in_the_pages_language(staff, seeded, catalogue_read_before, language):
+def _retire(seeded) -> None:
     from clearinghouse.consent.purposes import purpose_retire
     from clearinghouse.core.actors import Actor
 
     purpose_retire(purpose=seeded.purposes[PRODUCT], actor=Actor.operator())
-    refusal = service_refusal(seeded.manufacturer.obj, REPORT_FORM)
-    assert refusal.code == "unknown_purpose"
-    response = client_for(staff, language).post("/workbench/ask/", REPORT_FORM | {"action": "run"})
-    assert response.status_code == 400
-    (text,) = response.context["form"].errors["purpose"]
-    if language == "en":
-        assert text == "This purpose is no longer approved: reload the page to see what you may ask now."
-    else:
-        assert text == "这个用途已不再处于批准状态：请刷新页面，看看现在可以问什么。"
-        reads_as_chinese(text, refusal)
-    assert refusal.message not in html.unescape(response.content.decode())
-    nothing_spent(seeded)
 
 
-@pytest.mark.parametrize("language", ["en", "zh-CN"])
-def test_a_purpose_no_longer_open_to_the_company_reads_in_the_pages_language(staff, seeded, catalogue_read_before, language):
+def _close_to_the_company(seeded) -> None:
     from clearinghouse.consent.models import Purpose
 
     Purpose.objects.filter(code=PRODUCT, status=Purpose.APPROVED).update(recipient_sectors=["pet"])
+
+
+PURPOSE_CHANGES = {
+    "retired": (
+        _retire,
+        "unknown_purpose",
+        "This purpose is no longer approved: reload the page to see what you may ask now.",
+        "这个用途已不再处于批准状态：请刷新页面，看看现在可以问什么。",
+    ),
+    "no longer open to the company": (
+        _close_to_the_company,
+        "purpose_not_authorised",
+        "Your company's sectors are not among the recipients of this purpose: choose another purpose.",
+        "你公司的行业不在这个用途的接收方之内：请选别的用途。",
+    ),
+}
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+@pytest.mark.parametrize("change", sorted(PURPOSE_CHANGES))
+def test_a_purpose_changed_after_the_page_was_drawn_reads_in_the_pages_language(staff, seeded, catalogue_read_before, change, language):
+    make_change, code, english, chinese = PURPOSE_CHANGES[change]
+    make_change(seeded)
     refusal = service_refusal(seeded.manufacturer.obj, REPORT_FORM)
-    assert refusal.code == "purpose_not_authorised"
+    assert refusal.code == code
     response = client_for(staff, language).post("/workbench/ask/", REPORT_FORM | {"action": "run"})
     assert response.status_code == 400
     (text,) = response.context["form"].errors["purpose"]
     if language == "en":
-        assert text == "Your company's sectors are not among the recipients of this purpose: choose another purpose."
+        assert text == english
     else:
-        assert text == "你公司的行业不在这个用途的接收方之内：请选别的用途。"
+        assert text == chinese
         reads_as_chinese(text, refusal)
     assert refusal.message not in html.unescape(response.content.decode())
     nothing_spent(seeded)
