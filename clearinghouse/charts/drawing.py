@@ -167,6 +167,13 @@ def _number(value: float | None, places: int = 4) -> str:
     return number_format(Decimal("0" if text == "-0" else text), force_grouping=True)
 
 
+def _interval() -> str:
+    # "95% i" reads to xgettext as a Python format ("% i"); it is plain text, and marked as
+    # such so that makemessages does not turn its translation fuzzy (and the page English).
+    # xgettext:no-python-format
+    return _("95% interval")
+
+
 def _text_width(text: str, size: float = FONT) -> float:
     """Roughly how wide ``text`` is drawn: CJK characters are square, Latin about 0.6 of
     the size. matplotlib measures with a font that has no Chinese; this decides how many x
@@ -394,14 +401,14 @@ def bars_with_intervals(
         ax.axhline(0, color=INK, linewidth=1)
         _y_axis(ax, value_label=value_label)
         _x_axis(ax, categories, categorical=True, x_label=x_label)
-        return [bars.patches[0], bars.errorbar], [value_label, _("95% interval")]
+        return [bars.patches[0], bars.errorbar], [value_label, _interval()]
 
     svg = _draw(
         kind="bars_with_intervals",
         key_data=[categories, values, lows, highs, value_label, x_label],
         title=title,
         description=description,
-        legend=[value_label, _("95% interval")],
+        legend=[value_label, _interval()],
         paint=paint,
     )
     rows = [[category, _number(v), _number(lo), _number(hi)] for category, v, lo, hi in zip(categories, values, lows, highs)]
@@ -491,13 +498,13 @@ def lines_with_band(
             labels.append(item.label)
         if banded:
             handles.append(Patch(facecolor=MUTED, alpha=0.28, linewidth=0))
-            labels.append(_("95% interval"))
+            labels.append(_interval())
         lowest = min((v for item in series for v in _floats(item.lows or item.values, count) if not math.isnan(v)), default=0)
         _y_axis(ax, value_label=value_label, include_zero=lowest >= 0)
         _x_axis(ax, x_labels, categorical=False, x_label=x_label)
         return handles, labels
 
-    legend = [item.label for item in series] + ([_("95% interval")] if banded else [])
+    legend = [item.label for item in series] + ([_interval()] if banded else [])
     svg = _draw(
         kind="lines_with_band",
         key_data=[x_labels, _plain(series), value_label, x_label],
