@@ -277,6 +277,10 @@ def test_another_manufacturers_job_answers_404_and_the_attempt_is_audited(
     assert str(job.id) in staff_client.get("/workbench/jobs/").content.decode()
 
 
+def product_manufacturer(response):
+    return response.wsgi_request.user.manufacturer_staff.manufacturer
+
+
 MONTHS_EN = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
 
 
@@ -295,6 +299,10 @@ def test_the_budget_page_shows_the_period_day_by_day(staff_client, django_captur
     chinese.force_login(response.wsgi_request.user)
     page = chinese.get("/workbench/budget/").content.decode()
     assert f"（{year}年{int(month)}月）" in page or f"({year}年{int(month)}月)" in page
+    # An earlier month's row, in words too.
+    Allocation.objects.create(manufacturer=product_manufacturer(response), purpose_code=PRODUCT, period="2025-03", allocated=Decimal("2"))
+    earlier = staff_client.get("/workbench/budget/").content.decode()
+    assert "<td>March 2025</td>" in earlier and "2025-03" not in earlier
     catalogue = staff_client.get("/workbench/").content.decode()
     assert f"{MONTHS_EN[int(month) - 1]} {year}" in catalogue and period_of() not in catalogue
     assert "<svg" in str(product["chart"].svg) and Decimal(product["chart"].table.rows[-1][-1]) == Decimal("0.5")
