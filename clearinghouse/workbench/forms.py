@@ -238,8 +238,12 @@ class QuestionForm(forms.Form):
             body["epsilon"] = (data.get("epsilon") or "").strip()
         return body
 
+    def field_for(self, service_field: str | None) -> str | None:
+        """The field of this form a service's refusal names (``details["field"]``), if it is
+        on the form; a marginal's index ("marginals[1]") names the tables."""
+        name = ERROR_FIELDS.get((service_field or "").split("[", 1)[0])
+        return name if name in self.fields else None
+
     def service_error(self, *, field: str | None, message: str) -> None:
-        """Show a service's refusal next to the field it names (or above the form); a
-        marginal's index ("marginals[1]") names the tables."""
-        name = ERROR_FIELDS.get((field or "").split("[", 1)[0])
-        self.add_error(name if name in self.fields else None, message)
+        """Show a service's refusal next to the field it names (or above the form)."""
+        self.add_error(self.field_for(field), message)

@@ -596,41 +596,22 @@ def budget_chart(*, title: str, days: list[date], spent: list[Decimal], allocate
 # field at fault. tests/workbench/test_refusals.py checks that every code here reads in both
 # languages.
 
-# A service's field (details["field"], with any "[n]" index dropped) -> the form's label.
-FIELD_WORDS = {
-    "purpose": gettext_lazy("Purpose"),
-    "measure": gettext_lazy("What to count"),
-    "group_by": gettext_lazy("Split by"),
-    "marginals": gettext_lazy("Tables"),
-    "by": gettext_lazy("One line per"),
-    "filters": gettext_lazy("From"),
-    "filters.category": gettext_lazy("Product category"),
-    "filters.since": gettext_lazy("From"),
-    "filters.until": gettext_lazy("Until"),
-    "k": gettext_lazy("How many to rank (top k)"),
-    "forecast_weeks": gettext_lazy("Weeks to forecast"),
-    "epsilon": gettext_lazy("Privacy cost ε"),
-    "accuracy": gettext_lazy("Precision ± (confidence 95%)"),
-    "accuracy.half_width": gettext_lazy("Precision ± (confidence 95%)"),
-}
-# What a field takes, for a refusal coded only "invalid": the rules of the field in general,
-# true whichever of them the request broke.
+_DATES_RULE = gettext_lazy("Check the dates: a trend needs both, and “Until” must not be before “From”.")
+# What a field of the question form takes, for a refusal coded only "invalid": the rules of
+# the field in general, true whichever of them the request broke. Fields without a rule are
+# named by their label on the form.
 FIELD_RULES = {
     "epsilon": gettext_lazy(
         "The privacy cost ε was not accepted: give a positive number with at most 4 decimal places, such as 0.5. "
         "A very small ε cannot pay for an answer."
     ),
-    "accuracy": gettext_lazy("The precision ± was not accepted: give a positive number such as 20 (a whole number for a single table)."),
-    "accuracy.half_width": gettext_lazy(
-        "The precision ± was not accepted: give a positive number such as 20 (a whole number for a single table)."
-    ),
-    "filters": gettext_lazy("Check the dates: a trend needs both, and “Until” must not be before “From”."),
-    "filters.since": gettext_lazy("Check the dates: a trend needs both, and “Until” must not be before “From”."),
-    "filters.until": gettext_lazy("Check the dates: a trend needs both, and “Until” must not be before “From”."),
+    "half_width": gettext_lazy("The precision ± was not accepted: give a positive number such as 20 (a whole number for a single table)."),
+    "since": _DATES_RULE,
+    "until": _DATES_RULE,
     "k": gettext_lazy("“How many to rank” must be a whole number no larger than the number of features of the category."),
-    "filters.category": gettext_lazy("Choose one product category: a ranking ranks the features of exactly one."),
-    "group_by": gettext_lazy("A ranking ranks the features of one category: leave every “Split by” box unticked."),
-    "marginals": gettext_lazy("Tick at least one table."),
+    "category": gettext_lazy("Choose one product category: a ranking ranks the features of exactly one."),
+    "dimensions": gettext_lazy("A ranking ranks the features of one category: leave every “Split by” box unticked."),
+    "tables": gettext_lazy("Tick at least one table."),
 }
 
 
@@ -661,12 +642,12 @@ def _field_of(details: dict[str, Any]) -> str:
     return str(details.get("field") or "").split("[", 1)[0]
 
 
-def field_words(field: str) -> str:
-    """The general sentence for a refusal of ``field`` (a service's field name)."""
+def field_words(field: str | None, label: str | None) -> str:
+    """The general sentence for a refusal of the form's ``field`` (labelled ``label``)."""
     if field in FIELD_RULES:
         return str(FIELD_RULES[field])
-    if field in FIELD_WORDS:
-        return _("“%(field)s” was not accepted: check it and try again.") % {"field": FIELD_WORDS[field]}
+    if label:
+        return _("“%(field)s” was not accepted: check it and try again.") % {"field": label}
     return _("The clearinghouse did not accept this question: check your choices and try again.")
 
 
@@ -738,8 +719,8 @@ def _budget_exhausted(facts: dict[str, Any]) -> str:
             "month": month_words(period),
             "remaining": amount_words(remaining),
         }
-    cost = facts.get("cost")
-    costs = _("This question costs ε %(cost)s.") % {"cost": amount_words(cost)} if cost is not None else ""
+    asked = facts.get("epsilon")
+    costs = _("This question costs ε %(cost)s.") % {"cost": amount_words(asked)} if asked is not None else ""
     return _sentences(first, costs, _("Nothing was spent: ask for less precision or fewer cells."))
 
 
@@ -775,11 +756,11 @@ REFUSALS: dict[str, Callable[[dict[str, Any]], str]] = {
 }
 
 
-def refusal_words(error: DomainError, *, limits: dict[str, Any] | None = None, cost: Any = None) -> str:
+def refusal_words(error: DomainError, *, limits: dict[str, Any] | None = None, field: str | None = None, label: str | None = None) -> str:
     """A service's refusal as the workbench says it, in the page's language. ``limits`` are
-    the purpose's limits from the catalogue and ``cost`` the ε of the plan that was run: they
-    fill in what the refusal's details leave out (the details win)."""
-    facts = {**(limits or {}), **({"cost": cost} if cost not in (None, "") else {}), **error.details}
+    the purpose's limits from the catalogue, filling in what the refusal's details leave out
+    (the details win); ``field`` and ``label`` are the form's field the refusal names."""
+    facts = {**(limits or {}), **error.details}
     build = REFUSALS.get(error.code)
     if build is not None:
         return str(build(facts))
@@ -787,4 +768,4 @@ def refusal_words(error: DomainError, *, limits: dict[str, Any] | None = None, c
         return _("Not run: the clearinghouse refused this question. Nothing was spent.")
     if isinstance(error, Unavailable):
         return _("The clearinghouse cannot take this question right now; nothing was spent. Try again in a minute.")
-    return field_words(_field_of(error.details))
+    return field_words(field, label)

@@ -129,9 +129,15 @@ def _planned(request, form: QuestionForm, entries) -> words.PlanSummary | None:
     return words.plan_summary(kind=kind, plan=plan, labels=words.labels_of(entries))
 
 
-def _refusal(form: QuestionForm, error: DomainError, plan: words.PlanSummary | None = None) -> str:
+def _refusal(form: QuestionForm, error: DomainError) -> str:
     """The service's refusal in the page's language (never its English ``message``)."""
-    return words.refusal_words(error, limits=form.entry["limits"] if form.entry else None, cost=plan.epsilon if plan else None)
+    field = form.field_for(error.details.get("field"))
+    return words.refusal_words(
+        error,
+        limits=form.entry["limits"] if form.entry else None,
+        field=field,
+        label=str(form.fields[field].label) if field else None,
+    )
 
 
 def _ask_page(request, form: QuestionForm, plan, *, status: int = 200):
@@ -161,13 +167,13 @@ def ask(request):
     try:
         job, created = REQUESTS[kind](manufacturer=request.manufacturer, body=form.request_body(), actor=request.staff_actor)
     except Invalid as error:
-        form.service_error(field=error.details.get("field"), message=_refusal(form, error, plan))
+        form.service_error(field=error.details.get("field"), message=_refusal(form, error))
         return _ask_page(request, form, plan, status=400)
     except Conflict as error:
-        form.add_error(None, _refusal(form, error, plan))
+        form.add_error(None, _refusal(form, error))
         return _ask_page(request, form, plan, status=409)
     except Unavailable as error:
-        form.add_error(None, _refusal(form, error, plan))
+        form.add_error(None, _refusal(form, error))
         return _ask_page(request, form, plan, status=503)
     if created:
         messages.success(request, _("Queued. Its budget is reserved; this page shows the answer when it is ready."))

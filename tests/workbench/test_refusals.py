@@ -22,6 +22,7 @@ from django.utils.datastructures import MultiValueDict
 from clearinghouse.core.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
 from clearinghouse.releases.models import Allocation, PurposeBudget, Release
 from clearinghouse.workbench import presentation
+from clearinghouse.workbench.forms import ERROR_FIELDS, QuestionForm
 from tests.releases.test_faults import unreachable_broker  # noqa: F401 - the fixture, for the broker test
 from tests.workbench.conftest import CHAIR, FORECAST, PRODUCT, REPORT_FORM
 
@@ -556,18 +557,24 @@ def test_every_code_reads_in_english_and_in_chinese_with_its_numbers(code):
 
 
 @pytest.mark.parametrize(
-    "field", sorted(set(presentation.FIELD_WORDS) | set(presentation.FIELD_RULES) | {"", "forecast_weeks", "filters.signals"})
+    "field",
+    sorted(set(ERROR_FIELDS) | {"", "marginals[2]", "filters.signals"}),
 )
 @pytest.mark.parametrize("kind", [Invalid, NotFound])
 def test_any_other_refusal_names_its_field_in_the_pages_language(field, kind):
     error = kind(ENGLISH_MESSAGE, code="some_code_the_workbench_does_not_know", details={"field": field} if field else {})
-    english, chinese = _in("en", error), _in("zh-hans", error)
+    form = QuestionForm(entries=[], words={"dimensions": {}, "measures": {}})
+    name = form.field_for(field)
+    texts = {}
+    for language in ("en", "zh-hans"):
+        with translation.override(language):
+            label = str(form.fields[name].label) if name else None
+            texts[language] = presentation.refusal_words(error, field=name, label=label)
+            if name is not None and name not in presentation.FIELD_RULES:
+                assert label in texts[language]
+    english, chinese = texts["en"], texts["zh-hans"]
     assert english != chinese and not CJK.search(english) and ENGLISH_MESSAGE not in english
     reads_as_chinese(chinese, error)
-    if field in presentation.FIELD_WORDS and field not in presentation.FIELD_RULES:
-        for language, text in (("en", english), ("zh-hans", chinese)):
-            with translation.override(language):
-                assert str(presentation.FIELD_WORDS[field]) in text
 
 
 @pytest.mark.parametrize("kind", [Conflict, Unavailable])
@@ -578,7 +585,7 @@ def test_an_unknown_conflict_or_outage_reads_in_the_pages_language(kind):
     reads_as_chinese(chinese, error)
 
 
-def test_the_catalogues_limits_and_the_plans_cost_fill_what_the_details_leave_out():
+def test_the_catalogues_limits_fill_what_the_details_leave_out_and_the_asked_cost_is_said():
     release = Invalid(
         ENGLISH_MESSAGE, code="accuracy_unreachable", details={"field": "accuracy", "epsilon_needed": "13.0087", "best_half_width": 27}
     )
@@ -588,8 +595,9 @@ def test_the_catalogues_limits_and_the_plans_cost_fill_what_the_details_leave_ou
     report = Invalid(ENGLISH_MESSAGE, code="accuracy_unreachable", details={"epsilon_needed": "2", "max_epsilon_per_release": "1.0000"})
     assert "the ε 1 this purpose" in _in("en", report, limits={"max_epsilon_per_release": "2.5000"})
     budget = Conflict(ENGLISH_MESSAGE, code="budget_exhausted", details={"scope": "purpose", "remaining": "0.0000", "period": "2026-12"})
-    assert "This question costs ε 0.75." in _in("en", budget, cost="0.75")
-    assert "这个问题要花 ε 0.75。" in _in("zh-hans", budget, cost="0.75")
+    asked = Conflict(ENGLISH_MESSAGE, code="budget_exhausted", details=budget.details | {"epsilon": "0.7500"})
+    assert "This question costs ε 0.75." in _in("en", asked)
+    assert "这个问题要花 ε 0.75。" in _in("zh-hans", asked)
     assert "costs" not in _in("en", budget)
     # Every partial wording reads in Chinese too.
     cells = Invalid(ENGLISH_MESSAGE, code="too_many_cells", details={"field": "marginals"})
