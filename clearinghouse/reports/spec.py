@@ -32,7 +32,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
@@ -42,6 +42,7 @@ from clearinghouse.consent.purposes import purpose_current
 from clearinghouse.core.crypto import canonical_json, sha256_hex
 from clearinghouse.core.errors import Invalid
 from clearinghouse.releases import accounting
+from clearinghouse.releases.accounting import rho_within, stated_epsilon
 from clearinghouse.releases.plans import DIMENSION_ORDER, PERSON_ATTRIBUTES, ReleasePlan, epsilon_text, parse_epsilon, release_plan_build
 from clearinghouse.releases.reach import rho_split, rho_total_for
 from clearinghouse.reports.strategy import Contribution, JointPlan, MarginalAccuracy, Workload, plan_workloads, rho_for_half_width_joint
@@ -198,27 +199,9 @@ def _half_width_parse(raw: Any) -> float:
     return result
 
 
-def _rho_down(value: float | Fraction) -> Decimal:
-    return (Decimal(str(float(value))) / RHO_UNIT).to_integral_value(rounding=ROUND_FLOOR) * RHO_UNIT
-
-
-def _rho_stating_at_most(epsilon: Decimal) -> Decimal:
-    """The largest ρ (on the ledger's grid) whose stated ε at the configured δ is at most ``epsilon``."""
-    rho = _rho_down(accounting.rho_for_epsilon(epsilon=float(epsilon), at_delta=accounting.delta()))
-    while rho > 0 and stated_epsilon(rho) > epsilon:  # float error of the inverse: never state more than asked
-        rho -= RHO_UNIT
-    return rho
-
-
 def _rho_up(value: float | Fraction) -> Decimal:
     units = math.ceil(Fraction(value) / Fraction(RHO_UNIT))
     return (Decimal(units) * RHO_UNIT).quantize(RHO_UNIT)
-
-
-def stated_epsilon(rho: Decimal) -> Decimal:
-    """The ε a charge of ρ states at the one δ, rounded up to 0.0001."""
-    value = accounting.zcdp_to_epsilon(float(rho), accounting.delta())
-    return Decimal(repr(value)).quantize(accounting.EPSILON_UNIT, rounding=ROUND_CEILING)
 
 
 def _domain(
@@ -334,7 +317,7 @@ def _spec(
         measure=measure, domain_sizes=domain_sizes, marginals=marginals, cells_per_consumer=cells_per_consumer, purpose=purpose
     )
     if rho is None and epsilon_asked is not None:
-        rho = _rho_stating_at_most(epsilon_asked)
+        rho = rho_within(epsilon_asked)
         if rho <= 0 or rho_split(rho)[0] <= 0:
             raise _fail("epsilon", "is too small to buy any Gaussian noise at the stated δ")
     elif rho is None and half_width is not None:
@@ -347,7 +330,7 @@ def _spec(
         epsilon_needed = stated_epsilon(rho)
         if epsilon_needed > purpose.max_epsilon_per_release:
             # What the most a release may spend would give, so the refusal says how far off it is.
-            most = plan_workloads(workloads=workloads, rho=Fraction(rho_split(_rho_stating_at_most(purpose.max_epsilon_per_release))[0]))
+            most = plan_workloads(workloads=workloads, rho=Fraction(rho_split(rho_within(purpose.max_epsilon_per_release))[0]))
             best = half_width_text(most.max_half_width)
             raise _fail(
                 "accuracy.half_width",

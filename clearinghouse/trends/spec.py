@@ -54,6 +54,7 @@ from clearinghouse.consent.purposes import purpose_current
 from clearinghouse.core.crypto import canonical_json, sha256_hex
 from clearinghouse.core.errors import Invalid
 from clearinghouse.releases import accounting
+from clearinghouse.releases.accounting import rho_within, stated_epsilon
 from clearinghouse.releases.plans import DIMENSION_ORDER, ReleasePlan, epsilon_text, parse_epsilon, release_plan_build
 from clearinghouse.releases.reach import rho_split, rho_total_for
 from clearinghouse.trends.continual import SeriesPlan, plan_for_half_width, plan_series
@@ -130,26 +131,8 @@ class TrendSpec:
         return sha256_hex(canonical_json(self.request_document()))
 
 
-def _rho_down(value: float) -> Decimal:
-    return (Decimal(repr(float(value))) / RHO_UNIT).to_integral_value(rounding=ROUND_FLOOR) * RHO_UNIT
-
-
 def _rho_up(value: Decimal) -> Decimal:
     return ((value / RHO_UNIT).to_integral_value(rounding=ROUND_CEILING) * RHO_UNIT).quantize(RHO_UNIT)
-
-
-def stated_epsilon(rho: Decimal) -> Decimal:
-    """The ε a charge of ρ states at the one δ, rounded up to 0.0001."""
-    value = accounting.zcdp_to_epsilon(float(rho), accounting.delta())
-    return Decimal(repr(value)).quantize(accounting.EPSILON_UNIT, rounding=ROUND_CEILING)
-
-
-def rho_for_stated_epsilon(epsilon: Decimal) -> Decimal:
-    """The largest ρ (1e-8 units) whose stated ε is at most ``epsilon``."""
-    rho = _rho_down(accounting.rho_for_epsilon(epsilon=float(epsilon), at_delta=accounting.delta()))
-    while rho > 0 and stated_epsilon(rho) > epsilon:  # float error of the inverse: never state more than asked
-        rho -= RHO_UNIT
-    return rho
 
 
 def _today() -> date:
@@ -335,7 +318,7 @@ def _spec(
     }
     accuracy_doc = accuracy_stored
     if rho is None and epsilon_asked is not None:
-        rho = rho_for_stated_epsilon(epsilon_asked)
+        rho = rho_within(epsilon_asked)
         if rho <= 0 or rho_split(rho)[0] <= 0:
             raise _fail("epsilon", "is too small to buy any Gaussian noise at the stated δ")
     elif rho is None and accuracy is not None:
@@ -347,7 +330,7 @@ def _spec(
         accuracy_doc = {"half_width": _number_text(half_width), "of": target}
         epsilon_needed = stated_epsilon(rho)
         if epsilon_needed > purpose.max_epsilon_per_release:
-            best = plan_series(rho=rho_split(rho_for_stated_epsilon(purpose.max_epsilon_per_release))[0], strategy=strategy, **shape)  # type: ignore[arg-type]
+            best = plan_series(rho=rho_split(rho_within(purpose.max_epsilon_per_release))[0], strategy=strategy, **shape)  # type: ignore[arg-type]
             best_half = best.max_weekly_half_width if target == "weekly" else best.max_running_total_half_width
             raise _fail(
                 "accuracy",
