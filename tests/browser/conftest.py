@@ -1,8 +1,10 @@
 """Browser-test fixtures, shared by the consumer portal and the compliance console.
 
-One headless Chromium (Debian's ``/usr/bin/chromium``, driven by Playwright for Python) is
-started per test session; each test gets a fresh browser context (no cookies, no storage)
-and a page. pytest-django's ``live_server`` serves the app from a thread of the test
+One headless Chromium (Debian's, driven by Playwright for Python) is started per test
+session: ``/usr/bin/chromium-headless-shell`` (package chromium-headless-shell, the same
+Chromium build's headless shell) when it is installed, else ``/usr/bin/chromium``;
+``CH_CHROMIUM`` names another binary. Each test gets a fresh browser context (no cookies,
+no storage) and a page. pytest-django's ``live_server`` serves the app from a thread of the test
 process against the test database, so data made in a test is visible to the browser
 (the tests here are transactional).
 
@@ -27,7 +29,14 @@ import pytest
 
 from tests.conftest import REQUIRE_SERVICES
 
-CHROMIUM = os.environ.get("CH_CHROMIUM", "/usr/bin/chromium")
+FULL_CHROMIUM = "/usr/bin/chromium"
+HEADLESS_SHELL = "/usr/bin/chromium-headless-shell"
+# The headless shell is Chromium's own build for headless use (the one Playwright drives by
+# default): the same Blink and V8 without the desktop browser around them. It runs the
+# browser tests in 40% less time than the full browser (2026-12-07: 54 tests, two
+# workers, 129 s -> 78 s), all of it Chromium's CPU on a 2-core machine. The full browser
+# still runs one journey (test_full_browser.py), so both stay working.
+CHROMIUM = os.environ.get("CH_CHROMIUM") or (HEADLESS_SHELL if Path(HEADLESS_SHELL).exists() else FULL_CHROMIUM)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -47,9 +56,9 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.browser)
 
 
-def _chromium_missing() -> str | None:
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        return f"needs Chromium at {CHROMIUM} (apt-get install chromium)"
+def _chromium_missing(executable: str = CHROMIUM) -> str | None:
+    if not (Path(executable).exists() or shutil.which(executable)):
+        return f"needs Chromium at {executable} (apt-get install chromium chromium-headless-shell)"
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -58,7 +67,7 @@ def _chromium_missing() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def browser(django_db_setup):
+def playwright(django_db_setup):
     missing = _chromium_missing()
     if missing:
         if REQUIRE_SERVICES:
@@ -74,15 +83,26 @@ def browser(django_db_setup):
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
-        with sync_playwright() as playwright:
-            instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        with sync_playwright() as instance:
             yield instance
-            instance.close()
     finally:
         if previous is None:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+def chromium_launch(playwright, executable: str = CHROMIUM):
+    """A headless Chromium from ``executable`` (one Playwright per session drives them all:
+    a second sync Playwright on the same thread is refused)."""
+    return playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    instance = chromium_launch(playwright)
+    yield instance
+    instance.close()
 
 
 @pytest.fixture

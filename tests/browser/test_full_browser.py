@@ -1,0 +1,29 @@
+"""The rest of tests/browser/ runs in Chromium's headless shell when it is installed (the
+faster build, conftest.CHROMIUM); the portal's whole journey runs here in the full
+browser too (Debian's /usr/bin/chromium), so the pages keep working in what people use."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import test_portal_journey as journey
+from tests.browser.conftest import FULL_CHROMIUM, REQUIRE_SERVICES, _chromium_missing, chromium_launch
+from tests.browser.test_portal_journey import browser_context_options, world  # noqa: F401  (the journey's fixtures)
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    missing = _chromium_missing(FULL_CHROMIUM)
+    if missing:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"{missing} (REQUIRE_SERVICES=1)")
+        pytest.skip(missing)
+    instance = chromium_launch(playwright, FULL_CHROMIUM)
+    yield instance
+    instance.close()
+
+
+def test_the_whole_journey_in_the_full_browser(page, context, live_server, world):  # noqa: F811
+    journey.test_whole_journey(page, context, live_server, world, "en")
