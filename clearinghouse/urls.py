@@ -49,6 +49,7 @@ api_urlpatterns = [
     path("callback", notices_api.CallbackView.as_view(), name="callback"),
     path("notices", notices_api.NoticesView.as_view(), name="notices"),
     path("notices/<uuid:notice_id>", notices_api.NoticeDetailView.as_view(), name="notice-detail"),
+    path("notices/<uuid:notice_id>/resend", notices_api.NoticeResendView.as_view(), name="notice-resend"),
     path("platform/links", accounts_api.PlatformLinksView.as_view(), name="platform-links"),
     path(
         "platform/subjects/<str:subject_ref>/consent",

@@ -60,6 +60,7 @@ PERMISSION_TABLE: dict[str, dict[str, frozenset[str]]] = {
     "api:callback": {"GET": frozenset({MANUFACTURER}), "PUT": frozenset({MANUFACTURER}), "DELETE": frozenset({MANUFACTURER})},
     "api:notices": {"GET": frozenset({MANUFACTURER})},
     "api:notice-detail": {"GET": frozenset({MANUFACTURER})},
+    "api:notice-resend": {"POST": frozenset({MANUFACTURER})},
     # Compliance
     "api:audit-events": {"GET": frozenset({COMPLIANCE})},
     "api:audit-event-detail": {"GET": frozenset({COMPLIANCE})},

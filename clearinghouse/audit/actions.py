@@ -81,3 +81,4 @@ class AuditAction(StrEnum):
     NOTICE_DELIVERED = "notice.delivered"
     NOTICE_ATTEMPT_FAILED = "notice.attempt_failed"
     NOTICE_GIVEN_UP = "notice.given_up"
+    NOTICE_RESEND_REQUESTED = "notice.resend_requested"

@@ -106,6 +106,9 @@ SENTENCES: dict[str, str] = {
     AuditAction.NOTICE_GIVEN_UP: gettext_noop(
         "The notice of %(target)s to %(host)s was given up after %(attempt)s attempts (%(outcome)s)."
     ),
+    AuditAction.NOTICE_RESEND_REQUESTED: gettext_noop(
+        "%(actor)s asked for the given-up notice of %(target)s to be sent again, to %(host)s."
+    ),
 }
 OVER_CAP = gettext_noop("Over the cap: allocations add up to ε %(total)s of %(cap)s.")
 UNKNOWN = gettext_noop("%(actor)s: %(action)s on %(target)s.")

@@ -10,7 +10,7 @@ from clearinghouse.api.pagination import Pagination, paginated_schema
 from clearinghouse.api.queryparams import PAGINATION, query_parameters
 from clearinghouse.api.schema import error_response
 from clearinghouse.notices import selectors
-from clearinghouse.notices.services import callback_delete, callback_set
+from clearinghouse.notices.services import callback_delete, callback_set, notice_resend
 
 
 class CallbackIn(serializers.Serializer):
@@ -146,3 +146,44 @@ class NoticeDetailView(APIView):
         404 like a missing one.
         """
         return Response(NoticeOut(selectors.notice_get(manufacturer=request.user.party, notice_id=notice_id)).data)
+
+
+class NoticeResendView(APIView):
+    @extend_schema(
+        request=None,
+        examples=[
+            OpenApiExample(
+                "A given-up notice, pending again",
+                value={
+                    **_NOTICE_EXAMPLE,
+                    "state": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": "2026-12-07T09:12:00.000000Z",
+                    "last_outcome": "connection_refused",
+                    "delivered_at": None,
+                },
+                response_only=True,
+                status_codes=[202],
+            )
+        ],
+        responses={
+            202: NoticeOut,
+            404: error_response(not_found="no such notice of mine"),
+            409: error_response(
+                not_given_up="the notice is not given up (`details.state` says what it is: pending, delivered or cancelled)",
+                no_callback="no callback is registered to send it to",
+            ),
+        },
+    )
+    def post(self, request, notice_id):
+        """Send a given-up notice again
+
+        After its last attempt failed a notice is `given_up`; this starts a new round of
+        attempts (the same schedule) to the callback registered now. The body and its
+        `notice_id` are the same as before, so a receiver that did get it deduplicates;
+        `Clearinghouse-Attempt` counts from 1 again. 202 with the notice, now `pending`.
+        Only a given-up notice can be sent again (409 `not_given_up`); another
+        manufacturer's notice answers 404 like a missing one.
+        """
+        notice = notice_resend(manufacturer=request.user.party, notice_id=notice_id, actor=request_actor(request))
+        return Response(NoticeOut(notice).data, status=status.HTTP_202_ACCEPTED)

@@ -30,7 +30,7 @@ from clearinghouse.audit.actions import AuditAction
 from clearinghouse.audit.services import audit_append
 from clearinghouse.core.actors import Actor
 from clearinghouse.core.crypto import canonical_json, signer_get
-from clearinghouse.core.errors import Invalid, NotFound
+from clearinghouse.core.errors import Conflict, Invalid, NotFound
 from clearinghouse.core.outages import OUTAGE_ERRORS
 from clearinghouse.notices.delivery import Outcome, notice_post
 from clearinghouse.notices.destinations import callback_url_check
@@ -255,6 +255,49 @@ def notice_attempt_record(*, notice: Notice, attempt: int, outcome: Outcome, now
             action, result = AuditAction.NOTICE_ATTEMPT_FAILED, "error"
         audit_append(actor=SYSTEM, action=action, target=f"release:{notice.job_id}", outcome=result, details=details)
     return retry_in
+
+
+def notice_resend(*, manufacturer: Manufacturer, notice_id, actor: Actor, now: datetime | None = None) -> Notice:
+    """Send a given-up notice again, on the manufacturer's request: a new round of attempts
+    (the same body and notice_id, so a receiver that did get it deduplicates; the attempt
+    header counts from 1 again) to the callback registered now. NotFound for another
+    manufacturer's notice, exactly like a missing one; Conflict when the notice is not given
+    up (``not_given_up``, its state in ``details``) or no callback is registered
+    (``no_callback``). Nothing changes on a refusal."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        # Locked, so two requests at once start one round, not two (the second finds it pending).
+        notice = Notice.objects.select_for_update().filter(pk=notice_id, manufacturer=manufacturer, occurred_at__lte=now).first()
+        if notice is None:
+            raise NotFound()
+        if notice.state != Notice.GIVEN_UP:
+            raise Conflict(
+                f"Only a given-up notice can be sent again; this one is {notice.state.replace('_', ' ')}.",
+                code="not_given_up",
+                details={"state": notice.state},
+            )
+        callback = Callback.objects.filter(manufacturer=manufacturer).first()
+        if callback is None:
+            raise Conflict("No callback is registered: register one (PUT /api/v1/callback), then ask again.", code="no_callback")
+        given_up_after = notice.attempts
+        Notice.objects.filter(pk=notice.pk, state=Notice.GIVEN_UP).update(
+            state=Notice.PENDING, attempts=0, next_attempt_at=now, lease_until=None, url=callback.url
+        )
+        audit_append(
+            actor=actor,
+            action=AuditAction.NOTICE_RESEND_REQUESTED,
+            target=f"release:{notice.job_id}",
+            details={
+                "notice_id": str(notice.id),
+                "manufacturer": manufacturer.slug,
+                "kind": notice.kind,
+                "given_up_after": given_up_after,
+                **_url_details(callback.url),
+            },
+        )
+        transaction.on_commit(lambda: notice_task_send(notice_id=notice.pk))
+    notice.refresh_from_db()
+    return notice
 
 
 def notices_resend(*, now: datetime | None = None) -> int:

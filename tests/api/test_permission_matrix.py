@@ -228,6 +228,8 @@ ROWS = [
     Row("POST", "/api/v1/callback", everyone(405), lambda w: {}, "api:callback"),
     Row("GET", "/api/v1/notices", manufacturers_only(200), name="api:notices"),
     Row("GET", "/api/v1/notices/5f0c6b8e-2d0a-4c53-9d4e-7d1c1f6a0b11", manufacturers_only(404), name="api:notice-detail"),
+    Row("POST", "/api/v1/notices/5f0c6b8e-2d0a-4c53-9d4e-7d1c1f6a0b11/resend", manufacturers_only(404), lambda w: {}, "api:notice-resend"),
+    Row("GET", "/api/v1/notices/5f0c6b8e-2d0a-4c53-9d4e-7d1c1f6a0b11/resend", everyone(405), name="api:notice-resend"),
     # The audit log: compliance only; checkpoints and consistency proofs are public.
     Row("GET", "/api/v1/audit/events", compliance_only(200), name="api:audit-events"),
     Row("GET", "/api/v1/audit/events/1", compliance_only(200), name="api:audit-event-detail"),
