@@ -209,3 +209,32 @@ def test_a_rejected_key_file_is_not_silently_used(connect, tmp_path):
     bad.write_text('{"not": "keys"}')
     with pytest.raises(ValueError, match="GET /api/v1/keys"):
         connect("en", keys=bad)
+
+
+def test_a_given_up_notice_is_sent_again_as_the_readme_shows_and_twice_is_a_conflict(connect, market):
+    """clients/python/README.md, Notifications: the loop that asks for given-up notices again."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from clearinghouse.notices.models import Callback, Notice
+
+    client = connect("en")
+    # A receiver on the discard port, which refuses connections: every attempt fails.
+    Callback.objects.create(manufacturer=market.manufacturer.obj, url="http://127.0.0.1:9/hooks")
+    job = client.release(**chair_release()).wait(timeout=60)
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    Notice.objects.filter(job_id=job.id).update(
+        state=Notice.GIVEN_UP, attempts=8, occurred_at=an_hour_ago, next_attempt_at=an_hour_ago, last_outcome="connection_refused"
+    )
+
+    for notice in client.get("/notices")["results"]:
+        if notice["state"] == "given_up":
+            client.post(f"/notices/{notice['id']}/resend", None)
+
+    (notice,) = client.get("/notices")["results"]
+    # A new round: pending again, its first attempt (run eagerly here) refused once at most.
+    assert notice["state"] == "pending" and notice["attempts"] in (0, 1)
+    with pytest.raises(ConflictError) as caught:
+        client.post(f"/notices/{notice['id']}/resend", None)
+    assert caught.value.status == 409 and caught.value.code == "not_given_up"
