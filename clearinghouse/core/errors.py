@@ -20,6 +20,12 @@ class DomainError(Exception):
 class Invalid(DomainError):
     """Bad input; ``details`` names the field(s)."""
 
+    def renamed(self, field: str) -> Invalid:
+        """The same refusal for a request that calls the field ``field`` (a report's
+        "marginals" where the release plan it builds says "group_by"): the code and every
+        detail kept, the message and ``details["field"]`` naming it."""
+        return Invalid(f"{field}: {self.message.split(': ', 1)[-1]}", code=self.code, details={**self.details, "field": field})
+
 
 class NotFound(DomainError):
     """Unknown, or belongs to someone else: the two must be indistinguishable."""

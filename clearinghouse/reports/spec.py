@@ -219,8 +219,7 @@ def _domain(
         plan = release_plan_build(manufacturer=manufacturer, purpose=purpose, body=body, purpose_code=purpose_code)
     except Invalid as exc:
         if exc.details.get("field") == "group_by":
-            message = exc.message.split(": ", 1)[-1]
-            raise _fail("marginals", message, exc.code, **{k: v for k, v in exc.details.items() if k != "field"}) from None
+            raise exc.renamed("marginals") from None
         raise
     for axis in plan.axes:
         if len(axis.keys) < 2:

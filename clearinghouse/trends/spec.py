@@ -221,7 +221,7 @@ def _cells(*, manufacturer: Manufacturer, purpose: Purpose, measure: str, by: An
         return release_plan_build(manufacturer=manufacturer, purpose=purpose, body=body, purpose_code=purpose.code)
     except Invalid as exc:
         if exc.details.get("field") == "group_by":
-            raise _fail("by", exc.message.split(": ", 1)[-1], exc.code, **{k: v for k, v in exc.details.items() if k != "field"}) from None
+            raise exc.renamed("by") from None
         raise
 
 
