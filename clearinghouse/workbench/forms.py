@@ -243,7 +243,3 @@ class QuestionForm(forms.Form):
         on the form; a marginal's index ("marginals[1]") names the tables."""
         name = ERROR_FIELDS.get((service_field or "").split("[", 1)[0])
         return name if name in self.fields else None
-
-    def service_error(self, *, field: str | None, message: str) -> None:
-        """Show a service's refusal next to the field it names (or above the form)."""
-        self.add_error(self.field_for(field), message)

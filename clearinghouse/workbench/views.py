@@ -121,23 +121,25 @@ def _planned(request, form: QuestionForm, entries) -> words.PlanSummary | None:
     try:
         plan = PLANNERS[kind](request.manufacturer, form.request_body())
     except Invalid as error:
-        form.service_error(field=error.details.get("field"), message=_refusal(form, error))
+        _refuse(form, error)
         return None
     except NotFound as error:
-        form.service_error(field="purpose", message=_refusal(form, error))
+        _refuse(form, error, at="purpose")
         return None
     return words.plan_summary(kind=kind, plan=plan, labels=words.labels_of(entries))
 
 
-def _refusal(form: QuestionForm, error: DomainError) -> str:
-    """The service's refusal in the page's language (never its English ``message``)."""
+def _refuse(form: QuestionForm, error: DomainError, *, at: str | None = None, above_form: bool = False) -> None:
+    """Show a service's refusal on the form in the page's language (never its English
+    ``message``): at the form's field it names, else at ``at``, or above the form."""
     field = form.field_for(error.details.get("field"))
-    return words.refusal_words(
+    message = words.refusal_words(
         error,
         limits=form.entry["limits"] if form.entry else None,
         field=field,
         label=str(form.fields[field].label) if field else None,
     )
+    form.add_error(None if above_form else field or form.field_for(at), message)
 
 
 def _ask_page(request, form: QuestionForm, plan, *, status: int = 200):
@@ -167,13 +169,13 @@ def ask(request):
     try:
         job, created = REQUESTS[kind](manufacturer=request.manufacturer, body=form.request_body(), actor=request.staff_actor)
     except Invalid as error:
-        form.service_error(field=error.details.get("field"), message=_refusal(form, error))
+        _refuse(form, error)
         return _ask_page(request, form, plan, status=400)
     except Conflict as error:
-        form.add_error(None, _refusal(form, error))
+        _refuse(form, error, above_form=True)
         return _ask_page(request, form, plan, status=409)
     except Unavailable as error:
-        form.add_error(None, _refusal(form, error))
+        _refuse(form, error, above_form=True)
         return _ask_page(request, form, plan, status=503)
     if created:
         messages.success(request, _("Queued. Its budget is reserved; this page shows the answer when it is ready."))
