@@ -280,9 +280,8 @@ def notice_resend(*, manufacturer: Manufacturer, notice_id, actor: Actor, now: d
         if callback is None:
             raise Conflict("No callback is registered: register one (PUT /api/v1/callback), then ask again.", code="no_callback")
         given_up_after = notice.attempts
-        Notice.objects.filter(pk=notice.pk, state=Notice.GIVEN_UP).update(
-            state=Notice.PENDING, attempts=0, next_attempt_at=now, lease_until=None, url=callback.url
-        )
+        notice.state, notice.attempts, notice.next_attempt_at, notice.lease_until, notice.url = Notice.PENDING, 0, now, None, callback.url
+        notice.save(update_fields=["state", "attempts", "next_attempt_at", "lease_until", "url"])
         audit_append(
             actor=actor,
             action=AuditAction.NOTICE_RESEND_REQUESTED,
@@ -296,7 +295,6 @@ def notice_resend(*, manufacturer: Manufacturer, notice_id, actor: Actor, now: d
             },
         )
         transaction.on_commit(lambda: notice_task_send(notice_id=notice.pk))
-    notice.refresh_from_db()
     return notice
 
 
