@@ -56,23 +56,25 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.browser)
 
 
-def _chromium_missing(executable: str = CHROMIUM) -> str | None:
+def chromium_required(executable: str = CHROMIUM) -> None:
+    """Skip when ``executable`` or Playwright is missing; fail instead under REQUIRE_SERVICES=1."""
+    missing = None
     if not (Path(executable).exists() or shutil.which(executable)):
-        return f"needs Chromium at {executable} (apt-get install chromium chromium-headless-shell)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "needs Playwright for Python (pip install -r requirements.txt)"
-    return None
+        missing = f"needs Chromium at {executable} (apt-get install chromium chromium-headless-shell)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            missing = "needs Playwright for Python (pip install -r requirements.txt)"
+    if missing and REQUIRE_SERVICES:
+        pytest.fail(f"{missing} (REQUIRE_SERVICES=1)")
+    if missing:
+        pytest.skip(missing)
 
 
 @pytest.fixture(scope="session")
 def playwright(django_db_setup):
-    missing = _chromium_missing()
-    if missing:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"{missing} (REQUIRE_SERVICES=1)")
-        pytest.skip(missing)
+    chromium_required()
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an asyncio loop running on this thread for as long as the

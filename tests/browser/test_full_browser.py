@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import test_portal_journey as journey
-from tests.browser.conftest import FULL_CHROMIUM, REQUIRE_SERVICES, _chromium_missing, chromium_launch
+from tests.browser.conftest import FULL_CHROMIUM, chromium_launch, chromium_required
 from tests.browser.test_portal_journey import browser_context_options, world  # noqa: F401  (the journey's fixtures)
 
 pytestmark = pytest.mark.browser
@@ -15,11 +15,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def browser(playwright):
-    missing = _chromium_missing(FULL_CHROMIUM)
-    if missing:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"{missing} (REQUIRE_SERVICES=1)")
-        pytest.skip(missing)
+    chromium_required(FULL_CHROMIUM)
     instance = chromium_launch(playwright, FULL_CHROMIUM)
     yield instance
     instance.close()
