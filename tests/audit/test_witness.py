@@ -130,7 +130,7 @@ def two_witnesses(db, tmp_path, settings):
     """One witness answering over HTTP, one configured but down."""
     witness = make_witness(tmp_path)
     server = witness_server(witness, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     down_key = Ed25519PrivateKey.generate()
     up_vkey = verifier_key(witness.name, public_key_raw(witness.private_key))
@@ -212,7 +212,7 @@ def test_the_service_proves_from_the_size_a_witness_names(db, tmp_path, settings
     first, _ = audit_checkpoint_sign()
     offer(witness, first, 0)  # cosigned behind the service's back: no AuditCosignature
     server = witness_server(witness, "127.0.0.1", 0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     try:
         settings.CH_AUDIT_WITNESSES = [
             f"{verifier_key(witness.name, public_key_raw(witness.private_key))}@http://127.0.0.1:{server.server_address[1]}"
