@@ -1,6 +1,7 @@
 """The rest of tests/browser/ runs in Chromium's headless shell when it is installed (the
-faster build, conftest.CHROMIUM); the portal's whole journey runs here in the full
-browser too (Debian's /usr/bin/chromium), so the pages keep working in what people use."""
+faster build, conftest.CHROMIUM); the portal's whole journey runs here in the full browser
+(Debian's /usr/bin/chromium), in English (test_portal_journey runs it in Chinese), so the
+pages keep working in what people use."""
 
 from __future__ import annotations
 
