@@ -86,6 +86,13 @@ def _sqlite_functions(raw, plan: ReleasePlan, seed: int) -> tuple[str, str]:
     return "ch_hash", "ch_week"
 
 
+def _bigint_array(ids: np.ndarray) -> str:
+    """Consumer ids as one PostgreSQL array literal, for a ``%s::bigint[]`` parameter. The
+    driver would otherwise quote a list element by element in Python: 0.45 s of a
+    10M-signal job whose filter had left out 200,000 people (bench/release, 2026-12-07)."""
+    return "{" + ",".join(map(str, ids.tolist())) + "}"
+
+
 def _in(column: str, values: list, params: list, postgres: bool) -> str:
     if postgres:
         params.append(list(values))
@@ -119,18 +126,18 @@ def _eligible_where(plan: ReleasePlan, *, postgres: bool, now: datetime, exclude
     # Consent active now: a semi-join (one state row per consumer, purpose and platform).
     # The individual filter's exclusions are tested there, on the consent rows (about one
     # per consumer and platform), not on every signal: PostgreSQL hashes the constant array.
-    left_out = excluded.tolist() if excluded is not None and excluded.size else []
-    leave_out = " AND NOT (c.consumer_id = ANY(%s::bigint[]))" if left_out and postgres else ""
+    left_out = excluded if excluded is not None and excluded.size else None
+    leave_out = " AND NOT (c.consumer_id = ANY(%s::bigint[]))" if left_out is not None and postgres else ""
     where.append(
         f"EXISTS (SELECT 1 FROM {consent_table} c WHERE c.consumer_id = s.consumer_id AND c.platform_id = s.platform_id "
         f"AND {ConsentState.objects.active_sql('c')}{leave_out})"
     )
     params.extend([plan.purpose.code, plan.purpose.version])
     if leave_out:
-        params.append(left_out)
-    elif left_out:
+        params.append(_bigint_array(left_out))
+    elif left_out is not None:
         where.append("s.consumer_id NOT IN (SELECT value FROM json_each(%s))")
-        params.append(json.dumps(left_out))
+        params.append(json.dumps(left_out.tolist()))
     where.append(_in("s.category", plan.categories, params, postgres))
     if plan.attributes is not None:
         where.append(_in("s.attribute", plan.attributes, params, postgres))
@@ -259,7 +266,7 @@ def left_out_sql(plan: ReleasePlan, *, countable: np.ndarray, postgres: bool, no
             f"SELECT o.id FROM unnest(%s::bigint[]) AS o(id) CROSS JOIN LATERAL "
             f"(SELECT 1 FROM {Signal._meta.db_table} s WHERE s.consumer_id = o.id AND {' AND '.join(where)} LIMIT 1) usable"
         )
-        return statement, [countable.tolist(), *params]
+        return statement, [_bigint_array(countable), *params]
     where.append("s.consumer_id IN (SELECT value FROM json_each(%s))")
     params.append(json.dumps(countable.tolist()))
     return f"SELECT DISTINCT s.consumer_id FROM {Signal._meta.db_table} s WHERE {' AND '.join(where)}", params
