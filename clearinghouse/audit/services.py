@@ -14,7 +14,7 @@ from django.utils import timezone
 from clearinghouse.audit.actions import AuditAction
 from clearinghouse.audit.chain import GENESIS_HASH, chain_hash, entry_document, entry_leaf_hash
 from clearinghouse.audit.db import APPEND_FUNCTION
-from clearinghouse.audit.models import AuditCheckpoint, AuditEvent, AuditLog, AuditTreeNode, AuditVerificationRun
+from clearinghouse.audit.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditLog, AuditTreeNode, AuditVerificationRun
 from clearinghouse.audit.tree import TreeReader, new_stored_nodes
 from clearinghouse.core.actors import Actor
 from clearinghouse.core.crypto import signer_get
@@ -422,6 +422,7 @@ def audit_checkpoint_sign(*, force: bool = False) -> tuple[AuditCheckpoint, bool
         head = AuditEvent.objects.filter(seq__isnull=False).order_by("-seq").values_list("seq", flat=True).first() or 0
         last = AuditCheckpoint.objects.order_by("-id").first()
         if last is not None and not force and last.tree_size == head and last.key_id == signer.key_id:
+            _cosign_unless_done(last)
             return last, False
         root = TreeReader(head).root()
         checkpoint = AuditCheckpoint(
@@ -433,12 +434,26 @@ def audit_checkpoint_sign(*, force: bool = False) -> tuple[AuditCheckpoint, bool
         )
         checkpoint.signature = signer.sign(checkpoint.payload())
         checkpoint.save(force_insert=True)
-        if settings.CH_AUDIT_WITNESSES:
-            from clearinghouse.audit.tasks import audit_checkpoint_cosign_task
-
-            checkpoint_id = checkpoint.pk
-            transaction.on_commit(lambda: audit_checkpoint_cosign_task.delay(checkpoint_id))
+        _cosign_unless_done(checkpoint)
     return checkpoint, True
+
+
+def _cosign_unless_done(checkpoint: AuditCheckpoint) -> None:
+    """Offer ``checkpoint`` to the configured witnesses (a task, on commit) unless each has
+    cosigned it. Asked again whenever a checkpoint is due, not only when one is signed: an
+    offer that was lost (the broker down then), or a checkpoint signed by a process without
+    the witnesses configured (``manage.py audit_checkpoint`` from another shell), is offered
+    by the next run of the checkpoint job instead of staying uncosigned while the log is
+    quiet."""
+    # Counted, not matched by name: naming the witnesses parses their keys, and signing a
+    # checkpoint must not depend on that (the task reports a bad key; a surplus offer is
+    # idempotent).
+    if AuditCosignature.objects.filter(checkpoint=checkpoint).count() >= len(settings.CH_AUDIT_WITNESSES):
+        return
+    from clearinghouse.audit.tasks import audit_checkpoint_cosign_task
+
+    checkpoint_id = checkpoint.pk
+    transaction.on_commit(lambda: audit_checkpoint_cosign_task.delay(checkpoint_id))
 
 
 # --- Recording what compliance does with the log ---------------------------------------------

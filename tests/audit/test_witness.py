@@ -12,8 +12,9 @@ import threading
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from clearinghouse.audit.models import AuditCosignature
+from clearinghouse.audit.models import AuditCheckpoint, AuditCosignature
 from clearinghouse.audit.services import audit_checkpoint_sign, audit_log_identity
+from clearinghouse.audit.tasks import audit_checkpoint_task
 from clearinghouse.audit.tiles import checkpoint_note, checkpoint_origin, note_key_hash, tiles_write
 from clearinghouse.audit.tree import TreeReader
 from clearinghouse.audit.witness import (
@@ -187,6 +188,37 @@ def test_the_service_collects_and_publishes_cosignatures_and_the_verifier_requir
     checkpoint_file.write_text(checkpoint_file.read_text() + fake + "\n")
     forged = verify("--witness", up_vkey, "--witness", down_vkey, "--require-witnesses", "2")
     assert forged.returncode == 1 and "not_witnessed" in forged.stderr
+
+
+def test_a_checkpoint_nobody_offered_is_offered_by_the_next_checkpoint_run_of_a_quiet_log(
+    two_witnesses, settings, django_capture_on_commit_callbacks
+):
+    """Signed where no witness is configured (``manage.py audit_checkpoint`` from a shell
+    without the service's environment), or its cosign task lost: the beat's next checkpoint
+    run, finding the log unchanged, signs nothing new but offers the latest checkpoint to
+    the witnesses that have not cosigned it; once all have, it sends nothing."""
+    witness, _up_vkey, _down_vkey = two_witnesses
+    configured = settings.CH_AUDIT_WITNESSES
+    make_events(5)
+    settings.CH_AUDIT_WITNESSES = []
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        checkpoint, created = audit_checkpoint_sign()
+    assert created and not callbacks and not AuditCosignature.objects.exists()
+
+    settings.CH_AUDIT_WITNESSES = configured
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert audit_checkpoint_task() == checkpoint.tree_size
+    assert len(callbacks) == 1 and AuditCheckpoint.objects.count() == 1  # nothing new signed
+    assert list(AuditCosignature.objects.values_list("checkpoint_id", "witness")) == [(checkpoint.pk, witness.name)]
+
+    # The other witness is down: asked again on each run, until it answers.
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        audit_checkpoint_task()
+    assert len(callbacks) == 1
+    settings.CH_AUDIT_WITNESSES = configured[:1]  # only the one that cosigned
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        audit_checkpoint_task()
+    assert not callbacks
 
 
 def test_witness_command_prints_its_verifier_key(tmp_path):
