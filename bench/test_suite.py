@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PRE_RELAYOUT = "894191b"
 
 
-def timed(command: list[str], *, cwd: Path, env: dict, label: str) -> tuple[float, str]:
+def timed(command: list[str], *, cwd: Path, env: dict, label: str) -> tuple[float, str, bool]:
     started = time.monotonic()
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.monotonic() - started
@@ -36,7 +36,7 @@ def timed(command: list[str], *, cwd: Path, env: dict, label: str) -> tuple[floa
     tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or [""]
     if done.returncode != 0:
         print(f"{' '.join(command)} failed ({done.returncode}): {tail[0]}", file=sys.stderr)
-    return elapsed, tail[0]
+    return elapsed, tail[0], done.returncode == 0
 
 
 def main() -> int:
@@ -53,17 +53,22 @@ def main() -> int:
         try:
             (worktree / ".venv").symlink_to(ROOT / ".venv")
             baseline_env = dict(env, DATABASE_URL="postgres://127.0.0.1:5432/bench_tests_baseline", REDIS_URL="redis://127.0.0.1:6379/14")
-            before, before_tail = timed(
+            before, before_tail, before_passed = timed(
                 [python, "scripts/test.py", "-q", "-p", "no:randomly"], cwd=worktree, env=baseline_env, label="baseline"
             )
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, capture_output=True)
-    after, after_tail = timed(
+    after, after_tail, after_passed = timed(
         [python, "scripts/test.py", "-q", "-p", "no:randomly", "-rf"], cwd=ROOT, env=dict(env, TEST_WORKERS=args.workers), label="this"
     )
     print(f"load average before the runs: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; cores: {os.cpu_count()}")
     print(f"baseline {args.baseline} (serial):  {before:7.1f} s   {before_tail}")
     print(f"this checkout (xdist, {args.workers}): {after:7.1f} s   {after_tail}")
+    if not (before_passed and after_passed):
+        # A failing test can take any time (a deadline waited out, or a run cut short): the
+        # two wall times do not compare (bench/out/ has both logs).
+        print(f"speed-up: not comparable, a run failed ({before / after:.2f}x as measured)")
+        return 1
     print(f"speed-up: {before / after:.2f}x")
     return 0
 
