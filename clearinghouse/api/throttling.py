@@ -59,17 +59,14 @@ def _uncount(key: str) -> None:
         caches["default"].decr(key)
 
 
-def sliding_wait(*, limit: int, duration: float, elapsed: float, current: int, previous: int) -> float:
-    """Seconds until the sliding estimate lets one more request in: ``elapsed`` seconds into
-    a window of ``duration`` that holds ``current`` requests after one that held
-    ``previous``."""
-    room = limit - current  # room the current window leaves, once the last one's weight is gone
-    if room >= 1 and previous:
-        # previous * (1 - (elapsed + t) / duration) + current + 1 <= limit
-        needed = duration * (1 - (room - 1) / previous) - elapsed
-        return max(0.0, needed)
-    if room >= 1:
-        return 0.0
+def _refused_wait(*, limit: int, duration: float, elapsed: float, current: int, previous: int) -> float:
+    """Seconds until the sliding estimate lets one more request in, for a request just
+    refused ``elapsed`` seconds into a window of ``duration`` that holds ``current``
+    requests (the refused one taken back) after one that held ``previous``."""
+    if current < limit:
+        # Refused with room in this window: the last one's weight must fall (previous > 0),
+        # previous * (1 - (elapsed + t) / duration) + current + 1 <= limit.
+        return max(0.0, duration * (1 - (limit - current - 1) / previous) - elapsed)
     # This window alone is full: wait for its end, then for its weight in the next to fall
     # until one more fits: current * (1 - t / duration) + 1 <= limit.
     return (duration - elapsed) + duration * (1 - (limit - 1) / current)
@@ -101,7 +98,7 @@ class WindowRateThrottle(ScopedRateThrottle):
         return False
 
     def wait(self):
-        seconds = sliding_wait(
+        seconds = _refused_wait(
             limit=self.num_requests, duration=self.duration, elapsed=self.elapsed, current=self.count, previous=self.previous
         )
         return max(1.0, math.ceil(seconds - 1e-6))  # whole seconds, not 20 for 19.000000000000004

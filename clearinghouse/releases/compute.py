@@ -133,7 +133,7 @@ def _eligible_where(plan: ReleasePlan, *, postgres: bool, now: datetime, exclude
         f"AND {ConsentState.objects.active_sql('c')}{leave_out})"
     )
     params.extend([plan.purpose.code, plan.purpose.version])
-    if leave_out and left_out is not None:
+    if left_out is not None and postgres:
         params.append(_bigint_array(left_out))
     elif left_out is not None:
         where.append("s.consumer_id NOT IN (SELECT value FROM json_each(%s))")
